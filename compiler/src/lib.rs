@@ -1,0 +1,4 @@
+//! mc-compiler
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]

@@ -1,0 +1,4 @@
+//! mc-grammar
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]

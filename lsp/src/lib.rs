@@ -1,0 +1,4 @@
+//! mc-lsp
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]

@@ -1,0 +1,4 @@
+//! mc-tui
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
