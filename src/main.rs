@@ -24,39 +24,39 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a new project in a directory.
-    Init(cmd::pending::Args),
+    Init(cmd::init::Args),
     /// Check a project or file for errors without touching any host.
     Check(cmd::check::Args),
     /// Format .mc files in the canonical style.
-    Fmt(cmd::pending::Args),
+    Fmt(cmd::fmt::Args),
     /// Print the compiled catalog of one host.
-    Compile(cmd::pending::Args),
+    Compile(cmd::compile::Args),
     /// Probe hosts and show what an apply would change.
-    Plan(cmd::pending::Args),
+    Plan(cmd::plan::Args),
     /// Apply a plan file, or plan and apply a project.
-    Apply(cmd::pending::Args),
+    Apply(cmd::apply::Args),
     /// Report changes made outside mc since the last apply.
-    Drift(cmd::pending::Args),
+    Drift(cmd::drift::Args),
     /// Gather and print the facts of hosts.
-    Facts(cmd::pending::Args),
+    Facts(cmd::facts::Args),
     /// Approve a plan that needs approval.
-    Approve(cmd::pending::Args),
+    Approve(cmd::approve::Args),
     /// Reject a plan that needs approval.
-    Reject(cmd::pending::Args),
+    Reject(cmd::approve::Args),
     /// List past and running applies.
-    Runs(cmd::pending::Args),
+    Runs(cmd::runs::Args),
     /// Inspect and verify the audit log.
-    Audit(cmd::pending::Args),
+    Audit(cmd::audit::Args),
     /// Back up or restore the state store.
-    State(cmd::pending::Args),
+    State(cmd::state::Args),
     /// Manage encrypted secrets.
-    Secret(cmd::pending::Args),
+    Secret(cmd::secret::Args),
     /// Terminal UI for runs, drift and approvals.
-    Tui(cmd::pending::Args),
+    Tui(cmd::tui::Args),
     /// Language server over stdio.
-    Lsp(cmd::pending::Args),
+    Lsp(cmd::lsp::Args),
     /// Explain a diagnostic code, e.g. `mc explain E0101`.
-    Explain(cmd::pending::Args),
+    Explain(cmd::explain::Args),
     /// Print shell completions.
     Completions(cmd::completions::Args),
 }
@@ -66,21 +66,21 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
-        Command::Init(_) => cmd::pending::run("init"),
-        Command::Fmt(_) => cmd::pending::run("fmt"),
-        Command::Compile(_) => cmd::pending::run("compile"),
-        Command::Plan(_) => cmd::pending::run("plan"),
-        Command::Apply(_) => cmd::pending::run("apply"),
-        Command::Drift(_) => cmd::pending::run("drift"),
-        Command::Facts(_) => cmd::pending::run("facts"),
-        Command::Approve(_) => cmd::pending::run("approve"),
-        Command::Reject(_) => cmd::pending::run("reject"),
-        Command::Runs(_) => cmd::pending::run("runs"),
-        Command::Audit(_) => cmd::pending::run("audit"),
-        Command::State(_) => cmd::pending::run("state"),
-        Command::Secret(_) => cmd::pending::run("secret"),
-        Command::Tui(_) => cmd::pending::run("tui"),
-        Command::Lsp(_) => cmd::pending::run("lsp"),
-        Command::Explain(_) => cmd::pending::run("explain"),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
+        Command::Compile(args) => cmd::compile::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Drift(args) => cmd::drift::run(args),
+        Command::Facts(args) => cmd::facts::run(args),
+        Command::Approve(args) => cmd::approve::run(args, true),
+        Command::Reject(args) => cmd::approve::run(args, false),
+        Command::Runs(args) => cmd::runs::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
+        Command::State(args) => cmd::state::run(args),
+        Command::Secret(args) => cmd::secret::run(args),
+        Command::Tui(args) => cmd::tui::run(args),
+        Command::Lsp(args) => cmd::lsp::run(args),
+        Command::Explain(args) => cmd::explain::run(args),
     }
 }

@@ -1,4 +1,39 @@
-//! mc-runtime
+//! mc-runtime: the state store, transports, planner and executor.
+//!
+//! The runtime never parses source: it gets catalogs through a
+//! [`CatalogSource`], which the CLI implements over the compiler.
 
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod drift;
+pub mod engine;
+pub mod hash;
+pub mod policy;
+pub mod render;
+pub mod state;
+pub mod transport;
+
+pub use engine::{
+    ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Planned, Progress, ProgressEvent, Quiet,
+    Runtime, RuntimeError, SecretSource, Selection,
+};
+pub use policy::{PolicyOutcome, Refusal};
+pub use state::StateStore;
+pub use transport::{ConnectOptions, RunnerBinary};
+
+/// Runs a future to completion on a fresh multi-threaded runtime, so the
+/// CLI needs no async code of its own.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        // Only fails when the OS refuses threads or an epoll fd.
+        Err(e) => {
+            eprintln!("mc: cannot start the async runtime: {e}");
+            std::process::exit(1)
+        }
+    }
+}

@@ -7,6 +7,8 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod plan;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,7 +121,9 @@ pub struct Meta {
     pub risk: Risk,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     #[default]
@@ -269,6 +273,9 @@ mod tests {
 
     #[test]
     fn resource_ids_are_type_and_title() {
-        assert_eq!(ResourceId::new("file", "/etc/motd").as_str(), "file[/etc/motd]");
+        assert_eq!(
+            ResourceId::new("file", "/etc/motd").as_str(),
+            "file[/etc/motd]"
+        );
     }
 }

@@ -1,0 +1,2287 @@
+//! Evaluation: runs the `on` blocks that target one host and produces the
+//! resources of its catalog. Every error is a diagnostic; evaluation never
+//! panics and is bounded (recursion depth, list sizes).
+
+use crate::catalog::{EvalResource, MetaEdge};
+use crate::diag::{Diag, Loc};
+use crate::fs::FileSystem;
+use crate::program::{Def, ItemRef, Program};
+use crate::suggest;
+use crate::types::{self, coerce, DefaultEval, MismatchKind, RecordField, RecordType, Type};
+use crate::value::{Handle, SecretBuilder, Value};
+use mc_grammar::ast::{
+    Arg, BinaryOp, Block, ElseBranch, Expr, Field, ForPattern, IfStmt, Item, Param, ResourceMember,
+    ResourceStmt, Stmt, StrPart, Target, TypeExpr, UnaryOp,
+};
+use mc_grammar::span::Span;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Function calls nested deeper than this are reported, not followed.
+pub const MAX_DEPTH: usize = 64;
+/// Largest list `range` may build.
+const MAX_RANGE: i64 = 1_000_000;
+
+/// Meta-attributes every resource accepts.
+pub const META_ATTRS: &[&str] = &[
+    "requires",
+    "before",
+    "notify",
+    "subscribe",
+    "tags",
+    "become",
+    "become_user",
+    "timeout",
+    "retries",
+    "risk",
+];
+
+/// Evaluation stopped at an error that is already recorded.
+#[derive(Debug)]
+pub struct Stop;
+
+type R<T> = Result<T, Stop>;
+
+/// The host being compiled.
+#[derive(Clone, Debug)]
+pub struct HostCtx {
+    pub info: mc_ir::HostInfo,
+    /// Merged vars (groups in order, then the host's own).
+    pub vars: Value,
+    /// Where each var was set, for messages.
+    pub facts: Value,
+}
+
+/// Where the code being evaluated lives: the module and the offset of the
+/// item whose relative spans are in use.
+#[derive(Clone, Copy, Debug)]
+struct Ctx {
+    file: usize,
+    offset: u32,
+}
+
+/// Local variables, innermost last.
+#[derive(Default, Clone)]
+struct Scope {
+    vars: Vec<(Arc<str>, Value)>,
+}
+
+impl Scope {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v)
+    }
+    fn push(&mut self, name: &str, v: Value) {
+        self.vars.push((Arc::from(name), v));
+    }
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|(n, _)| &**n)
+    }
+}
+
+pub struct Evaluator<'p> {
+    pub prog: &'p Program,
+    pub fs: &'p dyn FileSystem,
+    pub host: Option<HostCtx>,
+    pub diags: Vec<Diag>,
+    pub resources: Vec<EvalResource>,
+    globals: HashMap<ItemRef, Option<Value>>,
+    type_cache: HashMap<(usize, u32, u32, u32), Arc<Type>>,
+    depth: usize,
+    /// The resource statement being evaluated, so errors inside stdlib
+    /// defaults and checks point at the user's code.
+    user_site: Option<Loc>,
+}
+
+impl<'p> Evaluator<'p> {
+    pub fn new(prog: &'p Program, fs: &'p dyn FileSystem, host: Option<HostCtx>) -> Self {
+        Evaluator {
+            prog,
+            fs,
+            host,
+            diags: Vec::new(),
+            resources: Vec::new(),
+            globals: HashMap::new(),
+            type_cache: HashMap::new(),
+            depth: 0,
+            user_site: None,
+        }
+    }
+
+    fn loc(&self, cx: Ctx, span: Span) -> Loc {
+        let loc = self.prog.loc(cx.file, cx.offset, span);
+        // Never blame stdlib internals: report at the user's statement.
+        match (&self.user_site, loc.is_stdlib()) {
+            (Some(site), true) => site.clone(),
+            _ => loc,
+        }
+    }
+
+    fn err(&mut self, d: Diag) -> Stop {
+        self.diags.push(d);
+        Stop
+    }
+
+    // -----------------------------------------------------------------
+    // Top level
+    // -----------------------------------------------------------------
+
+    /// Evaluates every `on` block of the project that selects the host.
+    pub fn run_host(&mut self) {
+        let Some(host) = self.host.clone() else {
+            return;
+        };
+        for (fi, m) in self.prog.user_modules() {
+            for (offset, item) in m.items.iter() {
+                let Item::On(on) = item.as_ref() else {
+                    continue;
+                };
+                let cx = Ctx {
+                    file: fi,
+                    offset: *offset,
+                };
+                if let Ok(true) = self.target_matches(cx, &on.target, &host.info) {
+                    let mut scope = Scope::default();
+                    self.exec_block(cx, &mut scope, &on.body);
+                }
+            }
+        }
+    }
+
+    fn target_matches(&mut self, cx: Ctx, t: &Target, host: &mc_ir::HostInfo) -> R<bool> {
+        crate::stack::guard(|| self.target_matches_inner(cx, t, host))
+    }
+
+    fn target_matches_inner(&mut self, cx: Ctx, t: &Target, host: &mc_ir::HostInfo) -> R<bool> {
+        Ok(match t {
+            Target::All(_) => true,
+            Target::Host { name, .. } => {
+                let n = self.eval_string(cx, &mut Scope::default(), name)?;
+                n == host.name
+            }
+            Target::Group { name, .. } => {
+                let n = self.eval_string(cx, &mut Scope::default(), name)?;
+                host.groups.contains(&n)
+            }
+            Target::And(a, b, _) => {
+                self.target_matches(cx, a, host)? && self.target_matches(cx, b, host)?
+            }
+            Target::Or(a, b, _) => {
+                self.target_matches(cx, a, host)? || self.target_matches(cx, b, host)?
+            }
+            Target::Not(a, _) => !self.target_matches(cx, a, host)?,
+            Target::Paren(a, _) => self.target_matches(cx, a, host)?,
+            Target::Error(_) => false,
+        })
+    }
+
+    /// Evaluates a top-level `let`, once per evaluator.
+    fn global(&mut self, r: ItemRef, use_loc: Loc) -> R<Value> {
+        match self.globals.get(&r) {
+            Some(Some(v)) => return Ok(v.clone()),
+            Some(None) => {
+                return Err(self.err(
+                    Diag::error("E0312", use_loc, "this value is defined in terms of itself")
+                        .label("evaluating this needs its own value")
+                        .note("top-level `let` bindings cannot refer to themselves, directly or through other bindings"),
+                ))
+            }
+            None => {}
+        }
+        let Some(Item::Let(l)) = self.prog.item(r) else {
+            return Err(self.err(Diag::error("E0209", use_loc, "not a value")));
+        };
+        let cx = Ctx {
+            file: r.file,
+            offset: self.prog.offset(r),
+        };
+        self.globals.insert(r, None);
+        let host = self.host.take();
+        let site = self.user_site.take();
+        let result = (|| {
+            let v = self.eval(cx, &mut Scope::default(), &l.value)?;
+            match &l.ty {
+                Some(t) => {
+                    let ty = self.resolve_type(cx, t)?;
+                    self.coerce_at(cx, v, &ty, l.value.span(), "this value")
+                }
+                None => Ok(v),
+            }
+        })();
+        self.host = host;
+        self.user_site = site;
+        match result {
+            Ok(v) => {
+                self.globals.insert(r, Some(v.clone()));
+                Ok(v)
+            }
+            Err(Stop) => {
+                self.globals.remove(&r);
+                Err(Stop)
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Statements
+    // -----------------------------------------------------------------
+
+    fn exec_block(&mut self, cx: Ctx, scope: &mut Scope, b: &Block) {
+        let mark = scope.vars.len();
+        for s in &b.stmts {
+            // An error stops only the statement it is in, so one run reports
+            // as many independent mistakes as possible.
+            let _ = self.exec_stmt(cx, scope, s);
+        }
+        scope.vars.truncate(mark);
+    }
+
+    fn exec_stmt(&mut self, cx: Ctx, scope: &mut Scope, s: &Stmt) -> R<()> {
+        crate::stack::guard(|| self.exec_stmt_inner(cx, scope, s))
+    }
+
+    fn exec_stmt_inner(&mut self, cx: Ctx, scope: &mut Scope, s: &Stmt) -> R<()> {
+        match s {
+            Stmt::Resource(r) => {
+                let h = self.declare(cx, scope, r)?;
+                if let Some(b) = &r.binding {
+                    scope.push(&b.name, Value::Handle(Arc::new(h)));
+                }
+            }
+            Stmt::Let(l) => {
+                let v = self.eval(cx, scope, &l.value)?;
+                let v = match &l.ty {
+                    Some(t) => {
+                        let ty = self.resolve_type(cx, t)?;
+                        self.coerce_at(cx, v, &ty, l.value.span(), "this value")?
+                    }
+                    None => v,
+                };
+                scope.push(&l.name.name, v);
+            }
+            Stmt::If(i) => self.exec_if(cx, scope, i)?,
+            Stmt::For(f) => {
+                let iter = self.eval(cx, scope, &f.iter)?;
+                let items = self.iteration(cx, iter, &f.pattern, f.iter.span())?;
+                for bound in items {
+                    let mark = scope.vars.len();
+                    for (n, v) in bound {
+                        scope.push(&n, v);
+                    }
+                    self.exec_block(cx, scope, &f.body);
+                    scope.vars.truncate(mark);
+                }
+            }
+            Stmt::Call(c) => {
+                let loc = self.loc(cx, c.callee.span);
+                let def = self.resolve_qual(cx, &c.callee.segments, scope)?;
+                let r = match def {
+                    Def::Item(r) => r,
+                    Def::Module(_) => {
+                        return Err(self.err(
+                            Diag::error(
+                                "E0209",
+                                loc,
+                                format!("`{}` is a module, not a role", c.callee.dotted()),
+                            )
+                            .label("not a role"),
+                        ))
+                    }
+                };
+                match self.prog.item(r) {
+                    Some(Item::Role(role)) => {
+                        let rcx = Ctx {
+                            file: r.file,
+                            offset: self.prog.offset(r),
+                        };
+                        let args = self.bind_args(
+                            cx,
+                            scope,
+                            rcx,
+                            &role.params,
+                            &c.args,
+                            c.span,
+                            &role.name.name,
+                            "role",
+                        )?;
+                        if self.depth >= MAX_DEPTH {
+                            return Err(self.depth_error(loc));
+                        }
+                        self.depth += 1;
+                        let mut inner = Scope::default();
+                        for (n, v) in args {
+                            inner.push(&n, v);
+                        }
+                        self.exec_block(rcx, &mut inner, &role.body);
+                        self.depth -= 1;
+                    }
+                    Some(Item::Fn(_)) => {
+                        return Err(self.err(
+                            Diag::error(
+                                "E0209",
+                                loc,
+                                format!("`{}` is a function, not a role", c.callee.dotted()),
+                            )
+                            .label("a function call computes a value; only roles can stand alone")
+                            .note("use it in an expression, e.g. `let x = f(…)`"),
+                        ))
+                    }
+                    _ => {
+                        return Err(self.err(
+                            Diag::error(
+                                "E0209",
+                                loc,
+                                format!("`{}` is not a role", c.callee.dotted()),
+                            )
+                            .label("not a role"),
+                        ))
+                    }
+                }
+            }
+            Stmt::Error(_) => {}
+        }
+        Ok(())
+    }
+
+    fn exec_if(&mut self, cx: Ctx, scope: &mut Scope, i: &IfStmt) -> R<()> {
+        crate::stack::guard(|| self.exec_if_inner(cx, scope, i))
+    }
+
+    fn exec_if_inner(&mut self, cx: Ctx, scope: &mut Scope, i: &IfStmt) -> R<()> {
+        if self.eval_bool(cx, scope, &i.cond)? {
+            self.exec_block(cx, scope, &i.then_block);
+        } else {
+            match &i.else_branch {
+                Some(ElseBranch::If(e)) => self.exec_if(cx, scope, e)?,
+                Some(ElseBranch::Block(b)) => self.exec_block(cx, scope, b),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------
+    // Resources
+    // -----------------------------------------------------------------
+
+    fn declare(&mut self, cx: Ctx, scope: &mut Scope, r: &ResourceStmt) -> R<Handle> {
+        let prog = self.prog;
+        let type_loc = self.loc(cx, r.ty.span);
+        let site = self.loc(cx, r.span);
+        let Some((dref, decl)) = prog.resource_decl(cx.file, &r.ty.name) else {
+            let names = prog.resource_type_names(cx.file);
+            return Err(self.err(
+                Diag::error(
+                    "E0104",
+                    type_loc.clone(),
+                    format!("unknown resource type `{}`", r.ty.name),
+                )
+                .label("no resource type of this name")
+                .did_you_mean(type_loc, &r.ty.name, names),
+            ));
+        };
+        let dcx = Ctx {
+            file: dref.file,
+            offset: prog.offset(dref),
+        };
+        let prev_site = self.user_site.replace(site.clone());
+        let result = self.declare_inner(cx, scope, r, dcx, decl, site);
+        self.user_site = prev_site;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn declare_inner(
+        &mut self,
+        cx: Ctx,
+        scope: &mut Scope,
+        r: &ResourceStmt,
+        dcx: Ctx,
+        decl: &mc_grammar::ast::ResourceDecl,
+        site: Loc,
+    ) -> R<Handle> {
+        let type_name = decl.name.name.clone();
+        // Title
+        let title_v = self.eval(cx, scope, &r.title)?;
+        let title_ty = self.resolve_type(dcx, &decl.title.ty)?;
+        let title_v = self.coerce_at(cx, title_v, &title_ty, r.title.span(), "the title")?;
+        let title = match title_v.display() {
+            Some(t) => t,
+            None => {
+                let loc = self.loc(cx, r.title.span());
+                return Err(self.err(
+                    Diag::error("E0202", loc, "a resource title must be a plain value")
+                        .label(format!("this is a {}", title_v.kind())),
+                ));
+            }
+        };
+
+        // Given fields, split into provider attributes and meta-attributes.
+        let attr_decls: Vec<&mc_grammar::ast::AttrDecl> = decl
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                ResourceMember::Attr(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let mut given: BTreeMap<String, (Value, Span)> = BTreeMap::new();
+        let mut meta_given: BTreeMap<String, (Value, Span)> = BTreeMap::new();
+        let mut failed = false;
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for f in &r.fields {
+            let name = f.name.name.as_str();
+            if let Some(first) = seen.insert(name, f.name.span) {
+                let loc = self.loc(cx, f.name.span);
+                let first_loc = self.loc(cx, first);
+                self.diags.push(
+                    Diag::error("E0206", loc, format!("attribute `{name}` is set twice"))
+                        .label("set again here")
+                        .secondary(first_loc, "first set here"),
+                );
+                failed = true;
+                continue;
+            }
+            let is_attr = attr_decls
+                .iter()
+                .any(|a| a.name.name == name && name != "risk");
+            let is_meta = META_ATTRS.contains(&name);
+            if !is_attr && !is_meta {
+                let loc = self.loc(cx, f.name.span);
+                let mut names: Vec<&str> = attr_decls
+                    .iter()
+                    .map(|a| a.name.name.as_str())
+                    .filter(|n| *n != "risk")
+                    .collect();
+                let attrs_list = names.join(", ");
+                names.extend(META_ATTRS.iter().copied());
+                self.diags.push(
+                    Diag::error(
+                        "E0201",
+                        loc.clone(),
+                        format!("`{type_name}` has no attribute `{name}`"),
+                    )
+                    .label("unknown attribute")
+                    .did_you_mean(loc, name, names)
+                    .note(format!("`{type_name}` attributes: {attrs_list}")),
+                );
+                failed = true;
+                continue;
+            }
+            match self.eval(cx, scope, &f.value) {
+                Ok(v) if is_attr => {
+                    given.insert(name.to_string(), (v, f.value.span()));
+                }
+                Ok(v) => {
+                    meta_given.insert(name.to_string(), (v, f.value.span()));
+                }
+                Err(Stop) => failed = true,
+            }
+        }
+
+        // Check given values against the declared types.
+        let mut attrs: BTreeMap<String, Value> = BTreeMap::new();
+        let mut types: HashMap<&str, Arc<Type>> = HashMap::new();
+        for a in &attr_decls {
+            let ty = self.resolve_type(dcx, &a.ty)?;
+            types.insert(a.name.name.as_str(), ty);
+        }
+        for (name, (v, span)) in given {
+            let Some(ty) = types.get(name.as_str()) else {
+                continue;
+            };
+            match self.coerce_value(cx, v, ty, span, &format!("attribute `{name}`")) {
+                Ok(v) => {
+                    attrs.insert(name, v);
+                }
+                Err(Stop) => failed = true,
+            }
+        }
+
+        // Missing required attributes.
+        let missing: Vec<&str> = attr_decls
+            .iter()
+            .filter(|a| a.default.is_none() && !attrs.contains_key(&a.name.name))
+            .filter(|a| {
+                !types
+                    .get(a.name.name.as_str())
+                    .is_some_and(|t| t.is_optional())
+            })
+            .map(|a| a.name.name.as_str())
+            .collect();
+        if !missing.is_empty() && !failed {
+            let loc = self.loc(cx, r.ty.span.to(r.title.span()));
+            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+            let insert_at = Loc {
+                file: site.file.clone(),
+                span: Span::empty(site.span.end.saturating_sub(1)),
+            };
+            let fix_text: String = missing.iter().map(|m| format!("  {m} = …\n")).collect();
+            return Err(self.err(
+                Diag::error(
+                    "E0203",
+                    loc,
+                    format!(
+                        "`{type_name}` needs {} {}",
+                        if missing.len() == 1 {
+                            "attribute"
+                        } else {
+                            "attributes"
+                        },
+                        list.join(", ")
+                    ),
+                )
+                .label("missing required attribute")
+                .fix(insert_at, fix_text, format!("add {}", list.join(", "))),
+            ));
+        }
+        if failed {
+            return Err(Stop);
+        }
+
+        // Defaults, in declaration order, seeing the title and every
+        // attribute set so far.
+        let mut dscope = Scope::default();
+        dscope.push(&decl.title.name.name, title_v.clone());
+        for (k, v) in &attrs {
+            dscope.push(k, v.clone());
+        }
+        let mut risk_default: Option<Value> = None;
+        for a in &attr_decls {
+            let name = a.name.name.as_str();
+            if name == "risk" {
+                continue;
+            }
+            if attrs.contains_key(name) {
+                continue;
+            }
+            let v = match &a.default {
+                Some(d) => {
+                    let v = self.eval(dcx, &mut dscope, d)?;
+                    let ty = types.get(name).cloned().unwrap_or(Arc::new(Type::Any));
+                    self.coerce_value(dcx, v, &ty, d.span(), &format!("attribute `{name}`"))?
+                }
+                None => Value::Null,
+            };
+            dscope.push(name, v.clone());
+            attrs.insert(name.to_string(), v);
+        }
+        if let Some(a) = attr_decls.iter().find(|a| a.name.name == "risk") {
+            if let Some(d) = &a.default {
+                risk_default = Some(self.eval(dcx, &mut dscope, d)?);
+            }
+        }
+
+        // check clauses
+        for m in &decl.members {
+            if let ResourceMember::Check(c) = m {
+                let ok = self.eval_bool(dcx, &mut dscope, &c.cond)?;
+                if !ok {
+                    let msg = match self.eval(dcx, &mut dscope, &c.message)? {
+                        Value::Str(s) => s.to_string(),
+                        other => other.render(),
+                    };
+                    let loc = self.loc(cx, r.ty.span.to(r.title.span()));
+                    self.diags.push(
+                        Diag::error("E0303", loc, format!("{type_name} {title:?}: {msg}"))
+                            .label("this resource fails a check of its type")
+                            .note(format!("the `{type_name}` resource type requires this")),
+                    );
+                    return Err(Stop);
+                }
+            }
+        }
+
+        // A file's `source` is read now, so the catalog holds the final
+        // content and the runtime never reads project files.
+        if type_name == "file" {
+            if let Some(Value::Str(src)) = attrs.get("source").cloned() {
+                let span = r
+                    .fields
+                    .iter()
+                    .find(|f| f.name.name == "source")
+                    .map(|f| f.value.span())
+                    .unwrap_or(r.span);
+                let loc = self.loc(cx, span);
+                let text = self.read_project_file(cx, &src, loc)?;
+                attrs.insert("content".to_string(), Value::str(text));
+                attrs.insert("source".to_string(), Value::Null);
+            }
+        }
+
+        // Meta-attributes.
+        let mut meta = mc_ir::Meta::default();
+        let mut edges: Vec<MetaEdge> = Vec::new();
+        for (name, (v, span)) in meta_given {
+            self.apply_meta(cx, &name, v, span, &mut meta, &mut edges)?;
+        }
+        if !meta_is_set(&r.fields, "risk") {
+            if let Some(Value::Str(s)) = risk_default {
+                meta.risk = parse_risk(&s).unwrap_or_default();
+            }
+        }
+
+        // Handles used inside attributes are dependencies.
+        let mut refs = Vec::new();
+        for v in attrs.values() {
+            collect_handles(v, &mut refs);
+        }
+        let source = Some(self.source_loc(cx.file, &site));
+        self.resources.push(EvalResource {
+            type_name: type_name.clone(),
+            title: title.clone(),
+            attrs,
+            meta,
+            loc: site,
+            source,
+            edges,
+            refs,
+        });
+        Ok(Handle { type_name, title })
+    }
+
+    fn apply_meta(
+        &mut self,
+        cx: Ctx,
+        name: &str,
+        v: Value,
+        span: Span,
+        meta: &mut mc_ir::Meta,
+        edges: &mut Vec<MetaEdge>,
+    ) -> R<()> {
+        let loc = self.loc(cx, span);
+        match name {
+            "requires" | "before" | "notify" | "subscribe" => {
+                let list = match v {
+                    Value::List(l) => l.as_ref().clone(),
+                    other => vec![other],
+                };
+                for h in list {
+                    match h {
+                        Value::Handle(h) => edges.push(MetaEdge {
+                            kind: name.to_string(),
+                            target: h.as_ref().clone(),
+                            loc: loc.clone(),
+                        }),
+                        other => {
+                            return Err(self.err(
+                                Diag::error("E0202", loc, format!("`{name}` takes resources, found {}", types::describe_value(&other)))
+                                    .label("not a resource")
+                                    .note("name a resource with a binding (`let conf = file \"…\" {…}`) or by type and title: `package(\"nginx\")`"),
+                            ))
+                        }
+                    }
+                }
+            }
+            "tags" => {
+                let v = self.coerce_at(cx, v, &Type::List(Box::new(Type::Str)), span, "`tags`")?;
+                if let Value::List(l) = v {
+                    meta.tags = l
+                        .iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect();
+                }
+            }
+            "become" => {
+                if let Value::Bool(b) = self.coerce_at(cx, v, &Type::Bool, span, "`become`")? {
+                    meta.r#become = Some(b);
+                }
+            }
+            "become_user" => {
+                if let Value::Str(s) = self.coerce_at(cx, v, &Type::Str, span, "`become_user`")? {
+                    meta.become_user = Some(s.to_string());
+                }
+            }
+            "timeout" => {
+                if let Value::Duration(d) =
+                    self.coerce_at(cx, v, &Type::Duration, span, "`timeout`")?
+                {
+                    meta.timeout = Some(d.max(0) as u64);
+                }
+            }
+            "retries" => {
+                if let Value::Int(i) = self.coerce_at(cx, v, &Type::Int, span, "`retries`")? {
+                    match u32::try_from(i) {
+                        Ok(n) => meta.retries = n,
+                        Err(_) => {
+                            return Err(self.err(
+                                Diag::error(
+                                    "E0202",
+                                    loc,
+                                    format!(
+                                        "`retries` must be between 0 and {}, found {i}",
+                                        u32::MAX
+                                    ),
+                                )
+                                .label("out of range"),
+                            ))
+                        }
+                    }
+                }
+            }
+            "risk" => {
+                let ty = Type::Literals(vec!["low".into(), "medium".into(), "high".into()]);
+                if let Value::Str(s) = self.coerce_at(cx, v, &ty, span, "`risk`")? {
+                    meta.risk = parse_risk(&s).unwrap_or_default();
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn source_loc(&self, file: usize, loc: &Loc) -> mc_ir::SourceLoc {
+        let (line, col) = match self.prog.modules.get(file) {
+            Some(m) => m.line_col(loc.span.start),
+            None => (1, 1),
+        };
+        mc_ir::SourceLoc {
+            file: loc.file.to_string(),
+            line,
+            col,
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Types
+    // -----------------------------------------------------------------
+
+    /// Resolves a type expression, once per evaluator: resources resolve
+    /// the same attribute types over and over.
+    fn resolve_type(&mut self, cx: Ctx, t: &TypeExpr) -> R<Arc<Type>> {
+        let span = t.span();
+        let key = (cx.file, cx.offset, span.start, span.end);
+        if let Some(ty) = self.type_cache.get(&key) {
+            return Ok(ty.clone());
+        }
+        let ty = Arc::new(self.resolve_type_depth(cx, t, 0)?);
+        self.type_cache.insert(key, ty.clone());
+        Ok(ty)
+    }
+
+    fn resolve_type_depth(&mut self, cx: Ctx, t: &TypeExpr, depth: usize) -> R<Type> {
+        if depth > MAX_DEPTH {
+            let loc = self.loc(cx, t.span());
+            return Err(self.err(
+                Diag::error("E0108", loc, "this type is defined in terms of itself")
+                    .label("type aliases may not be recursive"),
+            ));
+        }
+        Ok(match t {
+            TypeExpr::Named(q) => {
+                if q.segments.len() == 1 {
+                    let name = q.segments[0].name.as_str();
+                    if let Some(t) = scalar_type(name) {
+                        return Ok(t);
+                    }
+                }
+                let loc = self.loc(cx, q.span);
+                let def = self.resolve_qual(cx, &q.segments, &Scope::default()).ok();
+                match def.and_then(|d| match d {
+                    Def::Item(r) => Some(r),
+                    Def::Module(_) => None,
+                }) {
+                    Some(r) => match self.prog.item(r) {
+                        Some(Item::Type(alias)) => {
+                            let acx = Ctx {
+                                file: r.file,
+                                offset: self.prog.offset(r),
+                            };
+                            self.resolve_type_depth(acx, &alias.ty, depth + 1)?
+                        }
+                        Some(Item::Resource(d)) => Type::Handle(d.name.name.clone()),
+                        _ => {
+                            return Err(self.err(
+                                Diag::error(
+                                    "E0108",
+                                    loc,
+                                    format!("`{}` is not a type", q.dotted()),
+                                )
+                                .label("not a type"),
+                            ))
+                        }
+                    },
+                    None => {
+                        let mut names: Vec<&str> = SCALARS.to_vec();
+                        names.extend(self.prog.visible_names(cx.file));
+                        let last = q.dotted();
+                        return Err(self.err(
+                            Diag::error("E0108", loc.clone(), format!("unknown type `{last}`"))
+                                .label("no type of this name")
+                                .did_you_mean(loc, &last, names),
+                        ));
+                    }
+                }
+            }
+            TypeExpr::List(t, _) => {
+                Type::List(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
+            }
+            TypeExpr::Map(t, _) => {
+                Type::Map(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
+            }
+            TypeExpr::Record(fields, _) => {
+                let mut out = Vec::new();
+                for f in fields {
+                    out.push(RecordField {
+                        name: f.name.name.clone(),
+                        ty: self.resolve_type_depth(cx, &f.ty, depth + 1)?,
+                        default: f
+                            .default
+                            .as_ref()
+                            .map(|d| (Arc::new(d.clone()), cx.file, cx.offset)),
+                    });
+                }
+                Type::Record(Arc::new(RecordType { fields: out }))
+            }
+            TypeExpr::Optional(t, _) => {
+                Type::Optional(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
+            }
+            TypeExpr::Literal(s) => Type::Literals(vec![s.value.clone()]),
+            TypeExpr::Union(ts, _) => {
+                let mut members = Vec::new();
+                for t in ts {
+                    members.push(self.resolve_type_depth(cx, t, depth + 1)?);
+                }
+                if members.iter().all(|m| matches!(m, Type::Literals(_))) {
+                    let mut lits = Vec::new();
+                    for m in members {
+                        if let Type::Literals(l) = m {
+                            lits.extend(l);
+                        }
+                    }
+                    Type::Literals(lits)
+                } else if members.iter().any(|m| matches!(m, Type::Null)) {
+                    let rest: Vec<Type> = members
+                        .into_iter()
+                        .filter(|m| !matches!(m, Type::Null))
+                        .collect();
+                    let inner = if rest.len() == 1 {
+                        rest.into_iter().next().unwrap_or(Type::Any)
+                    } else {
+                        Type::Union(rest)
+                    };
+                    Type::Optional(Box::new(inner))
+                } else {
+                    Type::Union(members)
+                }
+            }
+            TypeExpr::Paren(t, _) => self.resolve_type_depth(cx, t, depth + 1)?,
+            TypeExpr::Error(_) => Type::Any,
+        })
+    }
+
+    fn coerce_at(&mut self, cx: Ctx, v: Value, ty: &Type, span: Span, what: &str) -> R<Value> {
+        self.coerce_value(cx, v, ty, span, what)
+    }
+
+    fn coerce_value(&mut self, cx: Ctx, v: Value, ty: &Type, span: Span, what: &str) -> R<Value> {
+        let loc = self.loc(cx, span);
+        match coerce(v, ty, self) {
+            Ok(v) => Ok(v),
+            Err(m) => {
+                let d = match &m.kind {
+                    MismatchKind::SecretLeak { .. } => Diag::error(
+                        "E0210",
+                        loc,
+                        format!("a secret cannot be used in {what}"),
+                    )
+                    .label(format!("this value holds a secret; {what} has type {ty}"))
+                    .note("secrets may only flow into attributes declared `Secret` (file content, command env, …), so they never end up in plans or logs"),
+                    MismatchKind::NotAbsolute { .. } => {
+                        Diag::error("E0211", loc, format!("{what} must be an absolute path"))
+                            .label(m.describe())
+                    }
+                    MismatchKind::BadLiteral { value, options } => {
+                        let d = Diag::error("E0202", loc.clone(), format!("{what}: {}", m.describe()))
+                            .label(format!("expected {ty}"));
+                        let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+                        let wrong = format!("{value:?}");
+                        if m.path.is_empty() {
+                            d.did_you_mean(loc, &wrong, quoted.iter().map(String::as_str))
+                        } else {
+                            d
+                        }
+                    }
+                    MismatchKind::UnknownField { name, known } => {
+                        Diag::error("E0207", loc, format!("{what}: {}", m.describe()))
+                            .label(format!("expected {ty}"))
+                            .note(match suggest::closest(name, known.iter().map(String::as_str)) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!("known fields: {}", known.join(", ")),
+                            })
+                    }
+                    _ => Diag::error("E0202", loc, format!("mismatched types in {what}"))
+                        .label(m.describe()),
+                };
+                Err(self.err(d))
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Calls
+    // -----------------------------------------------------------------
+
+    /// Binds call arguments to parameters: positional first, then named;
+    /// defaults for the rest. Parameter defaults are evaluated in the
+    /// callee's module (`pcx`).
+    #[allow(clippy::too_many_arguments)]
+    fn bind_args(
+        &mut self,
+        cx: Ctx,
+        scope: &mut Scope,
+        pcx: Ctx,
+        params: &[Param],
+        args: &[Arg],
+        call_span: Span,
+        callee: &str,
+        what: &str,
+    ) -> R<Vec<(String, Value)>> {
+        let mut values: Vec<Option<(Value, Span)>> = vec![None; params.len()];
+        let mut failed = false;
+        let mut positional = 0usize;
+        for a in args {
+            let idx = match &a.name {
+                None => {
+                    let i = positional;
+                    positional += 1;
+                    if i >= params.len() {
+                        let loc = self.loc(cx, a.span);
+                        self.diags.push(
+                            Diag::error(
+                                "E0204",
+                                loc,
+                                format!(
+                                    "{what} `{callee}` takes {} arguments, this is one too many",
+                                    params.len()
+                                ),
+                            )
+                            .label("unexpected argument"),
+                        );
+                        failed = true;
+                        continue;
+                    }
+                    i
+                }
+                Some(n) => match params.iter().position(|p| p.name.name == n.name) {
+                    Some(i) => i,
+                    None => {
+                        let loc = self.loc(cx, n.span);
+                        let names: Vec<&str> =
+                            params.iter().map(|p| p.name.name.as_str()).collect();
+                        self.diags.push(
+                            Diag::error(
+                                "E0204",
+                                loc.clone(),
+                                format!("{what} `{callee}` has no parameter `{}`", n.name),
+                            )
+                            .label("unknown argument")
+                            .did_you_mean(loc, &n.name, names.iter().copied())
+                            .note(format!("parameters: {}", names.join(", "))),
+                        );
+                        failed = true;
+                        continue;
+                    }
+                },
+            };
+            if values[idx].is_some() {
+                let loc = self.loc(cx, a.span);
+                self.diags.push(
+                    Diag::error(
+                        "E0206",
+                        loc,
+                        format!("argument `{}` is given twice", params[idx].name.name),
+                    )
+                    .label("given again here"),
+                );
+                failed = true;
+                continue;
+            }
+            match self.eval(cx, scope, &a.value) {
+                Ok(v) => values[idx] = Some((v, a.value.span())),
+                Err(Stop) => failed = true,
+            }
+        }
+        let missing: Vec<&str> = params
+            .iter()
+            .zip(&values)
+            .filter(|(p, v)| v.is_none() && p.default.is_none())
+            .map(|(p, _)| p.name.name.as_str())
+            .collect();
+        if !missing.is_empty() && !failed {
+            let loc = self.loc(cx, call_span);
+            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+            return Err(self.err(
+                Diag::error(
+                    "E0205",
+                    loc,
+                    format!("{what} `{callee}` needs {}", list.join(", ")),
+                )
+                .label(format!(
+                    "missing {}",
+                    if missing.len() == 1 {
+                        "argument"
+                    } else {
+                        "arguments"
+                    }
+                )),
+            ));
+        }
+        if failed {
+            return Err(Stop);
+        }
+        let mut out = Vec::with_capacity(params.len());
+        let mut pscope = Scope::default();
+        for (p, v) in params.iter().zip(values) {
+            let ty = self.resolve_type(pcx, &p.ty)?;
+            let v = match v {
+                Some((v, span)) => {
+                    self.coerce_value(cx, v, &ty, span, &format!("argument `{}`", p.name.name))?
+                }
+                None => match &p.default {
+                    Some(d) => {
+                        let v = self.eval(pcx, &mut pscope, d)?;
+                        self.coerce_value(
+                            pcx,
+                            v,
+                            &ty,
+                            d.span(),
+                            &format!("argument `{}`", p.name.name),
+                        )?
+                    }
+                    None => Value::Null,
+                },
+            };
+            pscope.push(&p.name.name, v.clone());
+            out.push((p.name.name.clone(), v));
+        }
+        Ok(out)
+    }
+
+    fn depth_error(&mut self, loc: Loc) -> Stop {
+        self.err(
+            Diag::error(
+                "E0306",
+                loc,
+                format!("calls nest deeper than {MAX_DEPTH} levels"),
+            )
+            .label("this call goes too deep")
+            .note("recursion must stop on its own; check the condition that ends it"),
+        )
+    }
+
+    fn call(
+        &mut self,
+        cx: Ctx,
+        scope: &mut Scope,
+        callee: &Expr,
+        args: &[Arg],
+        span: Span,
+    ) -> R<Value> {
+        let segments = match qual_segments(callee) {
+            Some(s) => s,
+            None => {
+                let loc = self.loc(cx, callee.span());
+                return Err(self.err(
+                    Diag::error("E0209", loc, "only named functions can be called")
+                        .label("not a function name"),
+                ));
+            }
+        };
+        // A local variable shadows nothing callable: say so plainly.
+        if segments.len() == 1 && scope.get(&segments[0].0).is_some() {
+            let loc = self.loc(cx, callee.span());
+            return Err(self.err(
+                Diag::error(
+                    "E0209",
+                    loc,
+                    format!("`{}` is a value, not a function", segments[0].0),
+                )
+                .label("not a function"),
+            ));
+        }
+        let idents: Vec<mc_grammar::ast::Ident> = segments
+            .iter()
+            .map(|(n, s)| mc_grammar::ast::Ident {
+                name: n.clone(),
+                span: *s,
+            })
+            .collect();
+        let def = self.resolve_qual(cx, &idents, scope)?;
+        let loc = self.loc(cx, callee.span());
+        let Def::Item(r) = def else {
+            return Err(self.err(
+                Diag::error("E0209", loc, "a module cannot be called").label("not a function"),
+            ));
+        };
+        let prog = self.prog;
+        match prog.item(r) {
+            Some(Item::Fn(f)) => {
+                let fcx = Ctx {
+                    file: r.file,
+                    offset: prog.offset(r),
+                };
+                let bound = self.bind_args(
+                    cx,
+                    scope,
+                    fcx,
+                    &f.params,
+                    args,
+                    span,
+                    &f.name.name,
+                    "function",
+                )?;
+                if f.builtin {
+                    return self.builtin(cx, &f.name.name, bound, span);
+                }
+                let Some(body) = &f.body else {
+                    return Ok(Value::Null);
+                };
+                if self.depth >= MAX_DEPTH {
+                    return Err(self.depth_error(loc));
+                }
+                self.depth += 1;
+                let mut inner = Scope::default();
+                for (n, v) in bound {
+                    inner.push(&n, v);
+                }
+                let result = self.eval(fcx, &mut inner, body);
+                self.depth -= 1;
+                let v = result?;
+                match &f.ret {
+                    Some(t) => {
+                        let ty = self.resolve_type(fcx, t)?;
+                        self.coerce_value(
+                            fcx,
+                            v,
+                            &ty,
+                            body.span(),
+                            &format!("the result of `{}`", f.name.name),
+                        )
+                    }
+                    None => Ok(v),
+                }
+            }
+            Some(Item::Resource(d)) => {
+                // `package("nginx")`: a handle to a resource declared elsewhere.
+                let dcx = Ctx {
+                    file: r.file,
+                    offset: prog.offset(r),
+                };
+                let params = std::slice::from_ref(&d.title);
+                let bound = self.bind_args(
+                    cx,
+                    scope,
+                    dcx,
+                    params,
+                    args,
+                    span,
+                    &d.name.name,
+                    "resource type",
+                )?;
+                let title = bound
+                    .into_iter()
+                    .next()
+                    .and_then(|(_, v)| v.display())
+                    .unwrap_or_default();
+                Ok(Value::Handle(Arc::new(Handle {
+                    type_name: d.name.name.clone(),
+                    title,
+                })))
+            }
+            Some(Item::Role(_)) => Err(self.err(
+                Diag::error("E0209", loc, "a role declares resources and has no value")
+                    .label("role used as a function")
+                    .note("call a role as a statement, on its own line"),
+            )),
+            _ => {
+                Err(self
+                    .err(Diag::error("E0209", loc, "this is not a function").label("not callable")))
+            }
+        }
+    }
+
+    fn builtin(&mut self, cx: Ctx, name: &str, args: Vec<(String, Value)>, span: Span) -> R<Value> {
+        let loc = self.loc(cx, span);
+        let arg = |i: usize| args.get(i).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        let s = |i: usize| match arg(i) {
+            Value::Str(s) => s.to_string(),
+            other => other.display().unwrap_or_default(),
+        };
+        Ok(match name {
+            "upper" => Value::str(s(0).to_uppercase()),
+            "lower" => Value::str(s(0).to_lowercase()),
+            "trim" => Value::str(s(0).trim()),
+            "split" => {
+                let sep = s(1);
+                if sep.is_empty() {
+                    Value::list(s(0).chars().map(|c| Value::str(c.to_string())).collect())
+                } else {
+                    Value::list(s(0).split(sep.as_str()).map(Value::str).collect())
+                }
+            }
+            "join" => {
+                let parts = match arg(0) {
+                    Value::List(l) => l,
+                    _ => Arc::new(Vec::new()),
+                };
+                let sep = s(1);
+                let mut b = SecretBuilder::default();
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        b.text(&sep);
+                    }
+                    push_interp(&mut b, p);
+                }
+                b.finish()
+            }
+            "replace" => {
+                let from = s(1);
+                if from.is_empty() {
+                    Value::str(s(0))
+                } else {
+                    Value::str(s(0).replace(&from, &s(2)))
+                }
+            }
+            "starts_with" => Value::Bool(s(0).starts_with(&s(1))),
+            "ends_with" => Value::Bool(s(0).ends_with(&s(1))),
+            "contains" => Value::Bool(match (arg(0), arg(1)) {
+                (Value::Str(h), n) => h.contains(n.display().unwrap_or_default().as_str()),
+                (Value::List(l), n) => l.contains(&n),
+                (Value::Record(m), Value::Str(k)) => m.contains_key(&*k),
+                (other, _) => {
+                    return Err(self.err(
+                        Diag::error(
+                            "E0202",
+                            loc,
+                            format!(
+                                "`contains` needs a String, list or map, found {}",
+                                other.kind()
+                            ),
+                        )
+                        .label("wrong argument"),
+                    ))
+                }
+            }),
+            "len" => Value::Int(match arg(0) {
+                Value::Str(s) => s.chars().count() as i64,
+                Value::List(l) => l.len() as i64,
+                Value::Record(m) => m.len() as i64,
+                other => {
+                    return Err(self.err(
+                        Diag::error(
+                            "E0202",
+                            loc,
+                            format!("`len` needs a String, list or map, found {}", other.kind()),
+                        )
+                        .label("wrong argument"),
+                    ))
+                }
+            }),
+            "keys" | "values" => match arg(0) {
+                Value::Record(m) => {
+                    if name == "keys" {
+                        Value::list(m.keys().map(|k| Value::str(k.as_str())).collect())
+                    } else {
+                        Value::list(m.values().cloned().collect())
+                    }
+                }
+                other => {
+                    return Err(self.err(
+                        Diag::error(
+                            "E0202",
+                            loc,
+                            format!("`{name}` needs a map or record, found {}", other.kind()),
+                        )
+                        .label("wrong argument"),
+                    ))
+                }
+            },
+            "to_string" => match arg(0) {
+                v @ Value::Secret(_) => v,
+                v => Value::str(v.render()),
+            },
+            "to_int" => match s(0).trim().parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                Err(_) => {
+                    return Err(self.err(
+                        Diag::error("E0202", loc, format!("{:?} is not a whole number", s(0)))
+                            .label("cannot convert"),
+                    ))
+                }
+            },
+            "range" => {
+                let (a, b) = match (arg(0), arg(1)) {
+                    (Value::Int(a), Value::Int(b)) => (a, b),
+                    _ => (0, 0),
+                };
+                if b.saturating_sub(a) > MAX_RANGE {
+                    return Err(self.err(
+                        Diag::error(
+                            "E0305",
+                            loc,
+                            format!("`range` would build more than {MAX_RANGE} numbers"),
+                        )
+                        .label("too large"),
+                    ));
+                }
+                Value::list((a..b.max(a)).map(Value::Int).collect())
+            }
+            "sort" => match arg(0) {
+                Value::List(l) => {
+                    let mut v = l.as_ref().clone();
+                    v.sort_by_key(sort_key);
+                    Value::list(v)
+                }
+                other => return Err(self.list_needed(loc, name, &other)),
+            },
+            "unique" => match arg(0) {
+                Value::List(l) => {
+                    let mut out: Vec<Value> = Vec::new();
+                    for v in l.iter() {
+                        if !out.contains(v) {
+                            out.push(v.clone());
+                        }
+                    }
+                    Value::list(out)
+                }
+                other => return Err(self.list_needed(loc, name, &other)),
+            },
+            "flatten" => match arg(0) {
+                Value::List(l) => {
+                    let mut out = Vec::new();
+                    for v in l.iter() {
+                        match v {
+                            Value::List(inner) => out.extend(inner.iter().cloned()),
+                            other => out.push(other.clone()),
+                        }
+                    }
+                    Value::list(out)
+                }
+                other => return Err(self.list_needed(loc, name, &other)),
+            },
+            "basename" => Value::str(s(0).trim_end_matches('/').rsplit('/').next().unwrap_or("")),
+            "dirname" => {
+                let p = s(0);
+                let t = p.trim_end_matches('/');
+                match t.rfind('/') {
+                    Some(0) => Value::str("/"),
+                    Some(i) => Value::str(&t[..i]),
+                    None => Value::str("."),
+                }
+            }
+            "secret" => {
+                let n = s(0);
+                if n.is_empty() {
+                    return Err(self.err(
+                        Diag::error("E0202", loc, "a secret needs a name").label("empty name"),
+                    ));
+                }
+                let mut b = SecretBuilder::default();
+                b.secret(&n);
+                b.finish()
+            }
+            "file_contents" => Value::str(self.read_project_file(cx, &s(0), loc)?),
+            "template" => {
+                let path = s(0);
+                let text = self.read_project_file(cx, &path, loc.clone())?;
+                let vars = arg(1);
+                match crate::template::render(&path, &text, &vars) {
+                    Ok(v) => v,
+                    Err(msg) => {
+                        return Err(self.err(
+                            Diag::error(
+                                "E0309",
+                                loc,
+                                format!("template `{path}` failed to render"),
+                            )
+                            .label(msg),
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(self.err(
+                    Diag::error(
+                        "E0209",
+                        loc,
+                        format!("built-in function `{other}` is not available in this version"),
+                    )
+                    .label("unknown built-in"),
+                ))
+            }
+        })
+    }
+
+    fn list_needed(&mut self, loc: Loc, name: &str, other: &Value) -> Stop {
+        self.err(
+            Diag::error(
+                "E0202",
+                loc,
+                format!("`{name}` needs a list, found {}", other.kind()),
+            )
+            .label("wrong argument"),
+        )
+    }
+
+    fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {
+        let base = self
+            .prog
+            .modules
+            .get(cx.file)
+            .and_then(|m| m.fs_path.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let path = crate::fs::normalize(&base.join(rel));
+        match self.fs.read_to_string(&path) {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.err(
+                Diag::error("E0308", loc, format!("cannot read `{rel}`"))
+                    .label(format!("{e}"))
+                    .note("paths are relative to the file that names them"),
+            )),
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Names
+    // -----------------------------------------------------------------
+
+    fn resolve_qual(&mut self, cx: Ctx, segs: &[mc_grammar::ast::Ident], scope: &Scope) -> R<Def> {
+        let Some(first) = segs.first() else {
+            return Err(Stop);
+        };
+        let first_loc = self.loc(cx, first.span);
+        let mut def = match self.prog.lookup(cx.file, &first.name) {
+            Some(d) => d,
+            None => {
+                let mut names = self.prog.visible_names(cx.file);
+                names.extend(scope.names());
+                return Err(self.err(
+                    Diag::error(
+                        "E0103",
+                        first_loc.clone(),
+                        format!("unknown name `{}`", first.name),
+                    )
+                    .label("not found in this scope")
+                    .did_you_mean(first_loc, &first.name, names),
+                ));
+            }
+        };
+        for seg in &segs[1..] {
+            let Def::Module(m) = def else {
+                let loc = self.loc(cx, seg.span);
+                return Err(self.err(
+                    Diag::error("E0107", loc, format!("`{}` is not a module", first.name))
+                        .label("no members"),
+                ));
+            };
+            match self.prog.member(m, &seg.name) {
+                Some(r) => def = Def::Item(r),
+                None => {
+                    let loc = self.loc(cx, seg.span);
+                    let names: Vec<&str> = self
+                        .prog
+                        .modules
+                        .get(m)
+                        .map(|md| md.names.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    return Err(self.err(
+                        Diag::error(
+                            "E0107",
+                            loc.clone(),
+                            format!("module `{}` has no `{}`", first.name, seg.name),
+                        )
+                        .label("not defined in that module")
+                        .did_you_mean(loc, &seg.name, names),
+                    ));
+                }
+            }
+        }
+        Ok(def)
+    }
+
+    // -----------------------------------------------------------------
+    // Expressions
+    // -----------------------------------------------------------------
+
+    fn eval_bool(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<bool> {
+        match self.eval(cx, scope, e)? {
+            Value::Bool(b) => Ok(b),
+            other => {
+                let loc = self.loc(cx, e.span());
+                Err(self.err(
+                    Diag::error(
+                        "E0202",
+                        loc,
+                        format!("expected Bool, found {}", types::describe_value(&other)),
+                    )
+                    .label("a condition must be true or false"),
+                ))
+            }
+        }
+    }
+
+    fn eval_string(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<String> {
+        match self.eval(cx, scope, e)? {
+            Value::Str(s) => Ok(s.to_string()),
+            other => {
+                let loc = self.loc(cx, e.span());
+                Err(self.err(
+                    Diag::error(
+                        "E0202",
+                        loc,
+                        format!("expected String, found {}", types::describe_value(&other)),
+                    )
+                    .label("expected a string"),
+                ))
+            }
+        }
+    }
+
+    pub fn eval_const(&mut self, file: usize, offset: u32, e: &Expr) -> R<Value> {
+        self.eval(Ctx { file, offset }, &mut Scope::default(), e)
+    }
+
+    fn eval(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<Value> {
+        crate::stack::guard(|| self.eval_inner(cx, scope, e))
+    }
+
+    fn eval_inner(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<Value> {
+        match e {
+            Expr::Int { value, .. } => Ok(Value::Int(*value)),
+            Expr::Duration { millis, .. } => {
+                Ok(Value::Duration((*millis / 1000).min(i64::MAX as u64) as i64))
+            }
+            Expr::Bool { value, .. } => Ok(Value::Bool(*value)),
+            Expr::Null(_) => Ok(Value::Null),
+            Expr::Str(s) => {
+                let mut b = SecretBuilder::default();
+                for p in &s.parts {
+                    match p {
+                        StrPart::Text { value, .. } => b.text(value),
+                        StrPart::Interp(inner) => {
+                            let v = self.eval(cx, scope, inner)?;
+                            match &v {
+                                Value::List(_) | Value::Record(_) => {
+                                    let loc = self.loc(cx, inner.span());
+                                    return Err(self.err(
+                                        Diag::error(
+                                            "E0202",
+                                            loc,
+                                            format!("cannot interpolate a {}", v.kind()),
+                                        )
+                                        .label("only scalars can be interpolated")
+                                        .note("use `join(xs, \", \")` or `to_string(x)`"),
+                                    ));
+                                }
+                                _ => push_interp(&mut b, &v),
+                            }
+                        }
+                    }
+                }
+                Ok(b.finish())
+            }
+            Expr::Ident(id) => self.eval_ident(cx, scope, id),
+            Expr::List { items, .. } => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    out.push(self.eval(cx, scope, i)?);
+                }
+                Ok(Value::list(out))
+            }
+            Expr::Record { fields, .. } => self.eval_record(cx, scope, fields),
+            Expr::Field { .. } | Expr::Index { .. } => match self.eval_access(cx, scope, e)? {
+                Ok(v) => Ok(v),
+                Err(d) => Err(self.err(*d)),
+            },
+            Expr::Call { callee, args, span } => self.call(cx, scope, callee, args, *span),
+            Expr::Unary {
+                op, operand, span, ..
+            } => {
+                let v = self.eval(cx, scope, operand)?;
+                match (op, v) {
+                    (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (UnaryOp::Neg, Value::Int(i)) => match i.checked_neg() {
+                        Some(n) => Ok(Value::Int(n)),
+                        None => Err(self.overflow(cx, *span)),
+                    },
+                    (op, v) => {
+                        let loc = self.loc(cx, *span);
+                        Err(self.err(
+                            Diag::error(
+                                "E0208",
+                                loc,
+                                format!("`{}` cannot be applied to {}", op.symbol(), v.kind()),
+                            )
+                            .label("wrong operand type"),
+                        ))
+                    }
+                }
+            }
+            Expr::Binary {
+                op,
+                lhs,
+                rhs,
+                span,
+                op_span,
+            } => self.eval_binary(cx, scope, *op, lhs, rhs, *span, *op_span),
+            Expr::Is { value, ty, .. } => {
+                let v = self.eval(cx, scope, value)?;
+                let t = self.resolve_type(cx, ty)?;
+                struct NoDefaults;
+                impl DefaultEval for NoDefaults {
+                    fn eval_default(&mut self, _: &Expr, _: usize, _: u32) -> Option<Value> {
+                        Some(Value::Null)
+                    }
+                }
+                Ok(Value::Bool(coerce(v, &t, &mut NoDefaults).is_ok()))
+            }
+            Expr::If {
+                cond,
+                then_branch,
+                else_branch,
+                ..
+            } => {
+                if self.eval_bool(cx, scope, cond)? {
+                    self.eval(cx, scope, then_branch)
+                } else {
+                    self.eval(cx, scope, else_branch)
+                }
+            }
+            Expr::Comprehension {
+                element,
+                pattern,
+                iter,
+                filter,
+                ..
+            } => {
+                let it = self.eval(cx, scope, iter)?;
+                let items = self.iteration(cx, it, pattern, iter.span())?;
+                let mut out = Vec::new();
+                for bound in items {
+                    let mark = scope.vars.len();
+                    for (n, v) in bound {
+                        scope.push(&n, v);
+                    }
+                    let keep = match filter {
+                        Some(f) => self.eval_bool(cx, scope, f),
+                        None => Ok(true),
+                    };
+                    let r = match keep {
+                        Ok(true) => self.eval(cx, scope, element).map(Some),
+                        Ok(false) => Ok(None),
+                        Err(s) => Err(s),
+                    };
+                    scope.vars.truncate(mark);
+                    if let Some(v) = r? {
+                        out.push(v);
+                    }
+                }
+                Ok(Value::list(out))
+            }
+            Expr::Paren { inner, .. } => self.eval(cx, scope, inner),
+            Expr::Error(_) => Err(Stop),
+        }
+    }
+
+    fn overflow(&mut self, cx: Ctx, span: Span) -> Stop {
+        let loc = self.loc(cx, span);
+        self.err(
+            Diag::error("E0311", loc, "integer overflow")
+                .label("the result does not fit in 64 bits"),
+        )
+    }
+
+    fn eval_ident(&mut self, cx: Ctx, scope: &mut Scope, id: &mc_grammar::ast::Ident) -> R<Value> {
+        if let Some(v) = scope.get(&id.name) {
+            return Ok(v.clone());
+        }
+        let loc = self.loc(cx, id.span);
+        match id.name.as_str() {
+            "host" | "facts" => {
+                if let Some(h) = &self.host {
+                    return Ok(if id.name == "host" {
+                        host_value(h)
+                    } else {
+                        h.facts.clone()
+                    });
+                }
+                if self.prog.lookup(cx.file, &id.name).is_none() {
+                    return Err(self.err(
+                        Diag::error("E0103", loc, format!("`{}` is only in scope inside `on` blocks and the roles and functions they call", id.name))
+                            .label("no host here"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        match self.prog.lookup(cx.file, &id.name) {
+            Some(Def::Item(r)) => match self.prog.item(r) {
+                Some(Item::Let(_)) => self.global(r, loc),
+                Some(Item::Resource(_))
+                | Some(Item::Fn(_))
+                | Some(Item::Role(_))
+                | Some(Item::Type(_)) => Err(self.err(
+                    Diag::error("E0209", loc, format!("`{}` is not a value", id.name))
+                        .label("a type, function or role cannot be used as a value"),
+                )),
+                _ => Err(Stop),
+            },
+            Some(Def::Module(_)) => Err(self.err(
+                Diag::error(
+                    "E0209",
+                    loc,
+                    format!("`{}` is a module, not a value", id.name),
+                )
+                .label("use one of its members: `module.name`"),
+            )),
+            None => {
+                let mut names = self.prog.visible_names(cx.file);
+                names.extend(scope.names());
+                if self.host.is_some() {
+                    names.extend(["host", "facts"]);
+                }
+                Err(self.err(
+                    Diag::error("E0103", loc.clone(), format!("unknown name `{}`", id.name))
+                        .label("not found in this scope")
+                        .did_you_mean(loc, &id.name, names),
+                ))
+            }
+        }
+    }
+
+    fn eval_record(&mut self, cx: Ctx, scope: &mut Scope, fields: &[Field]) -> R<Value> {
+        let mut m = BTreeMap::new();
+        for f in fields {
+            let v = self.eval(cx, scope, &f.value)?;
+            if m.insert(f.name.name.clone(), v).is_some() {
+                let loc = self.loc(cx, f.name.span);
+                return Err(self.err(
+                    Diag::error(
+                        "E0206",
+                        loc,
+                        format!("field `{}` is set twice", f.name.name),
+                    )
+                    .label("set again here"),
+                ));
+            }
+        }
+        Ok(Value::record(m))
+    }
+
+    /// Field and index access. A missing field or index is returned as a
+    /// diagnostic (not yet recorded) so `??` can turn it into its default.
+    fn eval_access(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<Result<Value, Box<Diag>>> {
+        crate::stack::guard(|| self.eval_access_inner(cx, scope, e))
+    }
+
+    fn eval_access_inner(
+        &mut self,
+        cx: Ctx,
+        scope: &mut Scope,
+        e: &Expr,
+    ) -> R<Result<Value, Box<Diag>>> {
+        match e {
+            Expr::Field { base, name, span } => {
+                // `alias.name` where alias is a module.
+                if let Expr::Ident(id) = base.as_ref() {
+                    if scope.get(&id.name).is_none() {
+                        if let Some(Def::Module(m)) = self.prog.lookup(cx.file, &id.name) {
+                            let loc = self.loc(cx, name.span);
+                            return match self.prog.member(m, &name.name) {
+                                Some(r) if matches!(self.prog.item(r), Some(Item::Let(_))) => {
+                                    Ok(Ok(self.global(r, loc)?))
+                                }
+                                Some(_) => Err(self.err(
+                                    Diag::error(
+                                        "E0209",
+                                        loc,
+                                        format!("`{}.{}` is not a value", id.name, name.name),
+                                    )
+                                    .label("a type, function or role cannot be used as a value"),
+                                )),
+                                None => {
+                                    let names: Vec<&str> = self
+                                        .prog
+                                        .modules
+                                        .get(m)
+                                        .map(|md| md.names.keys().map(String::as_str).collect())
+                                        .unwrap_or_default();
+                                    Err(self.err(
+                                        Diag::error(
+                                            "E0107",
+                                            loc.clone(),
+                                            format!("module `{}` has no `{}`", id.name, name.name),
+                                        )
+                                        .label("not defined in that module")
+                                        .did_you_mean(loc, &name.name, names),
+                                    ))
+                                }
+                            };
+                        }
+                    }
+                }
+                let b = match base.as_ref() {
+                    Expr::Field { .. } | Expr::Index { .. } => {
+                        match self.eval_access(cx, scope, base)? {
+                            Ok(v) => v,
+                            Err(d) => return Ok(Err(d)),
+                        }
+                    }
+                    other => self.eval(cx, scope, other)?,
+                };
+                let loc = self.loc(cx, name.span);
+                match b {
+                    Value::Record(m) => match m.get(&name.name) {
+                        Some(v) => Ok(Ok(v.clone())),
+                        None => {
+                            if is_host_vars(base) {
+                                let host = self
+                                    .host
+                                    .as_ref()
+                                    .map(|h| h.info.name.clone())
+                                    .unwrap_or_default();
+                                let full = self.loc(cx, *span);
+                                let d = Diag::error(
+                                    "E0401",
+                                    loc.clone(),
+                                    format!("host `{host}` has no var `{}`", name.name),
+                                )
+                                .label(format!(
+                                    "`{host}` is targeted here but sets no `{}`",
+                                    name.name
+                                ));
+                                // A close name among the host's vars is most likely a typo.
+                                let d = match suggest::closest(
+                                    &name.name,
+                                    m.keys().map(String::as_str),
+                                ) {
+                                    Some(_) => d.did_you_mean(
+                                        loc,
+                                        &name.name,
+                                        m.keys().map(String::as_str),
+                                    ),
+                                    None => d.fix(
+                                        Loc {
+                                            file: full.file.clone(),
+                                            span: Span::empty(full.span.end),
+                                        },
+                                        " ?? …",
+                                        "give a default with `??`",
+                                    ),
+                                };
+                                let d = d
+                                    .note(format!("set it in the inventory (`host \"{host}\" {{ vars = {{ {} = … }} }}` or one of its groups), or write `host.vars.{} ?? default`", name.name, name.name));
+                                return Ok(Err(Box::new(d)));
+                            }
+                            let known: Vec<&str> = m.keys().map(String::as_str).collect();
+                            let d = Diag::error(
+                                "E0207",
+                                loc.clone(),
+                                format!("no field `{}`", name.name),
+                            )
+                            .label("unknown field")
+                            .did_you_mean(loc, &name.name, known.iter().copied())
+                            .note(if known.is_empty() {
+                                "the record is empty".to_string()
+                            } else {
+                                format!("fields: {}", known.join(", "))
+                            });
+                            Ok(Err(Box::new(d)))
+                        }
+                    },
+                    Value::Handle(h) => match name.name.as_str() {
+                        "title" => Ok(Ok(Value::str(h.title.as_str()))),
+                        "type" => Ok(Ok(Value::str(h.type_name.as_str()))),
+                        _ => {
+                            let attr = self
+                                .resources
+                                .iter()
+                                .rev()
+                                .find(|r| r.type_name == h.type_name && r.title == h.title)
+                                .and_then(|r| r.attrs.get(&name.name).cloned());
+                            match attr {
+                                Some(v) => Ok(Ok(v)),
+                                None => Ok(Err(Box::new(
+                                    Diag::error(
+                                        "E0207",
+                                        loc,
+                                        format!(
+                                            "resource {} has no attribute `{}` set",
+                                            h.id(),
+                                            name.name
+                                        ),
+                                    )
+                                    .label("unknown attribute"),
+                                ))),
+                            }
+                        }
+                    },
+                    Value::Null => Ok(Err(Box::new(
+                        Diag::error("E0310", loc, format!("cannot read `{}` of null", name.name))
+                            .label("the value here is null")
+                            .note("use `??` to give a default"),
+                    ))),
+                    other => Err(self.err(
+                        Diag::error("E0207", loc, format!("a {} has no fields", other.kind()))
+                            .label(format!("no field `{}`", name.name)),
+                    )),
+                }
+            }
+            Expr::Index { base, index, .. } => {
+                let b = match base.as_ref() {
+                    Expr::Field { .. } | Expr::Index { .. } => {
+                        match self.eval_access(cx, scope, base)? {
+                            Ok(v) => v,
+                            Err(d) => return Ok(Err(d)),
+                        }
+                    }
+                    other => self.eval(cx, scope, other)?,
+                };
+                let i = self.eval(cx, scope, index)?;
+                let loc = self.loc(cx, index.span());
+                match (b, i) {
+                    (Value::List(l), Value::Int(i)) => {
+                        let idx = if i < 0 { l.len() as i64 + i } else { i };
+                        match usize::try_from(idx).ok().and_then(|i| l.get(i)) {
+                            Some(v) => Ok(Ok(v.clone())),
+                            None => Ok(Err(Box::new(
+                                Diag::error("E0305", loc, format!("index {i} is out of range"))
+                                    .label(format!("the list has {} elements", l.len())),
+                            ))),
+                        }
+                    }
+                    (Value::Record(m), Value::Str(k)) => match m.get(&*k) {
+                        Some(v) => Ok(Ok(v.clone())),
+                        None => Ok(Err(Box::new(
+                            Diag::error("E0305", loc.clone(), format!("no key {k:?}"))
+                                .label("not in the map")
+                                .note("use `??` to give a default"),
+                        ))),
+                    },
+                    (b, i) => Err(self.err(
+                        Diag::error(
+                            "E0208",
+                            loc,
+                            format!("cannot index a {} with a {}", b.kind(), i.kind()),
+                        )
+                        .label("lists take Int indexes, maps take String keys"),
+                    )),
+                }
+            }
+            other => Ok(Ok(self.eval(cx, scope, other)?)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_binary(
+        &mut self,
+        cx: Ctx,
+        scope: &mut Scope,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+        op_span: Span,
+    ) -> R<Value> {
+        match op {
+            BinaryOp::And => {
+                return Ok(Value::Bool(
+                    self.eval_bool(cx, scope, lhs)? && self.eval_bool(cx, scope, rhs)?,
+                ));
+            }
+            BinaryOp::Or => {
+                return Ok(Value::Bool(
+                    self.eval_bool(cx, scope, lhs)? || self.eval_bool(cx, scope, rhs)?,
+                ));
+            }
+            BinaryOp::Coalesce => {
+                let l = match lhs {
+                    Expr::Field { .. } | Expr::Index { .. } => {
+                        self.eval_access(cx, scope, lhs)?.unwrap_or(Value::Null)
+                    }
+                    other => self.eval(cx, scope, other)?,
+                };
+                return if l.is_null() {
+                    self.eval(cx, scope, rhs)
+                } else {
+                    Ok(l)
+                };
+            }
+            _ => {}
+        }
+        let l = self.eval(cx, scope, lhs)?;
+        let r = self.eval(cx, scope, rhs)?;
+        let bad = |this: &mut Self, l: &Value, r: &Value| {
+            let loc = this.loc(cx, op_span);
+            this.err(
+                Diag::error(
+                    "E0208",
+                    loc,
+                    format!(
+                        "`{}` cannot be applied to {} and {}",
+                        op.symbol(),
+                        l.kind(),
+                        r.kind()
+                    ),
+                )
+                .label("wrong operand types"),
+            )
+        };
+        Ok(match op {
+            BinaryOp::Eq => Value::Bool(values_equal(&l, &r)),
+            BinaryOp::Ne => Value::Bool(!values_equal(&l, &r)),
+            BinaryOp::Add => match (&l, &r) {
+                (Value::Int(a), Value::Int(b)) => {
+                    Value::Int(a.checked_add(*b).ok_or_else(|| self.overflow(cx, span))?)
+                }
+                (Value::Duration(a), Value::Duration(b)) => {
+                    Value::Duration(a.checked_add(*b).ok_or_else(|| self.overflow(cx, span))?)
+                }
+                (Value::Str(_) | Value::Secret(_), Value::Str(_) | Value::Secret(_)) => {
+                    let mut b = SecretBuilder::default();
+                    push_interp(&mut b, &l);
+                    push_interp(&mut b, &r);
+                    b.finish()
+                }
+                (Value::List(a), Value::List(b)) => {
+                    let mut v = a.as_ref().clone();
+                    v.extend(b.iter().cloned());
+                    Value::list(v)
+                }
+                _ => return Err(bad(self, &l, &r)),
+            },
+            BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+                let (a, b, dur) = match (&l, &r) {
+                    (Value::Int(a), Value::Int(b)) => (*a, *b, false),
+                    (Value::Duration(a), Value::Int(b))
+                        if matches!(op, BinaryOp::Mul | BinaryOp::Div) =>
+                    {
+                        (*a, *b, true)
+                    }
+                    (Value::Duration(a), Value::Duration(b)) if matches!(op, BinaryOp::Sub) => {
+                        (*a, *b, true)
+                    }
+                    _ => return Err(bad(self, &l, &r)),
+                };
+                if b == 0 && matches!(op, BinaryOp::Div | BinaryOp::Rem) {
+                    let loc = self.loc(cx, rhs.span());
+                    return Err(self
+                        .err(Diag::error("E0304", loc, "division by zero").label("this is zero")));
+                }
+                let res = match op {
+                    BinaryOp::Sub => a.checked_sub(b),
+                    BinaryOp::Mul => a.checked_mul(b),
+                    BinaryOp::Div => a.checked_div(b),
+                    _ => a.checked_rem(b),
+                };
+                let v = res.ok_or_else(|| self.overflow(cx, span))?;
+                if dur {
+                    Value::Duration(v)
+                } else {
+                    Value::Int(v)
+                }
+            }
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                let ord = match (&l, &r) {
+                    (Value::Int(a) | Value::Mode(a), Value::Int(b) | Value::Mode(b))
+                    | (Value::Duration(a), Value::Duration(b)) => a.cmp(b),
+                    (Value::Str(a), Value::Str(b)) => a.cmp(b),
+                    _ => return Err(bad(self, &l, &r)),
+                };
+                Value::Bool(match op {
+                    BinaryOp::Lt => ord.is_lt(),
+                    BinaryOp::Le => ord.is_le(),
+                    BinaryOp::Gt => ord.is_gt(),
+                    _ => ord.is_ge(),
+                })
+            }
+            BinaryOp::Merge => match (&l, &r) {
+                (Value::Record(_), Value::Record(_)) => merge(&l, &r),
+                _ => return Err(bad(self, &l, &r)),
+            },
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Coalesce => Value::Null,
+        })
+    }
+
+    /// The variable bindings of each iteration of `for`/comprehensions.
+    fn iteration(
+        &mut self,
+        cx: Ctx,
+        v: Value,
+        pat: &ForPattern,
+        span: Span,
+    ) -> R<Vec<Vec<(String, Value)>>> {
+        let loc = self.loc(cx, span);
+        match (pat, v) {
+            (ForPattern::Single(x), Value::List(l)) => Ok(l
+                .iter()
+                .map(|v| vec![(x.name.clone(), v.clone())])
+                .collect()),
+            (ForPattern::Single(x), Value::Record(m)) => Ok(m
+                .keys()
+                .map(|k| vec![(x.name.clone(), Value::str(k.as_str()))])
+                .collect()),
+            (ForPattern::Pair(k, v), Value::Record(m)) => Ok(m
+                .iter()
+                .map(|(key, val)| {
+                    vec![
+                        (k.name.clone(), Value::str(key.as_str())),
+                        (v.name.clone(), val.clone()),
+                    ]
+                })
+                .collect()),
+            (ForPattern::Pair(i, x), Value::List(l)) => Ok(l
+                .iter()
+                .enumerate()
+                .map(|(n, val)| {
+                    vec![
+                        (i.name.clone(), Value::Int(n as i64)),
+                        (x.name.clone(), val.clone()),
+                    ]
+                })
+                .collect()),
+            (_, other) => Err(self.err(
+                Diag::error(
+                    "E0202",
+                    loc,
+                    format!("cannot iterate over {}", types::describe_value(&other)),
+                )
+                .label("expected a list or a map"),
+            )),
+        }
+    }
+}
+
+impl DefaultEval for Evaluator<'_> {
+    fn eval_default(&mut self, expr: &Expr, module: usize, offset: u32) -> Option<Value> {
+        self.eval(
+            Ctx {
+                file: module,
+                offset,
+            },
+            &mut Scope::default(),
+            expr,
+        )
+        .ok()
+    }
+}
+
+fn push_interp(b: &mut SecretBuilder, v: &Value) {
+    match v {
+        Value::Secret(parts) => b.extend(parts),
+        other => b.text(&other.display().unwrap_or_else(|| other.render())),
+    }
+}
+
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Mode(x), Value::Int(y)) | (Value::Int(x), Value::Mode(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Deep merge of records, right wins.
+pub fn merge(l: &Value, r: &Value) -> Value {
+    match (l, r) {
+        (Value::Record(a), Value::Record(b)) => {
+            let mut out = a.as_ref().clone();
+            for (k, v) in b.iter() {
+                let merged = match out.get(k) {
+                    Some(old) => merge(old, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::record(out)
+        }
+        (_, r) => r.clone(),
+    }
+}
+
+fn sort_key(v: &Value) -> (u8, i64, String) {
+    match v {
+        Value::Int(i) | Value::Mode(i) | Value::Duration(i) => (0, *i, String::new()),
+        other => (1, 0, other.render()),
+    }
+}
+
+fn is_host_vars(e: &Expr) -> bool {
+    matches!(e, Expr::Field { base, name, .. } if name.name == "vars" && matches!(base.as_ref(), Expr::Ident(i) if i.name == "host"))
+}
+
+fn meta_is_set(fields: &[Field], name: &str) -> bool {
+    fields.iter().any(|f| f.name.name == name)
+}
+
+fn qual_segments(e: &Expr) -> Option<Vec<(String, Span)>> {
+    match e {
+        Expr::Ident(i) => Some(vec![(i.name.clone(), i.span)]),
+        Expr::Field { base, name, .. } => {
+            let mut v = qual_segments(base)?;
+            v.push((name.name.clone(), name.span));
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+fn collect_handles(v: &Value, out: &mut Vec<Handle>) {
+    match v {
+        Value::Handle(h) => out.push(h.as_ref().clone()),
+        Value::List(l) => l.iter().for_each(|v| collect_handles(v, out)),
+        Value::Record(m) => m.values().for_each(|v| collect_handles(v, out)),
+        _ => {}
+    }
+}
+
+pub fn parse_risk(s: &str) -> Option<mc_ir::Risk> {
+    match s {
+        "low" => Some(mc_ir::Risk::Low),
+        "medium" => Some(mc_ir::Risk::Medium),
+        "high" => Some(mc_ir::Risk::High),
+        _ => None,
+    }
+}
+
+pub const SCALARS: &[&str] = &[
+    "Int", "Bool", "String", "Path", "Mode", "Duration", "Secret", "Any",
+];
+
+fn scalar_type(name: &str) -> Option<Type> {
+    Some(match name {
+        "Int" => Type::Int,
+        "Bool" => Type::Bool,
+        "String" => Type::Str,
+        "Path" => Type::Path,
+        "Mode" => Type::Mode,
+        "Duration" => Type::Duration,
+        "Secret" => Type::Secret,
+        "Any" => Type::Any,
+        "Null" => Type::Null,
+        _ => return None,
+    })
+}
+
+/// The `host` value inside `on`.
+pub fn host_value(h: &HostCtx) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("name".to_string(), Value::str(h.info.name.as_str()));
+    m.insert("address".to_string(), Value::str(h.info.address.as_str()));
+    m.insert(
+        "groups".to_string(),
+        Value::list(
+            h.info
+                .groups
+                .iter()
+                .map(|g| Value::str(g.as_str()))
+                .collect(),
+        ),
+    );
+    m.insert("vars".to_string(), h.vars.clone());
+    Value::record(m)
+}

@@ -1,0 +1,217 @@
+//! Long explanations of every diagnostic code (`mc explain CODE`). Codes
+//! below E0100 belong to the parser, which explains them itself.
+
+/// Every code the compiler emits after parsing: (code, title, explanation).
+pub const CODES: &[(&str, &str, &str)] = &[
+    ("E0101", "module not found", "\
+An `import` names a file that does not exist, or the entry file cannot be read.
+
+Import paths are relative to the importing file, not to the directory mc was
+started in:
+
+    // in roles/web.mc
+    import \"../lib/users.mc\"     // lib/users.mc at the project root
+
+A project is a directory with a `main.mc`, or a single `.mc` file given on the
+command line."),
+    ("E0102", "import cycle", "\
+Modules import each other in a circle (a imports b, b imports a, possibly
+through other modules). mc evaluates modules as a tree, so a cycle has no first
+module. The message lists the whole cycle.
+
+Move what both modules need into a third module that neither imports back."),
+    ("E0103", "unknown name", "\
+A name is used that is not defined where it is used. Names in scope are, from
+inner to outer: local `let` bindings, `for` variables and parameters; the
+module's top-level `let`, `fn`, `role` and `type` items; import aliases; and
+the stdlib prelude. Inside `on` blocks (and the roles and functions they call)
+`host` and `facts` are in scope too.
+
+The suggestion names the closest name in scope when it looks like a typo:
+
+    let http_port = 80
+    file \"/etc/x\" { content = \"${http_prot}\" }   // did you mean `http_port`?"),
+    ("E0104", "unknown resource type", "\
+A resource statement `TYPE TITLE { … }` names a type that no stdlib (or
+project) `resource` declaration defines. The stdlib types are: file, directory,
+link, line, package, service, user, group, command, cron, sysctl, http_check.
+See docs/stdlib.md."),
+    ("E0105", "unknown role", "\
+A statement calls a role that is not defined. Roles are declared with
+`role NAME(params) { … }` in this module, or reached through an import alias:
+`web.nginx(port = 80)` calls role `nginx` of the module imported as `web`."),
+    ("E0106", "defined twice", "\
+Two top-level items of one module define the same name (`let`, `fn`, `role`,
+`type` or `resource`). Names in a module must be unique; rename one of them.
+Different modules may use the same name: they are reached through different
+import aliases."),
+    ("E0107", "unknown module member", "\
+`alias.name` refers to a name the imported module does not define at top
+level, or `alias` is not a module. Only top-level items of a module can be
+reached from outside it."),
+    ("E0108", "unknown type", "\
+A type annotation names a type that does not exist. Built-in types are Int,
+Bool, String, Path, Mode, Duration and Secret; named types come from `type`
+items, and resource types (`file`, `package`, …) are the types of resource
+handles. Type aliases may not refer to themselves."),
+    ("E0201", "unknown attribute", "\
+A resource sets an attribute its type does not declare. Every resource type
+declares its attributes in the stdlib (see docs/stdlib.md); in addition every
+resource accepts the meta-attributes requires, before, notify, subscribe, tags,
+become, become_user, timeout, retries and risk.
+
+    file \"/etc/motd\" { contnet = \"hi\" }   // did you mean `content`?"),
+    ("E0202", "mismatched types", "\
+A value does not have the type the place it is used in requires: an attribute,
+a parameter, an annotated `let`, a condition (Bool), a title, an iteration
+(list or map), a value of a literal union (`\"present\" | \"absent\"`)…
+
+mc has no implicit conversions: write `\"${port}\"` to make a string of an Int,
+`to_int(s)` for the other way round."),
+    ("E0203", "missing required attribute", "\
+A resource does not set an attribute that its type requires (an attribute
+declared without a default that is not optional). For example a `link` needs a
+`target` and a `line` needs `path` and `line`. The suggestion inserts the
+missing attributes for you to fill in."),
+    ("E0204", "unknown argument", "\
+A call passes a named argument the function, role or resource type has no
+parameter for, or passes more positional arguments than it has parameters."),
+    ("E0205", "missing argument", "\
+A call does not pass a parameter that has no default value. Pass it by name:
+`base(admins = [\"alice\"])`."),
+    ("E0206", "given twice", "\
+The same attribute, record field or argument is set twice in one resource,
+record literal, inventory entry or call. Keep one of them."),
+    ("E0207", "unknown field", "\
+A record or map does not have the field that is read, or a record literal has
+a field its declared type does not. Use `??` to give a default for a field that
+may be missing: `cfg.port ?? 80`."),
+    ("E0208", "wrong operand types", "\
+An operator is applied to values it is not defined for: arithmetic needs Ints
+(or Durations), `+` also joins strings and lists, comparisons need two values
+of the same ordered type, `&` merges records, `!` needs a Bool."),
+    ("E0209", "not callable / not a value", "\
+A name is used as the wrong kind of thing: a value called like a function, a
+function called as a statement (only roles stand alone), a role used inside an
+expression, or a type, function or module used as a value."),
+    ("E0210", "secret leak", "\
+A value that holds a secret (from `secret(\"name\")`, or a string that
+interpolates one) flows into a place that is not declared `Secret`. Secrets may
+only go into attributes whose type is `Secret` (file `content`, command `run`
+and `env`, user `password`, …), so they never appear in plans, state or logs:
+the catalog holds only the secret's name and the runner resolves it at apply
+time.
+
+    file \"/etc/app.env\" { content = \"DB=${secret(\\\"db\\\")}\" }   // fine
+    file \"/etc/${secret(\\\"db\\\")}\" { }                          // E0210: titles are not secret"),
+    ("E0211", "not an absolute path", "\
+A `Path` value must be absolute (start with `/`). mc normalises paths (removes
+`.`, `..` and repeated slashes), but does not guess a base directory."),
+    ("E0301", "duplicate resource", "\
+Two different declarations of the same resource (`type[title]`) end up in the
+catalog of one host, for example from two roles. Identical declarations are
+merged; declarations that differ are an error, because mc cannot know which
+one is meant. Both places are shown; declare the resource once, or make the
+two declarations agree."),
+    ("E0302", "dependency cycle", "\
+The ordering edges between resources form a cycle, so no order satisfies them
+all. Edges come from requires/before/notify/subscribe, from handles used inside
+attributes, and automatically (a file after its parent directory and owner, a
+service after its package). The message prints the cycle with the place of
+each resource."),
+    ("E0303", "check failed", "\
+A resource fails a `check` clause of its type: a rule the stdlib declares about
+how attributes combine, for example that a file cannot have both `content` and
+`source`. The message says what the rule requires."),
+    ("E0304", "division by zero", "\
+An integer division or remainder by zero happened while evaluating."),
+    ("E0305", "index out of range", "\
+A list index is past the end of the list (negative indexes count from the
+end), or a map has no such key, or `range` would build a huge list. Use `??` to
+give a default: `xs[3] ?? \"none\"`."),
+    ("E0306", "recursion too deep", "\
+Function or role calls nest deeper than the limit (64). Recursion is allowed
+but must end; check the condition that stops it."),
+    ("E0307", "dependency on an undeclared resource", "\
+A requires/before/notify/subscribe edge, or a handle used in an attribute,
+names a resource that is not declared for this host. Resources can only depend
+on resources of the same host's catalog; declare it, or target it to the host."),
+    ("E0308", "cannot read file", "\
+`file_contents(path)` or `template(path, …)` names a file that cannot be read.
+Paths are relative to the `.mc` file that contains the call."),
+    ("E0309", "template error", "\
+A Jinja2 template failed to render: a syntax error, or a variable the template
+uses that is not passed in `vars` (undefined variables are errors, so typos do
+not silently render as empty text)."),
+    ("E0310", "null value", "\
+A field is read from `null`, typically an optional value that is not set. Use
+`??` to give a default."),
+    ("E0311", "integer overflow", "\
+An integer computation does not fit in 64 bits."),
+    ("E0312", "self-referential value", "\
+A top-level `let` is defined in terms of itself, directly or through other
+top-level bindings."),
+    ("E0401", "var missing on a host", "\
+Code inside `on` reads `host.vars.NAME`, but one of the hosts the block targets
+has no var NAME: neither the host nor any of its groups sets it. The message
+names that host. Set the var in the inventory, or give a default:
+
+    port = host.vars.port ?? 80
+
+A host's vars are its groups' vars in the order of its `groups` list (later
+groups win), then its own `vars`."),
+    ("E0402", "unknown host", "\
+A target `host(\"NAME\")` names a host that is not in the inventory. Hosts are
+declared with `host \"NAME\" { … }`."),
+    ("E0403", "unknown group", "\
+A target `group(\"NAME\")` names a group that no host belongs to and no
+`group \"NAME\" { … }` declares."),
+    ("E0404", "inventory entry declared twice", "\
+Two `host` (or two `group`) items have the same name. Merge them into one."),
+    ("E0405", "invalid inventory field", "\
+A `host` or `group` entry has a field it does not know, or a field of the wrong
+type. Host fields: address (String, default: the name), user (String), port
+(Int), groups ([String]), vars (record), transport (\"ssh\" or \"local\"),
+become (Bool). Group fields: vars."),
+    ("E0406", "unknown host", "\
+`mc compile --host NAME` (or another command given a host) names a host the
+inventory does not declare."),
+    ("E0407", "invalid facts", "\
+The facts given for a host (`--facts FILE.json`) are not a JSON object."),
+    ("E0408", "inconsistent var types", "\
+A host var has values of different types on different hosts, for example
+`port = 8080` on one host (through a group) and `port = \"8080\"` on another.
+Code that reads `host.vars.port` must mean the same thing for every host it
+targets, so a var has one type across the inventory. The message names both
+hosts; the var may be set by the host itself or by one of its groups."),
+    ("W0001", "target selects no host", "\
+An `on` block's target matches none of the inventory's hosts, so its
+resources end up in no catalog. Usually a host or group name is misspelt, or
+a combination like `group(\"web\") && group(\"db\")` matches nobody. This
+is a warning: `mc check` still succeeds."),
+];
+
+/// The long explanation of any code, parser codes included.
+pub fn explain(code: &str) -> Option<&'static str> {
+    CODES
+        .iter()
+        .chain(crate::policy::POLICY_CODES)
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, _, text)| *text)
+        .or_else(|| mc_grammar::explain(code))
+}
+
+/// Every code with an explanation, in order.
+pub fn all_codes() -> Vec<String> {
+    let mut out: Vec<String> = (1..100)
+        .map(|n| format!("E{n:04}"))
+        .filter(|c| mc_grammar::explain(c).is_some())
+        .collect();
+    out.extend(CODES.iter().map(|(c, _, _)| c.to_string()));
+    out.extend(
+        crate::policy::POLICY_CODES
+            .iter()
+            .map(|(c, _, _)| c.to_string()),
+    );
+    out
+}

@@ -1,0 +1,253 @@
+//! The inventory: `host` and `group` items, evaluated once (they cannot see
+//! `host` or `facts`), and the merge of vars (groups in order, host last).
+
+use crate::diag::{Diag, Loc};
+use crate::eval::{merge, Evaluator};
+use crate::fs::FileSystem;
+use crate::program::Program;
+use crate::value::Value;
+use mc_grammar::ast::{Field, InventoryDecl, Item};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct HostEntry {
+    pub info: mc_ir::HostInfo,
+    /// Merged vars.
+    pub vars: Value,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    pub hosts: Vec<HostEntry>,
+    /// Declared groups: vars and where declared.
+    pub groups: BTreeMap<String, (Value, Loc)>,
+}
+
+impl Inventory {
+    pub fn host(&self, name: &str) -> Option<&HostEntry> {
+        self.hosts.iter().find(|h| h.info.name == name)
+    }
+
+    /// Every group name: declared, or named in a host's `groups`.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.groups.keys().cloned().collect();
+        for h in &self.hosts {
+            names.extend(h.info.groups.iter().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+pub fn evaluate(prog: &Program, fs: &dyn FileSystem) -> (Inventory, Vec<Diag>) {
+    let mut ev = Evaluator::new(prog, fs, None);
+    let mut inv = Inventory::default();
+    let mut raw_hosts: Vec<(mc_ir::HostInfo, Value, Loc)> = Vec::new();
+    let mut diags = Vec::new();
+    for (fi, m) in prog.user_modules() {
+        for (offset, item) in &m.items {
+            match item.as_ref() {
+                Item::Group(g) => {
+                    let loc = prog.loc(fi, *offset, g.name.span);
+                    if let Some((_, first)) = inv.groups.get(&g.name.value) {
+                        diags.push(duplicate("group", &g.name.value, loc, first.clone()));
+                        continue;
+                    }
+                    let mut vars = Value::record(BTreeMap::new());
+                    for f in &g.fields {
+                        if f.name.name == "vars" {
+                            if let Some(v) = record_field(&mut ev, fi, *offset, f, "vars") {
+                                vars = v;
+                            }
+                        }
+                    }
+                    inv.groups.insert(g.name.value.clone(), (vars, loc));
+                }
+                Item::Host(h) => {
+                    let loc = prog.loc(fi, *offset, h.name.span);
+                    if let Some((_, _, first)) =
+                        raw_hosts.iter().find(|(i, _, _)| i.name == h.name.value)
+                    {
+                        diags.push(duplicate("host", &h.name.value, loc, first.clone()));
+                        continue;
+                    }
+                    let (info, vars) = host_fields(&mut ev, fi, *offset, h);
+                    raw_hosts.push((info, vars, loc));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (info, own, loc) in raw_hosts {
+        let mut vars = Value::record(BTreeMap::new());
+        for g in &info.groups {
+            if let Some((gv, _)) = inv.groups.get(g) {
+                vars = merge(&vars, gv);
+            }
+        }
+        vars = merge(&vars, &own);
+        inv.hosts.push(HostEntry { info, vars, loc });
+    }
+    diags.extend(var_kinds(&inv.hosts));
+    diags.append(&mut ev.diags);
+    (inv, diags)
+}
+
+fn duplicate(what: &str, name: &str, loc: Loc, first: Loc) -> Diag {
+    Diag::error("E0404", loc, format!("{what} `{name}` is declared twice"))
+        .label("declared again here")
+        .secondary(first, "first declared here")
+        .note(format!(
+            "merge the two `{what} \"{name}\"` entries into one"
+        ))
+}
+
+fn record_field(
+    ev: &mut Evaluator,
+    fi: usize,
+    offset: u32,
+    f: &Field,
+    what: &str,
+) -> Option<Value> {
+    let v = ev.eval_const(fi, offset, &f.value).ok()?;
+    match v {
+        Value::Record(_) => Some(v),
+        other => {
+            let loc = ev.prog.loc(fi, offset, f.value.span());
+            ev.diags.push(
+                Diag::error(
+                    "E0405",
+                    loc,
+                    format!("`{what}` must be a record, found {}", other.kind()),
+                )
+                .label("expected `{ name = value, … }`"),
+            );
+            None
+        }
+    }
+}
+
+fn host_fields(
+    ev: &mut Evaluator,
+    fi: usize,
+    offset: u32,
+    h: &InventoryDecl,
+) -> (mc_ir::HostInfo, Value) {
+    let mut info = mc_ir::HostInfo {
+        name: h.name.value.clone(),
+        address: h.name.value.clone(),
+        user: None,
+        port: None,
+        transport: mc_ir::Transport::Ssh,
+        r#become: false,
+        groups: Vec::new(),
+    };
+    let mut vars = Value::record(BTreeMap::new());
+    for f in &h.fields {
+        let name = f.name.name.as_str();
+        if name == "vars" {
+            if let Some(v) = record_field(ev, fi, offset, f, "vars") {
+                vars = v;
+            }
+            continue;
+        }
+        let Ok(v) = ev.eval_const(fi, offset, &f.value) else {
+            continue;
+        };
+        let loc = ev.prog.loc(fi, offset, f.value.span());
+        let mut bad = |expected: &str, v: &Value| {
+            ev.diags.push(
+                Diag::error(
+                    "E0405",
+                    loc.clone(),
+                    format!(
+                        "host field `{name}` must be {expected}, found {}",
+                        crate::types::describe_value(v)
+                    ),
+                )
+                .label(format!("expected {expected}")),
+            );
+        };
+        match (name, &v) {
+            ("address", Value::Str(s)) => info.address = s.to_string(),
+            ("user", Value::Str(s)) => info.user = Some(s.to_string()),
+            ("port", Value::Int(p)) => match u16::try_from(*p) {
+                Ok(p) if p > 0 => info.port = Some(p),
+                _ => bad("a port number (1–65535)", &v),
+            },
+            ("groups", Value::List(l)) if l.iter().all(|g| g.as_str().is_some()) => {
+                info.groups = l
+                    .iter()
+                    .filter_map(|g| g.as_str().map(str::to_string))
+                    .collect();
+            }
+            ("transport", Value::Str(s)) if &**s == "ssh" => info.transport = mc_ir::Transport::Ssh,
+            ("transport", Value::Str(s)) if &**s == "local" => {
+                info.transport = mc_ir::Transport::Local
+            }
+            ("become", Value::Bool(b)) => info.r#become = *b,
+            ("address" | "user", _) => bad("a String", &v),
+            ("port", _) => bad("an Int", &v),
+            ("groups", _) => bad("a list of group names", &v),
+            ("transport", _) => bad("\"ssh\" or \"local\"", &v),
+            ("become", _) => bad("a Bool", &v),
+            // Unknown fields are reported by resolution.
+            _ => {}
+        }
+    }
+    (info, vars)
+}
+
+/// Host vars are typed across the inventory: a var has one kind of value on
+/// every host that sets it, so code reading it means the same thing
+/// everywhere.
+fn var_kinds(hosts: &[HostEntry]) -> Vec<Diag> {
+    let mut first: BTreeMap<&str, (&'static str, &HostEntry)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for h in hosts {
+        let Value::Record(vars) = &h.vars else {
+            continue;
+        };
+        for (name, v) in vars.iter() {
+            let kind = match v {
+                Value::Null => continue,
+                Value::Secret(_) => "String",
+                other => other.kind(),
+            };
+            match first.get(name.as_str()) {
+                None => {
+                    first.insert(name, (kind, h));
+                }
+                Some((k, other)) if *k != kind => {
+                    out.push(
+                        Diag::error(
+                            "E0408",
+                            h.loc.clone(),
+                            format!(
+                                "var `{name}` is {} on host `{}` but {} on host `{}`",
+                                article(kind),
+                                h.info.name,
+                                article(k),
+                                other.info.name
+                            ),
+                        )
+                        .label(format!("`{name}` is {} here", article(kind)))
+                        .secondary(other.loc.clone(), format!("`{name}` is {} here", article(k)))
+                        .note("a var has one type across the inventory; set it from the host itself or from one of its groups"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    out
+}
+
+fn article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('A' | 'E' | 'I' | 'O' | 'U' | 'a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}

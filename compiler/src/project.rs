@@ -1,0 +1,920 @@
+//! [`Project`]: the public face of the compiler. Owns the salsa database and
+//! the file system it reads through.
+
+use crate::db::{self, Database, ProjectInput, SourceFile};
+use crate::diag::{Diag, Level, Loc};
+use crate::eval::{merge, Evaluator, HostCtx};
+use crate::fs::{normalize, FileSystem, OsFileSystem};
+use crate::inventory::{self, Inventory};
+use crate::program::{item_name, ItemRef, Module, Program};
+use crate::value::Value;
+use mc_diagnostics::{Diagnostic, Edit, Label, Severity, Suggestion};
+use mc_grammar::ast::{Expr, Item, Target};
+use mc_grammar::span::Span;
+use salsa::{Durability, Setter};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub struct Project {
+    /// Behind a lock so that a `Project` can be shared between threads
+    /// (salsa's database is `Send` but not `Sync`).
+    db: Mutex<Database>,
+    fs: Arc<dyn FileSystem>,
+    root: PathBuf,
+    entry: PathBuf,
+    input: ProjectInput,
+    /// Absolute path → input, for every user file ever loaded.
+    files: BTreeMap<PathBuf, SourceFile>,
+    /// Problems found while loading (unreadable entry file).
+    load_errors: Vec<Diag>,
+    /// Files that are not UTF-8, as lossy text for rendering their diagnostic.
+    unreadable: BTreeMap<String, String>,
+    /// Derived snapshots, dropped on every change of the inputs.
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    program: Option<Arc<Program>>,
+    front: Option<Arc<Vec<Diagnostic>>>,
+    inventory: Option<Arc<(Inventory, Vec<Diag>)>>,
+}
+
+impl Project {
+    /// Loads a project: `entry` is a directory (its `main.mc` is the entry
+    /// file) or a `.mc` file. Imports are followed through `fs`.
+    pub fn load(fs: Arc<dyn FileSystem>, entry: &Path) -> Project {
+        let entry = normalize(entry);
+        let (root, entry_file) = if fs.is_dir(&entry) {
+            (entry.clone(), entry.join("main.mc"))
+        } else {
+            (
+                entry.parent().map(Path::to_path_buf).unwrap_or_default(),
+                entry.clone(),
+            )
+        };
+        let db = Database::default();
+        let stdlib: Vec<SourceFile> = mc_stdlib::FILES
+            .iter()
+            .map(|f| {
+                SourceFile::builder(
+                    Arc::from(f.path),
+                    PathBuf::from(f.path),
+                    Arc::from(f.source),
+                )
+                .durability(Durability::HIGH)
+                .new(&db)
+            })
+            .collect();
+        let input = ProjectInput::new(&db, Vec::new(), stdlib);
+        let mut project = Project {
+            db: Mutex::new(db),
+            fs,
+            root,
+            entry: entry_file,
+            input,
+            files: BTreeMap::new(),
+            load_errors: Vec::new(),
+            unreadable: BTreeMap::new(),
+            cache: Mutex::default(),
+        };
+        project.discover();
+        project
+    }
+
+    /// Loads a project from the real file system.
+    pub fn load_dir(path: &Path) -> Project {
+        // Relative paths such as `.` would normalise to nothing; file names
+        // in diagnostics stay relative to the project root either way.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Project::load(Arc::new(OsFileSystem), &path)
+    }
+
+    /// The full front end: parse, resolution, types, inventory, and every
+    /// host evaluated with its default facts (duplicates, cycles, checks,
+    /// vars missing on some host). Ordered by file and position.
+    pub fn check(&self) -> Vec<Diagnostic> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        let front = self.front_end(db);
+        if front.iter().any(Diagnostic::is_error) {
+            return front.as_ref().clone();
+        }
+        let mut out = front.as_ref().clone();
+        let inv = self.inventory(db);
+        if !inv.1.is_empty() {
+            out.extend(inv.1.iter().map(to_diagnostic));
+            return out;
+        }
+        let prog = self.program(db);
+        let mut seen: HashSet<(String, String, usize, usize)> = HashSet::new();
+        for diags in self.evaluate_all(&prog, &inv.0.hosts) {
+            {
+                for d in diags {
+                    let key = (
+                        d.code.to_string(),
+                        d.loc.file.to_string(),
+                        d.loc.span.start as usize,
+                        d.loc.span.end as usize,
+                    );
+                    if seen.insert(key) {
+                        out.push(to_diagnostic(&d));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The front end without evaluating hosts: parse errors, resolution,
+    /// duplicate definitions, import cycles, unknown target names. Fast and
+    /// incremental; what an editor runs on every change.
+    pub fn check_front_end(&self) -> Vec<Diagnostic> {
+        let guard = self.lock();
+        self.front_end(&guard).as_ref().clone()
+    }
+
+    /// The inventory's hosts, in declaration order.
+    pub fn hosts(&self) -> Result<Vec<mc_ir::HostInfo>, Vec<Diagnostic>> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        let front = self.front_end(db);
+        if front.iter().any(Diagnostic::is_error) {
+            return Err(front.as_ref().clone());
+        }
+        let inv = self.inventory(db);
+        if !inv.1.is_empty() {
+            return Err(inv.1.iter().map(to_diagnostic).collect());
+        }
+        Ok(inv.0.hosts.iter().map(|h| h.info.clone()).collect())
+    }
+
+    /// The catalog of one host. `facts` is a JSON object; keys it lacks are
+    /// taken from [`Project::default_facts`].
+    pub fn compile(
+        &self,
+        host: &str,
+        facts: &serde_json::Value,
+    ) -> Result<mc_ir::Catalog, Vec<Diagnostic>> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        let front = self.front_end(db);
+        if front.iter().any(Diagnostic::is_error) {
+            return Err(front.as_ref().clone());
+        }
+        let inv = self.inventory(db);
+        if !inv.1.is_empty() {
+            return Err(inv.1.iter().map(to_diagnostic).collect());
+        }
+        let entry_loc = Loc {
+            file: Arc::from(self.display_path(&self.entry).as_str()),
+            span: Span::empty(0),
+        };
+        let Some(h) = inv.0.host(host) else {
+            let names: Vec<&str> = inv.0.hosts.iter().map(|h| h.info.name.as_str()).collect();
+            // Point at the inventory when there is one.
+            let at = inv
+                .0
+                .hosts
+                .first()
+                .map(|h| h.loc.clone())
+                .unwrap_or_else(|| entry_loc.clone());
+            let mut d = Diag::error("E0406", at, format!("no host `{host}` in the inventory"))
+                .label("hosts are declared here")
+                .note(if names.is_empty() {
+                    "the project declares no hosts: add `host \"NAME\" { address = \"…\" }`"
+                        .to_string()
+                } else {
+                    format!("hosts: {}", names.join(", "))
+                });
+            if let Some(s) = crate::suggest::closest(host, names.iter().copied()) {
+                d = d.note(format!("did you mean `{s}`?"));
+            }
+            return Err(vec![to_diagnostic(&d)]);
+        };
+        if !facts.is_object() && !facts.is_null() {
+            return Err(vec![to_diagnostic(
+                &Diag::error("E0407", entry_loc, "facts must be a JSON object")
+                    .label("facts given to this project"),
+            )]);
+        }
+        let prog = self.program(db);
+        self.evaluate(&prog, h, facts)
+            .map_err(|ds| ds.iter().map(to_diagnostic).collect())
+    }
+
+    /// The facts `mc check` evaluates with, and that fill in keys missing
+    /// from a facts file: a Debian-family x86_64 systemd host.
+    pub fn default_facts(host: &mc_ir::HostInfo) -> serde_json::Value {
+        let short = host
+            .name
+            .split('.')
+            .next()
+            .unwrap_or(&host.name)
+            .to_string();
+        // Same shape as the facts the runner gathers.
+        let mut interfaces = serde_json::Map::new();
+        interfaces.insert(
+            "lo".into(),
+            serde_json::json!({ "mac": "00:00:00:00:00:00", "addresses": ["127.0.0.1/8"] }),
+        );
+        if host.address.parse::<std::net::Ipv4Addr>().is_ok() {
+            interfaces.insert(
+                "eth0".into(),
+                serde_json::json!({
+                    "mac": "02:00:00:00:00:01",
+                    "addresses": [format!("{}/24", host.address)]
+                }),
+            );
+        }
+        serde_json::json!({
+            "os": {
+                "family": "debian",
+                "distro": "ubuntu",
+                "version": "24.04",
+                "pretty_name": "Ubuntu 24.04 LTS",
+                "arch": "x86_64"
+            },
+            "kernel": "6.8.0",
+            "hostname": short,
+            "fqdn": host.name,
+            "cpus": 2,
+            "memory_mb": 2048,
+            "init": "systemd",
+            "pkg_manager": "apt",
+            "interfaces": interfaces,
+        })
+    }
+
+    /// SHA-256 (hex) over every loaded source file, stdlib included, in
+    /// path order: equal for equal sources.
+    pub fn source_digest(&self) -> String {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        let mut files: Vec<(String, Arc<str>)> = self
+            .all_files(db)
+            .into_iter()
+            .map(|f| (f.path(db).to_string(), f.text(db).clone()))
+            .collect();
+        files.sort();
+        let mut h = Sha256::new();
+        for (path, text) in files {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Renders diagnostics for a terminal, with the sources of this project.
+    pub fn render(&self, diags: &[Diagnostic], color: bool) -> String {
+        let sources = self.sources();
+        mc_diagnostics::render_all(diags, &sources, color)
+    }
+
+    // ------------------------------------------------------------------
+    // For the language server and tools
+    // ------------------------------------------------------------------
+
+    /// The salsa database (read-only queries, snapshots via `clone`).
+    /// A handle on the salsa database for read-only queries. Each clone
+    /// is a snapshot that blocks writers until dropped.
+    pub fn database(&self) -> Database {
+        self.lock().clone()
+    }
+
+    /// Starts recording salsa events (tests of incremental reuse).
+    pub fn enable_event_log(&self) {
+        self.lock().enable_event_log();
+    }
+
+    /// The salsa events recorded since the last call.
+    pub fn take_events(&self) -> Vec<salsa::Event> {
+        self.lock().take_events()
+    }
+
+    /// The name of the query an event is about (`check_item`, …), if any.
+    pub fn event_query_name(&self, event: &salsa::Event) -> Option<String> {
+        use salsa::Database as _;
+        let key = match event.kind {
+            salsa::EventKind::WillExecute { database_key }
+            | salsa::EventKind::DidValidateMemoizedValue { database_key } => database_key,
+            _ => return None,
+        };
+        Some(
+            self.lock()
+                .ingredient_debug_name(key.ingredient_index())
+                .into_owned(),
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Database> {
+        // A panic while holding the lock leaves the database consistent
+        // (salsa unwinds cleanly), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every loaded file: (path as shown in messages, absolute path).
+    pub fn files(&self) -> Vec<(String, PathBuf)> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        self.input
+            .files(db)
+            .iter()
+            .map(|f| (f.path(db).to_string(), f.fs_path(db).clone()))
+            .collect()
+    }
+
+    /// Sources by the path messages use (user files and stdlib).
+    pub fn sources(&self) -> BTreeMap<String, String> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        let mut sources: BTreeMap<String, String> = self
+            .all_files(db)
+            .into_iter()
+            .map(|f| (f.path(db).to_string(), f.text(db).to_string()))
+            .collect();
+        sources.extend(self.unreadable.clone());
+        sources
+    }
+
+    /// Replaces the text of a file (an editor buffer), loading it if new,
+    /// and follows imports again.
+    pub fn set_file_text(&mut self, path: &Path, text: String) {
+        let path = normalize(path);
+        let shown = self.display_path(&path);
+        let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
+        match self.files.get(&path) {
+            Some(f) => {
+                let f = *f;
+                if f.text(db).as_ref() != text {
+                    f.set_text(db).to(Arc::from(text));
+                }
+            }
+            None => {
+                let f =
+                    SourceFile::new(db, Arc::from(shown.as_str()), path.clone(), Arc::from(text));
+                self.files.insert(path, f);
+            }
+        }
+        self.discover();
+    }
+
+    /// Reads a file again from the file system (after a change on disk).
+    pub fn reload_file(&mut self, path: &Path) {
+        if let Ok(text) = self.fs.read_to_string(path) {
+            self.set_file_text(path, text);
+        } else {
+            // Gone from disk: forget it, so importing it is an error again.
+            self.files.remove(&normalize(path));
+            self.discover();
+        }
+    }
+
+    // ------------------------------------------------------------------
+
+    fn display_path(&self, p: &Path) -> String {
+        p.strip_prefix(&self.root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn all_files(&self, db: &Database) -> Vec<SourceFile> {
+        let mut v = self.input.files(db).clone();
+        v.extend(self.input.stdlib(db).iter().copied());
+        v
+    }
+
+    /// Finds the files reachable from the entry through imports, reading
+    /// the ones not loaded yet, and stores the set in the database.
+    fn discover(&mut self) {
+        self.load_errors.clear();
+        self.unreadable.clear();
+        let root = self.root.clone();
+        let display = |p: &Path| {
+            p.strip_prefix(&root)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut order: Vec<SourceFile> = Vec::new();
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut queue: VecDeque<PathBuf> = VecDeque::from([self.entry.clone()]);
+        while let Some(p) = queue.pop_front() {
+            if !seen.insert(p.clone()) {
+                continue;
+            }
+            let file = match self.files.get(&p) {
+                Some(f) => *f,
+                None => match self.fs.read_to_string(&p) {
+                    Ok(text) => {
+                        let shown = display(&p);
+                        let f = SourceFile::new(
+                            db,
+                            Arc::from(shown.as_str()),
+                            p.clone(),
+                            Arc::from(text),
+                        );
+                        self.files.insert(p.clone(), f);
+                        f
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        let shown = display(&p);
+                        // Kept (lossily) only so the diagnostic can show the line.
+                        let bytes = self.fs.read_bytes(&p).unwrap_or_default();
+                        let offset = std::str::from_utf8(&bytes)
+                            .err()
+                            .map_or(0, |e| e.valid_up_to());
+                        self.unreadable
+                            .insert(shown.clone(), String::from_utf8_lossy(&bytes).into_owned());
+                        self.load_errors.push(
+                            Diag::error(
+                                mc_grammar::errors::codes::INVALID_UTF8,
+                                Loc {
+                                    file: Arc::from(shown.as_str()),
+                                    span: Span::new(offset as u32, offset as u32 + 1),
+                                },
+                                "file is not valid UTF-8",
+                            )
+                            .label("this file")
+                            .note("mc sources are UTF-8 text; re-encode the file (e.g. with `iconv -t UTF-8`)"),
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        if p == self.entry {
+                            let shown = display(&p);
+                            self.load_errors.push(
+                                Diag::error(
+                                    "E0101",
+                                    Loc {
+                                        file: Arc::from(shown.as_str()),
+                                        span: Span::empty(0),
+                                    },
+                                    format!("cannot read `{shown}`: {e}"),
+                                )
+                                .label("entry file")
+                                .note("a project is a directory with a `main.mc`, or a single `.mc` file"),
+                            );
+                        }
+                        // A missing import is reported where it is imported.
+                        continue;
+                    }
+                },
+            };
+            order.push(file);
+            for item in &db::parse_file(db, file).module.items {
+                if let Item::Import(imp) = item {
+                    queue.push_back(db::import_fs_path(&p, &imp.path.value));
+                }
+            }
+        }
+        if self.input.files(db) != &order {
+            self.input.set_files(db).to(order);
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Cache::default();
+        }
+    }
+
+    /// Adds a "did you mean" to a missing import from the `.mc` files that
+    /// sit in the directory the import points into. Done here rather than in
+    /// the resolver because only the loader may look at the file system.
+    fn suggest_import(&self, db: &Database, files: &[SourceFile], d: Diag) -> Diag {
+        let Some(importer) = files.iter().find(|f| **f.path(db) == *d.loc.file) else {
+            return d;
+        };
+        let text = importer.text(db);
+        let Some(literal) = text.get(d.loc.span.start as usize..d.loc.span.end as usize) else {
+            return d;
+        };
+        let written = literal.trim_matches('"');
+        let target = db::import_fs_path(importer.fs_path(db), written);
+        let (Some(dir), Some(wanted)) = (target.parent(), target.file_name()) else {
+            return d;
+        };
+        let candidates: Vec<String> = self
+            .fs
+            .list_mc_files(dir)
+            .iter()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let Some(close) = mc_diagnostics::did_you_mean(
+            &wanted.to_string_lossy(),
+            candidates.iter().map(String::as_str),
+        ) else {
+            return d;
+        };
+        let fixed = match written.rfind('/') {
+            Some(slash) => format!("{}/{close}", &written[..slash]),
+            None => close.to_string(),
+        };
+        let loc = d.loc.clone();
+        d.fix(
+            loc,
+            format!("\"{fixed}\""),
+            format!("did you mean `{fixed}`?"),
+        )
+    }
+
+    /// Parse errors, resolution and project-wide checks (no evaluation).
+    fn front_end(&self, db: &Database) -> Arc<Vec<Diagnostic>> {
+        if let Some(f) = self.cache.lock().ok().and_then(|c| c.front.clone()) {
+            return f;
+        }
+        let mut out: Vec<Diagnostic> = self.load_errors.iter().map(to_diagnostic).collect();
+        let files = self.input.files(db).clone();
+        let mut diags: Vec<Diag> = Vec::new();
+        for f in &files {
+            out.extend(db::parse_file(db, *f).errors.iter().cloned());
+            diags.extend(db::check_file(db, self.input, *f));
+        }
+        for d in diags
+            .iter_mut()
+            .filter(|d| d.code == "E0101" && d.fix.is_none())
+        {
+            *d = self.suggest_import(db, &files, d.clone());
+        }
+        diags.extend(self.duplicate_definitions(db, &files));
+        diags.extend(self.import_cycles(db, &files));
+        if !diags.iter().any(|d| d.level == Level::Error) && !out.iter().any(Diagnostic::is_error) {
+            diags.extend(self.target_names(db));
+        }
+        diags.sort_by(|a, b| (&a.loc.file, a.loc.span.start).cmp(&(&b.loc.file, b.loc.span.start)));
+        out.extend(diags.iter().map(to_diagnostic));
+        let out = Arc::new(out);
+        if let Ok(mut c) = self.cache.lock() {
+            c.front = Some(out.clone());
+        }
+        out
+    }
+
+    fn duplicate_definitions(&self, db: &Database, files: &[SourceFile]) -> Vec<Diag> {
+        let mut out = Vec::new();
+        for f in files {
+            let path = f.path(db).clone();
+            let mut seen: HashMap<String, Span> = HashMap::new();
+            for (offset, item) in db::items_of(db, *f) {
+                let Some(name) = item_name(&item) else {
+                    continue;
+                };
+                let span = Span::new(name.span.start + offset, name.span.end + offset);
+                if let Some(first) = seen.get(&name.name) {
+                    out.push(
+                        Diag::error(
+                            "E0106",
+                            Loc::new(&path, span),
+                            format!("`{}` is defined twice in this module", name.name),
+                        )
+                        .label("defined again here")
+                        .secondary(Loc::new(&path, *first), "first defined here"),
+                    );
+                } else {
+                    seen.insert(name.name.clone(), span);
+                }
+            }
+        }
+        out
+    }
+
+    fn import_cycles(&self, db: &Database, files: &[SourceFile]) -> Vec<Diag> {
+        // Edges with the import statement that makes them.
+        let mut edges: HashMap<SourceFile, Vec<(SourceFile, Loc)>> = HashMap::new();
+        for f in files {
+            let path = f.path(db).clone();
+            for (offset, item) in db::items_of(db, *f) {
+                if let Item::Import(imp) = item.as_ref() {
+                    if let Some(t) = db::resolve_import(db, self.input, *f, &imp.path.value) {
+                        let span =
+                            Span::new(imp.path.span.start + offset, imp.path.span.end + offset);
+                        edges
+                            .entry(*f)
+                            .or_default()
+                            .push((t, Loc::new(&path, span)));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut reported: HashSet<Vec<SourceFile>> = HashSet::new();
+        for start in files {
+            // DFS from each file looking for a path back to it.
+            let mut stack: Vec<(SourceFile, usize, ImportPath)> = vec![(*start, 0, Vec::new())];
+            let mut visited: HashSet<SourceFile> = HashSet::new();
+            while let Some((node, i, path)) = stack.pop() {
+                let next = edges.get(&node).and_then(|e| e.get(i)).cloned();
+                let Some((to, loc)) = next else { continue };
+                stack.push((node, i + 1, path.clone()));
+                let mut p = path.clone();
+                p.push((node, loc));
+                if to == *start {
+                    let mut members: Vec<SourceFile> = p.iter().map(|(f, _)| *f).collect();
+                    members.sort_by_key(|f| f.path(db).clone());
+                    if reported.insert(members) {
+                        let names: Vec<String> =
+                            p.iter().map(|(f, _)| f.path(db).to_string()).collect();
+                        let mut d = Diag::error(
+                            "E0102",
+                            p[0].1.clone(),
+                            format!("import cycle: {} → {}", names.join(" → "), names[0]),
+                        )
+                        .label("this import starts the cycle");
+                        for (_, l) in p.iter().skip(1) {
+                            d = d.secondary(l.clone(), "which imports");
+                        }
+                        out.push(d.note("move what both modules need into a third module that neither imports back"));
+                    }
+                    continue;
+                }
+                if visited.insert(to) {
+                    stack.push((to, 0, p));
+                }
+            }
+        }
+        out
+    }
+
+    /// `host("x")` / `group("y")` in targets must name inventory entries.
+    fn target_names(&self, db: &Database) -> Vec<Diag> {
+        let inv = self.inventory(db);
+        let hosts: Vec<&str> = inv.0.hosts.iter().map(|h| h.info.name.as_str()).collect();
+        let groups = inv.0.group_names();
+        let prog = self.program(db);
+        let mut out = Vec::new();
+        for (fi, m) in prog.user_modules() {
+            for (offset, item) in &m.items {
+                if let Item::On(on) = item.as_ref() {
+                    let before = out.len();
+                    check_target(&prog, fi, *offset, &on.target, &hosts, &groups, &mut out);
+                    let selects_none = !inv.0.hosts.is_empty()
+                        && inv
+                            .0
+                            .hosts
+                            .iter()
+                            .all(|h| selects(&on.target, &h.info) == Some(false));
+                    if out.len() == before && selects_none {
+                        let loc = prog.loc(fi, *offset, on.target.span());
+                        out.push(
+                            Diag::error("W0001", loc, "this `on` block selects no host")
+                                .label("no host of the inventory matches")
+                                .note("its resources are in no catalog; check the target's host and group names"),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn inventory(&self, db: &Database) -> Arc<(Inventory, Vec<Diag>)> {
+        if let Some(i) = self.cache.lock().ok().and_then(|c| c.inventory.clone()) {
+            return i;
+        }
+        let prog = self.program(db);
+        let inv = Arc::new(inventory::evaluate(&prog, self.fs.as_ref()));
+        if let Ok(mut c) = self.cache.lock() {
+            c.inventory = Some(inv.clone());
+        }
+        inv
+    }
+
+    /// The evaluation snapshot of the current inputs.
+    pub(crate) fn program(&self, db: &Database) -> Arc<Program> {
+        if let Some(p) = self.cache.lock().ok().and_then(|c| c.program.clone()) {
+            return p;
+        }
+        let files = self.all_files(db);
+        let index: HashMap<SourceFile, usize> =
+            files.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+        let stdlib: HashSet<SourceFile> = self.input.stdlib(db).iter().copied().collect();
+        let mut prog = Program::default();
+        for f in &files {
+            let summary = db::module_summary(db, self.input, *f);
+            prog.modules.push(Module {
+                path: f.path(db).clone(),
+                fs_path: f.fs_path(db).clone(),
+                text: f.text(db).clone(),
+                items: db::items_of(db, *f),
+                names: summary
+                    .names
+                    .iter()
+                    .map(|(n, (_, i))| (n.clone(), *i as usize))
+                    .collect(),
+                imports: summary
+                    .imports
+                    .iter()
+                    .map(|(a, t)| (a.clone(), t.and_then(|t| index.get(&t).copied())))
+                    .collect(),
+                stdlib: stdlib.contains(f),
+                line_starts: Module::line_starts_of(f.text(db)),
+            });
+        }
+        for (fi, m) in prog.modules.iter().enumerate() {
+            if m.stdlib {
+                for (n, i) in &m.names {
+                    prog.prelude
+                        .entry(n.clone())
+                        .or_insert(ItemRef { file: fi, item: *i });
+                }
+            }
+        }
+        let prog = Arc::new(prog);
+        if let Ok(mut c) = self.cache.lock() {
+            c.program = Some(prog.clone());
+        }
+        prog
+    }
+
+    /// Evaluates every host with its default facts, on as many threads as
+    /// the machine has (hosts are independent), results in host order.
+    fn evaluate_all(&self, prog: &Program, hosts: &[inventory::HostEntry]) -> Vec<Vec<Diag>> {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, hosts.len().max(1));
+        let run = |h: &inventory::HostEntry| {
+            let facts = Project::default_facts(&h.info);
+            self.evaluate(prog, h, &facts).err().unwrap_or_default()
+        };
+        if workers == 1 {
+            return hosts.iter().map(run).collect();
+        }
+        let chunk = hosts.len().div_ceil(workers);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = hosts
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(run).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    }
+
+    fn evaluate(
+        &self,
+        prog: &Program,
+        h: &inventory::HostEntry,
+        facts: &serde_json::Value,
+    ) -> Result<mc_ir::Catalog, Vec<Diag>> {
+        let defaults = Value::from_json(&Project::default_facts(&h.info));
+        let facts = if facts.is_null() {
+            defaults
+        } else {
+            merge(&defaults, &Value::from_json(facts))
+        };
+        let ctx = HostCtx {
+            info: h.info.clone(),
+            vars: h.vars.clone(),
+            facts,
+        };
+        let mut ev = Evaluator::new(prog, self.fs.as_ref(), Some(ctx));
+        ev.run_host();
+        if !ev.diags.is_empty() {
+            return Err(ev.diags);
+        }
+        crate::catalog::build(h.info.clone(), ev.resources)
+    }
+}
+
+/// Whether a target selects a host, when that is known before evaluation
+/// (names written as plain strings).
+fn selects(t: &Target, h: &mc_ir::HostInfo) -> Option<bool> {
+    crate::stack::guard(|| match t {
+        Target::All(_) => Some(true),
+        Target::Host { name, .. } | Target::Group { name, .. } => {
+            let Expr::Str(s) = name.as_ref() else {
+                return None;
+            };
+            let v = s.as_plain()?;
+            Some(if matches!(t, Target::Host { .. }) {
+                h.name == v
+            } else {
+                h.groups.contains(&v)
+            })
+        }
+        Target::And(a, b, _) => match (selects(a, h), selects(b, h)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Target::Or(a, b, _) => match (selects(a, h), selects(b, h)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Target::Not(a, _) => selects(a, h).map(|x| !x),
+        Target::Paren(a, _) => selects(a, h),
+        Target::Error(_) => None,
+    })
+}
+
+/// Files along an import chain, each with the import that leaves it.
+type ImportPath = Vec<(SourceFile, Loc)>;
+
+fn check_target(
+    prog: &Program,
+    fi: usize,
+    offset: u32,
+    t: &Target,
+    hosts: &[&str],
+    groups: &[String],
+    out: &mut Vec<Diag>,
+) {
+    crate::stack::guard(|| check_target_inner(prog, fi, offset, t, hosts, groups, out))
+}
+
+fn check_target_inner(
+    prog: &Program,
+    fi: usize,
+    offset: u32,
+    t: &Target,
+    hosts: &[&str],
+    groups: &[String],
+    out: &mut Vec<Diag>,
+) {
+    match t {
+        Target::Host { name, .. } | Target::Group { name, .. } => {
+            let Expr::Str(s) = name.as_ref() else { return };
+            let Some(value) = s.as_plain() else { return };
+            let is_host = matches!(t, Target::Host { .. });
+            let known: Vec<&str> = if is_host {
+                hosts.to_vec()
+            } else {
+                groups.iter().map(String::as_str).collect()
+            };
+            if !known.contains(&value.as_str()) {
+                let loc = prog.loc(fi, offset, s.span);
+                let (code, what) = if is_host {
+                    ("E0402", "host")
+                } else {
+                    ("E0403", "group")
+                };
+                let quoted: Vec<String> = known.iter().map(|k| format!("{k:?}")).collect();
+                out.push(
+                    Diag::error(
+                        code,
+                        loc.clone(),
+                        format!("no {what} `{value}` in the inventory"),
+                    )
+                    .label(format!("this {what} is not declared"))
+                    .did_you_mean(
+                        loc,
+                        &format!("{value:?}"),
+                        quoted.iter().map(String::as_str),
+                    ),
+                );
+            }
+        }
+        Target::And(a, b, _) | Target::Or(a, b, _) => {
+            check_target(prog, fi, offset, a, hosts, groups, out);
+            check_target(prog, fi, offset, b, hosts, groups, out);
+        }
+        Target::Not(a, _) | Target::Paren(a, _) => {
+            check_target(prog, fi, offset, a, hosts, groups, out)
+        }
+        Target::All(_) | Target::Error(_) => {}
+    }
+}
+
+/// The neutral diagnostic for a compiler diagnostic.
+pub fn to_diagnostic(d: &Diag) -> Diagnostic {
+    let mut primary = Label::new(d.loc.file.to_string(), d.loc.span.range());
+    if !d.label.is_empty() {
+        primary = primary.with_message(&d.label);
+    }
+    let severity = match d.level {
+        Level::Error => Severity::Error,
+        Level::Warning => Severity::Warning,
+    };
+    let mut out = Diagnostic::new(severity, d.code, &d.message, primary);
+    for (loc, msg) in &d.secondary {
+        out = out
+            .with_secondary(Label::new(loc.file.to_string(), loc.span.range()).with_message(msg));
+    }
+    for n in &d.notes {
+        out = out.with_note(n);
+    }
+    if let Some(f) = &d.fix {
+        out = out.with_suggestion(Suggestion {
+            message: f.message.clone(),
+            edits: vec![Edit {
+                file: f.loc.file.to_string(),
+                range: f.loc.span.range(),
+                replacement: f.replacement.clone(),
+            }],
+        });
+    }
+    out
+}

@@ -1,0 +1,451 @@
+//! Valid programs compile to catalogs with the expected resources,
+//! attributes, meta-attributes and edges.
+
+mod common;
+
+use common::{attr, catalog, project};
+use mc_ir::{EdgeKind, Risk, Value};
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+fn has_edge(c: &mc_ir::Catalog, from: &str, to: &str, kind: EdgeKind) -> bool {
+    c.edges
+        .iter()
+        .any(|e| e.from.0 == from && e.to.0 == to && e.kind == kind)
+}
+
+const WEB: &str = r#"
+/// Port nginx listens on.
+let http_port: Int = 8080
+
+type Tier = "dev" | "staging" | "prod"
+type WebVars = { port: Int = 80, tier: Tier, admins: [String] = [] }
+
+fn motd(name: String, tier: Tier) -> String = "Welcome to ${name} (${tier})\n"
+
+host "web1" { address = "10.0.0.11", user = "deploy", groups = ["web"], vars = { tier = "prod" } }
+host "web2" { address = "10.0.0.12", groups = ["web", "canary"], vars = { port = 9090 } }
+host "db1" { address = "10.0.0.21", groups = ["db"] }
+group "web" { vars = { port = 8080, tier = "staging" } }
+group "canary" { vars = { tier = "dev" } }
+
+role base(admins: [String]) {
+  for name in admins {
+    user name { shell = "/bin/bash", groups = ["sudo"] }
+  }
+  group "sudo" {}
+}
+
+on group("web") {
+  base(admins = ["alice", "bob"])
+  web.nginx(port = host.vars.port)
+  file "/etc/motd" { content = motd(host.name, host.vars.tier ?? "dev") }
+}
+
+on group("web") && !group("canary") {
+  file "/etc/stable" { content = "stable\n", tags = ["release"] }
+}
+
+import "roles/web.mc"
+"#;
+
+const ROLE: &str = r#"
+role nginx(port: Int = 80) {
+  package "nginx" {}
+  directory "/etc/nginx" {}
+  let conf = file "/etc/nginx/nginx.conf" {
+    content = template("../templates/nginx.conf.j2", { port = port, workers = 4 })
+    mode = 0o644
+    notify = [service("nginx")]
+  }
+  service "nginx" {}
+  http_check "nginx up" { url = "http://localhost:${port}/", requires = [conf] }
+}
+"#;
+
+const TEMPLATE: &str = "worker_processes {{ workers }};\nlisten {{ port }};\n";
+
+fn web_project() -> mc_compiler::Project {
+    project(
+        WEB,
+        &[
+            ("roles/web.mc", ROLE),
+            ("templates/nginx.conf.j2", TEMPLATE),
+        ],
+    )
+}
+
+#[test]
+fn roles_imports_templates_and_vars_make_the_expected_catalog() {
+    let p = web_project();
+    let d = p.check();
+    assert!(d.is_empty(), "{}", p.render(&d, false));
+
+    let c = catalog(&p, "web1");
+    let ids: Vec<&str> = c.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "user[alice]",
+            "user[bob]",
+            "group[sudo]",
+            "package[nginx]",
+            "directory[/etc/nginx]",
+            "file[/etc/nginx/nginx.conf]",
+            "service[nginx]",
+            "http_check[nginx up]",
+            "file[/etc/motd]",
+            "file[/etc/stable]",
+        ],
+        "source order, roles expanded in place"
+    );
+    // Host vars win over group vars.
+    assert_eq!(
+        attr(&c, "file[/etc/motd]", "content"),
+        Some(&s("Welcome to web1 (prod)\n"))
+    );
+    // Group var, rendered through the template at compile time.
+    assert_eq!(
+        attr(&c, "file[/etc/nginx/nginx.conf]", "content"),
+        Some(&s("worker_processes 4;\nlisten 8080;\n"))
+    );
+    assert_eq!(
+        attr(&c, "file[/etc/nginx/nginx.conf]", "mode"),
+        Some(&Value::Int(0o644))
+    );
+    // Defaults filled in, nulls omitted.
+    assert_eq!(attr(&c, "package[nginx]", "state"), Some(&s("present")));
+    assert_eq!(attr(&c, "package[nginx]", "version"), None);
+    assert_eq!(
+        attr(&c, "http_check[nginx up]", "within"),
+        Some(&Value::Int(30))
+    );
+    assert_eq!(
+        attr(&c, "http_check[nginx up]", "url"),
+        Some(&s("http://localhost:8080/"))
+    );
+
+    assert!(has_edge(
+        &c,
+        "file[/etc/nginx/nginx.conf]",
+        "service[nginx]",
+        EdgeKind::Notify
+    ));
+    assert!(has_edge(
+        &c,
+        "file[/etc/nginx/nginx.conf]",
+        "http_check[nginx up]",
+        EdgeKind::Requires
+    ));
+    assert!(has_edge(
+        &c,
+        "package[nginx]",
+        "service[nginx]",
+        EdgeKind::Auto
+    ));
+    assert!(has_edge(
+        &c,
+        "directory[/etc/nginx]",
+        "file[/etc/nginx/nginx.conf]",
+        EdgeKind::Auto
+    ));
+    assert!(has_edge(&c, "group[sudo]", "user[alice]", EdgeKind::Auto));
+    let stable = c
+        .resources
+        .iter()
+        .find(|r| r.id.0 == "file[/etc/stable]")
+        .unwrap();
+    assert_eq!(stable.meta.tags, vec!["release".to_string()]);
+    assert_eq!(c.host.user.as_deref(), Some("deploy"));
+}
+
+#[test]
+fn later_groups_win_and_targets_combine() {
+    let p = web_project();
+    let c = catalog(&p, "web2");
+    // web2: groups web then canary, so tier = dev (canary wins), own port.
+    assert_eq!(
+        attr(&c, "file[/etc/motd]", "content"),
+        Some(&s("Welcome to web2 (dev)\n"))
+    );
+    assert_eq!(
+        attr(&c, "http_check[nginx up]", "url"),
+        Some(&s("http://localhost:9090/"))
+    );
+    assert!(c
+        .resource(&mc_ir::ResourceId::new("file", "/etc/stable"))
+        .is_none());
+    let db = catalog(&p, "db1");
+    assert!(db.resources.is_empty());
+}
+
+#[test]
+fn hosts_come_from_the_inventory() {
+    let p = web_project();
+    let hosts = p.hosts().unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, vec!["web1", "web2", "db1"]);
+    assert_eq!(
+        hosts[1].groups,
+        vec!["web".to_string(), "canary".to_string()]
+    );
+}
+
+#[test]
+fn secrets_stay_names_in_the_catalog() {
+    let src = r#"
+host "a" {}
+on all {
+  file "/etc/app.env" { content = "DB_PASSWORD=${secret("db_password")}\n" }
+  command "migrate" { run = "migrate", env = { TOKEN = secret("api_token") } }
+  file "/etc/app.conf" { content = template("app.j2", { pw = secret("db_password") }) }
+}
+"#;
+    let p = project(src, &[("app.j2", "password = {{ pw }}\n")]);
+    let c = catalog(&p, "a");
+    let json = c.to_json_pretty();
+    assert!(json.contains("\"$secret\""), "{json}");
+    let Some(Value::Secret(sv)) = attr(&c, "file[/etc/app.env]", "content") else {
+        panic!("not a secret")
+    };
+    assert_eq!(sv.secret_names().collect::<Vec<_>>(), vec!["db_password"]);
+    let Some(Value::Map(env)) = attr(&c, "command[migrate]", "env") else {
+        panic!()
+    };
+    assert!(env["TOKEN"].contains_secret());
+    assert!(attr(&c, "file[/etc/app.conf]", "content")
+        .unwrap()
+        .contains_secret());
+}
+
+#[test]
+fn expressions_comprehensions_merge_and_coalesce() {
+    let src = r#"
+host "a" { vars = { extra = { b = 2 } } }
+let base = { a = 1, nested = { x = 1, y = 2 } }
+fn fact(n: Int) -> Int = if n <= 1 { 1 } else { n * fact(n - 1) }
+on all {
+  let merged = base & { nested = { y = 3 } } & host.vars.extra
+  let names = [upper(n) for n in ["a", "b", "c"] if n != "b"]
+  file "/etc/x" {
+    content = "${merged.a} ${merged.nested.x} ${merged.nested.y} ${merged.b} ${join(names, ",")} ${fact(5)} ${host.vars.missing ?? "dflt"} ${len(keys(merged))}"
+  }
+  for k, v in { one = 1, two = 2 } {
+    sysctl "net.test.${k}" { value = "${v}" }
+  }
+  if facts.os.family == "debian" {
+    package "apt-transport-https" {}
+  } else {
+    package "dnf-plugins-core" {}
+  }
+}
+"#;
+    let p = project(src, &[]);
+    let c = catalog(&p, "a");
+    assert_eq!(
+        attr(&c, "file[/etc/x]", "content"),
+        Some(&s("1 1 3 2 A,C 120 dflt 3"))
+    );
+    assert!(c
+        .resource(&mc_ir::ResourceId::new("sysctl", "net.test.one"))
+        .is_some());
+    assert!(c
+        .resource(&mc_ir::ResourceId::new("package", "apt-transport-https"))
+        .is_some());
+
+    // Facts from a file replace the defaults they name.
+    let facts = serde_json::json!({ "os": { "family": "redhat" } });
+    let c = p.compile("a", &facts).unwrap();
+    assert!(c
+        .resource(&mc_ir::ResourceId::new("package", "dnf-plugins-core"))
+        .is_some());
+}
+
+#[test]
+fn risk_comes_from_the_type_and_can_be_overridden() {
+    let src = r#"
+host "a" {}
+on all {
+  user "old" { state = "absent" }
+  file "/etc/ssh/sshd_config" { content = "PermitRootLogin no\n" }
+  service "sshd" {}
+  package "git" { risk = "high" }
+  file "/etc/motd" {}
+}
+"#;
+    let c = catalog(&project(src, &[]), "a");
+    let risk = |id: &str| c.resources.iter().find(|r| r.id.0 == id).unwrap().meta.risk;
+    assert_eq!(risk("user[old]"), Risk::High);
+    assert_eq!(risk("file[/etc/ssh/sshd_config]"), Risk::High);
+    assert_eq!(risk("service[sshd]"), Risk::High);
+    assert_eq!(risk("package[git]"), Risk::High);
+    assert_eq!(risk("file[/etc/motd]"), Risk::Low);
+}
+
+#[test]
+fn identical_duplicates_from_two_roles_merge() {
+    let src = r#"
+host "a" {}
+role r1() { package "git" {} }
+role r2() { package "git" {} }
+on all { r1() r2() }
+"#;
+    let c = catalog(&project(src, &[]), "a");
+    assert_eq!(c.resources.len(), 1);
+}
+
+#[test]
+fn file_contents_reads_relative_to_the_calling_file() {
+    let p = project(
+        "import \"roles/x.mc\"\nhost \"a\" {}\non all { x.conf() }\n",
+        &[("roles/x.mc", "role conf() {\n  file \"/etc/x.conf\" { content = file_contents(\"../files/x.conf\") }\n}\n"), ("files/x.conf", "k = v\n")],
+    );
+    let c = catalog(&p, "a");
+    assert_eq!(
+        attr(&c, "file[/etc/x.conf]", "content"),
+        Some(&s("k = v\n"))
+    );
+}
+
+#[test]
+fn compilation_is_deterministic() {
+    let a = web_project();
+    let b = web_project();
+    assert_eq!(a.source_digest(), b.source_digest());
+    for host in ["web1", "web2"] {
+        let x = catalog(&a, host).to_json_pretty();
+        let y = catalog(&b, host).to_json_pretty();
+        assert_eq!(x, y);
+        assert_eq!(x, catalog(&a, host).to_json_pretty());
+    }
+    let other = project(
+        &WEB.replace("8080", "8081"),
+        &[
+            ("roles/web.mc", ROLE),
+            ("templates/nginx.conf.j2", TEMPLATE),
+        ],
+    );
+    assert_ne!(a.source_digest(), other.source_digest());
+}
+
+#[test]
+fn policies_are_ignored_for_now() {
+    let src = r#"
+host "a" {}
+policy "no user deletes" {
+  when change.resource is user && change.action == "delete" {
+    deny("users are never deleted by mc")
+  }
+}
+on all { package "git" {} }
+"#;
+    let p = project(src, &[]);
+    assert!(p.check().is_empty());
+    assert_eq!(catalog(&p, "a").resources.len(), 1);
+}
+
+#[test]
+fn every_example_checks_clean_and_compiles_for_every_host() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if !path.join("main.mc").exists() {
+            continue;
+        }
+        seen += 1;
+        let p = mc_compiler::Project::load_dir(&path);
+        let d = p.check();
+        assert!(d.is_empty(), "{}:\n{}", path.display(), p.render(&d, false));
+        for h in p.hosts().unwrap() {
+            let c = p.compile(&h.name, &serde_json::Value::Null);
+            assert!(c.is_ok(), "{} {}", path.display(), h.name);
+        }
+    }
+    assert!(seen >= 1, "examples/ has projects");
+    let quickstart = mc_compiler::Project::load_dir(&dir.join("quickstart"));
+    let c = quickstart
+        .compile("localhost", &serde_json::Value::Null)
+        .unwrap();
+    assert!(has_edge(
+        &c,
+        "directory[/tmp/mc-quickstart]",
+        "directory[/tmp/mc-quickstart/conf.d]",
+        EdgeKind::Auto
+    ));
+    assert!(has_edge(
+        &c,
+        "file[/tmp/mc-quickstart/settings.ini]",
+        "line[log level]",
+        EdgeKind::Auto
+    ));
+}
+
+#[test]
+fn file_source_is_read_at_compile_time() {
+    let p = project(
+        "host \"a\" {}\non all {\n  file \"/etc/x.conf\" { source = \"files/x.conf\" }\n}\n",
+        &[("files/x.conf", "from source\n")],
+    );
+    let c = catalog(&p, "a");
+    assert_eq!(
+        attr(&c, "file[/etc/x.conf]", "content"),
+        Some(&s("from source\n"))
+    );
+    assert_eq!(attr(&c, "file[/etc/x.conf]", "source"), None);
+}
+
+#[test]
+fn import_aliases_and_target_combinations() {
+    let src = r#"
+import "lib/common.mc" as base
+host "a" { groups = ["x", "y"] }
+host "b" { groups = ["x"] }
+host "c" {}
+on host("a") || (group("x") && !group("y")) {
+  base.pkgs(names = base.default_pkgs)
+}
+on !group("x") {
+  file "/etc/${base.greeting}" {}
+}
+"#;
+    let lib = "let default_pkgs = [\"git\", \"curl\"]\nlet greeting = \"hi\"\nrole pkgs(names: [String]) {\n  for n in names { package n {} }\n}\n";
+    let p = project(src, &[("lib/common.mc", lib)]);
+    let d = p.check();
+    assert!(d.is_empty(), "{}", p.render(&d, false));
+    let ids = |h: &str| -> Vec<String> {
+        catalog(&p, h)
+            .resources
+            .iter()
+            .map(|r| r.id.0.clone())
+            .collect()
+    };
+    assert_eq!(ids("a"), vec!["package[git]", "package[curl]"]);
+    assert_eq!(ids("b"), vec!["package[git]", "package[curl]"]);
+    assert_eq!(ids("c"), vec!["file[/etc/hi]"]);
+}
+
+#[test]
+fn facts_files_override_defaults_per_key() {
+    let src = "host \"a\" { address = \"10.1.2.3\" }\non all {\n  file \"/etc/facts\" { content = \"${facts.os.distro} ${facts.cpus} ${facts.interfaces.eth0.addresses[0]} ${facts.hostname}\" }\n}\n";
+    let p = project(src, &[]);
+    let c = catalog(&p, "a");
+    assert_eq!(
+        attr(&c, "file[/etc/facts]", "content"),
+        Some(&s("ubuntu 2 10.1.2.3/24 a"))
+    );
+    let c = p
+        .compile(
+            "a",
+            &serde_json::json!({ "cpus": 16, "os": { "distro": "debian" } }),
+        )
+        .unwrap();
+    assert_eq!(
+        attr(&c, "file[/etc/facts]", "content"),
+        Some(&s("debian 16 10.1.2.3/24 a"))
+    );
+    let err = p.compile("a", &serde_json::json!([1])).unwrap_err();
+    assert_eq!(err[0].code, "E0407");
+}

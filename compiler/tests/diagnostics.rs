@@ -1,0 +1,417 @@
+//! One test per diagnostic code: the code, its span, its suggestion, and a
+//! snapshot of the source with the rendered diagnostic.
+
+mod common;
+
+use common::project;
+
+/// Checks `main` (plus extra files), expects `code` first, and snapshots
+/// the source and the rendering.
+fn case(name: &str, main: &str, extra: &[(&str, &str)], code: &str) -> mc_diagnostics::Diagnostic {
+    let p = project(main, extra);
+    let diags = p.check();
+    assert!(
+        !diags.is_empty(),
+        "{name}: expected {code}, got no diagnostics"
+    );
+    assert_eq!(diags[0].code, code, "{name}: {}", p.render(&diags, false));
+    let mut text = format!("--- main.mc ---\n{}\n", main.trim_end());
+    for (path, src) in extra {
+        text.push_str(&format!("--- {path} ---\n{}\n", src.trim_end()));
+    }
+    text.push_str("--- diagnostics ---\n");
+    text.push_str(&p.render(&diags[..1], false));
+    insta::assert_snapshot!(name, text);
+    diags.into_iter().next().expect("one diagnostic")
+}
+
+/// The text a diagnostic's primary label covers.
+fn primary_text(main: &str, d: &mc_diagnostics::Diagnostic) -> String {
+    main.get(d.primary.range.clone()).unwrap_or("").to_string()
+}
+
+fn replacement(d: &mc_diagnostics::Diagnostic) -> Option<&str> {
+    d.suggestion
+        .as_ref()
+        .and_then(|s| s.edits.first())
+        .map(|e| e.replacement.as_str())
+}
+
+const HOST: &str = "host \"web1\" { groups = [\"web\"] }\n";
+
+#[test]
+fn e0101_missing_import() {
+    let src = "import \"roles/nope.mc\"\n";
+    let d = case("e0101_missing_import", src, &[], "E0101");
+    assert_eq!(primary_text(src, &d), "\"roles/nope.mc\"");
+}
+
+#[test]
+fn e0102_import_cycle() {
+    let src = "import \"a.mc\"\n";
+    let d = case(
+        "e0102_import_cycle",
+        src,
+        &[("a.mc", "import \"main.mc\"\n")],
+        "E0102",
+    );
+    assert!(
+        d.message.contains("main.mc → a.mc → main.mc"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn e0103_unknown_name_with_suggestion() {
+    let src = format!("{HOST}let http_port = 80\non all {{\n  file \"/etc/port\" {{ content = \"${{http_prot}}\" }}\n}}\n");
+    let d = case("e0103_unknown_name", &src, &[], "E0103");
+    assert_eq!(primary_text(&src, &d), "http_prot");
+    assert_eq!(replacement(&d), Some("http_port"));
+}
+
+#[test]
+fn e0104_unknown_resource_type() {
+    let src = format!("{HOST}on all {{\n  pakage \"nginx\" {{}}\n}}\n");
+    let d = case("e0104_unknown_resource_type", &src, &[], "E0104");
+    assert_eq!(primary_text(&src, &d), "pakage");
+    assert_eq!(replacement(&d), Some("package"));
+}
+
+#[test]
+fn e0105_unknown_role() {
+    let src = format!("{HOST}role base() {{}}\non all {{\n  bsae()\n}}\n");
+    let d = case("e0105_unknown_role", &src, &[], "E0105");
+    assert_eq!(replacement(&d), Some("base"));
+}
+
+#[test]
+fn e0106_defined_twice() {
+    let src = "let port = 80\nlet port = 81\n";
+    let d = case("e0106_defined_twice", src, &[], "E0106");
+    assert_eq!(d.secondary.len(), 1);
+}
+
+#[test]
+fn e0107_unknown_module_member() {
+    let src = format!("import \"roles/web.mc\"\n{HOST}on all {{\n  web.ngnix()\n}}\n");
+    let d = case(
+        "e0107_unknown_module_member",
+        &src,
+        &[(
+            "roles/web.mc",
+            "role nginx() {\n  package \"nginx\" {}\n}\n",
+        )],
+        "E0107",
+    );
+    assert_eq!(replacement(&d), Some("nginx"));
+}
+
+#[test]
+fn e0108_unknown_type() {
+    let src = "let name: Strng = \"x\"\n";
+    let d = case("e0108_unknown_type", src, &[], "E0108");
+    assert_eq!(replacement(&d), Some("String"));
+}
+
+#[test]
+fn e0201_unknown_attribute() {
+    let src = format!("{HOST}on all {{\n  file \"/etc/motd\" {{ contnet = \"hi\" }}\n}}\n");
+    let d = case("e0201_unknown_attribute", &src, &[], "E0201");
+    assert_eq!(primary_text(&src, &d), "contnet");
+    assert_eq!(replacement(&d), Some("content"));
+}
+
+#[test]
+fn e0202_wrong_type() {
+    let src = format!("{HOST}on all {{\n  file \"/etc/motd\" {{ mode = \"644\" }}\n}}\n");
+    let d = case("e0202_wrong_type", &src, &[], "E0202");
+    assert_eq!(primary_text(&src, &d), "\"644\"");
+}
+
+#[test]
+fn e0202_literal_union_value_with_suggestion() {
+    let src = format!("{HOST}on all {{\n  package \"git\" {{ state = \"presnt\" }}\n}}\n");
+    let d = case("e0202_literal_union", &src, &[], "E0202");
+    assert_eq!(replacement(&d), Some("\"present\""));
+}
+
+#[test]
+fn e0203_missing_required_attribute() {
+    let src = format!("{HOST}on all {{\n  link \"/usr/local/bin/app\" {{}}\n}}\n");
+    let d = case("e0203_missing_attribute", &src, &[], "E0203");
+    assert!(d.message.contains("`target`"));
+    assert!(replacement(&d).is_some_and(|r| r.contains("target = ")));
+}
+
+#[test]
+fn e0204_unknown_argument() {
+    let src = format!("{HOST}role web(port: Int = 80) {{}}\non all {{\n  web(prot = 8080)\n}}\n");
+    let d = case("e0204_unknown_argument", &src, &[], "E0204");
+    assert_eq!(replacement(&d), Some("port"));
+}
+
+#[test]
+fn e0205_missing_argument() {
+    let src = format!("{HOST}role base(admins: [String]) {{}}\non all {{\n  base()\n}}\n");
+    let d = case("e0205_missing_argument", &src, &[], "E0205");
+    assert!(d.message.contains("`admins`"));
+}
+
+#[test]
+fn e0206_set_twice() {
+    let src = format!("{HOST}on all {{\n  package \"git\" {{\n    state = \"present\"\n    state = \"absent\"\n  }}\n}}\n");
+    let d = case("e0206_set_twice", &src, &[], "E0206");
+    assert_eq!(d.secondary.len(), 1);
+}
+
+#[test]
+fn e0207_unknown_field() {
+    let src = format!("{HOST}let cfg = {{ port = 80 }}\non all {{\n  file \"/etc/port\" {{ content = \"${{cfg.prot}}\" }}\n}}\n");
+    let d = case("e0207_unknown_field", &src, &[], "E0207");
+    assert_eq!(replacement(&d), Some("port"));
+}
+
+#[test]
+fn e0208_wrong_operands() {
+    let src = format!(
+        "{HOST}let n = 1 + \"one\"\non all {{\n  file \"/etc/n\" {{ content = \"${{n}}\" }}\n}}\n"
+    );
+    case("e0208_wrong_operands", &src, &[], "E0208");
+}
+
+#[test]
+fn e0209_role_used_as_value() {
+    let src = format!("{HOST}role base() {{}}\non all {{\n  let x = base()\n}}\n");
+    case("e0209_not_a_value", &src, &[], "E0209");
+}
+
+#[test]
+fn e0210_secret_leak() {
+    let src =
+        format!("{HOST}on all {{\n  user \"app\" {{ comment = \"pw ${{secret(\"db\")}}\" }}\n}}\n");
+    let d = case("e0210_secret_leak", &src, &[], "E0210");
+    assert!(primary_text(&src, &d).starts_with("\"pw"));
+}
+
+#[test]
+fn e0211_relative_path() {
+    let src = format!("{HOST}on all {{\n  file \"etc/motd\" {{}}\n}}\n");
+    case("e0211_relative_path", &src, &[], "E0211");
+}
+
+#[test]
+fn e0301_duplicate_resource() {
+    let src = format!(
+        "{HOST}on all {{\n  package \"git\" {{}}\n  package \"git\" {{ state = \"absent\" }}\n}}\n"
+    );
+    let d = case("e0301_duplicate_resource", &src, &[], "E0301");
+    assert_eq!(d.secondary.len(), 1, "both declarations are shown");
+}
+
+#[test]
+fn e0302_dependency_cycle() {
+    let src = format!(
+        "{HOST}on all {{\n  let a = command \"a\" {{ requires = [command(\"b\")] }}\n  command \"b\" {{ requires = [a] }}\n}}\n"
+    );
+    let d = case("e0302_dependency_cycle", &src, &[], "E0302");
+    assert!(d.message.contains("command[a]") && d.message.contains("command[b]"));
+}
+
+#[test]
+fn e0303_failed_check() {
+    let src = format!("{HOST}on all {{\n  file \"/etc/x\" {{\n    content = \"a\"\n    source = \"files/x\"\n  }}\n}}\n");
+    let d = case("e0303_failed_check", &src, &[], "E0303");
+    assert!(d.message.contains("not both"));
+    // Reported at the user's resource, never inside the stdlib.
+    assert_eq!(d.primary.file, "main.mc");
+}
+
+#[test]
+fn e0304_division_by_zero() {
+    let src = format!(
+        "{HOST}on all {{\n  let n = 0\n  file \"/etc/x\" {{ content = \"${{10 / n}}\" }}\n}}\n"
+    );
+    case("e0304_division_by_zero", &src, &[], "E0304");
+}
+
+#[test]
+fn e0305_index_out_of_range() {
+    let src = format!(
+        "{HOST}on all {{\n  let xs = [\"a\"]\n  file \"/etc/x\" {{ content = xs[3] }}\n}}\n"
+    );
+    case("e0305_index_out_of_range", &src, &[], "E0305");
+}
+
+#[test]
+fn e0306_recursion_limit() {
+    let src = format!("{HOST}fn down(n: Int) -> Int = down(n + 1)\non all {{\n  file \"/etc/x\" {{ content = \"${{down(0)}}\" }}\n}}\n");
+    case("e0306_recursion_limit", &src, &[], "E0306");
+}
+
+#[test]
+fn e0307_undeclared_dependency() {
+    let src =
+        format!("{HOST}on all {{\n  service \"nginx\" {{ requires = [package(\"nginx\")] }}\n}}\n");
+    case("e0307_undeclared_dependency", &src, &[], "E0307");
+}
+
+#[test]
+fn e0308_unreadable_file() {
+    let src = format!("{HOST}on all {{\n  file \"/etc/x\" {{ content = file_contents(\"files/none.conf\") }}\n}}\n");
+    case("e0308_unreadable_file", &src, &[], "E0308");
+}
+
+#[test]
+fn e0309_template_error() {
+    let src = format!("{HOST}on all {{\n  file \"/etc/x\" {{ content = template(\"t/x.j2\", {{ port = 80 }}) }}\n}}\n");
+    case(
+        "e0309_template_error",
+        &src,
+        &[("t/x.j2", "listen {{ prot }};\n")],
+        "E0309",
+    );
+}
+
+#[test]
+fn e0401_var_missing_on_one_host() {
+    let src = "host \"web1\" { groups = [\"web\"], vars = { port = 8080 } }\nhost \"web2\" { groups = [\"web\"] }\non group(\"web\") {\n  file \"/etc/port\" { content = \"${host.vars.port}\" }\n}\n";
+    let d = case("e0401_var_missing", src, &[], "E0401");
+    assert!(d.message.contains("web2"), "names the host: {}", d.message);
+    assert_eq!(primary_text(src, &d), "port");
+}
+
+#[test]
+fn e0402_unknown_host_target() {
+    let src = format!("{HOST}on host(\"wbe1\") {{}}\n");
+    let d = case("e0402_unknown_host", &src, &[], "E0402");
+    assert_eq!(replacement(&d), Some("\"web1\""));
+}
+
+#[test]
+fn e0403_unknown_group_target() {
+    let src = format!("{HOST}on group(\"wbe\") {{}}\n");
+    let d = case("e0403_unknown_group", &src, &[], "E0403");
+    assert_eq!(replacement(&d), Some("\"web\""));
+}
+
+#[test]
+fn e0404_host_declared_twice() {
+    let src = "host \"a\" {}\nhost \"a\" { address = \"10.0.0.1\" }\n";
+    case("e0404_host_twice", src, &[], "E0404");
+}
+
+#[test]
+fn e0405_bad_inventory_field() {
+    let src = "host \"a\" { adress = \"10.0.0.1\" }\n";
+    let d = case("e0405_inventory_field", src, &[], "E0405");
+    assert_eq!(replacement(&d), Some("address"));
+}
+
+#[test]
+fn e0406_compile_unknown_host() {
+    let p = project(HOST, &[]);
+    let err = p.compile("web2", &serde_json::Value::Null).unwrap_err();
+    assert_eq!(err[0].code, "E0406");
+    assert!(err[0].notes.iter().any(|n| n.contains("web1")));
+}
+
+#[test]
+fn every_code_has_an_explanation() {
+    for (code, _, _) in mc_compiler::CODES {
+        assert!(
+            mc_compiler::explain(code).is_some_and(|t| t.len() > 40),
+            "{code}"
+        );
+    }
+    assert!(mc_compiler::explain("E0010").is_some(), "parser codes too");
+    assert!(mc_compiler::explain("E9999").is_none());
+}
+
+#[test]
+fn literal_mistakes_are_found_in_code_no_host_runs() {
+    // No host is targeted by `web`, yet its literal mistakes are reported.
+    let src = "role web() {\n  package \"nginx\" { state = \"presnet\" }\n  file \"/etc/x\" { mode = \"0644\", owner = 0 }\n  link \"/a\" { target = \"rel/b\" }\n}\n";
+    let p = project(src, &[]);
+    let d = p.check();
+    assert_eq!(
+        common::codes(&d),
+        vec!["E0202", "E0202", "E0202", "E0211"],
+        "{}",
+        p.render(&d, false)
+    );
+    assert_eq!(replacement(&d[0]), Some("\"present\""));
+}
+
+#[test]
+fn inferred_types_and_secret_taint_are_checked_before_evaluation() {
+    // `setup` is never called: only the static checker sees it.
+    let src = r#"
+role app(port: Int, name: String) {}
+role setup(pw: Secret) {
+  let token = "t=${secret("api")}"
+  user "app" { comment = token }
+  file "/etc/app" { content = token, mode = name_len(1) }
+  app(port = "${pw}", name = "x")
+}
+fn name_len(n: Int) -> Int = n
+"#;
+    let p = project(src, &[]);
+    let d = p.check();
+    let codes = common::codes(&d);
+    assert_eq!(codes, vec!["E0210", "E0210"], "{}", p.render(&d, false));
+    assert!(d[0].message.contains("attribute `comment`"));
+    assert!(d[1].message.contains("argument `port`"));
+}
+
+#[test]
+fn e0401_suggests_a_close_var_name() {
+    let src = "host \"web1\" { vars = { port = 8080 } }\non all {\n  file \"/etc/port\" { content = \"${host.vars.prot}\" }\n}\n";
+    let p = project(src, &[]);
+    let d = p.check();
+    assert_eq!(d[0].code, "E0401");
+    assert_eq!(replacement(&d[0]), Some("port"));
+}
+
+#[test]
+fn operators_conditions_and_results_are_checked_before_evaluation() {
+    let src = r#"
+fn half(n: Int) -> String = n / 2
+role r(port: Int, enabled: Bool, m: Mode) {
+  if port { package "a" {} }
+  let x = enabled + 1
+  let ok = m > 0o600 && "${port}" != "80"
+}
+"#;
+    let p = project(src, &[]);
+    let d = p.check();
+    assert_eq!(
+        common::codes(&d),
+        vec!["E0202", "E0202", "E0208"],
+        "{}",
+        p.render(&d, false)
+    );
+    assert!(d[0].message.contains("result of `half`"));
+}
+
+#[test]
+fn e0408_var_types_agree_across_hosts() {
+    let src = "group \"web\" { vars = { port = 8080 } }\nhost \"web1\" { groups = [\"web\"] }\nhost \"web2\" { groups = [\"web\"], vars = { port = \"8080\" } }\n";
+    let d = case("e0408_var_types", src, &[], "E0408");
+    assert!(
+        d.message.contains("web2") && d.message.contains("web1"),
+        "{}",
+        d.message
+    );
+    assert_eq!(d.secondary.len(), 1);
+}
+
+#[test]
+fn w0001_target_selects_no_host() {
+    let src = "host \"web1\" { groups = [\"web\"] }\nhost \"db1\" { groups = [\"db\"] }\non group(\"web\") && group(\"db\") {\n  package \"git\" {}\n}\n";
+    let d = case("w0001_no_host", src, &[], "W0001");
+    assert_eq!(d.severity, mc_diagnostics::Severity::Warning);
+    // A warning does not stop compilation.
+    let p = project(src, &[]);
+    assert!(p.compile("web1", &serde_json::Value::Null).is_ok());
+}

@@ -1,0 +1,2 @@
+-- `*.mc` files are mc (Masterchef) sources.
+vim.filetype.add({ extension = { mc = 'mc' } })

@@ -1,0 +1,342 @@
+//! The compiler thread: owns the compiler's projects, applies edits in the
+//! order they arrived, waits for typing to pause (debounce), checks, and
+//! hands diagnostics to the publisher.
+
+use mc_compiler::Project;
+use mc_diagnostics::{Diagnostic as McDiagnostic, LineCol, LineIndex, Severity};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_lsp::lsp_types::*;
+
+/// How long typing must pause before a check starts.
+pub const DEBOUNCE: Duration = Duration::from_millis(25);
+
+pub enum CompilerMsg {
+    Set {
+        path: PathBuf,
+        text: Arc<str>,
+        version: i32,
+    },
+    Close {
+        path: PathBuf,
+    },
+    Shutdown,
+}
+
+/// Diagnostics of one document, and their quick fixes (diagnostic, edit,
+/// title).
+pub struct Published {
+    pub uri: Url,
+    pub diagnostics: Vec<Diagnostic>,
+    pub version: Option<i32>,
+    pub fixes: Vec<(Diagnostic, WorkspaceEdit, String)>,
+}
+
+struct Compiler {
+    /// By entry (a directory holding `main.mc`, or a lone file).
+    projects: HashMap<PathBuf, Project>,
+    open: HashMap<PathBuf, (Arc<str>, i32)>,
+    /// Files that had diagnostics at the last publish of each project.
+    published: HashMap<PathBuf, HashSet<PathBuf>>,
+}
+
+pub fn run(rx: Receiver<CompilerMsg>, out: tokio::sync::mpsc::UnboundedSender<Published>) {
+    let mut c = Compiler {
+        projects: HashMap::new(),
+        open: HashMap::new(),
+        published: HashMap::new(),
+    };
+    loop {
+        let Ok(first) = rx.recv() else { return };
+        let mut dirty: Vec<PathBuf> = Vec::new();
+        let mut msg = first;
+        loop {
+            match msg {
+                CompilerMsg::Shutdown => return,
+                CompilerMsg::Set {
+                    path,
+                    text,
+                    version,
+                } => {
+                    c.open.insert(path.clone(), (text, version));
+                    dirty.push(path);
+                }
+                CompilerMsg::Close { path } => {
+                    c.open.remove(&path);
+                    dirty.push(path);
+                }
+            }
+            match rx.recv_timeout(DEBOUNCE) {
+                Ok(next) => msg = next,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        dirty.sort();
+        dirty.dedup();
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for path in &dirty {
+            let entry = entry_for(path);
+            c.update(&entry, path);
+            if !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        }
+        for entry in entries {
+            for p in c.check(&entry, &dirty) {
+                if out.send(p).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The project a file belongs to: the nearest directory above it with a
+/// `main.mc`, or the file alone.
+pub fn entry_for(path: &Path) -> PathBuf {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.join("main.mc").is_file() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    path.to_path_buf()
+}
+
+impl Compiler {
+    fn update(&mut self, entry: &Path, path: &Path) {
+        if !self.projects.contains_key(entry) {
+            let mut project = Project::load_dir(entry);
+            for (p, (text, _)) in &self.open {
+                if p.starts_with(project.root()) {
+                    project.set_file_text(p, text.to_string());
+                }
+            }
+            self.projects.insert(entry.to_path_buf(), project);
+            return;
+        }
+        let Some(project) = self.projects.get_mut(entry) else {
+            return;
+        };
+        match self.open.get(path) {
+            Some((text, _)) => project.set_file_text(path, text.to_string()),
+            None => project.reload_file(path),
+        }
+    }
+
+    fn check(&mut self, entry: &Path, dirty: &[PathBuf]) -> Vec<Published> {
+        let Some(project) = self.projects.get(entry) else {
+            return Vec::new();
+        };
+        let root = project.root().to_path_buf();
+        let files: Vec<PathBuf> = project.files().into_iter().map(|(_, p)| p).collect();
+        // A compiler failure must not take diagnostics down: the edited
+        // files' syntax errors are still reported.
+        // The front end takes milliseconds; evaluating every host takes far
+        // longer. A file with front-end errors stops there anyway, so those
+        // errors are published without waiting for evaluation.
+        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let front = project.check_front_end();
+            if front.iter().any(McDiagnostic::is_error) {
+                front
+            } else {
+                project.check()
+            }
+        }));
+        let panicked = checked.is_err();
+        let diags: Vec<McDiagnostic> = checked.unwrap_or_default();
+        let mut by_file: BTreeMap<PathBuf, Vec<McDiagnostic>> = BTreeMap::new();
+        for d in diags {
+            if d.primary.file.starts_with('<') {
+                continue;
+            }
+            let path = absolute(&root, &d.primary.file);
+            by_file.entry(path).or_default().push(d);
+        }
+        // Files outside the project's import graph get their syntax errors.
+        for path in dirty {
+            if panicked || !files.contains(path) {
+                if let Some((text, _)) = self.open.get(path) {
+                    let parsed = mc_grammar::parse_file(&path.to_string_lossy(), text);
+                    by_file.insert(path.clone(), parsed.errors);
+                }
+            }
+        }
+        let texts = if by_file.values().any(|v| !v.is_empty()) {
+            project.sources()
+        } else {
+            BTreeMap::new()
+        };
+        let text_of = |path: &Path| -> Option<String> {
+            if let Some((t, _)) = self.open.get(path) {
+                return Some(t.to_string());
+            }
+            let shown = path
+                .strip_prefix(&root)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned();
+            texts
+                .get(&shown)
+                .cloned()
+                .or_else(|| std::fs::read_to_string(path).ok())
+        };
+        let mut out = Vec::new();
+        let previous = self.published.remove(entry).unwrap_or_default();
+        let mut now: HashSet<PathBuf> = HashSet::new();
+        let mut targets: Vec<PathBuf> = files.clone();
+        targets.extend(by_file.keys().cloned());
+        targets.extend(previous.iter().cloned());
+        targets.extend(dirty.iter().cloned());
+        targets.sort();
+        targets.dedup();
+        let mut indexes: HashMap<PathBuf, (String, LineIndex)> = HashMap::new();
+        for path in targets {
+            let Ok(uri) = Url::from_file_path(&path) else {
+                continue;
+            };
+            let list = by_file.remove(&path).unwrap_or_default();
+            if list.is_empty() && !previous.contains(&path) && !dirty.contains(&path) {
+                continue;
+            }
+            if !list.is_empty() {
+                now.insert(path.clone());
+            }
+            let mut diagnostics = Vec::new();
+            let mut fixes = Vec::new();
+            for d in &list {
+                let Some(ld) = convert(d, &root, &path, &text_of, &mut indexes) else {
+                    continue;
+                };
+                if let Some(s) = &d.suggestion {
+                    if let Some(edit) = workspace_edit(s, &root, &path, &text_of, &mut indexes) {
+                        fixes.push((ld.clone(), edit, s.message.clone()));
+                    }
+                }
+                diagnostics.push(ld);
+            }
+            out.push(Published {
+                uri,
+                diagnostics,
+                version: self.open.get(&path).map(|(_, v)| *v),
+                fixes,
+            });
+        }
+        self.published.insert(entry.to_path_buf(), now);
+        out
+    }
+}
+
+fn absolute(root: &Path, shown: &str) -> PathBuf {
+    let p = Path::new(shown);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        crate::world::normalize(&root.join(p))
+    }
+}
+
+type Texts<'a> = dyn Fn(&Path) -> Option<String> + 'a;
+
+fn lsp_range(
+    path: &Path,
+    range: &std::ops::Range<usize>,
+    text_of: &Texts<'_>,
+    indexes: &mut HashMap<PathBuf, (String, LineIndex)>,
+) -> Option<Range> {
+    if !indexes.contains_key(path) {
+        let text = text_of(path)?;
+        let index = LineIndex::new(&text);
+        indexes.insert(path.to_path_buf(), (text, index));
+    }
+    let (text, index) = indexes.get(path)?;
+    let pos = |o: usize| {
+        let LineCol { line, col } = index.line_col_utf16(text, o);
+        Position::new(line, col)
+    };
+    Some(Range::new(pos(range.start), pos(range.end)))
+}
+
+fn convert(
+    d: &McDiagnostic,
+    root: &Path,
+    path: &Path,
+    text_of: &Texts<'_>,
+    indexes: &mut HashMap<PathBuf, (String, LineIndex)>,
+) -> Option<Diagnostic> {
+    let range = lsp_range(path, &d.primary.range, text_of, indexes)?;
+    let mut related = Vec::new();
+    for l in &d.secondary {
+        if l.file.starts_with('<') {
+            continue;
+        }
+        let p = absolute(root, &l.file);
+        let (Some(r), Ok(uri)) = (
+            lsp_range(&p, &l.range, text_of, indexes),
+            Url::from_file_path(&p),
+        ) else {
+            continue;
+        };
+        related.push(DiagnosticRelatedInformation {
+            location: Location::new(uri, r),
+            message: l.message.clone().unwrap_or_default(),
+        });
+    }
+    let mut message = d.message.clone();
+    if let Some(label) = &d.primary.message {
+        message.push_str(&format!(" ({label})"));
+    }
+    for n in &d.notes {
+        message.push_str("\nnote: ");
+        message.push_str(n);
+    }
+    Some(Diagnostic {
+        range,
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+            Severity::Note => DiagnosticSeverity::INFORMATION,
+        }),
+        code: Some(NumberOrString::String(d.code.clone())),
+        source: Some("mc".into()),
+        message,
+        related_information: if related.is_empty() {
+            None
+        } else {
+            Some(related)
+        },
+        ..Diagnostic::default()
+    })
+}
+
+fn workspace_edit(
+    s: &mc_diagnostics::Suggestion,
+    root: &Path,
+    fallback: &Path,
+    text_of: &Texts<'_>,
+    indexes: &mut HashMap<PathBuf, (String, LineIndex)>,
+) -> Option<WorkspaceEdit> {
+    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    for e in &s.edits {
+        let path = if e.file.is_empty() {
+            fallback.to_path_buf()
+        } else {
+            absolute(root, &e.file)
+        };
+        let range = lsp_range(&path, &e.range, text_of, indexes)?;
+        changes
+            .entry(Url::from_file_path(&path).ok()?)
+            .or_default()
+            .push(TextEdit::new(range, e.replacement.clone()));
+    }
+    Some(WorkspaceEdit {
+        changes: Some(changes),
+        ..WorkspaceEdit::default()
+    })
+}

@@ -1,0 +1,411 @@
+//! The plan IR: what `mc plan` found and `mc apply` will do, per host.
+//!
+//! The plan file (`mc plan -o plan.json`), the state store's `plans` table
+//! and the TUI all read this one format. A plan is sealed with a content
+//! hash (sha256 of the canonical JSON of the plan without its `hash` field),
+//! so an edited plan file is refused.
+
+use crate::{Catalog, HostInfo, ResourceId, Risk};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped on any change of the serialised plan. Schema 2 added
+/// `required_approvals` and `policy`; schema 1 plans still read (both empty).
+pub const PLAN_SCHEMA: u32 = 2;
+
+/// The oldest plan schema this version reads.
+pub const PLAN_SCHEMA_MIN: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub schema: u32,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    /// Digest of the project sources the catalogs were compiled from.
+    pub source_digest: String,
+    /// Absolute path of the project directory at plan time; `mc apply
+    /// plan.json` finds the project's state store through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    pub hosts: Vec<HostPlan>,
+    /// Why this plan needs an approval before `mc apply` runs it (policy
+    /// `require_approval` reasons and changes at or above the project's
+    /// `approval_risk`). Empty: no approval needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_approvals: Vec<String>,
+    /// What the project's policies said about the planned changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<PolicyFinding>,
+    /// sha256 of the canonical JSON of everything above; see [`Plan::seal`].
+    #[serde(default)]
+    pub hash: String,
+}
+
+/// One policy verdict on one planned change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFinding {
+    pub kind: FindingKind,
+    /// The policy's name; empty for a finding from the project's `approval_risk`.
+    pub policy: String,
+    pub host: String,
+    pub resource: ResourceId,
+    pub message: String,
+    /// The finding rendered like a compiler diagnostic (spans at the
+    /// resource and the policy), without colour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The plan must not be applied.
+    Deny,
+    /// The plan must be approved before it is applied.
+    RequireApproval,
+    /// Reported only.
+    Warn,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostPlan {
+    pub host: HostInfo,
+    /// Absent when the host could not be reached or compiled (see `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Catalog>,
+    /// One entry per catalog resource, in catalog order.
+    pub resources: Vec<PlannedResource>,
+    /// Why this host has no plan (unreachable, compile error, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedResource {
+    pub id: ResourceId,
+    pub action: Action,
+    /// Attributes that differ; sensitive values read `(secret)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AttrChange>,
+    /// Unified diff of a text content change; never for secret content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_diff: Option<String>,
+    /// Digest of the observed state at plan time: apply refuses the
+    /// resource if the host no longer matches it (stale plan).
+    pub observed_digest: String,
+    pub risk: Risk,
+    /// A notification left pending by an earlier run: the resource gets a
+    /// refresh (service reload/restart, `refresh_only` command) in this apply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh: bool,
+    /// The resource could not be probed; apply treats it as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    None,
+    Create,
+    Update,
+    Delete,
+    /// A check run at apply time that changes nothing (`http_check`).
+    Check,
+}
+
+impl Action {
+    /// The Terraform-style marker shown in plan output.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Action::None => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Delete => "-",
+            Action::Check => "?",
+        }
+    }
+
+    /// True for actions that change the host.
+    pub fn is_change(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Delete)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub attr: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+/// Counts over a plan, for the summary line and `--detailed-exitcode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCounts {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub refresh: usize,
+    pub unchanged: usize,
+    pub errors: usize,
+}
+
+impl PlanCounts {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete + self.refresh
+    }
+}
+
+impl HostPlan {
+    pub fn counts(&self) -> PlanCounts {
+        let mut c = PlanCounts::default();
+        if self.error.is_some() {
+            c.errors += 1;
+        }
+        for r in &self.resources {
+            if r.error.is_some() {
+                c.errors += 1;
+                continue;
+            }
+            match r.action {
+                Action::Create => c.create += 1,
+                Action::Update => c.update += 1,
+                Action::Delete => c.delete += 1,
+                Action::None | Action::Check if r.refresh => c.refresh += 1,
+                Action::None | Action::Check => c.unchanged += 1,
+            }
+        }
+        c
+    }
+}
+
+impl Plan {
+    pub fn new(created_at: i64, source_digest: String, hosts: Vec<HostPlan>) -> Plan {
+        let mut plan = Plan {
+            schema: PLAN_SCHEMA,
+            created_at,
+            source_digest,
+            project: None,
+            hosts,
+            required_approvals: Vec::new(),
+            policy: Vec::new(),
+            hash: String::new(),
+        };
+        plan.seal();
+        plan
+    }
+
+    /// The content hash: sha256 of the canonical JSON without `hash`.
+    pub fn content_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut value {
+            map.remove("hash");
+        }
+        let digest = Sha256::digest(canonical_json(&value).as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Sets `hash` to the content hash.
+    pub fn seal(&mut self) {
+        self.hash = self.content_hash();
+    }
+
+    /// True when `hash` matches the content (the file was not edited).
+    pub fn verify(&self) -> bool {
+        !self.hash.is_empty() && self.hash == self.content_hash()
+    }
+
+    pub fn counts(&self) -> PlanCounts {
+        let mut total = PlanCounts::default();
+        for h in &self.hosts {
+            let c = h.counts();
+            total.create += c.create;
+            total.update += c.update;
+            total.delete += c.delete;
+            total.refresh += c.refresh;
+            total.unchanged += c.unchanged;
+            total.errors += c.errors;
+        }
+        total
+    }
+
+    /// The `deny` findings: a plan with any is never applied.
+    pub fn denials(&self) -> impl Iterator<Item = &PolicyFinding> {
+        self.policy.iter().filter(|f| f.kind == FindingKind::Deny)
+    }
+
+    /// True when `mc apply` needs an approval of this exact plan first.
+    pub fn needs_approval(&self) -> bool {
+        !self.required_approvals.is_empty()
+    }
+
+    pub fn host_names(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.host.name.clone()).collect()
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses a plan file, refusing other schema versions.
+    pub fn from_json(text: &str) -> Result<Plan, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not a plan file: {e}"))?;
+        let schema = value.get("schema").and_then(|s| s.as_u64());
+        if !schema
+            .is_some_and(|s| (u64::from(PLAN_SCHEMA_MIN)..=u64::from(PLAN_SCHEMA)).contains(&s))
+        {
+            return Err(format!(
+                "plan schema {} is not supported (this mc reads schema {PLAN_SCHEMA})",
+                schema.map_or("missing".to_string(), |s| s.to_string())
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| format!("not a plan file: {e}"))
+    }
+}
+
+/// JSON with object keys sorted at every level and no whitespace, so the
+/// hash does not depend on serde_json features or field order.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value as J;
+    match value {
+        J::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&J::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(k) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        J::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Transport, CATALOG_SCHEMA};
+
+    fn plan() -> Plan {
+        let host = HostInfo {
+            name: "web1".into(),
+            address: "127.0.0.2".into(),
+            user: None,
+            port: None,
+            transport: Transport::Ssh,
+            r#become: false,
+            groups: vec![],
+        };
+        Plan::new(
+            1_700_000_000,
+            "src".into(),
+            vec![HostPlan {
+                catalog: Some(Catalog {
+                    schema: CATALOG_SCHEMA,
+                    host: host.clone(),
+                    resources: vec![],
+                    edges: vec![],
+                }),
+                host,
+                resources: vec![PlannedResource {
+                    id: ResourceId::new("file", "/etc/motd"),
+                    action: Action::Update,
+                    changes: vec![AttrChange {
+                        attr: "mode".into(),
+                        from: 420.into(),
+                        to: 384.into(),
+                    }],
+                    content_diff: None,
+                    observed_digest: "d".into(),
+                    risk: Risk::Low,
+                    refresh: false,
+                    error: None,
+                }],
+                error: None,
+            }],
+        )
+    }
+
+    #[test]
+    fn sealed_plan_verifies_and_round_trips() {
+        let p = plan();
+        assert!(p.verify());
+        let back = Plan::from_json(&p.to_json_pretty()).unwrap();
+        assert_eq!(back, p);
+        assert!(back.verify());
+        assert_eq!(p.counts().update, 1);
+        assert_eq!(p.counts().changes(), 1);
+    }
+
+    #[test]
+    fn any_edit_breaks_the_hash() {
+        let mut p = plan();
+        p.hosts[0].resources[0].observed_digest = "other".into();
+        assert!(!p.verify());
+        let mut q = plan();
+        q.hash = String::new();
+        assert!(!q.verify());
+    }
+
+    #[test]
+    fn approvals_and_findings_are_part_of_the_hash() {
+        let mut p = plan();
+        assert!(!p.needs_approval());
+        p.required_approvals.push("sshd change".into());
+        p.policy.push(PolicyFinding {
+            kind: FindingKind::Deny,
+            policy: "no deletes".into(),
+            host: "web1".into(),
+            resource: ResourceId::new("file", "/etc/motd"),
+            message: "never".into(),
+            rendered: None,
+        });
+        assert!(!p.verify(), "adding a requirement changes the content");
+        p.seal();
+        assert!(p.verify());
+        assert!(p.needs_approval());
+        assert_eq!(p.denials().count(), 1);
+        let back = Plan::from_json(&p.to_json_pretty()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn schema_1_plans_still_read() {
+        let mut v = serde_json::to_value(plan()).unwrap();
+        v["schema"] = 1.into();
+        let back = Plan::from_json(&v.to_string()).unwrap();
+        assert!(back.required_approvals.is_empty() && back.policy.is_empty());
+    }
+
+    #[test]
+    fn other_schemas_are_refused() {
+        let err = Plan::from_json(r#"{"schema":99,"hosts":[]}"#).unwrap_err();
+        assert!(err.contains("schema 99"), "{err}");
+        assert!(Plan::from_json("nope").is_err());
+    }
+}

@@ -1,0 +1,461 @@
+//! The runner protocol: line-delimited JSON on the runner's stdin/stdout.
+//!
+//! Every message is one JSON object on one line, tagged by `"type"`. The
+//! runtime sends [`Request`]s, the runner answers with [`Response`]s:
+//!
+//! ```text
+//! → {"type":"hello","protocol":1,"runtime_version":"0.1.0"}
+//! ← {"type":"hello","protocol":1,"runner_version":"0.1.0","build_id":"…"}
+//! → {"type":"facts"}
+//! ← {"type":"facts","facts":{…}}
+//! → {"type":"probe","resources":[…]}
+//! ← {"type":"probed","results":[…]}
+//! → {"type":"apply","items":[…]}
+//! ← {"type":"event","id":"file[/etc/motd]","kind":"started"}   (streamed)
+//! ← {"type":"event","id":"file[/etc/motd]","kind":"done","status":"changed"}
+//! ← {"type":"applied","results":[…]}
+//! → {"type":"bye"}
+//! ← {"type":"bye"}
+//! ```
+//!
+//! Rules:
+//! - `hello` comes first. Any other request before it gets an
+//!   [`ErrorKind::Protocol`] error response; so does a malformed line or an
+//!   unknown request type. The runner never exits on a bad message: it answers
+//!   with an `error` and reads the next line. It exits after `bye` or at EOF.
+//! - Each request gets exactly one final response (`hello`, `facts`,
+//!   `probed`, `applied`, `bye` or `error`); `apply` may be preceded by any
+//!   number of `event`s.
+//! - `probe` carries all of a host's resources in one batch; `apply` carries
+//!   one batch (e.g. one DAG level), applied in the order given.
+//! - Secrets: the catalog only names secrets ([`mc_ir::Value::Secret`]). In a
+//!   `probe`, the runtime leaves such attributes as they are in the catalog
+//!   (or omits them) and sends the sha256 of each resolved value in
+//!   [`Request::Probe::sensitive`]. In an `apply`, it sends the resolved
+//!   string in the resource and lists the attribute in
+//!   [`ApplyItem::sensitive`]. The runner never echoes a sensitive value: in
+//!   `changes` such values read [`SECRET_PLACEHOLDER`], there is no content
+//!   diff for them, and `observed` holds only their sha256.
+
+use mc_ir::{Resource, ResourceId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Bumped on any incompatible change of the messages below.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the runner writes instead of a sensitive value.
+pub const SECRET_PLACEHOLDER: &str = "(secret)";
+
+/// Runtime → runner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Must be the first request. The runner answers `hello`, or an
+    /// [`ErrorKind::Version`] error if it does not speak `protocol`.
+    Hello {
+        protocol: u32,
+        runtime_version: String,
+    },
+    /// Host facts; answered by [`Response::Facts`].
+    Facts,
+    /// Read the observed state of every resource and diff it against the
+    /// desired state. Changes nothing on the host. Answered by
+    /// [`Response::Probed`] with one result per resource, in order.
+    Probe {
+        resources: Vec<Resource>,
+        /// Per resource id, per sensitive attribute: the lowercase hex sha256
+        /// of the resolved value. The runner compares digests only.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        sensitive: BTreeMap<ResourceId, BTreeMap<String, String>>,
+    },
+    /// Apply a batch, in order. Streams [`Response::Event`]s, then answers
+    /// [`Response::Applied`] with one result per item, in order.
+    Apply { items: Vec<ApplyItem> },
+    /// End of session; the runner answers `bye` and exits 0.
+    Bye,
+}
+
+/// One resource to apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyItem {
+    /// Secrets resolved to plain strings.
+    pub resource: Resource,
+    /// What the plan said. The runner re-reads the host before changing it,
+    /// so a resource already in its desired state reports `ok`, not `changed`.
+    /// `none` with `refresh: false` is a no-op reported as `skipped`.
+    pub action: Action,
+    /// True when a notifying resource changed in this run: services
+    /// reload/restart, `refresh_only` commands run.
+    #[serde(default)]
+    pub refresh: bool,
+    /// Attributes whose value must never appear in any response.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
+}
+
+/// Runner → runtime.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Hello {
+        protocol: u32,
+        runner_version: String,
+        /// Hash of the runner executable; identifies the exact build.
+        build_id: String,
+    },
+    Facts {
+        facts: serde_json::Value,
+    },
+    Probed {
+        results: Vec<ProbeResult>,
+    },
+    /// Streamed while an `apply` runs.
+    Event(Event),
+    Applied {
+        results: Vec<ApplyResult>,
+    },
+    Bye,
+    Error {
+        kind: ErrorKind,
+        message: String,
+        /// The resource concerned, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<ResourceId>,
+    },
+}
+
+/// What a provider must do to reach the desired state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    None,
+    Create,
+    Update,
+    Delete,
+    /// A check that changes nothing but must run at apply time, every run
+    /// (`http_check`). Its apply status is `ok` or `failed`, never `changed`.
+    Check,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub id: ResourceId,
+    /// Provider-specific observed state (sensitive values replaced by their
+    /// sha256). `null` when the resource does not exist.
+    pub observed: serde_json::Value,
+    /// Lowercase hex sha256 of [`canonical_json`] of `observed`.
+    pub observed_digest: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Unified diff of a text content change (`file`, `line`); never present
+    /// for sensitive content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_diff: Option<String>,
+    /// The resource could not be probed (bad attributes, unknown type, I/O
+    /// error); `action` is then `none` and the runtime must treat the
+    /// resource as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One attribute that differs. `from` is `null` for a resource that does not
+/// exist; `to` is `null` for a removal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub attr: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: ResourceId,
+    pub kind: EventKind,
+    /// For `output`: which stream the line came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Stream>,
+    /// For `output`: one line of output, without its newline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
+    /// For `done`: the item's final status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Started,
+    Output,
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyResult {
+    pub id: ResourceId,
+    pub status: Status,
+    /// Human-readable summary (what changed, or why it failed). Never holds a
+    /// sensitive value.
+    pub message: String,
+    /// Digest of the observed state after the apply, for the state store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_digest: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Already in the desired state (or a check passed).
+    Ok,
+    Changed,
+    Failed,
+    /// Not attempted (action `none` without refresh, or an earlier failure
+    /// the runner was told about).
+    Skipped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Malformed JSON, unknown request type, or a request out of order.
+    Protocol,
+    /// `hello` with a protocol version the runner does not speak.
+    Version,
+    /// A well-formed request the runner cannot carry out.
+    Internal,
+    /// A kind added by a newer runner.
+    #[serde(other)]
+    Other,
+}
+
+impl Request {
+    /// One protocol line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        to_line(self)
+    }
+}
+
+impl Response {
+    /// One protocol line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        to_line(self)
+    }
+
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+        Response::Error {
+            kind,
+            message: message.into(),
+            id: None,
+        }
+    }
+}
+
+fn to_line<T: Serialize>(msg: &T) -> String {
+    // Serialising these types cannot fail (string keys, no non-finite floats
+    // are produced by the runner); fall back to an error line just in case.
+    serde_json::to_string(msg).unwrap_or_else(|e| {
+        format!(
+            r#"{{"type":"error","kind":"internal","message":{}}}"#,
+            serde_json::Value::String(e.to_string())
+        )
+    })
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    let digest = Sha256::digest(data.as_ref());
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// JSON with object keys sorted at every level and no whitespace, so equal
+/// values always give the same bytes (independent of serde_json features).
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value as J;
+    match value {
+        J::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&J::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(k) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        J::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The `observed_digest` of an observed state.
+pub fn observed_digest(observed: &serde_json::Value) -> String {
+    sha256_hex(canonical_json(observed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mc_ir::{Meta, Value};
+
+    fn resource() -> Resource {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("content".to_string(), Value::String("hi\n".into()));
+        Resource {
+            id: ResourceId::new("file", "/etc/motd"),
+            type_name: "file".into(),
+            title: "/etc/motd".into(),
+            attrs,
+            meta: Meta::default(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn requests_are_tagged_single_lines() {
+        let hello = Request::Hello {
+            protocol: PROTOCOL_VERSION,
+            runtime_version: "0.1.0".into(),
+        };
+        assert_eq!(
+            hello.to_line(),
+            r#"{"type":"hello","protocol":1,"runtime_version":"0.1.0"}"#
+        );
+        assert_eq!(Request::Facts.to_line(), r#"{"type":"facts"}"#);
+        let apply = Request::Apply {
+            items: vec![ApplyItem {
+                resource: resource(),
+                action: Action::Create,
+                refresh: false,
+                sensitive: vec!["content".into()],
+            }],
+        };
+        let line = apply.to_line();
+        assert!(!line.contains('\n'));
+        let back: Request = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, apply);
+    }
+
+    #[test]
+    fn probe_sensitive_map_is_optional() {
+        let back: Request = serde_json::from_str(r#"{"type":"probe","resources":[]}"#).unwrap();
+        assert_eq!(
+            back,
+            Request::Probe {
+                resources: vec![],
+                sensitive: BTreeMap::new()
+            }
+        );
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        let msgs = vec![
+            Response::Event(Event {
+                id: ResourceId::new("command", "x"),
+                kind: EventKind::Output,
+                stream: Some(Stream::Stdout),
+                line: Some("hello".into()),
+                status: None,
+            }),
+            Response::Probed {
+                results: vec![ProbeResult {
+                    id: ResourceId::new("file", "/a"),
+                    observed: serde_json::json!({"exists": false}),
+                    observed_digest: observed_digest(&serde_json::json!({"exists": false})),
+                    action: Action::Create,
+                    changes: vec![Change {
+                        attr: "content".into(),
+                        from: serde_json::Value::Null,
+                        to: SECRET_PLACEHOLDER.into(),
+                    }],
+                    content_diff: None,
+                    error: None,
+                }],
+            },
+            Response::error(ErrorKind::Protocol, "bad"),
+            Response::Bye,
+        ];
+        for m in msgs {
+            let line = m.to_line();
+            let back: Response = serde_json::from_str(&line).unwrap();
+            assert_eq!(back, m, "{line}");
+        }
+        let ev = Response::Event(Event {
+            id: ResourceId::new("file", "/a"),
+            kind: EventKind::Done,
+            stream: None,
+            line: None,
+            status: Some(Status::Changed),
+        });
+        assert_eq!(
+            ev.to_line(),
+            r#"{"type":"event","id":"file[/a]","kind":"done","status":"changed"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_error_kinds_are_tolerated() {
+        let r: Response =
+            serde_json::from_str(r#"{"type":"error","kind":"quota","message":"m"}"#).unwrap();
+        assert!(matches!(
+            r,
+            Response::Error {
+                kind: ErrorKind::Other,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[1,{"d":2,"c":3}],"x":"s"}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"s","y":[1,{"c":3,"d":2}]},"b":1}"#
+        );
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

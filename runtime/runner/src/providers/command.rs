@@ -1,0 +1,256 @@
+//! `command`: runs `/bin/sh -c RUN`, streaming its output as events.
+//!
+//! The probe evaluates the guards (`creates`, `unless`, `only_if`; these
+//! should only read the host) and plans `create` when the command would run.
+//! A `refresh_only` command plans nothing and runs only on refresh. The
+//! timeout is the `timeout` attribute or the `timeout` meta-attribute, in
+//! seconds; on expiry the whole process group is killed.
+
+use super::{Emit, Outcome, Plan, Spec};
+use crate::protocol::{Action, Change, Event, EventKind, Status, Stream};
+use mc_ir::Value;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn run_text(spec: &Spec) -> Result<super::Text, String> {
+    match spec.text("run")? {
+        Some(t) => Ok(t),
+        None => spec.text("command")?.map_or_else(
+            || {
+                Ok(super::Text {
+                    value: Some(spec.title().to_string()),
+                    digest: crate::protocol::sha256_hex(spec.title()),
+                    sensitive: false,
+                })
+            },
+            Ok,
+        ),
+    }
+}
+
+/// Why the command should not run now, if it should not.
+fn guard_blocks(spec: &Spec) -> Result<Option<String>, String> {
+    if let Some(p) = spec.str("creates")? {
+        if Path::new(p).exists() {
+            return Ok(Some(format!("{p} exists")));
+        }
+    }
+    if let Some(u) = spec.str("unless")? {
+        if guard(spec, u)? {
+            return Ok(Some("`unless` succeeded".into()));
+        }
+    }
+    if let Some(o) = spec.str("only_if")? {
+        if !guard(spec, o)? {
+            return Ok(Some("`only_if` failed".into()));
+        }
+    }
+    Ok(None)
+}
+
+fn guard(spec: &Spec, script: &str) -> Result<bool, String> {
+    let mut cmd = shell(spec, script)?;
+    Ok(cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("running guard: {e}"))?
+        .success())
+}
+
+/// `sh -c script` with the resource's cwd, env and user.
+fn shell(spec: &Spec, script: &str) -> Result<Command, String> {
+    let mut cmd = match spec.str("user")? {
+        Some(u) if u != "root" => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", u, "--", "/bin/sh", "-c", script]);
+            c
+        }
+        _ => {
+            let mut c = Command::new("/bin/sh");
+            c.args(["-c", script]);
+            c
+        }
+    };
+    if let Some(cwd) = spec.str("cwd")? {
+        cmd.current_dir(cwd);
+    }
+    if let Some(Value::Map(env)) = spec.res.attrs.get("env") {
+        for (k, v) in env {
+            match v {
+                Value::String(s) => {
+                    cmd.env(k, s);
+                }
+                Value::Int(i) => {
+                    cmd.env(k, i.to_string());
+                }
+                Value::Bool(b) => {
+                    cmd.env(k, b.to_string());
+                }
+                // A probe never gets secret values: its guards run without them.
+                Value::Secret(_) if spec.digests.is_some() => {}
+                _ => return Err(format!("env `{k}` must be a resolved string")),
+            }
+        }
+    }
+    Ok(cmd)
+}
+
+pub fn probe(spec: &Spec) -> Result<Plan, String> {
+    let run = run_text(spec)?;
+    let refresh_only = spec.bool("refresh_only", false)?;
+    let mut plan = Plan::new(json!({"refresh_only": refresh_only}));
+    if refresh_only {
+        return Ok(plan);
+    }
+    match guard_blocks(spec)? {
+        Some(reason) => plan.observed["skip"] = json!(reason),
+        None => {
+            plan.action = Action::Create;
+            plan.changes.push(Change {
+                attr: "run".into(),
+                from: serde_json::Value::Null,
+                to: run.shown(),
+            });
+        }
+    }
+    Ok(plan)
+}
+
+pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, String> {
+    let run = run_text(spec)?;
+    let refresh_only = spec.bool("refresh_only", false)?;
+    let skip = |message: String| Outcome {
+        status: Status::Ok,
+        message,
+        observed_digest: None,
+    };
+    if refresh_only && !refresh {
+        return Ok(skip("not notified".into()));
+    }
+    if let Some(reason) = guard_blocks(spec)? {
+        return Ok(skip(format!("not run: {reason}")));
+    }
+    let timeout = spec
+        .int("timeout")?
+        .or(spec.res.meta.timeout.map(|t| t as i64))
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64));
+    let returns: Vec<i64> = match spec.res.attrs.get("returns") {
+        Some(Value::List(l)) => l.iter().filter_map(Value::as_int).collect(),
+        _ => vec![0],
+    };
+    let mut cmd = shell(spec, run.require("run")?)?;
+    // Its own process group, so a timeout kills everything it started.
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("starting the command: {e}"))?;
+    let (tx, rx) = mpsc::channel::<(Stream, String)>();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, Stream::Stdout, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, Stream::Stderr, tx.clone());
+    }
+    drop(tx);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut timed_out = false;
+    let id = spec.res.id.clone();
+    let mut last_stderr = String::new();
+    // A daemon started in the background may keep the pipes open after the
+    // command exits: stop reading a short while after the exit.
+    let mut exited_at: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok((stream, line)) => {
+                if stream == Stream::Stderr {
+                    last_stderr.clone_from(&line);
+                }
+                emit(Event {
+                    id: id.clone(),
+                    kind: EventKind::Output,
+                    stream: Some(stream),
+                    line: Some(line),
+                    status: None,
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if exited_at.is_none() && child.try_wait().ok().flatten().is_some() {
+            exited_at = Some(Instant::now());
+        }
+        if exited_at.is_some_and(|t| t.elapsed() > Duration::from_millis(500)) {
+            break;
+        }
+        if exited_at.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+            timed_out = true;
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            break;
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for the command: {e}"))?;
+    if timed_out {
+        return Err(format!(
+            "timed out after {}s",
+            timeout.map(|t| t.as_secs()).unwrap_or_default()
+        ));
+    }
+    let code = status.code().map(i64::from);
+    match code {
+        Some(c) if returns.contains(&c) => Ok(Outcome {
+            status: Status::Changed,
+            message: format!("ran (exit {c})"),
+            observed_digest: None,
+        }),
+        Some(c) => Err(format!("exit status {c}: {last_stderr}")),
+        None => Err(format!("killed by a signal ({status})")),
+    }
+}
+
+/// Longest output line sent in one event, in bytes.
+const MAX_LINE: u64 = 64 * 1024;
+
+fn spawn_reader<R: Read + Send + 'static>(
+    r: R,
+    stream: Stream,
+    tx: mpsc::Sender<(Stream, String)>,
+) {
+    // Detached: a reader blocked on a pipe that a background process still
+    // holds finishes on its own.
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            // Bounded: output without newlines is cut into MAX_LINE pieces
+            // instead of growing without limit.
+            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
+                    if tx.send((stream, line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}

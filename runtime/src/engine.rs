@@ -1,0 +1,1410 @@
+//! The planner and the executor.
+//!
+//! Plan: per host, in parallel: start the runner, gather facts (one
+//! request), compile through the [`CatalogSource`], probe every resource (one
+//! batch) and record action, changes, diff and observed digest.
+//!
+//! Apply: per host, in parallel up to `parallel`: (from a plan file) re-probe
+//! and refuse a stale plan, then apply the DAG level by level, one batch per
+//! level; failures skip only their dependents; notifications are persisted
+//! before they run and refresh each target once.
+
+use crate::hash::sha256_hex;
+use crate::state::{self, HostResult, ResourceResult, ResourceState, StateStore};
+use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
+use mc_ir::plan::{Action, AttrChange, HostPlan, Plan, PlannedResource};
+use mc_ir::{Catalog, EdgeKind, HostInfo, Resource, ResourceId, Value};
+use mc_runner::protocol::{self, ApplyItem, Request, Response, Status};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where catalogs come from. The CLI implements it over the compiler; tests
+/// build catalogs in Rust. The runtime never parses source.
+pub trait CatalogSource: Send + Sync {
+    fn hosts(&self) -> Result<Vec<HostInfo>, String>;
+    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String>;
+    fn source_digest(&self) -> String;
+    /// Evaluates the project's policies (and its `approval_risk`) against a
+    /// plan. Sources without policies need not implement it.
+    fn evaluate_policies(&self, _plan: &Plan) -> crate::policy::PolicyOutcome {
+        crate::policy::PolicyOutcome::default()
+    }
+}
+
+/// Resolves secret names to values at probe and apply time.
+pub trait SecretSource: Send + Sync {
+    fn resolve(&self, name: &str) -> Result<String, String>;
+}
+
+/// Secrets from the environment: `secret("db_password")` reads
+/// `MC_SECRET_DB_PASSWORD`.
+pub struct EnvSecrets;
+
+impl SecretSource for EnvSecrets {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        let var: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let var = format!("MC_SECRET_{var}");
+        std::env::var(&var).map_err(|_| format!("secret {name:?} is not set (set {var})"))
+    }
+}
+
+/// What a run reports as it goes; the CLI prints it, tests collect it.
+pub trait Progress: Send + Sync {
+    fn event(&self, host: &str, event: ProgressEvent<'_>);
+    /// The run is over: a live view clears itself.
+    fn finish(&self) {}
+}
+
+#[derive(Debug)]
+pub enum ProgressEvent<'a> {
+    Connected {
+        uploaded: bool,
+    },
+    /// The host starts applying; `total` resources are in its plan.
+    Applying {
+        total: usize,
+    },
+    ResourceStarted(&'a ResourceId),
+    Output(&'a ResourceId, &'a str),
+    ResourceDone {
+        id: &'a ResourceId,
+        status: &'a str,
+        message: &'a str,
+    },
+    HostDone(&'a HostResult),
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl Progress for Quiet {
+    fn event(&self, _: &str, _: ProgressEvent<'_>) {}
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Host names or group names; empty selects every host.
+    pub limit: Vec<String>,
+    /// Only resources carrying one of these tags (empty: all).
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+}
+
+impl Selection {
+    pub fn selects_host(&self, h: &HostInfo) -> bool {
+        self.limit.is_empty()
+            || self
+                .limit
+                .iter()
+                .any(|l| *l == h.name || h.groups.iter().any(|g| g == l))
+    }
+    pub fn selects_resource(&self, r: &Resource) -> bool {
+        (self.tags.is_empty() || r.meta.tags.iter().any(|t| self.tags.contains(t)))
+            && !r.meta.tags.iter().any(|t| self.skip_tags.contains(t))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Re-probe and refuse the plan if any resource changed since it was made.
+    pub check_stale: bool,
+    /// Stop starting new hosts once more than this many hosts failed.
+    pub max_fail: Option<usize>,
+    /// Per-resource timeout when the resource sets none.
+    pub default_timeout: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            check_stale: true,
+            max_fail: None,
+            default_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error("{0}")]
+    Source(String),
+    #[error("the plan file was modified after it was written (hash mismatch)")]
+    PlanTampered,
+    #[error("this plan was already applied (run {0}); run `mc plan` again")]
+    PlanAlreadyApplied(i64),
+    #[error("this plan is stale and was refused earlier; run `mc plan` again")]
+    PlanStale,
+    #[error("{}", stale_message(.0))]
+    Stale(Vec<(String, ResourceId)>),
+    #[error("{0}")]
+    Policy(crate::policy::Refusal),
+}
+
+fn stale_message(items: &[(String, ResourceId)]) -> String {
+    let mut s = String::from(
+        "the plan is stale: these resources changed on the host since the plan was made, nothing was applied:",
+    );
+    for (host, id) in items {
+        s.push_str(&format!("\n  {host}: {id}"));
+    }
+    s.push_str("\nrun `mc plan` again");
+    s
+}
+
+/// A plan plus the runner sessions it opened, so `mc apply` without a plan
+/// file applies over the same connections.
+pub struct Planned {
+    pub plan: Plan,
+    pub sessions: HashMap<String, RunnerSession>,
+}
+
+impl Planned {
+    pub async fn close(self) {
+        for (_, s) in self.sessions {
+            s.close().await;
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ApplyReport {
+    pub run_id: i64,
+    pub hosts: Vec<HostResult>,
+    /// Per host: whether the runner was uploaded in this run.
+    pub uploads: BTreeMap<String, bool>,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.hosts.iter().all(|h| h.status == "ok")
+    }
+    pub fn changed(&self) -> u32 {
+        self.hosts.iter().map(|h| h.changed).sum()
+    }
+}
+
+pub struct Runtime {
+    pub store: Arc<StateStore>,
+    pub connect: ConnectOptions,
+    pub secrets: Arc<dyn SecretSource>,
+    pub parallel: usize,
+    /// Recorded in plans (see [`Plan::project`]).
+    pub project: Option<String>,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<StateStore>, connect: ConnectOptions) -> Runtime {
+        Runtime {
+            store,
+            connect,
+            secrets: Arc::new(EnvSecrets),
+            parallel: 16,
+            project: None,
+        }
+    }
+
+    /// The hosts a selection picks, in inventory order.
+    pub fn select_hosts(
+        source: &dyn CatalogSource,
+        sel: &Selection,
+    ) -> Result<Vec<HostInfo>, RuntimeError> {
+        let hosts = source.hosts().map_err(RuntimeError::Source)?;
+        for l in &sel.limit {
+            if !hosts
+                .iter()
+                .any(|h| h.name == *l || h.groups.iter().any(|g| g == l))
+            {
+                return Err(RuntimeError::Source(format!(
+                    "--limit {l:?} matches no host or group of the inventory"
+                )));
+            }
+        }
+        Ok(hosts.into_iter().filter(|h| sel.selects_host(h)).collect())
+    }
+
+    /// Gathers facts of the selected hosts (and caches them).
+    pub async fn facts(
+        &self,
+        hosts: Vec<HostInfo>,
+    ) -> Vec<(String, Result<serde_json::Value, String>)> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, host) in hosts.into_iter().enumerate() {
+            let sem = sem.clone();
+            let opts = self.connect.clone();
+            let store = self.store.clone();
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = async {
+                    let mut s = transport::connect(&host, &opts)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let facts = gather_facts(&mut s).await;
+                    s.close().await;
+                    let facts = facts?;
+                    let _ = store.cache_facts(&host.name, &facts);
+                    Ok(facts)
+                }
+                .await;
+                (i, host.name, r)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(Ok(r)) = tasks.join_next().await {
+            out.push(r);
+        }
+        out.sort_by_key(|r| r.0);
+        out.into_iter().map(|(_, h, r)| (h, r)).collect()
+    }
+
+    /// Plans the selected hosts. Connections stay open in the result.
+    pub async fn plan(
+        &self,
+        source: Arc<dyn CatalogSource>,
+        sel: &Selection,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Planned, RuntimeError> {
+        let hosts = Self::select_hosts(source.as_ref(), sel)?;
+        let source_digest = source.source_digest();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, host) in hosts.into_iter().enumerate() {
+            let sem = sem.clone();
+            let source = source.clone();
+            let opts = self.connect.clone();
+            let store = self.store.clone();
+            let secrets = self.secrets.clone();
+            let sel = sel.clone();
+            let progress = progress.clone();
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let (hp, session) = plan_host(
+                    host,
+                    source.as_ref(),
+                    &opts,
+                    &store,
+                    secrets.as_ref(),
+                    &sel,
+                    progress.as_ref(),
+                )
+                .await;
+                (i, hp, session)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => return Err(RuntimeError::Source(format!("planning task failed: {e}"))),
+            }
+        }
+        results.sort_by_key(|r| r.0);
+        let mut sessions = HashMap::new();
+        let mut host_plans = Vec::new();
+        for (_, hp, s) in results {
+            if let Some(s) = s {
+                sessions.insert(hp.host.name.clone(), s);
+            }
+            host_plans.push(hp);
+        }
+        let mut plan = Plan::new(state::now(), source_digest, host_plans);
+        plan.project = self.project.clone();
+        source.evaluate_policies(&plan).seal_into(&mut plan);
+        self.save_plan(&plan)?;
+        Ok(Planned { plan, sessions })
+    }
+
+    /// Stores a sealed plan as `pending` and audits it.
+    pub fn save_plan(&self, plan: &Plan) -> Result<(), RuntimeError> {
+        let body = plan.to_json_pretty();
+        self.store
+            .save_plan(&plan.hash, &plan.source_digest, &plan.host_names(), &body)?;
+        let c = plan.counts();
+        self.store.audit(
+            "plan",
+            &serde_json::json!({
+                "plan": plan.hash, "hosts": plan.host_names(),
+                "create": c.create, "update": c.update, "delete": c.delete,
+                "refresh": c.refresh, "errors": c.errors,
+                "required_approvals": plan.required_approvals,
+                "denied": plan.denials().count(),
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Applies a plan. `sessions` are connections left open by [`Runtime::plan`]
+    /// (empty when applying a plan file). Holds the apply lock on the plan's
+    /// hosts for the whole run.
+    pub async fn apply(
+        &self,
+        plan: &Plan,
+        mut sessions: HashMap<String, RunnerSession>,
+        opts: &ApplyOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ApplyReport, RuntimeError> {
+        let refused = |e: RuntimeError| -> Result<ApplyReport, RuntimeError> {
+            self.store.audit(
+                "apply.refused",
+                &serde_json::json!({ "plan": plan.hash, "error": e.to_string() }),
+            )?;
+            Err(e)
+        };
+        if !plan.verify() {
+            return refused(RuntimeError::PlanTampered);
+        }
+        match self.store.plan(&plan.hash)? {
+            Some(rec) if rec.status == "applied" => {
+                return refused(RuntimeError::PlanAlreadyApplied(rec.run_id.unwrap_or(0)))
+            }
+            Some(rec) if rec.status == "stale" => return refused(RuntimeError::PlanStale),
+            Some(_) => {}
+            None => self.store.save_plan(
+                &plan.hash,
+                &plan.source_digest,
+                &plan.host_names(),
+                &plan.to_json_pretty(),
+            )?,
+        }
+        if let Err(r) = crate::policy::check_plan_in(&self.store, plan) {
+            return refused(RuntimeError::Policy(r));
+        }
+        let hosts = plan.host_names();
+        let run_id =
+            self.store
+                .start_run("apply", Some(&plan.hash), &plan.source_digest, &hosts)?;
+        if let Err(e) = self.store.acquire_lock(&hosts, run_id) {
+            self.store.finish_run(
+                run_id,
+                "refused",
+                &serde_json::json!({ "error": e.to_string() }),
+            )?;
+            return refused(e.into());
+        }
+        let result = self
+            .apply_locked(plan, &mut sessions, opts, progress, run_id)
+            .await;
+        for (_, s) in sessions.drain() {
+            s.close().await;
+        }
+        let release = self.store.release_lock(run_id);
+        let report = result?;
+        release?;
+        Ok(report)
+    }
+
+    async fn apply_locked(
+        &self,
+        plan: &Plan,
+        sessions: &mut HashMap<String, RunnerSession>,
+        opts: &ApplyOptions,
+        progress: Arc<dyn Progress>,
+        run_id: i64,
+    ) -> Result<ApplyReport, RuntimeError> {
+        if !self
+            .store
+            .claim_plan_for_apply(&plan.hash, run_id, plan.needs_approval())?
+        {
+            let rec = self.store.plan(&plan.hash)?;
+            let msg = "plan already applied";
+            self.store
+                .finish_run(run_id, "refused", &serde_json::json!({ "error": msg }))?;
+            return Err(match rec {
+                Some(r) if r.status == "stale" => RuntimeError::PlanStale,
+                Some(r) if r.status == "pending" || r.status == "rejected" => {
+                    RuntimeError::Policy(crate::policy::Refusal::Unapproved {
+                        hash: plan.hash.clone(),
+                        status: r.status,
+                        reasons: plan.required_approvals.clone(),
+                    })
+                }
+                Some(r) => RuntimeError::PlanAlreadyApplied(r.run_id.unwrap_or(0)),
+                None => RuntimeError::Source(msg.into()),
+            });
+        }
+        self.store.audit(
+            "apply.start",
+            &serde_json::json!({ "run": run_id, "plan": plan.hash, "hosts": plan.host_names() }),
+        )?;
+
+        // Phase 1: connect (where plan did not) and, for a plan file, re-probe.
+        let mut prepared: Vec<(HostPlan, Result<RunnerSession, String>)> = Vec::new();
+        {
+            let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, hp) in plan.hosts.iter().enumerate() {
+                let existing = sessions.remove(&hp.host.name);
+                let hp = hp.clone();
+                let sem = sem.clone();
+                let copts = self.connect.clone();
+                let secrets = self.secrets.clone();
+                let check = opts.check_stale;
+                let progress = progress.clone();
+                tasks.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let session = match existing {
+                        Some(s) => Ok(s),
+                        None if hp.catalog.is_none() => {
+                            Err(hp.error.clone().unwrap_or_else(|| "no catalog".into()))
+                        }
+                        None => match transport::connect(&hp.host, &copts).await {
+                            Ok(s) => {
+                                progress.event(
+                                    &hp.host.name,
+                                    ProgressEvent::Connected {
+                                        uploaded: s.uploaded,
+                                    },
+                                );
+                                Ok(s)
+                            }
+                            Err(e) => Err(e.to_string()),
+                        },
+                    };
+                    let (session, stale) = match session {
+                        Ok(mut s) if check && hp.catalog.is_some() => {
+                            match reprobe_stale(&mut s, &hp, secrets.as_ref()).await {
+                                Ok(stale) => (Ok(s), stale),
+                                Err(e) => (Err(e), vec![]),
+                            }
+                        }
+                        other => (other, vec![]),
+                    };
+                    (i, hp, session, stale)
+                });
+            }
+            let mut all = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok(r) => all.push(r),
+                    Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
+                }
+            }
+            all.sort_by_key(|r| r.0);
+            let mut stale = Vec::new();
+            for (_, hp, s, st) in all {
+                for id in st {
+                    stale.push((hp.host.name.clone(), id));
+                }
+                prepared.push((hp, s));
+            }
+            if !stale.is_empty() {
+                for (_, s) in prepared {
+                    if let Ok(s) = s {
+                        s.close().await;
+                    }
+                }
+                self.store
+                    .set_plan_status(&plan.hash, "stale", Some(run_id))?;
+                let items: Vec<String> = stale.iter().map(|(h, r)| format!("{h}: {r}")).collect();
+                self.store.audit(
+                    "apply.refused_stale",
+                    &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
+                )?;
+                let err = RuntimeError::Stale(stale);
+                self.store.finish_run(
+                    run_id,
+                    "refused",
+                    &serde_json::json!({ "error": err.to_string() }),
+                )?;
+                return Err(err);
+            }
+        }
+
+        // Phase 2: apply, hosts in parallel.
+        let failed_hosts = Arc::new(Mutex::new(0usize));
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut uploads = BTreeMap::new();
+        for (i, (hp, session)) in prepared.into_iter().enumerate() {
+            if let Ok(s) = &session {
+                uploads.insert(hp.host.name.clone(), s.uploaded);
+            }
+            let sem = sem.clone();
+            let store = self.store.clone();
+            let secrets = self.secrets.clone();
+            let progress = progress.clone();
+            let failed_hosts = failed_hosts.clone();
+            let opts = opts.clone();
+            // Taken here, not in the task: hosts start in plan order, so
+            // `max_fail` sees the failures of the hosts before them.
+            let permit = sem.acquire_owned().await;
+            tasks.spawn(async move {
+                let _permit = permit;
+                let over_budget = opts
+                    .max_fail
+                    .is_some_and(|m| *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m);
+                let result = if over_budget {
+                    if let Ok(s) = session {
+                        s.close().await;
+                    }
+                    skip_host(&store, run_id, &hp, "not started: max_fail exceeded")
+                } else {
+                    match session {
+                        Ok(mut s) => {
+                            let r = apply_host(
+                                &mut s,
+                                &hp,
+                                &store,
+                                run_id,
+                                secrets.as_ref(),
+                                progress.as_ref(),
+                                &opts,
+                            )
+                            .await;
+                            s.close().await;
+                            r
+                        }
+                        Err(e) => skip_host(&store, run_id, &hp, &e),
+                    }
+                };
+                if result.status != "ok" {
+                    *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                }
+                let _ = store.record_host_result(run_id, &result);
+                progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
+                (i, result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
+            }
+        }
+        results.sort_by_key(|r| r.0);
+        let hosts: Vec<HostResult> = results.into_iter().map(|r| r.1).collect();
+        let report = ApplyReport {
+            run_id,
+            hosts,
+            uploads,
+        };
+        let status = if report.ok() { "ok" } else { "failed" };
+        let summary = serde_json::json!({
+            "changed": report.changed(),
+            "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
+            "hosts": report.hosts.len(),
+        });
+        self.store.finish_run(run_id, status, &summary)?;
+        self.store.audit(
+            "apply.finish",
+            &serde_json::json!({ "run": run_id, "status": status, "summary": summary }),
+        )?;
+        Ok(report)
+    }
+}
+
+/// Bounds on read-only requests; a runner stuck longer is treated as lost.
+const FACTS_TIMEOUT: Duration = Duration::from_secs(120);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub(crate) async fn gather_facts(s: &mut RunnerSession) -> Result<serde_json::Value, String> {
+    let answer = tokio::time::timeout(FACTS_TIMEOUT, s.request(&Request::Facts, |_| {}))
+        .await
+        .unwrap_or(Err(TransportError::Timeout(FACTS_TIMEOUT)));
+    match answer {
+        Ok(Response::Facts { facts }) => Ok(facts),
+        Ok(Response::Error { message, .. }) => Err(format!("facts: {message}")),
+        Ok(other) => Err(format!("facts: unexpected answer {}", other.to_line())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn plan_host(
+    host: HostInfo,
+    source: &dyn CatalogSource,
+    opts: &ConnectOptions,
+    store: &StateStore,
+    secrets: &dyn SecretSource,
+    sel: &Selection,
+    progress: &dyn Progress,
+) -> (HostPlan, Option<RunnerSession>) {
+    let failed = |host: HostInfo, e: String| HostPlan {
+        host,
+        catalog: None,
+        resources: vec![],
+        error: Some(e),
+    };
+    let mut session = match transport::connect(&host, opts).await {
+        Ok(s) => s,
+        Err(e) => return (failed(host, e.to_string()), None),
+    };
+    progress.event(
+        &host.name,
+        ProgressEvent::Connected {
+            uploaded: session.uploaded,
+        },
+    );
+    let facts = match gather_facts(&mut session).await {
+        Ok(f) => f,
+        Err(e) => {
+            session.close().await;
+            return (failed(host, e), None);
+        }
+    };
+    let _ = store.cache_facts(&host.name, &facts);
+    let catalog = match source.compile(&host, &facts) {
+        Ok(c) => c,
+        Err(e) => {
+            session.close().await;
+            return (failed(host, format!("compile: {e}")), None);
+        }
+    };
+    let selected: Vec<&Resource> = catalog
+        .resources
+        .iter()
+        .filter(|r| sel.selects_resource(r))
+        .collect();
+    let pending: BTreeSet<String> = store
+        .pending_notifications(&host.name)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let probed = match probe(&mut session, &selected, secrets).await {
+        Ok(p) => p,
+        Err(e) => {
+            session.close().await;
+            return (failed(host, e), None);
+        }
+    };
+    let resources = selected
+        .iter()
+        .map(|r| {
+            let mut pr = match probed.get(&r.id) {
+                Some(Ok(p)) => planned_from_probe(r, p),
+                Some(Err(e)) => unprobed_resource(r, e.clone()),
+                None => unprobed_resource(r, "the runner returned no probe result".into()),
+            };
+            pr.refresh = pending.contains(r.id.as_str());
+            pr
+        })
+        .collect();
+    (
+        HostPlan {
+            host,
+            catalog: Some(catalog),
+            resources,
+            error: None,
+        },
+        Some(session),
+    )
+}
+
+pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource {
+    PlannedResource {
+        id: r.id.clone(),
+        action: Action::None,
+        changes: vec![],
+        content_diff: None,
+        observed_digest: String::new(),
+        risk: r.meta.risk,
+        refresh: false,
+        error: Some(error),
+    }
+}
+
+pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> PlannedResource {
+    PlannedResource {
+        id: r.id.clone(),
+        action: match p.action {
+            protocol::Action::None => Action::None,
+            protocol::Action::Create => Action::Create,
+            protocol::Action::Update => Action::Update,
+            protocol::Action::Delete => Action::Delete,
+            protocol::Action::Check => Action::Check,
+        },
+        changes: p
+            .changes
+            .iter()
+            .map(|c| AttrChange {
+                attr: c.attr.clone(),
+                from: c.from.clone(),
+                to: c.to.clone(),
+            })
+            .collect(),
+        content_diff: p.content_diff.clone(),
+        observed_digest: p.observed_digest.clone(),
+        risk: r.meta.risk,
+        refresh: false,
+        error: p.error.clone(),
+    }
+}
+
+fn to_protocol_action(a: Action) -> protocol::Action {
+    match a {
+        Action::None => protocol::Action::None,
+        Action::Create => protocol::Action::Create,
+        Action::Update => protocol::Action::Update,
+        Action::Delete => protocol::Action::Delete,
+        Action::Check => protocol::Action::Check,
+    }
+}
+
+/// Resolves every secret in a value to plain text.
+fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String> {
+    Ok(match v {
+        Value::Secret(s) => {
+            let mut out = String::new();
+            for part in &s.parts {
+                match part {
+                    mc_ir::SecretPart::Text(t) => out.push_str(t),
+                    mc_ir::SecretPart::Secret(n) => out.push_str(&secrets.resolve(n)?),
+                }
+            }
+            Value::String(out)
+        }
+        Value::List(l) => Value::List(
+            l.iter()
+                .map(|x| resolve_value(x, secrets))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), resolve_value(x, secrets)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// The digest the runner compares a sensitive attribute against: sha256 of
+/// the resolved string (or of the canonical JSON of a resolved structure).
+fn sensitive_digest(v: &Value) -> String {
+    match v {
+        Value::String(s) => sha256_hex(s.as_bytes()),
+        other => {
+            let json = serde_json::to_value(other).unwrap_or(serde_json::Value::Null);
+            sha256_hex(protocol::canonical_json(&json).as_bytes())
+        }
+    }
+}
+
+pub(crate) type ProbeMap = HashMap<ResourceId, Result<protocol::ProbeResult, String>>;
+
+/// Probes resources in one batch. A resource whose secrets cannot be
+/// resolved is not sent and reports the error instead.
+pub(crate) async fn probe(
+    s: &mut RunnerSession,
+    resources: &[&Resource],
+    secrets: &dyn SecretSource,
+) -> Result<ProbeMap, String> {
+    let mut out: ProbeMap = HashMap::new();
+    let mut batch = Vec::new();
+    let mut sensitive = BTreeMap::new();
+    'res: for r in resources {
+        let mut digests = BTreeMap::new();
+        for (k, v) in &r.attrs {
+            if v.contains_secret() {
+                match resolve_value(v, secrets) {
+                    Ok(resolved) => {
+                        digests.insert(k.clone(), sensitive_digest(&resolved));
+                    }
+                    Err(e) => {
+                        out.insert(r.id.clone(), Err(e));
+                        continue 'res;
+                    }
+                }
+            }
+        }
+        if !digests.is_empty() {
+            sensitive.insert(r.id.clone(), digests);
+        }
+        batch.push((*r).clone());
+    }
+    if batch.is_empty() {
+        return Ok(out);
+    }
+    let req = Request::Probe {
+        resources: batch,
+        sensitive,
+    };
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, s.request(&req, |_| {}))
+        .await
+        .unwrap_or(Err(TransportError::Timeout(PROBE_TIMEOUT)));
+    match answer {
+        Ok(Response::Probed { results }) => {
+            for p in results {
+                out.insert(p.id.clone(), Ok(p));
+            }
+            Ok(out)
+        }
+        Ok(Response::Error { message, .. }) => Err(format!("probe: {message}")),
+        Ok(other) => Err(format!("probe: unexpected answer {}", other.to_line())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Re-probes a host's planned resources and returns those whose observed
+/// state no longer matches the plan.
+async fn reprobe_stale(
+    s: &mut RunnerSession,
+    hp: &HostPlan,
+    secrets: &dyn SecretSource,
+) -> Result<Vec<ResourceId>, String> {
+    let Some(catalog) = &hp.catalog else {
+        return Ok(vec![]);
+    };
+    let resources: Vec<&Resource> = hp
+        .resources
+        .iter()
+        .filter(|p| p.error.is_none())
+        .filter_map(|p| catalog.resource(&p.id))
+        .collect();
+    let now = probe(s, &resources, secrets).await?;
+    let mut stale = Vec::new();
+    for p in hp.resources.iter().filter(|p| p.error.is_none()) {
+        match now.get(&p.id) {
+            Some(Ok(r)) if r.observed_digest == p.observed_digest => {}
+            _ => stale.push(p.id.clone()),
+        }
+    }
+    Ok(stale)
+}
+
+/// Digest of a resource's desired state: its type, title and attributes as
+/// in the catalog (secrets by name, never by value).
+pub fn desired_digest(r: &Resource) -> String {
+    let json = serde_json::json!({ "type": r.type_name, "title": r.title, "attrs": r.attrs });
+    sha256_hex(protocol::canonical_json(&json).as_bytes())
+}
+
+/// Orders a host's resources into DAG levels; ties keep catalog order.
+/// Edges to or from resources outside `ids` are ignored. A cycle (the
+/// compiler rejects them) degrades to catalog order rather than hanging.
+pub fn dag_levels(catalog: &Catalog, ids: &[ResourceId]) -> Vec<Vec<ResourceId>> {
+    let index: HashMap<&ResourceId, usize> =
+        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut preds: Vec<Vec<usize>> = vec![vec![]; ids.len()];
+    for e in &catalog.edges {
+        if let (Some(&f), Some(&t)) = (index.get(&e.from), index.get(&e.to)) {
+            if f != t {
+                preds[t].push(f);
+            }
+        }
+    }
+    let mut level: Vec<Option<usize>> = vec![None; ids.len()];
+    // Longest-path layering by repeated relaxation; bounded by n passes.
+    for _ in 0..=ids.len() {
+        let mut progressed = false;
+        for i in 0..ids.len() {
+            if level[i].is_some() {
+                continue;
+            }
+            if preds[i].iter().all(|p| level[*p].is_some()) {
+                let l = preds[i]
+                    .iter()
+                    .filter_map(|p| level[*p])
+                    .map(|l| l + 1)
+                    .max()
+                    .unwrap_or(0);
+                level[i] = Some(l);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let max = level.iter().flatten().max().copied().unwrap_or(0);
+    let mut out: Vec<Vec<ResourceId>> = vec![vec![]; max + 1];
+    let mut tail = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match level[i] {
+            Some(l) => out[l].push(id.clone()),
+            None => tail.push(id.clone()),
+        }
+    }
+    if !tail.is_empty() {
+        out.push(tail);
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
+fn skip_host(store: &StateStore, run_id: i64, hp: &HostPlan, why: &str) -> HostResult {
+    let mut r = HostResult {
+        host: hp.host.name.clone(),
+        status: "failed".into(),
+        error: Some(why.to_string()),
+        ..Default::default()
+    };
+    for p in &hp.resources {
+        r.skipped += 1;
+        let _ = store.record_resource_result(
+            run_id,
+            &ResourceResult {
+                host: hp.host.name.clone(),
+                resource: p.id.to_string(),
+                action: action_name(p.action).into(),
+                status: "skipped".into(),
+                message: Some(why.to_string()),
+                duration_ms: 0,
+            },
+            None,
+        );
+    }
+    r
+}
+
+pub fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::None => "none",
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::Check => "check",
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Changed => "changed",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// Applies one host's plan over an open session.
+async fn apply_host(
+    s: &mut RunnerSession,
+    hp: &HostPlan,
+    store: &StateStore,
+    run_id: i64,
+    secrets: &dyn SecretSource,
+    progress: &dyn Progress,
+    opts: &ApplyOptions,
+) -> HostResult {
+    let host = hp.host.name.as_str();
+    let mut result = HostResult {
+        host: host.to_string(),
+        status: "ok".into(),
+        ..Default::default()
+    };
+    let Some(catalog) = &hp.catalog else {
+        return skip_host(
+            store,
+            run_id,
+            hp,
+            hp.error.as_deref().unwrap_or("no catalog"),
+        );
+    };
+    let planned: HashMap<&ResourceId, &PlannedResource> =
+        hp.resources.iter().map(|p| (&p.id, p)).collect();
+    let ids: Vec<ResourceId> = hp.resources.iter().map(|p| p.id.clone()).collect();
+    let levels = dag_levels(catalog, &ids);
+    progress.event(host, ProgressEvent::Applying { total: ids.len() });
+
+    // Dependents of a failed resource are skipped, transitively: every edge
+    // kind orders, so all of them propagate failure.
+    let mut succs: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
+    for e in &catalog.edges {
+        succs.entry(&e.from).or_default().push(&e.to);
+    }
+    let notify_targets: HashMap<&ResourceId, Vec<&ResourceId>> = {
+        let mut m: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
+        for e in catalog.edges.iter().filter(|e| e.kind == EdgeKind::Notify) {
+            m.entry(&e.from).or_default().push(&e.to);
+        }
+        m
+    };
+    let mut blocked: HashMap<ResourceId, String> = HashMap::new();
+    let mut refresh: BTreeSet<ResourceId> = hp
+        .resources
+        .iter()
+        .filter(|p| p.refresh)
+        .map(|p| p.id.clone())
+        .collect();
+    let mut connection_lost: Option<String> = None;
+
+    let record = |id: &ResourceId,
+                  action: Action,
+                  status: &str,
+                  message: &str,
+                  ms: u64,
+                  applied: Option<ResourceState>| {
+        let _ = store.record_resource_result(
+            run_id,
+            &ResourceResult {
+                host: host.to_string(),
+                resource: id.to_string(),
+                action: action_name(action).into(),
+                status: status.into(),
+                message: if message.is_empty() {
+                    None
+                } else {
+                    Some(message.to_string())
+                },
+                duration_ms: ms,
+            },
+            applied.as_ref(),
+        );
+        let _ = store.record_event(run_id, host, Some(id.as_str()), status, Some(message));
+        progress.event(
+            host,
+            ProgressEvent::ResourceDone {
+                id,
+                status,
+                message,
+            },
+        );
+    };
+
+    for level in levels {
+        let mut items = Vec::new();
+        for id in &level {
+            let Some(p) = planned.get(id) else { continue };
+            if let Some(why) = &connection_lost {
+                record(id, p.action, "failed", why, 0, None);
+                result.failed += 1;
+                continue;
+            }
+            if let Some(e) = &p.error {
+                record(id, p.action, "failed", e, 0, None);
+                result.failed += 1;
+                mark_blocked(id, &succs, &mut blocked);
+                continue;
+            }
+            if let Some(why) = blocked.get(id) {
+                record(id, p.action, "skipped", why, 0, None);
+                result.skipped += 1;
+                mark_blocked(id, &succs, &mut blocked);
+                continue;
+            }
+            let wants_refresh = refresh.contains(id);
+            if p.action == Action::None && !wants_refresh {
+                result.unchanged += 1;
+                continue;
+            }
+            let Some(resource) = catalog.resource(id) else {
+                continue;
+            };
+            items.push((resource, p.action, wants_refresh));
+        }
+        if items.is_empty() {
+            continue;
+        }
+        // Retries: failed items go again, alone, up to their `retries`.
+        let mut attempt = 0u32;
+        let mut pending_items = items;
+        while !pending_items.is_empty() {
+            let outcome = apply_batch(
+                s,
+                &pending_items,
+                secrets,
+                progress,
+                host,
+                store,
+                run_id,
+                opts,
+            )
+            .await;
+            let mut retry = Vec::new();
+            match outcome {
+                Err(e) => {
+                    let msg = format!("{e}; the outcome on the host is unknown");
+                    for (r, action, _) in &pending_items {
+                        record(&r.id, *action, "failed", &msg, 0, None);
+                        result.failed += 1;
+                    }
+                    connection_lost = Some(e.to_string());
+                }
+                Ok(results) => {
+                    for ((r, action, wants_refresh), res) in pending_items.iter().zip(results) {
+                        let (status, message, observed, ms) = res;
+                        if status == Status::Failed && attempt < r.meta.retries {
+                            retry.push((*r, *action, *wants_refresh));
+                            continue;
+                        }
+                        let p = planned.get(&r.id);
+                        let applied = match status {
+                            Status::Ok | Status::Changed => Some(ResourceState {
+                                host: host.to_string(),
+                                resource: r.id.to_string(),
+                                type_name: r.type_name.clone(),
+                                desired_digest: desired_digest(r),
+                                observed_digest: observed
+                                    .clone()
+                                    .or_else(|| p.map(|p| p.observed_digest.clone()))
+                                    .unwrap_or_default(),
+                                run_id,
+                                applied_at: state::now(),
+                            }),
+                            _ => None,
+                        };
+                        record(&r.id, *action, status_name(status), &message, ms, applied);
+                        match status {
+                            Status::Changed => {
+                                result.changed += 1;
+                                if let Some(targets) = notify_targets.get(&r.id) {
+                                    let names: Vec<String> =
+                                        targets.iter().map(|t| t.to_string()).collect();
+                                    // Persist before running, so a crash keeps them.
+                                    let _ = store.add_pending_notifications(host, &names, run_id);
+                                    for t in targets {
+                                        refresh.insert((*t).clone());
+                                    }
+                                }
+                            }
+                            Status::Ok => result.unchanged += 1,
+                            Status::Skipped => result.skipped += 1,
+                            Status::Failed => {
+                                result.failed += 1;
+                                mark_blocked(&r.id, &succs, &mut blocked);
+                            }
+                        }
+                        if *wants_refresh && matches!(status, Status::Ok | Status::Changed) {
+                            let _ = store.clear_pending_notification(host, r.id.as_str());
+                        }
+                    }
+                }
+            }
+            if connection_lost.is_some() {
+                break;
+            }
+            attempt += 1;
+            pending_items = retry;
+        }
+    }
+    if result.failed > 0 || connection_lost.is_some() {
+        result.status = "failed".into();
+        result.error = connection_lost;
+    }
+    result
+}
+
+fn mark_blocked(
+    id: &ResourceId,
+    succs: &HashMap<&ResourceId, Vec<&ResourceId>>,
+    blocked: &mut HashMap<ResourceId, String>,
+) {
+    if let Some(next) = succs.get(id) {
+        for n in next {
+            blocked
+                .entry((*n).clone())
+                .or_insert_with(|| format!("skipped: depends on {id}, which did not apply"));
+        }
+    }
+}
+
+type ItemOutcome = (Status, String, Option<String>, u64);
+
+/// Sends one apply batch and collects per-item outcomes, in order.
+#[allow(clippy::too_many_arguments)]
+async fn apply_batch(
+    s: &mut RunnerSession,
+    items: &[(&Resource, Action, bool)],
+    secrets: &dyn SecretSource,
+    progress: &dyn Progress,
+    host: &str,
+    store: &StateStore,
+    run_id: i64,
+    opts: &ApplyOptions,
+) -> Result<Vec<ItemOutcome>, TransportError> {
+    let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; items.len()];
+    let mut send = Vec::new();
+    let mut send_idx = Vec::new();
+    let mut budget = Duration::ZERO;
+    for (i, (r, action, refresh)) in items.iter().enumerate() {
+        let mut resource = (*r).clone();
+        let mut sensitive = Vec::new();
+        let mut failed = None;
+        for (k, v) in resource.attrs.iter_mut() {
+            if v.contains_secret() {
+                match resolve_value(v, secrets) {
+                    Ok(resolved) => {
+                        *v = resolved;
+                        sensitive.push(k.clone());
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+        }
+        if let Some(e) = failed {
+            outcomes[i] = Some((Status::Failed, e, None, 0));
+            continue;
+        }
+        budget += r
+            .meta
+            .timeout
+            .map(Duration::from_secs)
+            .unwrap_or(opts.default_timeout);
+        send.push(ApplyItem {
+            resource,
+            action: to_protocol_action(*action),
+            refresh: *refresh,
+            sensitive,
+        });
+        send_idx.push(i);
+    }
+    if !send.is_empty() {
+        let started = Instant::now();
+        let mut started_at: HashMap<ResourceId, Instant> = HashMap::new();
+        let mut durations: HashMap<ResourceId, u64> = HashMap::new();
+        let req = Request::Apply { items: send };
+        let fut = s.request(&req, |ev| match ev.kind {
+            protocol::EventKind::Started => {
+                started_at.insert(ev.id.clone(), Instant::now());
+                let _ = store.record_event(run_id, host, Some(ev.id.as_str()), "started", None);
+                progress.event(host, ProgressEvent::ResourceStarted(&ev.id));
+            }
+            protocol::EventKind::Output => {
+                if let Some(line) = &ev.line {
+                    progress.event(host, ProgressEvent::Output(&ev.id, line));
+                }
+            }
+            protocol::EventKind::Done => {
+                let ms = started_at
+                    .get(&ev.id)
+                    .map(|t| t.elapsed().as_millis() as u64)
+                    .unwrap_or(0);
+                durations.insert(ev.id.clone(), ms);
+            }
+        });
+        let resp = match tokio::time::timeout(budget, fut).await {
+            Ok(r) => r?,
+            Err(_) => return Err(TransportError::Timeout(budget)),
+        };
+        let total_ms = started.elapsed().as_millis() as u64;
+        match resp {
+            Response::Applied { results } => {
+                let by_id: HashMap<&ResourceId, &protocol::ApplyResult> =
+                    results.iter().map(|r| (&r.id, r)).collect();
+                for i in send_idx {
+                    let id = &items[i].0.id;
+                    outcomes[i] = Some(match by_id.get(id) {
+                        Some(r) => (
+                            r.status,
+                            r.message.clone(),
+                            r.observed_digest.clone(),
+                            durations.get(id).copied().unwrap_or(total_ms),
+                        ),
+                        None => (
+                            Status::Failed,
+                            "the runner returned no result".into(),
+                            None,
+                            0,
+                        ),
+                    });
+                }
+            }
+            Response::Error { message, .. } => {
+                for i in send_idx {
+                    outcomes[i] = Some((Status::Failed, format!("runner: {message}"), None, 0));
+                }
+            }
+            other => {
+                return Err(TransportError::Runner(format!(
+                    "unexpected answer to apply: {}",
+                    other.to_line()
+                )))
+            }
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or((Status::Failed, "not applied".into(), None, 0)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mc_ir::{Edge, Meta, Transport, CATALOG_SCHEMA};
+
+    fn res(title: &str) -> Resource {
+        Resource {
+            id: ResourceId::new("file", title),
+            type_name: "file".into(),
+            title: title.into(),
+            attrs: BTreeMap::new(),
+            meta: Meta::default(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn levels_follow_edges_and_keep_source_order() {
+        let host = HostInfo {
+            name: "h".into(),
+            address: "h".into(),
+            user: None,
+            port: None,
+            transport: Transport::Local,
+            r#become: false,
+            groups: vec![],
+        };
+        let (a, b, c, d) = (res("/a"), res("/b"), res("/c"), res("/d"));
+        let catalog = Catalog {
+            schema: CATALOG_SCHEMA,
+            host,
+            resources: vec![a.clone(), b.clone(), c.clone(), d.clone()],
+            edges: vec![
+                Edge {
+                    from: c.id.clone(),
+                    to: a.id.clone(),
+                    kind: EdgeKind::Requires,
+                },
+                Edge {
+                    from: a.id.clone(),
+                    to: d.id.clone(),
+                    kind: EdgeKind::Notify,
+                },
+            ],
+        };
+        let ids: Vec<ResourceId> = catalog.resources.iter().map(|r| r.id.clone()).collect();
+        let levels = dag_levels(&catalog, &ids);
+        assert_eq!(
+            levels,
+            vec![
+                vec![b.id.clone(), c.id.clone()],
+                vec![a.id.clone()],
+                vec![d.id.clone()]
+            ]
+        );
+    }
+
+    #[test]
+    fn env_secrets_name_the_variable() {
+        let err = EnvSecrets.resolve("no such-secret").unwrap_err();
+        assert!(err.contains("MC_SECRET_NO_SUCH_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn selection_by_group_and_tags() {
+        let sel = Selection {
+            limit: vec!["web".into()],
+            tags: vec!["t".into()],
+            skip_tags: vec!["x".into()],
+        };
+        let mut h = HostInfo {
+            name: "a".into(),
+            address: "a".into(),
+            user: None,
+            port: None,
+            transport: Transport::Ssh,
+            r#become: false,
+            groups: vec!["web".into()],
+        };
+        assert!(sel.selects_host(&h));
+        h.groups.clear();
+        assert!(!sel.selects_host(&h));
+        let mut r = res("/a");
+        assert!(!sel.selects_resource(&r));
+        r.meta.tags = vec!["t".into()];
+        assert!(sel.selects_resource(&r));
+        r.meta.tags.push("x".into());
+        assert!(!sel.selects_resource(&r));
+    }
+}

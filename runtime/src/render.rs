@@ -1,0 +1,606 @@
+//! Human rendering of plans and apply results, Terraform style.
+
+use crate::engine::{Progress, ProgressEvent};
+use crate::state::HostResult;
+use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn green(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn yellow(self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn red(self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    fn cyan(self, s: &str) -> String {
+        self.wrap("36", s)
+    }
+    fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+/// The plan as a person reads it: per host the resources that change with
+/// `+ ~ -` markers, attribute changes ("mode 0644 → 0600"), unified diffs of
+/// content, then summary counts. Unchanged resources are counted, not shown.
+pub fn render_plan(plan: &Plan, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    for hp in &plan.hosts {
+        out.push_str(&p.bold(&format!("{} ({})", hp.host.name, hp.host.address)));
+        out.push('\n');
+        if let Some(e) = &hp.error {
+            out.push_str(&format!("  {} {}\n", p.red("!"), p.red(e)));
+            continue;
+        }
+        let mut shown = 0;
+        for r in &hp.resources {
+            if r.error.is_none() && !r.action.is_change() && !r.refresh {
+                continue;
+            }
+            shown += 1;
+            render_resource(&mut out, r, p);
+        }
+        let c = hp.counts();
+        if shown == 0 {
+            out.push_str(&format!(
+                "  no changes ({} resources up to date)\n",
+                c.unchanged
+            ));
+        }
+    }
+    let c = plan.counts();
+    out.push('\n');
+    out.push_str(&p.bold(&format!(
+        "Plan: {} to create, {} to update, {} to delete, {} to refresh; {} unchanged.",
+        c.create, c.update, c.delete, c.refresh, c.unchanged
+    )));
+    if c.errors > 0 {
+        out.push_str(&p.red(&format!(" {} errors.", c.errors)));
+    }
+    out.push('\n');
+    out.push_str(&render_policy(plan, color));
+    out
+}
+
+/// Policy findings (rendered like compiler diagnostics) and the approvals
+/// the plan needs; empty when the policies said nothing.
+pub fn render_policy(plan: &Plan, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    for f in &plan.policy {
+        out.push('\n');
+        match &f.rendered {
+            Some(text) => out.push_str(text),
+            None => {
+                let label = match f.kind {
+                    FindingKind::Deny => p.red("denied"),
+                    FindingKind::RequireApproval => p.yellow("needs approval"),
+                    FindingKind::Warn => p.yellow("warning"),
+                };
+                out.push_str(&format!(
+                    "{label}: {}: {}: {}\n",
+                    f.host, f.resource, f.message
+                ));
+            }
+        }
+    }
+    let denied = plan.denials().count();
+    if denied > 0 {
+        out.push('\n');
+        out.push_str(&p.red(&p.bold(&format!(
+            "Denied by policy ({denied} change{}): this plan cannot be applied.",
+            if denied == 1 { "" } else { "s" }
+        ))));
+        out.push('\n');
+    } else if plan.needs_approval() {
+        out.push('\n');
+        out.push_str(&p.yellow(&p.bold("This plan needs an approval before it is applied:")));
+        out.push('\n');
+        for r in &plan.required_approvals {
+            out.push_str(&format!("  - {r}\n"));
+        }
+        let short = plan.hash.get(..12).unwrap_or(&plan.hash);
+        out.push_str(&format!(
+            "Approve it with `mc approve {short} --reason \"…\"`.\n"
+        ));
+    }
+    out
+}
+
+/// One planned resource as in [`render_plan`] (marker, changes, diff).
+pub fn render_planned_resource(r: &PlannedResource, color: bool) -> String {
+    let mut out = String::new();
+    render_resource(&mut out, r, Paint(color));
+    out
+}
+
+fn render_resource(out: &mut String, r: &PlannedResource, p: Paint) {
+    if let Some(e) = &r.error {
+        out.push_str(&format!("  {} {}: {}\n", p.red("!"), r.id, p.red(e)));
+        return;
+    }
+    let (marker, suffix) = match r.action {
+        Action::Create => (p.green("+"), ""),
+        Action::Update => (p.yellow("~"), ""),
+        Action::Delete => (p.red("-"), ""),
+        Action::None | Action::Check => (p.cyan("↻"), " (refresh)"),
+    };
+    let suffix = if r.refresh && r.action.is_change() {
+        " (and refresh)"
+    } else {
+        suffix
+    };
+    let risk = match r.risk {
+        mc_ir::Risk::Low => String::new(),
+        mc_ir::Risk::Medium => format!(" {}", p.yellow("[risk: medium]")),
+        mc_ir::Risk::High => format!(" {}", p.red("[risk: high]")),
+    };
+    out.push_str(&format!("  {marker} {}{suffix}{risk}\n", r.id));
+    for c in &r.changes {
+        out.push_str(&format!(
+            "      {}\n",
+            render_change(c, r.content_diff.is_some())
+        ));
+    }
+    if let Some(diff) = &r.content_diff {
+        for line in diff.lines() {
+            let painted = if line.starts_with("+++") || line.starts_with("---") {
+                p.bold(line)
+            } else if line.starts_with('+') {
+                p.green(line)
+            } else if line.starts_with('-') {
+                p.red(line)
+            } else if line.starts_with("@@") {
+                p.cyan(line)
+            } else {
+                line.to_string()
+            };
+            out.push_str(&format!("      {painted}\n"));
+        }
+    }
+}
+
+/// `mode 0644 → 0600`, `owner "root" → "app"`, `content (12 bytes) → (30 bytes)`.
+pub fn render_change(c: &AttrChange, has_diff: bool) -> String {
+    let show = |v: &serde_json::Value| -> String {
+        match v {
+            serde_json::Value::Null => "(none)".into(),
+            serde_json::Value::Number(n) if c.attr == "mode" => match n.as_i64() {
+                Some(m) => format!("{m:04o}"),
+                None => n.to_string(),
+            },
+            serde_json::Value::String(s) if s == mc_runner::protocol::SECRET_PLACEHOLDER => {
+                s.clone()
+            }
+            serde_json::Value::String(s) if c.attr == "mode" => s.clone(),
+            // The runner describes old content it does not echo by digest.
+            serde_json::Value::String(s) if s.starts_with("sha256:") && s.len() > 19 => {
+                format!("{}…", s.get(..19).unwrap_or(s))
+            }
+            serde_json::Value::String(s) if has_diff && c.attr == "content" => {
+                format!("({} bytes)", s.len())
+            }
+            serde_json::Value::String(s) if s.contains('\n') || s.chars().count() > 60 => {
+                format!("({} bytes)", s.len())
+            }
+            other => other.to_string(),
+        }
+    };
+    format!("{} {} → {}", c.attr, show(&c.from), show(&c.to))
+}
+
+/// One line per host after an apply.
+pub fn render_summary(hosts: &[HostResult], color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    for h in hosts {
+        let status = if h.status == "ok" {
+            p.green("ok")
+        } else {
+            p.red(&h.status)
+        };
+        out.push_str(&format!(
+            "{}: {status}: {} changed, {} unchanged, {} failed, {} skipped",
+            h.host, h.changed, h.unchanged, h.failed, h.skipped
+        ));
+        if let Some(e) = &h.error {
+            out.push_str(&format!(" ({e})"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Progress as plain lines on stderr: one line per resource that changed,
+/// failed or was skipped, command output, and uploads. Colours on a TTY.
+pub struct LineProgress {
+    color: bool,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl LineProgress {
+    pub fn new(color: bool, out: Box<dyn Write + Send>) -> LineProgress {
+        LineProgress {
+            color,
+            out: Mutex::new(out),
+        }
+    }
+}
+
+impl Progress for LineProgress {
+    fn event(&self, host: &str, event: ProgressEvent<'_>) {
+        let p = Paint(self.color);
+        let line = match event {
+            ProgressEvent::Connected { uploaded: true } => format!("{host}: runner uploaded"),
+            ProgressEvent::Connected { uploaded: false } => return,
+            ProgressEvent::Applying { .. } => return,
+            ProgressEvent::ResourceStarted(_) => return,
+            ProgressEvent::Output(id, text) => format!("{host}: {id} | {text}"),
+            ProgressEvent::ResourceDone {
+                id,
+                status,
+                message,
+            } => {
+                let status = match status {
+                    "changed" => p.yellow("changed"),
+                    "failed" => p.red("failed"),
+                    "skipped" => p.cyan("skipped"),
+                    _ => return,
+                };
+                if message.is_empty() {
+                    format!("{host}: {id} {status}")
+                } else {
+                    format!("{host}: {id} {status}: {message}")
+                }
+            }
+            ProgressEvent::HostDone(_) => return,
+        };
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// A live view for terminals: changed/failed lines scroll above a block
+/// with one status line per host, redrawn in place.
+pub struct LiveProgress {
+    inner: Mutex<LiveState>,
+}
+
+struct LiveState {
+    out: Box<dyn Write + Send>,
+    hosts: Vec<(String, HostLine)>,
+    drawn: usize,
+}
+
+#[derive(Default)]
+struct HostLine {
+    total: usize,
+    changed: usize,
+    failed: usize,
+    skipped: usize,
+    current: String,
+    done: Option<String>,
+}
+
+impl LiveProgress {
+    pub fn new(out: Box<dyn Write + Send>) -> LiveProgress {
+        LiveProgress {
+            inner: Mutex::new(LiveState {
+                out,
+                hosts: Vec::new(),
+                drawn: 0,
+            }),
+        }
+    }
+}
+
+impl LiveState {
+    fn host(&mut self, name: &str) -> &mut HostLine {
+        let i = match self.hosts.iter().position(|(h, _)| h == name) {
+            Some(i) => i,
+            None => {
+                self.hosts.push((name.to_string(), HostLine::default()));
+                self.hosts.len() - 1
+            }
+        };
+        &mut self.hosts[i].1
+    }
+
+    fn clear(&mut self) {
+        for _ in 0..self.drawn {
+            // Up one line, erase it.
+            let _ = write!(self.out, "\x1b[1A\x1b[2K");
+        }
+        self.drawn = 0;
+    }
+
+    fn draw(&mut self) {
+        let p = Paint(true);
+        let mut lines = Vec::new();
+        for (name, h) in &self.hosts {
+            let state = match &h.done {
+                Some(s) if s == "ok" => p.green("done"),
+                Some(s) => p.red(s),
+                None if h.total == 0 => "planning".to_string(),
+                None => p.cyan("applying"),
+            };
+            let mut line = format!(
+                "{name:<16} {state:<8} {} changed, {} failed, {} skipped of {}",
+                h.changed, h.failed, h.skipped, h.total
+            );
+            if h.done.is_none() && !h.current.is_empty() {
+                line.push_str(&format!("  ▸ {}", h.current));
+            }
+            lines.push(line);
+        }
+        for l in &lines {
+            let _ = writeln!(self.out, "{l}");
+        }
+        self.drawn = lines.len();
+        let _ = self.out.flush();
+    }
+}
+
+impl Progress for LiveProgress {
+    fn event(&self, host: &str, event: ProgressEvent<'_>) {
+        let p = Paint(true);
+        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        st.clear();
+        match event {
+            ProgressEvent::Connected { uploaded } => {
+                st.host(host);
+                if uploaded {
+                    let _ = writeln!(st.out, "{host}: runner uploaded");
+                }
+            }
+            ProgressEvent::Applying { total } => st.host(host).total = total,
+            ProgressEvent::ResourceStarted(id) => st.host(host).current = id.to_string(),
+            ProgressEvent::Output(id, text) => {
+                let _ = writeln!(st.out, "{host}: {id} | {text}");
+            }
+            ProgressEvent::ResourceDone {
+                id,
+                status,
+                message,
+            } => {
+                let shown = match status {
+                    "changed" => {
+                        st.host(host).changed += 1;
+                        Some(p.yellow("changed"))
+                    }
+                    "failed" => {
+                        st.host(host).failed += 1;
+                        Some(p.red("failed"))
+                    }
+                    "skipped" => {
+                        st.host(host).skipped += 1;
+                        Some(p.cyan("skipped"))
+                    }
+                    _ => None,
+                };
+                if let Some(s) = shown {
+                    let tail = if message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {message}")
+                    };
+                    let _ = writeln!(st.out, "{host}: {id} {s}{tail}");
+                }
+            }
+            ProgressEvent::HostDone(r) => st.host(host).done = Some(r.status.clone()),
+        }
+        st.draw();
+    }
+
+    fn finish(&self) {
+        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        st.clear();
+        let _ = st.out.flush();
+    }
+}
+
+/// The progress reporter the CLI uses: a live view when stderr is a
+/// terminal, plain lines otherwise.
+pub fn progress_for_stderr() -> Arc<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Arc::new(LiveProgress::new(Box::new(std::io::stderr())))
+    } else {
+        Arc::new(LineProgress::new(false, Box::new(std::io::stderr())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mc_ir::plan::HostPlan;
+    use mc_ir::{HostInfo, ResourceId, Risk, Transport};
+
+    fn plan() -> Plan {
+        Plan::new(
+            0,
+            "d".into(),
+            vec![HostPlan {
+                host: HostInfo {
+                    name: "web1".into(),
+                    address: "10.0.0.1".into(),
+                    user: None,
+                    port: None,
+                    transport: Transport::Ssh,
+                    r#become: false,
+                    groups: vec![],
+                },
+                catalog: None,
+                resources: vec![
+                    PlannedResource {
+                        id: ResourceId::new("file", "/etc/app.conf"),
+                        action: Action::Update,
+                        changes: vec![
+                            AttrChange {
+                                attr: "mode".into(),
+                                from: "0644".into(),
+                                to: 384.into(),
+                            },
+                            AttrChange {
+                                attr: "content".into(),
+                                from: "a\n".into(),
+                                to: "b\n".into(),
+                            },
+                        ],
+                        content_diff: Some(
+                            "--- /etc/app.conf\n+++ /etc/app.conf\n@@ -1 +1 @@\n-a\n+b\n".into(),
+                        ),
+                        observed_digest: "x".into(),
+                        risk: Risk::High,
+                        refresh: false,
+                        error: None,
+                    },
+                    PlannedResource {
+                        id: ResourceId::new("file", "/etc/ok"),
+                        action: Action::None,
+                        changes: vec![],
+                        content_diff: None,
+                        observed_digest: "y".into(),
+                        risk: Risk::Low,
+                        refresh: false,
+                        error: None,
+                    },
+                ],
+                error: None,
+            }],
+        )
+    }
+
+    #[test]
+    fn renders_markers_modes_diffs_and_counts() {
+        let text = render_plan(&plan(), false);
+        assert!(text.contains("web1 (10.0.0.1)"), "{text}");
+        assert!(
+            text.contains("  ~ file[/etc/app.conf] [risk: high]"),
+            "{text}"
+        );
+        assert!(text.contains("mode 0644 → 0600"), "{text}");
+        assert!(text.contains("content (2 bytes) → (2 bytes)"), "{text}");
+        assert!(text.contains("      -a\n      +b\n"), "{text}");
+        assert!(
+            !text.contains("/etc/ok"),
+            "unchanged resources are not listed: {text}"
+        );
+        assert!(
+            text.contains(
+                "Plan: 0 to create, 1 to update, 0 to delete, 0 to refresh; 1 unchanged."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
+        assert!(render_plan(&plan(), true).contains('\x1b'));
+    }
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn live_view_redraws_in_place_and_clears_at_the_end() {
+        let buf = Shared::default();
+        let live = LiveProgress::new(Box::new(buf.clone()));
+        let id = ResourceId::new("file", "/a");
+        live.event("web1", ProgressEvent::Applying { total: 3 });
+        live.event("web1", ProgressEvent::ResourceStarted(&id));
+        live.event(
+            "web1",
+            ProgressEvent::ResourceDone {
+                id: &id,
+                status: "changed",
+                message: "created",
+            },
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("web1: file[/a] \x1b[33mchanged\x1b[0m: created\n"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("1 changed, 0 failed, 0 skipped of 3"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\x1b[1A\x1b[2K"),
+            "redraws over the old block: {text:?}"
+        );
+        live.finish();
+        let after = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(after.ends_with("\x1b[1A\x1b[2K"), "{after:?}");
+    }
+
+    #[test]
+    fn plain_lines_report_changes_and_failures_only() {
+        let buf = Shared::default();
+        let lines = LineProgress::new(false, Box::new(buf.clone()));
+        let id = ResourceId::new("file", "/a");
+        lines.event(
+            "h",
+            ProgressEvent::ResourceDone {
+                id: &id,
+                status: "ok",
+                message: "",
+            },
+        );
+        lines.event(
+            "h",
+            ProgressEvent::ResourceDone {
+                id: &id,
+                status: "failed",
+                message: "boom",
+            },
+        );
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "h: file[/a] failed: boom\n");
+    }
+
+    #[test]
+    fn digests_are_shortened() {
+        let c = AttrChange {
+            attr: "content".into(),
+            from: format!("sha256:{}", "ab".repeat(32)).into(),
+            to: "new\n".into(),
+        };
+        assert_eq!(
+            render_change(&c, true),
+            "content sha256:abababababab… → (4 bytes)"
+        );
+    }
+
+    #[test]
+    fn secrets_stay_hidden() {
+        let c = AttrChange {
+            attr: "content".into(),
+            from: "(secret)".into(),
+            to: "(secret)".into(),
+        };
+        assert_eq!(render_change(&c, false), "content (secret) → (secret)");
+    }
+}

@@ -1,0 +1,163 @@
+//! Shared set-up for the runtime's tests against real test hosts: catalogs
+//! built in Rust, the real `mc-runner` binary, fleet ssh configs.
+
+#![allow(dead_code)]
+
+use mc_ir::{Catalog, Edge, EdgeKind, HostInfo, Meta, Resource, ResourceId, Transport, Value};
+use mc_runtime::{
+    CatalogSource, ConnectOptions, Progress, ProgressEvent, RunnerBinary, Runtime, StateStore,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The real runner. Built once per test binary with cargo (the package's
+/// tests do not build other packages' binaries), unless `MC_RUNNER` names one.
+pub fn runner() -> RunnerBinary {
+    static RUNNER: OnceLock<RunnerBinary> = OnceLock::new();
+    RUNNER
+        .get_or_init(|| {
+            if std::env::var_os("MC_RUNNER").is_none() {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let status = std::process::Command::new(cargo)
+                    .args(["build", "--quiet", "-p", "mc-runner", "--bin", "mc-runner"])
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .status()
+                    .expect("running cargo build for mc-runner");
+                // A workspace that does not build as a whole still leaves
+                // the last runner usable; say so rather than fail.
+                if !status.success() {
+                    eprintln!("warning: building mc-runner failed; using the existing binary");
+                }
+            }
+            RunnerBinary::locate().expect("mc-runner binary")
+        })
+        .clone()
+}
+
+pub fn ssh_host(name: &str) -> HostInfo {
+    HostInfo {
+        name: name.into(),
+        address: name.into(),
+        user: None,
+        port: None,
+        transport: Transport::Ssh,
+        r#become: false,
+        groups: vec![],
+    }
+}
+
+pub fn resource(type_name: &str, title: &str, attrs: &[(&str, Value)]) -> Resource {
+    Resource {
+        id: ResourceId::new(type_name, title),
+        type_name: type_name.into(),
+        title: title.into(),
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+        meta: Meta::default(),
+        source: None,
+    }
+}
+
+pub fn s(v: &str) -> Value {
+    Value::String(v.into())
+}
+
+pub fn edge(from: &Resource, to: &Resource, kind: EdgeKind) -> Edge {
+    Edge {
+        from: from.id.clone(),
+        to: to.id.clone(),
+        kind,
+    }
+}
+
+/// Builds one host's resources and edges.
+pub type BuildFn = Box<dyn Fn(&HostInfo) -> (Vec<Resource>, Vec<Edge>) + Send + Sync>;
+
+/// A catalog source whose per-host resources tests can change between runs.
+pub struct TestSource {
+    pub hosts: Vec<HostInfo>,
+    pub build: Mutex<BuildFn>,
+    pub digest: String,
+}
+
+impl TestSource {
+    pub fn new(
+        hosts: Vec<HostInfo>,
+        build: impl Fn(&HostInfo) -> (Vec<Resource>, Vec<Edge>) + Send + Sync + 'static,
+    ) -> Arc<TestSource> {
+        Arc::new(TestSource {
+            hosts,
+            build: Mutex::new(Box::new(build)),
+            digest: "test-source".into(),
+        })
+    }
+}
+
+impl CatalogSource for TestSource {
+    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+        Ok(self.hosts.clone())
+    }
+    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String> {
+        if !facts.is_object() {
+            return Err("facts are not an object".into());
+        }
+        let (resources, edges) = (self.build.lock().unwrap())(host);
+        Ok(Catalog {
+            schema: mc_ir::CATALOG_SCHEMA,
+            host: host.clone(),
+            resources,
+            edges,
+        })
+    }
+    fn source_digest(&self) -> String {
+        self.digest.clone()
+    }
+}
+
+pub fn runtime(dir: &Path, ssh_config: Option<&Path>) -> Runtime {
+    let store = StateStore::open(&dir.join("state.db")).unwrap();
+    let mut opts = ConnectOptions::new(runner());
+    opts.ssh_config = ssh_config.map(Path::to_path_buf);
+    Runtime::new(Arc::new(store), opts)
+}
+
+/// Collects progress events as text, for assertions.
+#[derive(Default)]
+pub struct Recorder {
+    pub lines: Mutex<Vec<String>>,
+}
+
+impl Progress for Recorder {
+    fn event(&self, host: &str, event: ProgressEvent<'_>) {
+        let line = match event {
+            ProgressEvent::Connected { uploaded } => {
+                format!("{host} connected uploaded={uploaded}")
+            }
+            ProgressEvent::Applying { total } => format!("{host} applying {total}"),
+            ProgressEvent::ResourceStarted(id) => format!("{host} started {id}"),
+            ProgressEvent::Output(id, l) => format!("{host} output {id} {l}"),
+            ProgressEvent::ResourceDone {
+                id,
+                status,
+                message,
+            } => {
+                format!("{host} {status} {id} {message}")
+            }
+            ProgressEvent::HostDone(r) => format!("{host} done {}", r.status),
+        };
+        self.lines.lock().unwrap().push(line);
+    }
+}
+
+impl Recorder {
+    pub fn has(&self, needle: &str) -> bool {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
+    }
+}

@@ -1,0 +1,831 @@
+//! Plan and apply against real sshd test hosts with the real runner.
+
+mod common;
+
+use common::*;
+use mc_ir::plan::Action;
+use mc_ir::{EdgeKind, Value};
+use mc_runtime::{ApplyOptions, Quiet, RuntimeError, Selection};
+use mc_testfleet::Fleet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn files_for(root: &str) -> impl Fn(&mc_ir::HostInfo) -> (Vec<mc_ir::Resource>, Vec<mc_ir::Edge>) {
+    let root = root.to_string();
+    move |h| {
+        let dir = resource("directory", &root, &[("mode", Value::Int(0o755))]);
+        let motd = resource(
+            "file",
+            &format!("{root}/motd"),
+            &[
+                ("content", s(&format!("hello {}\n", h.name))),
+                ("mode", Value::Int(0o644)),
+            ],
+        );
+        let edges = vec![edge(&dir, &motd, EdgeKind::Auto)];
+        (vec![dir, motd], edges)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_creates_and_a_second_apply_changes_nothing_over_one_session() {
+    let fleet = Fleet::start(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-a"));
+    let before: Vec<usize> = fleet.hosts().iter().map(|h| h.count_sessions()).collect();
+
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    assert_eq!(plan.counts().create, 4, "{}", plan.to_json_pretty());
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 4);
+    assert!(
+        report.uploads.values().all(|u| *u),
+        "first run uploads the runner"
+    );
+    for h in fleet.hosts() {
+        let text = h.read_file("/srv/mc-a/motd").unwrap();
+        assert_eq!(text, format!("hello {}\n", h.name()).as_bytes());
+        assert!(h
+            .exec_ok("ls /var/lib/mc/runner/")
+            .unwrap()
+            .contains("mc-runner-"));
+    }
+    // Plan + apply shared one SSH connection per host.
+    for (h, b) in fleet.hosts().iter().zip(&before) {
+        assert_eq!(h.count_sessions() - b, 1, "{}", h.sshd_log());
+    }
+
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(planned.plan.counts().changes(), 0);
+    assert_eq!(planned.plan.counts().unchanged, 4);
+    let report = rt
+        .apply(
+            &planned.plan.clone(),
+            planned.sessions,
+            &opts,
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok());
+    assert_eq!(report.changed(), 0);
+    assert!(
+        report.uploads.values().all(|u| !u),
+        "the cached runner is reused"
+    );
+    for h in fleet.hosts() {
+        assert_eq!(rt.store.resource_states(h.name()).unwrap().len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_file_is_refused_when_stale_and_when_applied_twice() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-stale"));
+
+    // Plan, then someone edits the file by hand on host 2: refused, nothing applied.
+    let first = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = first.plan.clone();
+    first.close().await;
+    fleet
+        .host(1)
+        .exec_ok("mkdir -p /srv/mc-stale && echo edited > /srv/mc-stale/motd")
+        .unwrap();
+    let err = rt
+        .apply(
+            &plan,
+            Default::default(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        RuntimeError::Stale(items) => {
+            assert!(items.iter().any(
+                |(h, r)| h == fleet.host(1).name() && r.as_str() == "file[/srv/mc-stale/motd]"
+            ));
+        }
+        other => panic!("expected a stale plan, got {other}"),
+    }
+    assert!(err.to_string().contains(fleet.host(1).name()));
+    assert!(
+        !fleet.host(0).path_exists("/srv/mc-stale/motd").unwrap(),
+        "nothing applied"
+    );
+    assert!(matches!(
+        rt.apply(
+            &plan,
+            Default::default(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet)
+        )
+        .await,
+        Err(RuntimeError::PlanStale)
+    ));
+
+    // A fresh plan applies once, and only once.
+    let second = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = second.plan.clone();
+    second.close().await;
+    let report = rt
+        .apply(
+            &plan,
+            Default::default(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        fleet.host(1).read_file("/srv/mc-stale/motd").unwrap(),
+        b"hello host2\n"
+    );
+    match rt
+        .apply(
+            &plan,
+            Default::default(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await
+    {
+        Err(RuntimeError::PlanAlreadyApplied(run)) => assert_eq!(run, report.run_id),
+        other => panic!(
+            "expected already applied, got {:?}",
+            other.map(|r| r.run_id)
+        ),
+    }
+
+    let kinds: Vec<String> = rt
+        .store
+        .audit_entries(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "plan",
+        "apply.refused_stale",
+        "apply.refused",
+        "apply.start",
+        "apply.finish",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+
+    // An edited plan file is refused.
+    let mut tampered = plan.clone();
+    tampered.hosts[0].resources[0].observed_digest = "0".repeat(64);
+    assert!(matches!(
+        rt.apply(
+            &tampered,
+            Default::default(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet)
+        )
+        .await,
+        Err(RuntimeError::PlanTampered)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_down_host_fails_alone_and_a_rerun_converges() {
+    let fleet = Fleet::start(3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-down"));
+    let down = fleet.host(1);
+    down.kill_sshd().unwrap();
+
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let hp = &planned.plan.hosts[1];
+    assert!(
+        hp.error.as_deref().unwrap_or("").contains("unreachable"),
+        "{:?}",
+        hp.error
+    );
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    let statuses: Vec<&str> = report.hosts.iter().map(|h| h.status.as_str()).collect();
+    assert_eq!(statuses, ["ok", "failed", "ok"]);
+    assert!(rt.store.resource_states(down.name()).unwrap().is_empty());
+    assert_eq!(
+        rt.store
+            .resource_states(fleet.host(0).name())
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(rt.store.list_runs(1).unwrap()[0].status, "failed");
+
+    down.start_sshd().unwrap();
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let changes: Vec<usize> = plan.hosts.iter().map(|h| h.counts().changes()).collect();
+    assert_eq!(changes, [0, 2, 0]);
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        down.read_file("/srv/mc-down/motd").unwrap(),
+        b"hello host2\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_cut_mid_apply_fails_that_host_only() {
+    let fleet = Fleet::start(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Arc::new(runtime(dir.path(), Some(fleet.ssh_config())));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, |_| {
+        let slow = resource(
+            "command",
+            "slow step",
+            &[
+                ("run", s("sleep 2 && touch /srv/mc-cut-slow")),
+                ("creates", s("/srv/mc-cut-slow")),
+            ],
+        );
+        let after = resource("file", "/srv/mc-cut-after", &[("content", s("after\n"))]);
+        let edges = vec![edge(&slow, &after, EdgeKind::Requires)];
+        (vec![slow, after], edges)
+    });
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let recorder = Arc::new(Recorder::default());
+    let victim = fleet.host(0);
+    let apply = {
+        let rt = rt.clone();
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            rt.apply(
+                &plan,
+                planned.sessions,
+                &ApplyOptions {
+                    check_stale: false,
+                    ..Default::default()
+                },
+                recorder,
+            )
+            .await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !recorder.has(&format!("{} started command[slow step]", victim.name())) {
+        assert!(Instant::now() < deadline, "the slow command never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    victim.cut_connections().unwrap();
+    let report = apply.await.unwrap().unwrap();
+    assert_eq!(report.hosts[0].status, "failed");
+    assert!(
+        report.hosts[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("connection lost"),
+        "{report:?}"
+    );
+    assert_eq!(report.hosts[1].status, "ok");
+    let results = rt.store.resource_results(report.run_id).unwrap();
+    let victim_after = results
+        .iter()
+        .find(|r| r.host == victim.name() && r.resource == "file[/srv/mc-cut-after]")
+        .unwrap();
+    assert_ne!(victim_after.status, "changed");
+    assert!(!victim.path_exists("/srv/mc-cut-after").unwrap());
+
+    // A rerun converges.
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(victim.read_file("/srv/mc-cut-after").unwrap(), b"after\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_refresh_once_and_survive_a_failed_run() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let version = Arc::new(std::sync::Mutex::new(1));
+    let v = version.clone();
+    let source = TestSource::new(vec![ssh_host(host.name())], move |_| {
+        let n = *v.lock().unwrap();
+        let a = resource(
+            "file",
+            "/srv/mc-notify/a.conf",
+            &[("content", s(&format!("a{n}\n")))],
+        );
+        let b = resource(
+            "file",
+            "/srv/mc-notify/b.conf",
+            &[("content", s(&format!("b{n}\n")))],
+        );
+        // Fails unless /srv/mc-notify/allow exists; appends one line per refresh.
+        let reload = resource(
+            "command",
+            "reload",
+            &[
+                (
+                    "run",
+                    s("test -f /srv/mc-notify/allow && echo reload >> /srv/mc-notify/reloads"),
+                ),
+                ("refresh_only", Value::Bool(true)),
+            ],
+        );
+        let edges = vec![
+            edge(&a, &reload, EdgeKind::Notify),
+            edge(&b, &reload, EdgeKind::Notify),
+        ];
+        (vec![a, b, reload], edges)
+    });
+    host.exec_ok("mkdir -p /srv/mc-notify").unwrap();
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+
+    // Both notifiers change, the refresh fails: it stays pending.
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    assert_eq!(
+        rt.store.pending_notifications(host.name()).unwrap(),
+        ["command[reload]"]
+    );
+
+    // Nothing else changes, but the pending refresh is planned and runs once.
+    host.exec_ok("touch /srv/mc-notify/allow").unwrap();
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let reload = planned.plan.hosts[0]
+        .resources
+        .iter()
+        .find(|r| r.id.as_str() == "command[reload]")
+        .unwrap();
+    assert!(reload.refresh);
+    assert_eq!(planned.plan.counts().refresh, 1);
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        host.read_file("/srv/mc-notify/reloads").unwrap(),
+        b"reload\n"
+    );
+    assert!(rt
+        .store
+        .pending_notifications(host.name())
+        .unwrap()
+        .is_empty());
+
+    // Two notifiers change: one refresh.
+    *version.lock().unwrap() = 2;
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        host.read_file("/srv/mc-notify/reloads").unwrap(),
+        b"reload\nreload\n"
+    );
+
+    // No change: no refresh.
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(planned.plan.counts().changes(), 0);
+    let plan = planned.plan.clone();
+    rt.apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(
+        host.read_file("/srv/mc-notify/reloads").unwrap(),
+        b"reload\nreload\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_skip_only_dependents() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let bad = resource("command", "fails", &[("run", s("exit 3"))]);
+        let dependent = resource("file", "/srv/mc-skip/dep", &[("content", s("x\n"))]);
+        let independent = resource("directory", "/srv/mc-skip-free", &[]);
+        let edges = vec![edge(&bad, &dependent, EdgeKind::Requires)];
+        (vec![bad, dependent, independent], edges)
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(planned.plan.hosts[0].resources[0].action, Action::Create);
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    let h = &report.hosts[0];
+    assert_eq!((h.failed, h.skipped, h.changed), (1, 1, 1), "{h:?}");
+    let results = rt.store.resource_results(report.run_id).unwrap();
+    let dep = results
+        .iter()
+        .find(|r| r.resource == "file[/srv/mc-skip/dep]")
+        .unwrap();
+    assert_eq!(dep.status, "skipped");
+    assert!(dep
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("command[fails]"));
+    assert!(host.path_exists("/srv/mc-skip-free").unwrap());
+    assert!(!host.path_exists("/srv/mc-skip/dep").unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_host_keys_are_refused_unless_trusted() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let source = TestSource::new(vec![ssh_host(host.name())], files_for("/srv/mc-keys"));
+    let rt = runtime(dir.path(), Some(host.ssh_config_without_known_host()));
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let err = planned.plan.hosts[0].error.clone().unwrap_or_default();
+    assert!(err.contains("unreachable"), "{err}");
+    let mut rt = runtime(dir.path(), Some(host.ssh_config_without_known_host()));
+    rt.connect.trust_new_host_keys = true;
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(
+        planned.plan.hosts[0].error.is_none(),
+        "{:?}",
+        planned.plan.hosts[0].error
+    );
+    planned.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn become_runs_the_runner_as_root() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let mut info = ssh_host(host.name());
+    info.r#become = true;
+    let source = TestSource::new(vec![info], |_| {
+        (
+            vec![resource(
+                "command",
+                "whoami",
+                &[
+                    ("run", s("id -u > /srv/mc-become-uid")),
+                    ("creates", s("/srv/mc-become-uid")),
+                ],
+            )],
+            vec![],
+        )
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(
+        planned.plan.hosts[0].error.is_none(),
+        "{:?}",
+        planned.plan.hosts[0].error
+    );
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(host.read_file("/srv/mc-become-uid").unwrap(), b"0\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_fail_stops_starting_hosts() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    rt.parallel = 1;
+    let mut hosts = vec![ssh_host("no-such-host.invalid")];
+    hosts.extend(fleet.hosts().iter().map(|h| ssh_host(h.name())));
+    let source = TestSource::new(hosts, files_for("/srv/mc-maxfail"));
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        max_fail: Some(0),
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    let errors: Vec<String> = report
+        .hosts
+        .iter()
+        .map(|h| h.error.clone().unwrap_or_default())
+        .collect();
+    assert!(errors[0].contains("unreachable"), "{errors:?}");
+    assert!(errors[1].contains("max_fail"), "{errors:?}");
+    assert!(errors[2].contains("max_fail"), "{errors:?}");
+    assert!(!fleet.host(0).path_exists("/srv/mc-maxfail").unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resource_timeout_fails_the_host_and_frees_the_session() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let mut slow = resource(
+            "command",
+            "hangs",
+            &[
+                ("run", s("sleep 60")),
+                ("creates", s("/srv/mc-timeout-never")),
+            ],
+        );
+        slow.meta.timeout = Some(1);
+        let after = resource("file", "/srv/mc-timeout-after", &[("content", s("x\n"))]);
+        let edges = vec![edge(&slow, &after, EdgeKind::Requires)];
+        (vec![slow, after], edges)
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    let h = &report.hosts[0];
+    assert_eq!(h.status, "failed");
+    assert!(
+        h.error.as_deref().unwrap_or("").contains("timed out"),
+        "{h:?}"
+    );
+    assert!(!host.path_exists("/srv/mc-timeout-after").unwrap());
+    // The lock is released with the run.
+    assert!(rt.store.locks().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_re_run_a_failed_resource() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        // Fails the first time (leaving a flag), succeeds the second.
+        let mut flaky = resource(
+            "command",
+            "flaky",
+            &[
+                ("run", s("test -f /srv/mc-retry-flag || { touch /srv/mc-retry-flag; exit 1; }; touch /srv/mc-retry-done")),
+                ("creates", s("/srv/mc-retry-done")),
+            ],
+        );
+        flaky.meta.retries = 1;
+        (vec![flaky], vec![])
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 1);
+    assert!(host.path_exists("/srv/mc-retry-done").unwrap());
+}
+
+struct FixedSecrets;
+impl mc_runtime::SecretSource for FixedSecrets {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        match name {
+            "db" => Ok("hunter2-very-secret".into()),
+            other => Err(format!("no secret {other}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_reach_the_host_but_never_the_plan_or_the_state_store() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    rt.secrets = Arc::new(FixedSecrets);
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let secret = Value::Secret(mc_ir::SecretValue {
+            parts: vec![
+                mc_ir::SecretPart::Text("password=".into()),
+                mc_ir::SecretPart::Secret("db".into()),
+                mc_ir::SecretPart::Text("\n".into()),
+            ],
+        });
+        let f = resource(
+            "file",
+            "/srv/mc-secret.conf",
+            &[("content", secret), ("mode", Value::Int(0o600))],
+        );
+        let missing = resource(
+            "file",
+            "/srv/mc-secret-missing.conf",
+            &[(
+                "content",
+                Value::Secret(mc_ir::SecretValue {
+                    parts: vec![mc_ir::SecretPart::Secret("nope".into())],
+                }),
+            )],
+        );
+        (vec![f, missing], vec![])
+    });
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let json = planned.plan.to_json_pretty();
+    assert!(!json.contains("hunter2"), "{json}");
+    let text = mc_runtime::render::render_plan(&planned.plan, false);
+    assert!(!text.contains("hunter2"), "{text}");
+    let missing = &planned.plan.hosts[0].resources[1];
+    assert!(
+        missing
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no secret nope"),
+        "{missing:?}"
+    );
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(report.hosts[0].changed, 1, "{report:?}");
+    assert_eq!(
+        host.read_file("/srv/mc-secret.conf").unwrap(),
+        b"password=hunter2-very-secret\n"
+    );
+
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let again = &planned.plan.hosts[0].resources[0];
+    assert_eq!(again.action, Action::None, "{again:?}");
+    planned.close().await;
+
+    // Nothing in the database files mentions the value.
+    drop(rt);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
+    }
+}

@@ -1,0 +1,174 @@
+//! `mc apply`: apply a plan file, or plan a project, confirm and apply.
+
+use super::plan::{catalog_source, RunArgs};
+use mc_ir::plan::Plan;
+use mc_runtime::{render, ApplyOptions};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A plan file written by `mc plan -o`, or a project directory.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Apply without asking for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Stop starting new hosts once more than N hosts have failed.
+    #[arg(long, value_name = "N")]
+    pub max_fail: Option<usize>,
+    /// Print the apply report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match apply(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mc apply: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn apply(args: &Args) -> Result<ExitCode, String> {
+    let opts = ApplyOptions {
+        max_fail: args.max_fail,
+        ..ApplyOptions::default()
+    };
+    let progress = render::progress_for_stderr();
+    let color = std::io::stdout().is_terminal();
+    let report = if args.path.is_file() {
+        if !(args.run.limit.is_empty() && args.run.tags.is_empty() && args.run.skip_tags.is_empty())
+        {
+            return Err(
+                "--limit, --tags and --skip-tags select what to plan; a plan file is applied whole"
+                    .into(),
+            );
+        }
+        let text = std::fs::read_to_string(&args.path)
+            .map_err(|e| format!("cannot read {}: {e}", args.path.display()))?;
+        let plan = Plan::from_json(&text).map_err(|e| format!("{}: {e}", args.path.display()))?;
+        // The plan's own project locates the state store unless --state says otherwise.
+        let project = plan
+            .project
+            .as_deref()
+            .map(Path::new)
+            .filter(|p| p.is_dir())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let rt = args.run.runtime(&project)?;
+        let report =
+            mc_runtime::block_on(rt.apply(&plan, Default::default(), &opts, progress.clone()));
+        progress.finish();
+        report.map_err(|e| e.to_string())?
+    } else {
+        let source = catalog_source(&args.path)?;
+        let rt = args.run.runtime(&args.path)?;
+        let sel = args.run.selection();
+        let interactive = std::io::stdin().is_terminal();
+        if !args.yes && !interactive {
+            return Err("refusing to apply without confirmation: no terminal; pass --yes".into());
+        }
+        let outcome = mc_runtime::block_on(async {
+            let planned = rt.plan(source, &sel, progress.clone()).await;
+            progress.finish();
+            let planned = planned?;
+            print!("{}", render::render_plan(&planned.plan, color));
+            let counts = planned.plan.counts();
+            if counts.changes() == 0 && counts.errors == 0 {
+                planned.close().await;
+                return Ok(None);
+            }
+            // Refuse before asking: a denied or unapproved plan never runs.
+            if let Err(refusal) = mc_runtime::policy::check_plan_in(&rt.store, &planned.plan) {
+                let plan = planned.plan.clone();
+                planned.close().await;
+                return Ok(Some(Err(unapproved_hint(&args.path, &plan, refusal))));
+            }
+            if !args.yes && !confirm() {
+                planned.close().await;
+                return Ok(Some(Err("apply cancelled".to_string())));
+            }
+            let plan = planned.plan.clone();
+            // Planned in this same run: nothing can be stale yet.
+            let opts = ApplyOptions {
+                check_stale: false,
+                ..opts.clone()
+            };
+            let report = rt
+                .apply(&plan, planned.sessions, &opts, progress.clone())
+                .await;
+            progress.finish();
+            let report = report?;
+            Ok::<_, mc_runtime::RuntimeError>(Some(Ok(report)))
+        })
+        .map_err(|e| e.to_string())?;
+        match outcome {
+            None => {
+                println!("No changes. Every host is up to date.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(report)) => report,
+        }
+    };
+    if args.json {
+        let json = serde_json::json!({
+            "run": report.run_id,
+            "ok": report.ok(),
+            "hosts": report.hosts,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render::render_summary(&report.hosts, color));
+        println!(
+            "Run {}: {} changed on {} hosts{}.",
+            report.run_id,
+            report.changed(),
+            report.hosts.len(),
+            if report.ok() { "" } else { ", with failures" }
+        );
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The refusal, plus for a plan that only lacks an approval the file it
+/// was saved to, so it can be approved and applied as it is (planning again
+/// would make a new plan that needs its own approval).
+fn unapproved_hint(project: &Path, plan: &Plan, refusal: mc_runtime::Refusal) -> String {
+    let mut msg = refusal.to_string();
+    if let mc_runtime::Refusal::Unapproved { .. } = refusal {
+        let short = plan.hash.get(..12).unwrap_or(&plan.hash);
+        let dir = project.join(".mc").join("plans");
+        let file = dir.join(format!("plan-{short}.json"));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&file, plan.to_json_pretty()));
+        if written.is_ok() {
+            msg = format!(
+                "{msg}\nthe plan was saved to {}: once approved, run `mc apply {}`",
+                file.display(),
+                file.display()
+            );
+        }
+    }
+    msg
+}
+
+fn confirm() -> bool {
+    print!("Apply these changes? Only 'yes' is accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+}

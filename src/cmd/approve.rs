@@ -1,0 +1,182 @@
+//! `mc approve` and `mc reject`: decide on a plan that needs approval.
+//!
+//! The decision is bound to the plan's content hash: a re-made plan with
+//! any difference has another hash and needs its own approval. Who (the
+//! local user), when and why go to the plan's decision record and the
+//! hash-chained audit log, in one transaction.
+
+use super::plan::open_store;
+use mc_ir::plan::Plan;
+use mc_runtime::state::format_time;
+use mc_runtime::StateStore;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The plan: its hash (or a unique prefix, as `mc plan` prints it) or a
+    /// plan file. Without it, lists the plans waiting for a decision.
+    pub plan: Option<String>,
+    /// Why (recorded in the audit log).
+    #[arg(short = 'm', long)]
+    pub reason: Option<String>,
+    /// Project directory whose state store to use.
+    #[arg(short = 'p', long, default_value = ".")]
+    pub project: PathBuf,
+    /// State store (default: PROJECT/.mc/state.db).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, approve: bool) -> ExitCode {
+    let verb = if approve { "approve" } else { "reject" };
+    match decide(&args, approve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mc {verb}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Resolves PLAN to a stored plan: a plan file (whose own project locates
+/// the store unless `--state` says otherwise) or a hash prefix.
+fn resolve(args: &Args, plan: &str) -> Result<(StateStore, String), String> {
+    let path = Path::new(plan);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let parsed = Plan::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !parsed.verify() {
+            return Err(format!(
+                "{} was modified after it was written (hash mismatch); it cannot be approved",
+                path.display()
+            ));
+        }
+        let project = match (&args.state, parsed.project.as_deref()) {
+            (None, Some(p)) if Path::new(p).is_dir() => PathBuf::from(p),
+            _ => args.project.clone(),
+        };
+        let store = open_store(args.state.as_deref(), &project)?;
+        if store
+            .plan(&parsed.hash)
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            store
+                .save_plan(
+                    &parsed.hash,
+                    &parsed.source_digest,
+                    &parsed.host_names(),
+                    &parsed.to_json_pretty(),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        return Ok((store, parsed.hash));
+    }
+    let store = open_store(args.state.as_deref(), &args.project)?;
+    if plan.len() < 4 || !plan.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{plan:?} is neither a plan file nor a plan hash (at least 4 hex digits)"
+        ));
+    }
+    let found = store
+        .find_plans(&plan.to_ascii_lowercase())
+        .map_err(|e| e.to_string())?;
+    match found.as_slice() {
+        [one] => Ok((store, one.hash.clone())),
+        [] => Err(format!("no plan {plan} in {}", store.path().display())),
+        many => Err(format!(
+            "{plan} matches {} plans; give more of the hash",
+            many.len()
+        )),
+    }
+}
+
+fn decide(args: &Args, approve: bool) -> Result<(), String> {
+    let Some(plan_arg) = &args.plan else {
+        return list(args);
+    };
+    let (store, hash) = resolve(args, plan_arg)?;
+    let body = store
+        .plan_body(&hash)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("plan {hash} has no stored body"))?;
+    let plan = Plan::from_json(&body).map_err(|e| format!("stored plan {hash}: {e}"))?;
+    let reason = args.reason.clone().unwrap_or_default();
+    let decision = mc_runtime::policy::decide(&store, &hash, approve, &reason, "cli")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&decision).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "Plan {} {} by {} at {}{}.",
+        short(&hash),
+        decision.decision,
+        decision.actor,
+        format_time(decision.at),
+        if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        }
+    );
+    if approve && !plan.needs_approval() {
+        println!("(This plan did not need an approval.)");
+    }
+    Ok(())
+}
+
+/// Plans waiting for a decision: pending ones that need an approval.
+fn list(args: &Args) -> Result<(), String> {
+    let store = open_store(args.state.as_deref(), &args.project)?;
+    let plans = store
+        .list_plans(&["pending"], 1000)
+        .map_err(|e| e.to_string())?;
+    let mut waiting = Vec::new();
+    for rec in plans {
+        let body = store.plan_body(&rec.hash).map_err(|e| e.to_string())?;
+        if let Some(plan) = body.and_then(|b| Plan::from_json(&b).ok()) {
+            if plan.needs_approval() && plan.denials().next().is_none() {
+                waiting.push((rec, plan.required_approvals));
+            }
+        }
+    }
+    if args.json {
+        let v: Vec<serde_json::Value> = waiting
+            .iter()
+            .map(|(r, reasons)| {
+                serde_json::json!({
+                    "plan": r.hash, "created_at": r.created_at, "hosts": r.hosts,
+                    "required_approvals": reasons,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(());
+    }
+    if waiting.is_empty() {
+        println!("No plan is waiting for an approval.");
+    }
+    for (r, reasons) in waiting {
+        println!(
+            "{}  {}  {}",
+            short(&r.hash),
+            format_time(r.created_at),
+            r.hosts.join(",")
+        );
+        for reason in reasons {
+            println!("    - {reason}");
+        }
+    }
+    Ok(())
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}

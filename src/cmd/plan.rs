@@ -1,0 +1,214 @@
+//! `mc plan`: probe hosts and show what an apply would change.
+
+use mc_runtime::{CatalogSource, ConnectOptions, RunnerBinary, Runtime, Selection, StateStore};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Project directory (entry file `main.mc`).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Write the plan to FILE, for `mc apply FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on errors.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options shared by the commands that reach hosts.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Only these hosts or groups (comma-separated or repeated).
+    #[arg(short = 'l', long = "limit", value_delimiter = ',')]
+    pub limit: Vec<String>,
+    /// Only resources with one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Leave out resources with one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+    /// ssh_config file to use instead of ~/.ssh/config.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Accept and remember host keys of hosts never seen before (changed keys are still refused).
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+    /// Hosts worked on at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub parallel: usize,
+    /// State store (default: PROJECT/.mc/state.db).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+            skip_tags: self.skip_tags.clone(),
+        }
+    }
+
+    pub fn runtime(&self, project: &Path) -> Result<Runtime, String> {
+        let store = open_store(self.state.as_deref(), project)?;
+        let runner = RunnerBinary::locate()?;
+        let mut connect = ConnectOptions::new(runner);
+        connect.ssh_config = self.ssh_config.clone();
+        connect.trust_new_host_keys = self.trust_new_host_keys;
+        let mut rt = Runtime::new(Arc::new(store), connect);
+        rt.secrets = Arc::new(ProjectSecrets {
+            store: mc_secrets::SecretStore::open(project).ok(),
+            cache: Default::default(),
+        });
+        rt.parallel = self.parallel.max(1);
+        rt.project = Some(absolute(project));
+        Ok(rt)
+    }
+}
+
+pub fn open_store(state: Option<&Path>, project: &Path) -> Result<StateStore, String> {
+    let path = match state {
+        Some(p) => p.to_path_buf(),
+        None => StateStore::default_path(project),
+    };
+    StateStore::open(&path).map_err(|e| e.to_string())
+}
+
+/// Secrets for the runtime: the project's encrypted store (`mc secret`),
+/// else `MC_SECRET_<NAME>` from the environment. Each secret is decrypted
+/// once per run.
+struct ProjectSecrets {
+    store: Option<mc_secrets::SecretStore>,
+    cache: std::sync::Mutex<std::collections::HashMap<String, mc_secrets::SecretString>>,
+}
+
+impl mc_runtime::SecretSource for ProjectSecrets {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.get(name) {
+            return Ok(v.expose().to_string());
+        }
+        let value = match &self.store {
+            Some(store) if store.contains(name) => {
+                store.resolve(name).map_err(|e| e.to_string())?
+            }
+            _ => mc_secrets::SecretString::new(mc_runtime::EnvSecrets.resolve(name)?),
+        };
+        let out = value.expose().to_string();
+        cache.insert(name.to_string(), value);
+        Ok(out)
+    }
+}
+
+/// The compiler behind the runtime's [`CatalogSource`]: the one place the
+/// CLI joins the two.
+struct CompilerSource {
+    project: mc_compiler::Project,
+}
+
+impl CatalogSource for CompilerSource {
+    fn hosts(&self) -> Result<Vec<mc_ir::HostInfo>, String> {
+        self.project
+            .hosts()
+            .map_err(|d| self.project.render(&d, false))
+    }
+    fn compile(
+        &self,
+        host: &mc_ir::HostInfo,
+        facts: &serde_json::Value,
+    ) -> Result<mc_ir::Catalog, String> {
+        self.project
+            .compile(&host.name, facts)
+            .map_err(|d| self.project.render(&d, false))
+    }
+    fn source_digest(&self) -> String {
+        self.project.source_digest()
+    }
+    fn evaluate_policies(&self, plan: &mc_ir::plan::Plan) -> mc_runtime::PolicyOutcome {
+        let (findings, required_approvals) = self.project.policies().evaluate_plan(plan);
+        mc_runtime::PolicyOutcome {
+            findings,
+            required_approvals,
+        }
+    }
+}
+
+pub fn catalog_source(dir: &Path) -> Result<Arc<dyn CatalogSource>, String> {
+    if !dir.join("main.mc").is_file() {
+        return Err(format!("{}: no main.mc here", dir.display()));
+    }
+    Ok(Arc::new(CompilerSource {
+        project: mc_compiler::Project::load_dir(dir),
+    }))
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match plan(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mc plan: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn plan(args: &Args) -> Result<ExitCode, String> {
+    let source = catalog_source(&args.path)?;
+    let rt = args.run.runtime(&args.path)?;
+    let sel = args.run.selection();
+    let progress = mc_runtime::render::progress_for_stderr();
+    let planned = mc_runtime::block_on(async {
+        let p = rt.plan(source, &sel, progress.clone()).await;
+        progress.finish();
+        let p = p?;
+        let plan = p.plan.clone();
+        p.close().await;
+        Ok::<_, mc_runtime::RuntimeError>(plan)
+    })
+    .map_err(|e| e.to_string())?;
+    let plan = planned;
+    if args.json {
+        println!("{}", plan.to_json_pretty());
+    } else {
+        print!(
+            "{}",
+            mc_runtime::render::render_plan(&plan, std::io::stdout().is_terminal())
+        );
+    }
+    if let Some(out) = &args.out {
+        std::fs::write(out, plan.to_json_pretty())
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        if !args.json {
+            println!(
+                "Saved the plan to {}; apply it with `mc apply {}`.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    let c = plan.counts();
+    Ok(if c.errors > 0 || plan.denials().next().is_some() {
+        ExitCode::from(1)
+    } else if args.detailed_exitcode && c.changes() > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}

@@ -1,0 +1,36 @@
+//! `mc tui [DIR | PLAN.json]`: the terminal UI over a project's state store,
+//! or the viewer of a saved plan file.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Project directory (opens DIR/.mc/state.db) or a plan file from
+    /// `mc plan -o`.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Use this state store instead of the project's.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("error: mc tui needs a terminal");
+        return ExitCode::from(1);
+    }
+    let app = match (&args.state, args.path.is_file()) {
+        (Some(state), _) => mc_tui::app_for_store(state),
+        (None, true) => mc_tui::app_for_plan_file(&args.path),
+        (None, false) => mc_tui::app_for_project(&args.path),
+    };
+    match app.and_then(mc_tui::run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}

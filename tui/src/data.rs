@@ -1,0 +1,191 @@
+//! What the TUI reads, behind a small read-only trait so the views do not
+//! depend on how the state store is laid out. [`StoreSource`] implements it
+//! over the real [`StateStore`].
+
+use mc_ir::plan::Plan;
+use mc_runtime::state::{EventRecord, HostResult, ResourceResult, RunRecord};
+use mc_runtime::StateStore;
+use std::path::{Path, PathBuf};
+
+/// Everything the run-detail view shows about one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunDetail {
+    pub run: Option<RunRecord>,
+    pub hosts: Vec<HostResult>,
+    pub resources: Vec<ResourceResult>,
+    pub events: Vec<EventRecord>,
+    /// The plan the run applied, for per-resource diffs.
+    pub plan: Option<Plan>,
+}
+
+/// A plan waiting for a decision.
+#[derive(Clone, Debug)]
+pub struct PendingPlan {
+    pub hash: String,
+    pub hosts: Vec<String>,
+    /// The parsed plan, or why its stored body could not be read.
+    pub plan: Result<Plan, String>,
+}
+
+/// The latest drift found on one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftEntry {
+    pub host: String,
+    pub resource: String,
+    /// Seconds since the Unix epoch.
+    pub detected_at: i64,
+    pub summary: String,
+    pub diff: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
+/// Read access to runs, drift and plans, plus the one write the TUI makes:
+/// a decision on a pending plan.
+pub trait DataSource: Send + Sync {
+    /// Runs newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, String>;
+    fn run_detail(&self, run_id: i64) -> Result<RunDetail, String>;
+    fn drift(&self) -> Result<Vec<DriftEntry>, String>;
+    fn pending_plans(&self) -> Result<Vec<PendingPlan>, String>;
+    /// Records the decision on the plan and in the audit log.
+    fn decide(&self, hash: &str, decision: Decision, reason: &str) -> Result<(), String>;
+}
+
+/// The data source over a project's SQLite state store, through the
+/// store's own calls only (a decision goes through the same
+/// [`StateStore::decide_plan`] as `mc approve` and `mc reject`).
+pub struct StoreSource {
+    store: StateStore,
+}
+
+impl StoreSource {
+    /// Opens `path`, refusing to create a store that does not exist.
+    pub fn open(path: &Path) -> Result<StoreSource, String> {
+        if !path.is_file() {
+            return Err(format!(
+                "no state store at {}: run `mc apply` or `mc plan` in the project first",
+                path.display()
+            ));
+        }
+        let store = StateStore::open(path).map_err(|e| e.to_string())?;
+        StoreSource::new(store)
+    }
+
+    pub fn new(store: StateStore) -> Result<StoreSource, String> {
+        Ok(StoreSource { store })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.store.path().to_path_buf()
+    }
+}
+
+fn err(e: mc_runtime::state::StateError) -> String {
+    e.to_string()
+}
+
+impl DataSource for StoreSource {
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, String> {
+        self.store.list_runs(limit).map_err(err)
+    }
+
+    fn run_detail(&self, run_id: i64) -> Result<RunDetail, String> {
+        let run = self.store.run(run_id).map_err(err)?;
+        let plan = match run.as_ref().and_then(|r| r.plan_hash.as_deref()) {
+            Some(hash) => self
+                .store
+                .plan_body(hash)
+                .map_err(err)?
+                .and_then(|body| Plan::from_json(&body).ok()),
+            None => None,
+        };
+        Ok(RunDetail {
+            hosts: self.store.host_results(run_id).map_err(err)?,
+            resources: self.store.resource_results(run_id).map_err(err)?,
+            events: self.store.events_since(run_id, 0).map_err(err)?,
+            run,
+            plan,
+        })
+    }
+
+    fn drift(&self) -> Result<Vec<DriftEntry>, String> {
+        Ok(self
+            .store
+            .current_drift()
+            .map_err(err)?
+            .into_iter()
+            .map(|d| DriftEntry {
+                host: d.item.host,
+                resource: d.item.resource,
+                detected_at: d.detected_at,
+                summary: d.item.summary,
+                diff: d.item.diff,
+            })
+            .collect())
+    }
+
+    fn pending_plans(&self) -> Result<Vec<PendingPlan>, String> {
+        let mut out = Vec::new();
+        for rec in self.store.list_plans(&["pending"], 500).map_err(err)? {
+            let plan = match self.store.plan_body(&rec.hash).map_err(err)? {
+                Some(body) => Plan::from_json(&body),
+                None => Err("the stored plan has no body".to_string()),
+            };
+            // Only plans with changes wait for a decision.
+            if matches!(&plan, Ok(p) if p.counts().changes() == 0 && p.counts().errors == 0) {
+                continue;
+            }
+            out.push(PendingPlan {
+                hash: rec.hash,
+                hosts: rec.hosts,
+                plan,
+            });
+        }
+        Ok(out)
+    }
+
+    fn decide(&self, hash: &str, decision: Decision, reason: &str) -> Result<(), String> {
+        if decision == Decision::Reject && reason.trim().is_empty() {
+            return Err("a rejection needs a reason".into());
+        }
+        let record = self
+            .store
+            .plan(hash)
+            .map_err(err)?
+            .ok_or_else(|| format!("plan {} is not in the state store", short_hash(hash)))?;
+        if record.status != "pending" {
+            return Err(format!(
+                "plan {} is {}, not pending",
+                short_hash(hash),
+                record.status
+            ));
+        }
+        mc_runtime::policy::decide(
+            &self.store,
+            hash,
+            decision == Decision::Approve,
+            reason,
+            "tui",
+        )?;
+        Ok(())
+    }
+}
+
+/// The first 12 hex digits, enough to tell plans apart on screen.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
