@@ -5,9 +5,9 @@
 //! hash (sha256 of the canonical JSON of the plan without its `hash` field),
 //! so an edited plan file is refused.
 
+use crate::hash::{canonical_json, sha256_hex};
 use crate::{Catalog, HostInfo, ResourceId, Risk};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Bumped on any change of the serialised plan. Schema 2 added
 /// `required_approvals` and `policy`; schema 1 plans still read (both empty).
@@ -202,8 +202,7 @@ impl Plan {
         if let serde_json::Value::Object(map) = &mut value {
             map.remove("hash");
         }
-        let digest = Sha256::digest(canonical_json(&value).as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        sha256_hex(canonical_json(&value))
     }
 
     /// Sets `hash` to the content hash.
@@ -262,47 +261,6 @@ impl Plan {
             ));
         }
         serde_json::from_value(value).map_err(|e| format!("not a plan file: {e}"))
-    }
-}
-
-/// JSON with object keys sorted at every level and no whitespace, so the
-/// hash does not depend on serde_json features or field order.
-pub fn canonical_json(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value as J;
-    match value {
-        J::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&J::String(k.clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_canonical(v, out);
-                }
-            }
-            out.push('}');
-        }
-        J::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 

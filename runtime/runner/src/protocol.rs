@@ -39,7 +39,6 @@
 
 use mc_ir::{Resource, ResourceId};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Bumped on any incompatible change of the messages below.
@@ -272,59 +271,7 @@ fn to_line<T: Serialize>(msg: &T) -> String {
     })
 }
 
-/// Lowercase hex sha256.
-pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
-    let digest = Sha256::digest(data.as_ref());
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// JSON with object keys sorted at every level and no whitespace, so equal
-/// values always give the same bytes (independent of serde_json features).
-pub fn canonical_json(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value as J;
-    match value {
-        J::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&J::String(k.clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_canonical(v, out);
-                }
-            }
-            out.push('}');
-        }
-        J::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
+pub use mc_ir::hash::{canonical_json, sha256_hex};
 
 /// The `observed_digest` of an observed state.
 pub fn observed_digest(observed: &serde_json::Value) -> String {
