@@ -5,7 +5,8 @@
 use mc_runtime::state::{HostResult, ResourceResult};
 use mc_runtime::StateStore;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BOUND: Duration = Duration::from_secs(30);
@@ -75,6 +76,34 @@ impl Tmux {
             "tmux new-session: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Starts an interactive shell in a detached 80×24 session: for
+    /// checking the terminal state `mc` leaves behind.
+    fn start_shell(&self, name: &str) {
+        let out = self.cmd(&[
+            "new-session",
+            "-d",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "-s",
+            name,
+            "-e",
+            "TERM=xterm-256color",
+            "sh",
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn format(&self, name: &str, format: &str) -> String {
+        let out = self.cmd(&["display-message", "-p", "-t", name, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn keys(&self, name: &str, keys: &[&str]) {
@@ -194,6 +223,16 @@ fn fill(store: &StateStore) -> i64 {
 
 /// A plan that deletes a user: high risk, waiting for approval.
 fn the_plan() -> mc_ir::plan::Plan {
+    let mut plan = plan_without_policy();
+    mc_runtime::policy::PolicyOutcome {
+        findings: vec![],
+        required_approvals: vec!["high-risk change: delete user[olduser] on db1".into()],
+    }
+    .seal_into(&mut plan);
+    plan
+}
+
+fn plan_without_policy() -> mc_ir::plan::Plan {
     use mc_ir::plan::{Action, HostPlan, Plan, PlannedResource};
     let host = mc_ir::HostInfo {
         name: "db1".into(),
@@ -310,7 +349,9 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
     tmux.keys("t", &["Escape"]);
     tmux.wait_for("t", "the runs list", |s| s.contains("Runs (2)"));
     tmux.keys("t", &["BTab"]);
-    tmux.wait_for("t", "approvals", |s| s.contains("needs approval"));
+    tmux.wait_for("t", "approvals", |s| {
+        s.contains("- high-risk change: delete user[olduser] on db1")
+    });
     tmux.keys("t", &["a"]);
     tmux.wait_for("t", "the reason prompt", |s| s.contains("reason:"));
     tmux.text("t", "checked with the db team");
@@ -356,4 +397,200 @@ fn ctrl_c_quits_and_plan_files_open_in_the_viewer() {
     assert_eq!(tmux.wait_exit("e"), "1");
     let screen = tmux.history("e");
     assert!(screen.contains("no state store"), "{screen}");
+}
+
+/// `mc` finds the runner next to itself; cargo does not build other
+/// packages' binaries for this test, so build it once here.
+fn mc() -> Command {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "mc-runner", "--bin", "mc-runner"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build for mc-runner");
+        assert!(status.success(), "building mc-runner failed");
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mc"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("running mc");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_plan_from_mc_plan_approved_in_the_tui_is_applied_by_mc_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let target = dir.path().join("srv");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("main.mc"),
+        format!(
+            r#"host "localhost" {{
+  transport = "local"
+}}
+
+policy "keys need a second person" {{
+  when change.resource is file && ends_with(change.resource.path, ".key") {{
+    require_approval("a key file changes")
+  }}
+}}
+
+policy "everything is watched" {{
+  when change.action == "create" {{
+    warn("${{change.action}} ${{change.resource.id}}")
+  }}
+}}
+
+on host("localhost") {{
+  directory "{t}" {{}}
+  file "{t}/app.key" {{
+    content = "secret\n"
+    mode = 0o600
+  }}
+}}
+"#,
+            t = target.display()
+        ),
+    )
+    .unwrap();
+    let plan_file = dir.path().join("plan.json");
+    let (code, out) = run(mc().arg("plan").arg(&project).arg("-o").arg(&plan_file));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("needs an approval"), "{out}");
+    let plan = mc_ir::plan::Plan::from_json(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert!(plan.needs_approval(), "{plan:?}");
+
+    // Not approved yet: refused, nothing written.
+    let (code, out) = run(mc().arg("apply").arg(&plan_file));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("needs an approval"), "{out}");
+    assert!(!target.exists());
+
+    let tmux = Tmux::new(dir.path());
+    tmux.start("a", &["tui", project.to_str().unwrap()]);
+    tmux.wait_for("a", "the runs list", |s| s.contains(" Runs "));
+    tmux.keys("a", &["BTab"]);
+    let screen = tmux.wait_for("a", "the plan's reasons", |s| {
+        s.contains("- a key file changes")
+    });
+    assert!(screen.contains(&plan.hash[..12]), "{screen}");
+    assert!(screen.contains("pending  localhost"), "{screen}");
+    assert!(
+        screen.contains("policy \"keys need a second person\""),
+        "{screen}"
+    );
+    tmux.keys("a", &["a"]);
+    tmux.wait_for("a", "the reason prompt", |s| s.contains("reason:"));
+    tmux.text("a", "key rotation, ticket 42");
+    tmux.keys("a", &["Enter"]);
+    tmux.wait_for("a", "the approval", |s| {
+        s.contains(&format!("plan {} approved", &plan.hash[..12]))
+    });
+    tmux.keys("a", &["q"]);
+    assert_eq!(tmux.wait_exit("a"), "0");
+
+    let (code, out) = run(mc().arg("apply").arg(&plan_file));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(target.join("app.key")).unwrap(),
+        "secret\n"
+    );
+    let store = StateStore::open(&StateStore::default_path(&project)).unwrap();
+    assert_eq!(store.plan(&plan.hash).unwrap().unwrap().status, "applied");
+    let decisions = store.plan_decisions(&plan.hash).unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+}
+
+/// The pid of the `mc` process whose parent is `parent`.
+fn child_mc(parent: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so split after it.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let ppid = rest.split_whitespace().nth(1);
+        if ppid == Some(parent) && head.ends_with("(mc") {
+            return head.split_whitespace().next()?.parse().ok();
+        }
+    }
+    None
+}
+
+/// Sends `signal` to a running `mc tui` and checks the shell it ran in is
+/// usable again: the alternate screen is gone and typed input echoes.
+fn signal_restores_the_terminal(signal: &str, status: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    let store = StateStore::open(&StateStore::default_path(&project)).unwrap();
+    fill(&store);
+    let tmux = Tmux::new(dir.path());
+    tmux.start_shell("s");
+    let shell = tmux.format("s", "#{pane_pid}");
+    tmux.wait_for("s", "the prompt", |s| !s.trim().is_empty());
+    tmux.text(
+        "s",
+        &format!(
+            "'{}' tui '{}'; echo \"[mc exited $?]\"",
+            env!("CARGO_BIN_EXE_mc"),
+            project.display()
+        ),
+    );
+    tmux.keys("s", &["Enter"]);
+    tmux.wait_for("s", "the runs list", |s| s.contains("Runs (1)"));
+    assert_eq!(tmux.format("s", "#{alternate_on}"), "1");
+
+    let start = Instant::now();
+    let pid = loop {
+        if let Some(pid) = child_mc(&shell) {
+            break pid;
+        }
+        assert!(start.elapsed() < BOUND, "no mc process under the shell");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Killed by the signal (after restoring), as the shell reports it.
+    tmux.wait_for("s", "mc to exit", |s| {
+        s.contains(&format!("[mc exited {status}]"))
+    });
+    assert_eq!(tmux.format("s", "#{alternate_on}"), "0");
+    // Cooked mode: the line is echoed as typed and run on Enter.
+    tmux.text("s", "echo restored-$((40+2))");
+    tmux.keys("s", &["Enter"]);
+    let screen = tmux.wait_for("s", "the echo", |s| s.contains("\nrestored-42"));
+    assert!(screen.contains("echo restored-$((40+2))"), "{screen}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores_the_terminal("TERM", "143");
+}
+
+#[test]
+fn sighup_restores_the_terminal() {
+    signal_restores_the_terminal("HUP", "129");
 }

@@ -144,6 +144,29 @@ fn compiler_alone(root: &Path) {
         times.push(t.elapsed());
     }
     report("compiler check after an edit", times);
+    let mut front = Vec::new();
+    for _ in 0..10 {
+        text.insert(at, 'x');
+        project.set_file_text(&role, text.clone());
+        let t = Instant::now();
+        let _ = project.check_front_end();
+        front.push(t.elapsed());
+    }
+    report("compiler front end after an edit", front);
+}
+
+/// The (line, character) just after `prefix` inside the first `needle`.
+fn position_after(text: &str, needle: &str, prefix: &str) -> (usize, usize) {
+    let at = text.find(needle).expect("marker") + prefix.len();
+    let line = text[..at].matches('\n').count();
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    (line, at - line_start)
+}
+
+fn has_error(published: &Value) -> bool {
+    published["params"]["diagnostics"]
+        .as_array()
+        .is_some_and(|ds| ds.iter().any(|d| d["severity"] == 1))
 }
 
 fn main() {
@@ -252,6 +275,37 @@ fn main() {
         keystrokes.push(t.elapsed());
     }
     report("keystroke → diagnostics", keystrokes);
+
+    // An edit that breaks name resolution (`${port}` → `${portx}`), then
+    // the edit that fixes it: the first is answered from the front end
+    // alone, the second needs the full check again.
+    let (err_line, err_col) = position_after(&role_text, "port=${port} n=100", "port=${port");
+    let mut version = 31i64;
+    let mut introduce = Vec::new();
+    let mut fix = Vec::new();
+    for _ in 0..20 {
+        version += 1;
+        let t = Instant::now();
+        b.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": role_uri, "version": version }, "contentChanges": [{ "range": { "start": { "line": err_line, "character": err_col }, "end": { "line": err_line, "character": err_col } }, "text": "x" }] }),
+        );
+        let d = b.wait_diagnostics(&role_uri, version);
+        introduce.push(t.elapsed());
+        assert!(has_error(&d), "the unknown name is reported: {d}");
+
+        version += 1;
+        let t = Instant::now();
+        b.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": role_uri, "version": version }, "contentChanges": [{ "range": { "start": { "line": err_line, "character": err_col }, "end": { "line": err_line, "character": err_col + 1 } }, "text": "" }] }),
+        );
+        let d = b.wait_diagnostics(&role_uri, version);
+        fix.push(t.elapsed());
+        assert!(!has_error(&d), "the fix clears the error: {d}");
+    }
+    report("edit adding an error", introduce);
+    report("edit fixing it", fix);
 
     let body_line = line + 1;
     let mut completion = Vec::new();

@@ -277,6 +277,17 @@ impl App {
                 }
             }
             Action::StartDecision(decision) => match self.approvals.selected() {
+                // Checked here too so no reason is typed for nothing; the
+                // store call refuses it as well.
+                Some(p) if decision == Decision::Approve && p.denied() => {
+                    self.message = Some((
+                        format!(
+                            "plan {} is denied by policy and cannot be approved; `r` rejects it",
+                            short_hash(&p.hash)
+                        ),
+                        true,
+                    ))
+                }
                 Some(p) => {
                     self.mode = Mode::Reason {
                         decision,
@@ -470,7 +481,11 @@ impl App {
                     match (&self.opened, self.tab()) {
                         (Some(_), _) => hints.push_str("  Esc back"),
                         (None, Tab::Approvals) => {
-                            hints.push_str("  Enter view  a approve  r reject")
+                            if self.approvals.selected().is_some_and(|p| p.denied()) {
+                                hints.push_str("  Enter view  r reject (denied)")
+                            } else {
+                                hints.push_str("  Enter view  a approve  r reject")
+                            }
                         }
                         (None, Tab::Runs) => hints.push_str("  Enter open"),
                         _ => {}

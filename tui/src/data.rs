@@ -27,6 +27,14 @@ pub struct PendingPlan {
     pub plan: Result<Plan, String>,
 }
 
+impl PendingPlan {
+    /// A policy denied some of its changes: it can be rejected, never
+    /// approved.
+    pub fn denied(&self) -> bool {
+        matches!(&self.plan, Ok(p) if p.denials().next().is_some())
+    }
+}
+
 /// The latest drift found on one resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DriftEntry {
@@ -60,6 +68,8 @@ pub trait DataSource: Send + Sync {
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, String>;
     fn run_detail(&self, run_id: i64) -> Result<RunDetail, String>;
     fn drift(&self) -> Result<Vec<DriftEntry>, String>;
+    /// `pending` plans that need an approval or were denied by a policy,
+    /// newest first.
     fn pending_plans(&self) -> Result<Vec<PendingPlan>, String>;
     /// Records the decision on the plan and in the audit log.
     fn decide(&self, hash: &str, decision: Decision, reason: &str) -> Result<(), String>;
@@ -145,8 +155,10 @@ impl DataSource for StoreSource {
                 Some(body) => Plan::from_json(&body),
                 None => Err("the stored plan has no body".to_string()),
             };
-            // Only plans with changes wait for a decision.
-            if matches!(&plan, Ok(p) if p.counts().changes() == 0 && p.counts().errors == 0) {
+            // Plans that need no approval can be applied as they are; a
+            // denied plan stays listed so its denial is visible. An
+            // unreadable body is listed too rather than hidden.
+            if matches!(&plan, Ok(p) if !p.needs_approval() && p.denials().next().is_none()) {
                 continue;
             }
             out.push(PendingPlan {

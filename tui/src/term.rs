@@ -1,7 +1,10 @@
 //! The terminal and the one event loop: a thread turns terminal events into
 //! messages, a poller thread sends fresh snapshots of the state store, and
 //! the loop applies them and redraws. The terminal is restored on every
-//! way out: normal exit, error, Ctrl-C (a key in raw mode) and panic.
+//! way out: normal exit, error, Ctrl-C (a key in raw mode), panic, and the
+//! signals that end a terminal program (SIGTERM, SIGHUP, SIGINT, SIGQUIT),
+//! which are turned into a message for the loop so the restore runs on the
+//! main thread, after which the signal's default action ends the process.
 
 use crate::action::{Action, Snapshot};
 use crate::app::App;
@@ -68,16 +71,82 @@ enum Msg {
     Event(Event),
     Data(Box<Snapshot>),
     InputError(String),
+    Signal(i32),
+}
+
+/// The signals that stop the TUI. SIGINT and SIGQUIT matter when sent with
+/// `kill`: typed, they arrive as keys in raw mode.
+const STOP_SIGNALS: [i32; 4] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGQUIT,
+];
+
+/// Forwards the stop signals to the loop until the returned handle is
+/// closed.
+fn spawn_signal_thread(tx: mpsc::Sender<Msg>) -> std::io::Result<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new(STOP_SIGNALS)?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if tx.send(Msg::Signal(signal)).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(handle)
+}
+
+/// How the loop ended.
+enum Exit {
+    Quit,
+    Error(String),
+    Signal(i32),
 }
 
 /// Runs the app until the user quits.
-pub fn run(mut app: App) -> Result<(), String> {
-    let (mut terminal, _guard) = setup().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+pub fn run(app: App) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Msg>();
+    // Before the terminal changes, so no signal finds it changed and
+    // unhandled.
+    let signals =
+        spawn_signal_thread(tx.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
+    let (terminal, guard) = match setup() {
+        Ok(t) => t,
+        Err(e) => {
+            signals.close();
+            return Err(format!("cannot set up the terminal: {e}"));
+        }
+    };
+    let exit = event_loop(app, terminal, tx, rx);
+    drop(guard);
+    signals.close();
+    match exit {
+        Exit::Quit => Ok(()),
+        Exit::Error(e) => Err(e),
+        Exit::Signal(signal) => {
+            // The terminal is back to normal: now die of the signal, as
+            // the process would have without a handler, so the parent sees
+            // how it ended.
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            Err(format!("stopped by signal {signal}"))
+        }
+    }
+}
+
+fn event_loop(
+    mut app: App,
+    mut terminal: Terminal<CrosstermBackend<Stdout>>,
+    tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+) -> Exit {
     let stop = Arc::new(AtomicBool::new(false));
 
     // Draw once before any data: the first frame should not wait on SQLite.
-    terminal.draw(|f| app.draw(f)).map_err(|e| e.to_string())?;
+    if let Err(e) = terminal.draw(|f| app.draw(f)) {
+        return Exit::Error(e.to_string());
+    }
 
     let input_tx = tx.clone();
     let input_stop = stop.clone();
@@ -110,39 +179,36 @@ pub fn run(mut app: App) -> Result<(), String> {
     }
     drop(tx);
 
-    let result = loop {
-        let msg = match rx.recv() {
+    let exit = 'outer: loop {
+        let mut msg = match rx.recv() {
             Ok(m) => m,
-            Err(_) => break Ok(()),
+            Err(_) => break Exit::Quit,
         };
-        match msg {
-            Msg::Event(Event::Key(key)) => app.handle_key(key),
-            Msg::Event(_) => {}
-            Msg::Data(snapshot) => app.update(Action::Data(snapshot)),
-            Msg::InputError(e) => break Err(format!("cannot read the terminal: {e}")),
-        }
-        if app.should_quit {
-            break Ok(());
-        }
-        // Coalesce a burst of messages into one frame.
-        let mut quit = false;
-        while let Ok(msg) = rx.try_recv() {
+        // Apply a burst of messages, then draw one frame.
+        loop {
             match msg {
                 Msg::Event(Event::Key(key)) => app.handle_key(key),
                 Msg::Event(_) => {}
                 Msg::Data(snapshot) => app.update(Action::Data(snapshot)),
-                Msg::InputError(_) => quit = true,
+                Msg::InputError(e) => {
+                    break 'outer Exit::Error(format!("cannot read the terminal: {e}"))
+                }
+                Msg::Signal(signal) => break 'outer Exit::Signal(signal),
+            }
+            if app.should_quit {
+                break 'outer Exit::Quit;
+            }
+            match rx.try_recv() {
+                Ok(next) => msg = next,
+                Err(_) => break,
             }
         }
-        if quit || app.should_quit {
-            break Ok(());
-        }
         if let Err(e) = terminal.draw(|f| app.draw(f)) {
-            break Err(e.to_string());
+            break Exit::Error(e.to_string());
         }
     };
     stop.store(true, Ordering::Relaxed);
-    result
+    exit
 }
 
 fn spawn_poller(

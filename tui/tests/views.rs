@@ -81,28 +81,125 @@ fn drift_view_is_empty_until_reports_exist() {
 }
 
 #[test]
-fn approvals_view_lists_pending_plans_with_risk() {
+fn approvals_view_shows_the_plans_reasons_findings_and_risks() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());
     press(&mut app, KeyCode::BackTab);
     assert_eq!(app.tab(), Tab::Approvals);
     let screen = render(&mut app, 80, 24);
+    // The pending plan that needs no approval and the applied plan are
+    // not listed.
     assert!(screen.contains("Approvals (1)"), "{screen}");
-    assert!(
-        screen.contains("needs approval: 1 high-risk change"),
-        "{screen}"
-    );
-    // The applied plan is not pending.
     assert!(
         !screen.contains(&fixture::applied_plan().hash[..12]),
         "{screen}"
     );
+    let hash = fixture::pending_plan().hash;
+    assert!(screen.contains(&hash[..12]), "{screen}");
+    // Hash, counts, highest risk, status, hosts.
+    assert!(
+        screen.contains("+0 ~1 -1   high   pending  db1"),
+        "{screen}"
+    );
+    // The plan's own required_approvals, in order.
+    let because = screen.find("needs approval because:").expect("reasons");
+    let first = screen
+        .find("- deleting a user needs a second person")
+        .expect("policy reason");
+    let second = screen
+        .find("- high-risk change: delete user[olduser] on db1")
+        .expect("risk reason");
+    assert!(because < first && first < second, "{screen}");
+    assert!(screen.contains("policy findings:"), "{screen}");
+    assert!(
+        screen.contains("approval db1  policy \"users need review\""),
+        "{screen}"
+    );
+    assert!(screen.contains("approval db1  approval_risk"), "{screen}");
     snapshot!("approvals", screen);
+
+    // The rest of the pane: the warning and every change with its risk.
+    for _ in 0..20 {
+        press(&mut app, KeyCode::Char('J'));
+    }
+    let screen = render(&mut app, 80, 24);
+    assert!(
+        screen.contains("warn     db1  policy \"db is watched\""),
+        "{screen}"
+    );
+    assert!(screen.contains("update file[/etc/motd] on db1"), "{screen}");
+    assert!(screen.contains("- db1 user[olduser]  high"), "{screen}");
+    assert!(screen.contains("~ db1 file[/etc/motd]  low"), "{screen}");
+    snapshot!("approvals_scrolled", screen);
 
     press(&mut app, KeyCode::Enter);
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("user[olduser]"), "{screen}");
     snapshot!("approvals_plan_opened", screen);
+}
+
+#[test]
+fn a_denied_plan_is_shown_as_denied_and_cannot_be_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
+    fixture::fill(&store);
+    let denied = fixture::denied_plan();
+    fixture::save(&store, &denied);
+    let mut app =
+        fixture::app_over(StateStore::open(&StateStore::default_path(dir.path())).unwrap());
+    press(&mut app, KeyCode::BackTab);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("Approvals (2)"), "{screen}");
+    // Newest first: the denied plan is selected.
+    assert!(
+        screen.contains("+0 ~0 -1   high   denied   db2"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("DENIED by policy (1 change): reject it; it cannot be approved"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("deny     db2  policy \"users are never deleted\""),
+        "{screen}"
+    );
+    assert!(screen.contains("users are never deleted by mc"), "{screen}");
+    snapshot!("approvals_denied", screen);
+
+    // `a` does not even ask for a reason.
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.mode(), &Mode::Normal);
+    assert_eq!(
+        app.message(),
+        Some(&*format!(
+            "plan {} is denied by policy and cannot be approved; `r` rejects it",
+            &denied.hash[..12]
+        ))
+    );
+    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+    // The store call refuses it too, whoever calls it.
+    let source = app.source().unwrap();
+    let err = source
+        .decide(&denied.hash, mc_tui::Decision::Approve, "looks fine")
+        .unwrap_err();
+    assert!(err.contains("denied by policy"), "{err}");
+    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+
+    // Rejecting works and leaves the other plan.
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "root stays");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.message(),
+        Some(&*format!("plan {} rejected", &denied.hash[..12]))
+    );
+    assert_eq!(
+        store.plan(&denied.hash).unwrap().unwrap().status,
+        "rejected"
+    );
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("Approvals (1)"), "{screen}");
+    assert!(screen.contains("pending  db1"), "{screen}");
 }
 
 #[test]

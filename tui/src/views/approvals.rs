@@ -1,5 +1,7 @@
-//! Plans waiting for a decision: their changes, risk and why they need
-//! approval. `a` approves, `r` rejects, both with a reason.
+//! Plans waiting for a decision: why they need an approval (the plan's
+//! `required_approvals`), what the policies said, and every change with its
+//! risk. `a` approves, `r` rejects, both with a reason; a denied plan can
+//! only be rejected.
 
 use super::plan::plan_summary_lines;
 use super::{navigate, Component};
@@ -8,10 +10,11 @@ use crate::data::{short_hash, PendingPlan};
 use crate::widgets::{
     cell, empty_state, matches, risk_name, risk_style, status_style, text_pane, Cursor, ListTable,
 };
+use mc_ir::plan::{FindingKind, Plan};
 use mc_runtime::state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Row;
 use ratatui::Frame;
 
@@ -107,16 +110,30 @@ impl Component for ApprovalsView {
             );
             return;
         }
+        // The list takes only the rows it needs (up to five) so the reasons
+        // below get the room.
+        let list_height = u16::try_from(self.shown.len())
+            .unwrap_or(u16::MAX)
+            .clamp(1, 5)
+            + 3;
         let [list, pane] =
-            Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).areas(area);
+            Layout::vertical([Constraint::Length(list_height), Constraint::Fill(1)]).areas(area);
         let table = ListTable {
             title: format!(" Approvals ({}) ", self.shown.len()),
-            header: vec!["PLAN", "CREATED (UTC)", "HOSTS", "CHANGES", "RISK"],
+            header: vec![
+                "PLAN",
+                "CREATED (UTC)",
+                "CHANGES",
+                "RISK",
+                "STATUS",
+                "HOSTS",
+            ],
             widths: vec![
                 Constraint::Length(12),
                 Constraint::Length(19),
-                Constraint::Length(5),
-                Constraint::Length(7),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Length(8),
                 Constraint::Fill(1),
             ],
             len: self.shown.len(),
@@ -136,18 +153,27 @@ impl Component for ApprovalsView {
                         .map(|r| r.risk)
                         .max()
                         .unwrap_or_default();
+                    let (status, style) = if p.denied() {
+                        ("denied", status_style("failed"))
+                    } else {
+                        ("pending", Style::new().fg(Color::Yellow))
+                    };
                     Row::new(vec![
                         cell(short_hash(&p.hash), Style::new()),
                         cell(format_time(plan.created_at), Style::new()),
-                        cell(p.hosts.len().to_string(), Style::new()),
-                        cell(plan.counts().changes().to_string(), Style::new()),
+                        cell(change_counts(plan), Style::new()),
                         cell(risk_name(risk), risk_style(risk)),
+                        cell(status, style),
+                        cell(p.hosts.join(","), Style::new()),
                     ])
                 }
                 Err(_) => Row::new(vec![
                     cell(short_hash(&p.hash), Style::new()),
                     cell("unreadable", status_style("failed")),
-                    cell(p.hosts.len().to_string(), Style::new()),
+                    cell("", Style::new()),
+                    cell("", Style::new()),
+                    cell("", Style::new()),
+                    cell(p.hosts.join(","), Style::new()),
                 ]),
             }
         });
@@ -155,7 +181,11 @@ impl Component for ApprovalsView {
             Some(p) => (
                 format!(" plan {} ", short_hash(&p.hash)),
                 match &p.plan {
-                    Ok(plan) => plan_summary_lines(plan),
+                    Ok(plan) => {
+                        let mut lines = approval_lines(plan);
+                        lines.extend(plan_summary_lines(plan));
+                        lines
+                    }
                     Err(e) => vec![Line::styled(e.clone(), status_style("failed"))],
                 },
             ),
@@ -163,4 +193,80 @@ impl Component for ApprovalsView {
         };
         text_pane(frame, pane, &title, lines, &mut self.cursor.pane);
     }
+}
+
+/// `+1 ~2 -1` (and `r1` for refreshes): what the plan would do.
+fn change_counts(plan: &Plan) -> String {
+    let c = plan.counts();
+    let mut out = format!("+{} ~{} -{}", c.create, c.update, c.delete);
+    if c.refresh > 0 {
+        out.push_str(&format!(" r{}", c.refresh));
+    }
+    out
+}
+
+fn heading(text: &str) -> Line<'static> {
+    Line::styled(text.to_string(), Style::new().add_modifier(Modifier::BOLD))
+}
+
+/// Why the plan is waiting: a denial first (it cannot be approved), then
+/// the plan's `required_approvals` as sealed in it, then every policy
+/// finding with the policy, host and resource it is about.
+pub fn approval_lines(plan: &Plan) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let denials = plan.denials().count();
+    if denials > 0 {
+        lines.push(Line::styled(
+            format!(
+                "DENIED by policy ({denials} change{}): reject it; it cannot be approved",
+                if denials == 1 { "" } else { "s" }
+            ),
+            status_style("failed").add_modifier(Modifier::BOLD),
+        ));
+    }
+    if !plan.required_approvals.is_empty() {
+        lines.push(heading("needs approval because:"));
+        for reason in &plan.required_approvals {
+            lines.push(Line::from(vec![
+                Span::styled("  - ", risk_style(mc_ir::Risk::High)),
+                Span::raw(reason.clone()),
+            ]));
+        }
+    }
+    if !plan.policy.is_empty() {
+        lines.push(heading("policy findings:"));
+        // Denials first: they decide the plan's fate.
+        let mut findings: Vec<_> = plan.policy.iter().collect();
+        findings.sort_by_key(|f| match f.kind {
+            FindingKind::Deny => 0,
+            FindingKind::RequireApproval => 1,
+            FindingKind::Warn => 2,
+        });
+        for f in findings {
+            let (kind, style) = match f.kind {
+                FindingKind::Deny => ("deny    ", status_style("failed")),
+                FindingKind::RequireApproval => ("approval", risk_style(mc_ir::Risk::High)),
+                FindingKind::Warn => ("warn    ", Style::new().fg(Color::Yellow)),
+            };
+            let source = if f.policy.is_empty() {
+                "approval_risk".to_string()
+            } else {
+                format!("policy \"{}\"", f.policy)
+            };
+            // One line each: resource paths and messages are long enough
+            // to push anything after them off an 80-column pane.
+            lines.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(kind, style),
+                Span::raw(format!(" {}  ", f.host)),
+                Span::styled(source, Style::new().fg(Color::DarkGray)),
+            ]));
+            lines.push(Line::raw(format!("           {}", f.resource)));
+            lines.push(Line::raw(format!("           {}", f.message)));
+        }
+    }
+    if !lines.is_empty() {
+        lines.push(heading("changes:"));
+    }
+    lines
 }

@@ -122,24 +122,9 @@ impl PlanView {
     }
 }
 
-/// Lines that summarise a whole plan's changes, for the Approvals pane.
+/// Every change of a plan with its risk and diff, for the Approvals pane.
 pub fn plan_summary_lines(plan: &Plan) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    let high = plan
-        .hosts
-        .iter()
-        .flat_map(|h| &h.resources)
-        .filter(|p| p.action.is_change() && p.risk == mc_ir::Risk::High)
-        .count();
-    if high > 0 {
-        lines.push(Line::styled(
-            format!(
-                "needs approval: {high} high-risk change{}",
-                if high == 1 { "" } else { "s" }
-            ),
-            risk_style(mc_ir::Risk::High),
-        ));
-    }
     for hp in &plan.hosts {
         if let Some(e) = &hp.error {
             lines.push(Line::styled(
