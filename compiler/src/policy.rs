@@ -119,13 +119,19 @@ pub struct Verdict {
     pub diagnostic: Diagnostic,
 }
 
+/// The `approval_risk` of a project that does not set one.
+pub const DEFAULT_APPROVAL_RISK: Risk = Risk::High;
+
 impl Project {
     /// The project's policies and `approval_risk` setting (user files only;
     /// the stdlib declares no policy).
     pub fn policies(&self) -> Policies {
         let sources = self.sources();
         let mut policies = Vec::new();
-        let mut approval_risk = None;
+        // Secure by default: high-risk changes (deleting a user, sshd
+        // configuration, restarting sshd…) wait for an approval unless the
+        // project says otherwise.
+        let mut approval_risk = Some(DEFAULT_APPROVAL_RISK);
         let mut setting_errors = Vec::new();
         for (shown, _) in self.files() {
             let Some(text) = sources.get(&shown) else {
@@ -1197,10 +1203,23 @@ on all {
     }
 
     #[test]
-    fn without_policies_nothing_is_found() {
-        let p = project(
-            "host \"web1\" {}\non all {\n  file \"/etc/ssh/x\" {\n    content = \"x\"\n  }\n}\n",
-        );
+    fn high_risk_needs_approval_unless_the_project_opts_out() {
+        let body =
+            "host \"web1\" {}\non all {\n  file \"/etc/ssh/x\" {\n    content = \"x\"\n  }\n}\n";
+        let p = project(body);
+        let pol = p.policies();
+        assert_eq!(pol.approval_risk(), Some(Risk::High));
+        let plan = plan_of(&p, |_| Action::Update);
+        let (findings, approvals) = pol.evaluate_plan(&plan);
+        assert_eq!(approvals.len(), 1, "{approvals:?}");
+        assert!(approvals[0].contains("file[/etc/ssh/x]"), "{approvals:?}");
+        assert!(findings
+            .iter()
+            .all(|f| f.kind == FindingKind::RequireApproval));
+
+        let p = project(&format!(
+            "project {{\n  approval_risk = \"none\"\n}}\n{body}"
+        ));
         let pol = p.policies();
         assert!(pol.is_empty());
         let plan = plan_of(&p, |_| Action::Update);
