@@ -24,7 +24,10 @@ fn mc_secret(project: &Path, config: &Path, args: &[&str], stdin: &[u8]) -> Outp
         .spawn()
         .expect("spawn mc");
     let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin).expect("write stdin");
+    // mc may refuse the arguments and exit before reading its input.
+    if let Err(e) = input.write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     drop(input);
     let pid = child.id();
     let (tx, rx) = mpsc::channel();

@@ -7,7 +7,10 @@
 //! Apply: per host, in parallel up to `parallel`: (from a plan file) re-probe
 //! and refuse a stale plan, then apply the DAG level by level, one batch per
 //! level; failures skip only their dependents; notifications are persisted
-//! before they run and refresh each target once.
+//! before they run and refresh each target once. Hosts go in rollout batches
+//! (`serial`, `canary`), `max_fail` checked before each host and batch.
+//! Resources that `become` another user are probed and applied by a runner
+//! running as that user ([`run_as`]).
 
 use crate::hash::sha256_hex;
 use crate::state::{self, HostResult, ResourceResult, ResourceState, StateStore};
@@ -121,6 +124,11 @@ pub struct ApplyOptions {
     pub max_fail: Option<usize>,
     /// Per-resource timeout when the resource sets none.
     pub default_timeout: Duration,
+    /// Apply hosts in successive batches of this size (`serial`); `None`:
+    /// one batch of every host.
+    pub serial: Option<Serial>,
+    /// The first batch is a single host.
+    pub canary: bool,
 }
 
 impl Default for ApplyOptions {
@@ -129,8 +137,71 @@ impl Default for ApplyOptions {
             check_stale: true,
             max_fail: None,
             default_timeout: Duration::from_secs(600),
+            serial: None,
+            canary: false,
         }
     }
+}
+
+/// The size of a rollout batch: a number of hosts or a percentage of the
+/// hosts in the plan (rounded up, at least one host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    Hosts(usize),
+    Percent(u8),
+}
+
+impl std::str::FromStr for Serial {
+    type Err = String;
+    /// `"2"` or `"25%"`.
+    fn from_str(s: &str) -> Result<Serial, String> {
+        let s = s.trim();
+        let bad =
+            || format!("serial must be a number of hosts (2) or a percentage (25%), not {s:?}");
+        match s.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(p) if (1..=100).contains(&p) => Ok(Serial::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => match s.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Serial::Hosts(n)),
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Serial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Serial::Hosts(n) => write!(f, "{n}"),
+            Serial::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Cuts `hosts` hosts into rollout batches and returns their sizes, in
+/// order. `canary` makes the first batch one host; the rest follow in
+/// batches of `serial` (all at once without it).
+pub fn rollout_batches(hosts: usize, serial: Option<Serial>, canary: bool) -> Vec<usize> {
+    let size = match serial {
+        None => hosts,
+        Some(Serial::Hosts(n)) => n,
+        Some(Serial::Percent(p)) => (hosts * p as usize).div_ceil(100),
+    }
+    .max(1);
+    let mut out = Vec::new();
+    let mut left = hosts;
+    if canary && left > 0 {
+        out.push(1);
+        left -= 1;
+    }
+    while left > 0 {
+        let n = size.min(left);
+        out.push(n);
+        left -= n;
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -521,66 +592,92 @@ impl Runtime {
             }
         }
 
-        // Phase 2: apply, hosts in parallel.
+        // Phase 2: apply, in rollout batches; each batch's hosts in parallel,
+        // and a batch starts only once the previous one has finished.
         let failed_hosts = Arc::new(Mutex::new(0usize));
         let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
         let mut uploads = BTreeMap::new();
-        for (i, (hp, session)) in prepared.into_iter().enumerate() {
-            if let Ok(s) = &session {
-                uploads.insert(hp.host.name.clone(), s.uploaded);
-            }
-            let sem = sem.clone();
-            let store = self.store.clone();
-            let secrets = self.secrets.clone();
-            let progress = progress.clone();
-            let failed_hosts = failed_hosts.clone();
-            let opts = opts.clone();
-            // Taken here, not in the task: hosts start in plan order, so
-            // `max_fail` sees the failures of the hosts before them.
-            let permit = sem.acquire_owned().await;
-            tasks.spawn(async move {
-                let _permit = permit;
-                let over_budget = opts
-                    .max_fail
-                    .is_some_and(|m| *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m);
-                let result = if over_budget {
-                    if let Ok(s) = session {
-                        s.close().await;
-                    }
-                    skip_host(&store, run_id, &hp, "not started: max_fail exceeded")
-                } else {
-                    match session {
-                        Ok(mut s) => {
-                            let r = apply_host(
-                                &mut s,
-                                &hp,
-                                &store,
-                                run_id,
-                                secrets.as_ref(),
-                                progress.as_ref(),
-                                &opts,
-                            )
-                            .await;
-                            s.close().await;
-                            r
-                        }
-                        Err(e) => skip_host(&store, run_id, &hp, &e),
-                    }
-                };
-                if result.status != "ok" {
-                    *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                }
-                let _ = store.record_host_result(run_id, &result);
-                progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
-                (i, result)
-            });
-        }
         let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => results.push(r),
-                Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
+        let batches = rollout_batches(prepared.len(), opts.serial, opts.canary);
+        let mut queue = prepared.into_iter().enumerate();
+        for size in batches {
+            let batch: Vec<_> = queue.by_ref().take(size).collect();
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, (hp, session)) in batch {
+                if let Ok(s) = &session {
+                    uploads.insert(hp.host.name.clone(), s.uploaded);
+                }
+                let sem = sem.clone();
+                let store = self.store.clone();
+                let secrets = self.secrets.clone();
+                let progress = progress.clone();
+                let failed_hosts = failed_hosts.clone();
+                let opts = opts.clone();
+                // Taken here, not in the task: hosts start in plan order, so
+                // `max_fail` sees the failures of the hosts before them.
+                let permit = sem.acquire_owned().await;
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let over_budget = opts.max_fail.is_some_and(|m| {
+                        *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m
+                    });
+                    let result = if over_budget {
+                        if let Ok(s) = session {
+                            s.close().await;
+                        }
+                        skip_host(
+                            &store,
+                            run_id,
+                            &hp,
+                            "skipped",
+                            "not started: max_fail exceeded",
+                        )
+                    } else {
+                        match session {
+                            Ok(mut s) => {
+                                let _ = store.record_event(
+                                    run_id,
+                                    &hp.host.name,
+                                    None,
+                                    "host-started",
+                                    None,
+                                );
+                                let r = apply_host(
+                                    &mut s,
+                                    &hp,
+                                    &store,
+                                    run_id,
+                                    secrets.as_ref(),
+                                    progress.as_ref(),
+                                    &opts,
+                                )
+                                .await;
+                                s.close().await;
+                                let _ = store.record_event(
+                                    run_id,
+                                    &hp.host.name,
+                                    None,
+                                    "host-done",
+                                    Some(&r.status),
+                                );
+                                r
+                            }
+                            Err(e) => skip_host(&store, run_id, &hp, "failed", &e),
+                        }
+                    };
+                    if result.status != "ok" {
+                        *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    }
+                    let _ = store.record_host_result(run_id, &result);
+                    progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
+                    (i, result)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok(r) => results.push(r),
+                    Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
+                }
             }
         }
         results.sort_by_key(|r| r.0);
@@ -594,6 +691,7 @@ impl Runtime {
         let summary = serde_json::json!({
             "changed": report.changed(),
             "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
+            "skipped_hosts": report.hosts.iter().filter(|h| h.status == "skipped").count(),
             "hosts": report.hosts.len(),
         });
         self.store.finish_run(run_id, status, &summary)?;
@@ -792,9 +890,76 @@ fn sensitive_digest(v: &Value) -> String {
 
 pub(crate) type ProbeMap = HashMap<ResourceId, Result<protocol::ProbeResult, String>>;
 
-/// Probes resources in one batch. A resource whose secrets cannot be
-/// resolved is not sent and reports the error instead.
+/// The user a resource's provider must run as, when not the host's runner:
+/// `become_user` (which implies `become`), or root for `become = true`.
+/// `become = false` keeps the host's runner.
+pub fn run_as(r: &Resource) -> Option<&str> {
+    match (r.meta.r#become, r.meta.become_user.as_deref()) {
+        (Some(false), _) => None,
+        (_, Some(user)) => Some(user),
+        (Some(true), None) => Some("root"),
+        (None, None) => None,
+    }
+}
+
+/// Cuts items into runs of consecutive items with the same [`run_as`], so
+/// each run goes to one runner and source order is kept.
+fn runs_by_user<T>(items: &[T], res: impl Fn(&T) -> &Resource) -> Vec<(Option<&str>, Vec<usize>)> {
+    let mut out: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let user = run_as(res(it));
+        match out.last_mut() {
+            Some((u, idx)) if *u == user => idx.push(i),
+            _ => out.push((user, vec![i])),
+        }
+    }
+    out
+}
+
+/// Probes resources: one batch per user they run as (one batch when no
+/// resource sets `become`/`become_user`). A resource whose runner cannot be
+/// started (sudo refused) reports that error, like an unresolvable secret;
+/// only the host's own runner failing fails the whole probe.
 pub(crate) async fn probe(
+    s: &mut RunnerSession,
+    resources: &[&Resource],
+    secrets: &dyn SecretSource,
+) -> Result<ProbeMap, String> {
+    let mut by_user: Vec<(Option<&str>, Vec<&Resource>)> = Vec::new();
+    for r in resources {
+        let user = run_as(r);
+        match by_user.iter_mut().find(|(u, _)| *u == user) {
+            Some((_, rs)) => rs.push(r),
+            None => by_user.push((user, vec![r])),
+        }
+    }
+    let mut out: ProbeMap = HashMap::new();
+    for (user, rs) in by_user {
+        let runner = match s.runner_for(user).await {
+            Ok(runner) => runner,
+            Err(e) => {
+                for r in rs {
+                    out.insert(r.id.clone(), Err(e.to_string()));
+                }
+                continue;
+            }
+        };
+        match probe_batch(runner, &rs, secrets).await {
+            Ok(m) => out.extend(m),
+            Err(e) if user.is_none() => return Err(e),
+            Err(e) => {
+                for r in rs {
+                    out.insert(r.id.clone(), Err(e.clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Probes resources in one batch on one runner. A resource whose secrets
+/// cannot be resolved is not sent and reports the error instead.
+async fn probe_batch(
     s: &mut RunnerSession,
     resources: &[&Resource],
     secrets: &dyn SecretSource,
@@ -932,10 +1097,18 @@ pub fn dag_levels(catalog: &Catalog, ids: &[ResourceId]) -> Vec<Vec<ResourceId>>
     out
 }
 
-fn skip_host(store: &StateStore, run_id: i64, hp: &HostPlan, why: &str) -> HostResult {
+/// A host none of whose resources were applied: each is recorded
+/// `skipped` with the reason; the host gets `status`.
+fn skip_host(
+    store: &StateStore,
+    run_id: i64,
+    hp: &HostPlan,
+    status: &str,
+    why: &str,
+) -> HostResult {
     let mut r = HostResult {
         host: hp.host.name.clone(),
-        status: "failed".into(),
+        status: status.into(),
         error: Some(why.to_string()),
         ..Default::default()
     };
@@ -997,6 +1170,7 @@ async fn apply_host(
             store,
             run_id,
             hp,
+            "failed",
             hp.error.as_deref().unwrap_or("no catalog"),
         );
     };
@@ -1099,7 +1273,7 @@ async fn apply_host(
         let mut attempt = 0u32;
         let mut pending_items = items;
         while !pending_items.is_empty() {
-            let outcome = apply_batch(
+            let (outcomes, lost) = apply_routed(
                 s,
                 &pending_items,
                 secrets,
@@ -1111,64 +1285,61 @@ async fn apply_host(
             )
             .await;
             let mut retry = Vec::new();
-            match outcome {
-                Err(e) => {
-                    let msg = format!("{e}; the outcome on the host is unknown");
-                    for (r, action, _) in &pending_items {
-                        record(&r.id, *action, "failed", &msg, 0, None);
+            for ((r, action, wants_refresh), res) in pending_items.iter().zip(outcomes) {
+                let Some((status, message, observed, ms)) = res else {
+                    let why = lost.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                    let msg = format!("{why}; the outcome on the host is unknown");
+                    record(&r.id, *action, "failed", &msg, 0, None);
+                    result.failed += 1;
+                    continue;
+                };
+                if status == Status::Failed && attempt < r.meta.retries {
+                    retry.push((*r, *action, *wants_refresh));
+                    continue;
+                }
+                let p = planned.get(&r.id);
+                let applied = match status {
+                    Status::Ok | Status::Changed => Some(ResourceState {
+                        host: host.to_string(),
+                        resource: r.id.to_string(),
+                        type_name: r.type_name.clone(),
+                        desired_digest: desired_digest(r),
+                        observed_digest: observed
+                            .clone()
+                            .or_else(|| p.map(|p| p.observed_digest.clone()))
+                            .unwrap_or_default(),
+                        run_id,
+                        applied_at: state::now(),
+                    }),
+                    _ => None,
+                };
+                record(&r.id, *action, status_name(status), &message, ms, applied);
+                match status {
+                    Status::Changed => {
+                        result.changed += 1;
+                        if let Some(targets) = notify_targets.get(&r.id) {
+                            let names: Vec<String> =
+                                targets.iter().map(|t| t.to_string()).collect();
+                            // Persist before running, so a crash keeps them.
+                            let _ = store.add_pending_notifications(host, &names, run_id);
+                            for t in targets {
+                                refresh.insert((*t).clone());
+                            }
+                        }
+                    }
+                    Status::Ok => result.unchanged += 1,
+                    Status::Skipped => result.skipped += 1,
+                    Status::Failed => {
                         result.failed += 1;
-                    }
-                    connection_lost = Some(e.to_string());
-                }
-                Ok(results) => {
-                    for ((r, action, wants_refresh), res) in pending_items.iter().zip(results) {
-                        let (status, message, observed, ms) = res;
-                        if status == Status::Failed && attempt < r.meta.retries {
-                            retry.push((*r, *action, *wants_refresh));
-                            continue;
-                        }
-                        let p = planned.get(&r.id);
-                        let applied = match status {
-                            Status::Ok | Status::Changed => Some(ResourceState {
-                                host: host.to_string(),
-                                resource: r.id.to_string(),
-                                type_name: r.type_name.clone(),
-                                desired_digest: desired_digest(r),
-                                observed_digest: observed
-                                    .clone()
-                                    .or_else(|| p.map(|p| p.observed_digest.clone()))
-                                    .unwrap_or_default(),
-                                run_id,
-                                applied_at: state::now(),
-                            }),
-                            _ => None,
-                        };
-                        record(&r.id, *action, status_name(status), &message, ms, applied);
-                        match status {
-                            Status::Changed => {
-                                result.changed += 1;
-                                if let Some(targets) = notify_targets.get(&r.id) {
-                                    let names: Vec<String> =
-                                        targets.iter().map(|t| t.to_string()).collect();
-                                    // Persist before running, so a crash keeps them.
-                                    let _ = store.add_pending_notifications(host, &names, run_id);
-                                    for t in targets {
-                                        refresh.insert((*t).clone());
-                                    }
-                                }
-                            }
-                            Status::Ok => result.unchanged += 1,
-                            Status::Skipped => result.skipped += 1,
-                            Status::Failed => {
-                                result.failed += 1;
-                                mark_blocked(&r.id, &succs, &mut blocked);
-                            }
-                        }
-                        if *wants_refresh && matches!(status, Status::Ok | Status::Changed) {
-                            let _ = store.clear_pending_notification(host, r.id.as_str());
-                        }
+                        mark_blocked(&r.id, &succs, &mut blocked);
                     }
                 }
+                if *wants_refresh && matches!(status, Status::Ok | Status::Changed) {
+                    let _ = store.clear_pending_notification(host, r.id.as_str());
+                }
+            }
+            if let Some(e) = lost {
+                connection_lost = Some(e.to_string());
             }
             if connection_lost.is_some() {
                 break;
@@ -1199,6 +1370,45 @@ fn mark_blocked(
 }
 
 type ItemOutcome = (Status, String, Option<String>, u64);
+
+/// Applies items, one batch per run of consecutive items that run as the
+/// same user (see [`run_as`]). Per item its outcome, or `None` when a
+/// runner was lost before it answered; then also the error that lost it.
+/// Items whose runner cannot be started fail alone.
+#[allow(clippy::too_many_arguments)]
+async fn apply_routed(
+    s: &mut RunnerSession,
+    items: &[(&Resource, Action, bool)],
+    secrets: &dyn SecretSource,
+    progress: &dyn Progress,
+    host: &str,
+    store: &StateStore,
+    run_id: i64,
+    opts: &ApplyOptions,
+) -> (Vec<Option<ItemOutcome>>, Option<TransportError>) {
+    let mut out: Vec<Option<ItemOutcome>> = vec![None; items.len()];
+    for (user, idx) in runs_by_user(items, |it| it.0) {
+        let runner = match s.runner_for(user).await {
+            Ok(runner) => runner,
+            Err(e) => {
+                for i in idx {
+                    out[i] = Some((Status::Failed, e.to_string(), None, 0));
+                }
+                continue;
+            }
+        };
+        let group: Vec<(&Resource, Action, bool)> = idx.iter().map(|i| items[*i]).collect();
+        match apply_batch(runner, &group, secrets, progress, host, store, run_id, opts).await {
+            Ok(results) => {
+                for (i, r) in idx.into_iter().zip(results) {
+                    out[i] = Some(r);
+                }
+            }
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
 
 /// Sends one apply batch and collects per-item outcomes, in order.
 #[allow(clippy::too_many_arguments)]
@@ -1373,6 +1583,43 @@ mod tests {
                 vec![d.id.clone()]
             ]
         );
+    }
+
+    #[test]
+    fn rollout_batches_follow_serial_and_canary() {
+        assert_eq!(rollout_batches(5, None, false), vec![5]);
+        assert_eq!(
+            rollout_batches(5, Some(Serial::Hosts(2)), false),
+            vec![2, 2, 1]
+        );
+        assert_eq!(
+            rollout_batches(5, Some(Serial::Hosts(2)), true),
+            vec![1, 2, 2]
+        );
+        assert_eq!(rollout_batches(5, None, true), vec![1, 4]);
+        // 25% of 10 is 2.5: rounded up.
+        assert_eq!(
+            rollout_batches(10, Some(Serial::Percent(25)), false),
+            vec![3, 3, 3, 1]
+        );
+        // A percentage never makes an empty batch.
+        assert_eq!(
+            rollout_batches(3, Some(Serial::Percent(1)), false),
+            vec![1, 1, 1]
+        );
+        assert_eq!(rollout_batches(2, Some(Serial::Hosts(10)), false), vec![2]);
+        assert!(rollout_batches(0, Some(Serial::Hosts(1)), true).is_empty());
+    }
+
+    #[test]
+    fn serial_parses_counts_and_percentages() {
+        assert_eq!("3".parse::<Serial>(), Ok(Serial::Hosts(3)));
+        assert_eq!("25%".parse::<Serial>(), Ok(Serial::Percent(25)));
+        for bad in ["0", "0%", "101%", "-1", "x", "2.5", ""] {
+            let err = bad.parse::<Serial>().unwrap_err();
+            assert!(err.contains("serial"), "{bad}: {err}");
+        }
+        assert_eq!(Serial::Percent(25).to_string(), "25%");
     }
 
     #[test]

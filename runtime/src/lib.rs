@@ -15,8 +15,8 @@ pub mod state;
 pub mod transport;
 
 pub use engine::{
-    ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Planned, Progress, ProgressEvent, Quiet,
-    Runtime, RuntimeError, SecretSource, Selection,
+    rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Planned, Progress,
+    ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;

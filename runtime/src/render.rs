@@ -209,10 +209,10 @@ pub fn render_summary(hosts: &[HostResult], color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
     for h in hosts {
-        let status = if h.status == "ok" {
-            p.green("ok")
-        } else {
-            p.red(&h.status)
+        let status = match h.status.as_str() {
+            "ok" => p.green("ok"),
+            "skipped" => p.yellow("skipped"),
+            other => p.red(other),
         };
         out.push_str(&format!(
             "{}: {status}: {} changed, {} unchanged, {} failed, {} skipped",
@@ -335,6 +335,7 @@ impl LiveState {
         for (name, h) in &self.hosts {
             let state = match &h.done {
                 Some(s) if s == "ok" => p.green("done"),
+                Some(s) if s == "skipped" => p.yellow(s),
                 Some(s) => p.red(s),
                 None if h.total == 0 => "planning".to_string(),
                 None => p.cyan("applying"),
@@ -483,6 +484,31 @@ mod tests {
                 error: None,
             }],
         )
+    }
+
+    #[test]
+    fn summary_shows_hosts_not_started() {
+        let hosts = vec![
+            HostResult {
+                host: "web1".into(),
+                status: "failed".into(),
+                failed: 1,
+                ..Default::default()
+            },
+            HostResult {
+                host: "web2".into(),
+                status: "skipped".into(),
+                skipped: 3,
+                error: Some("not started: max_fail exceeded".into()),
+                ..Default::default()
+            },
+        ];
+        let text = render_summary(&hosts, false);
+        assert_eq!(
+            text,
+            "web1: failed: 0 changed, 0 unchanged, 1 failed, 0 skipped\n\
+             web2: skipped: 0 changed, 0 unchanged, 0 failed, 3 skipped (not started: max_fail exceeded)\n"
+        );
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //!
 //! `local` runs the runner as a child process. `ssh` opens one ControlMaster
 //! connection (the `openssh` crate over the system `ssh`, so `~/.ssh/config`,
-//! agents and jump hosts work) and runs exactly one remote command on it: a
-//! small shell bootstrap that starts the cached runner, or first receives the
+//! agents and jump hosts work) and runs one remote command on it: a small
+//! shell bootstrap that starts the cached runner, or first receives the
 //! runner on stdin when the host lacks that exact build. Upload and run
-//! therefore share one session and one channel.
+//! therefore share one session and one channel. Resources with `become` /
+//! `become_user` get a second runner as that user (under `sudo -n -u`), in
+//! another session of the same connection, started on first use
+//! ([`RunnerSession::runner_for`]).
 
 use crate::hash::sha256_hex;
 use mc_ir::{HostInfo, Transport};
@@ -129,6 +132,17 @@ pub struct RunnerSession {
     writer: Writer,
     process: Process,
     stderr: Arc<std::sync::Mutex<String>>,
+    /// The user this runner runs as, when known: over ssh as the bootstrap
+    /// reported it, locally `root` under host-level `become`.
+    runs_as: Option<String>,
+    /// Runners started under `sudo -u USER` for resources with `become` /
+    /// `become_user`, over the same connection, by target user.
+    elevated: Vec<(String, RunnerSession)>,
+    /// Target users whose runner could not be started, and why: not retried
+    /// within the session.
+    refused: Vec<(String, String)>,
+    host_info: HostInfo,
+    opts: ConnectOptions,
 }
 
 /// Starts the runner on `host` and completes `hello`.
@@ -141,25 +155,11 @@ pub async fn connect(
     let budget = opts.connect_timeout * 3
         + Duration::from_secs(30 + opts.runner.bytes.len() as u64 / 65_536);
     let started = tokio::time::timeout(budget, async {
-        let mut session = match host.transport {
-            Transport::Local => connect_local(host, opts).await?,
+        let session = match host.transport {
+            Transport::Local => connect_local(host, opts, None).await?,
             Transport::Ssh => connect_ssh(host, opts).await?,
         };
-        let hello = Request::Hello {
-            protocol: protocol::PROTOCOL_VERSION,
-            runtime_version: env!("CARGO_PKG_VERSION").to_string(),
-        };
-        match session.request(&hello, |_| {}).await? {
-            Response::Hello { build_id, .. } => {
-                session.build_id = build_id;
-                Ok(session)
-            }
-            Response::Error { message, .. } => Err(TransportError::Runner(message)),
-            other => Err(TransportError::Runner(format!(
-                "unexpected answer to hello: {}",
-                other.to_line()
-            ))),
-        }
+        hello(session).await
     })
     .await;
     match started {
@@ -168,18 +168,81 @@ pub async fn connect(
     }
 }
 
+/// Starts a runner as `user` next to `main`: over the same SSH connection
+/// (a new multiplexed session) or as another local child, under `sudo -n -u
+/// USER` unless the login already is that user.
+async fn connect_as(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    ssh: Option<Arc<openssh::Session>>,
+    user: &str,
+) -> Result<RunnerSession, TransportError> {
+    let budget = opts.connect_timeout * 3
+        + Duration::from_secs(30 + opts.runner.bytes.len() as u64 / 65_536);
+    let started = tokio::time::timeout(budget, async {
+        let mut session = match ssh {
+            None => connect_local(host, opts, Some(user)).await?,
+            Some(session) => {
+                let boot = shell_quote(&bootstrap_script(&opts.runner.hash, opts.runner.bytes.len()));
+                let who = shell_quote(user);
+                let command_line = format!(
+                    "if [ \"$(id -un)\" = {who} ]; then exec sh -c {boot}; else exec sudo -n -H -u {who} -- sh -c {boot}; fi"
+                );
+                start_ssh_runner(host, opts, session, command_line).await?
+            }
+        };
+        session.runs_as = Some(user.to_string());
+        hello(session).await
+    })
+    .await;
+    match started {
+        Ok(r) => r,
+        Err(_) => Err(TransportError::Timeout(budget)),
+    }
+}
+
+/// Completes `hello` on a freshly started runner.
+async fn hello(mut session: RunnerSession) -> Result<RunnerSession, TransportError> {
+    let hello = Request::Hello {
+        protocol: protocol::PROTOCOL_VERSION,
+        runtime_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    match session.request(&hello, |_| {}).await? {
+        Response::Hello { build_id, .. } => {
+            session.build_id = build_id;
+            Ok(session)
+        }
+        Response::Error { message, .. } => Err(TransportError::Runner(message)),
+        other => Err(TransportError::Runner(format!(
+            "unexpected answer to hello: {}",
+            other.to_line()
+        ))),
+    }
+}
+
+/// Starts the runner as a child process: as `as_user` when given, else as
+/// root under host-level `become`, else as the current user.
 async fn connect_local(
     host: &HostInfo,
     opts: &ConnectOptions,
+    as_user: Option<&str>,
 ) -> Result<RunnerSession, TransportError> {
+    let is_root = crate::state::current_uid() == Some(0);
+    let target = match as_user {
+        Some(u) => Some(u),
+        None if host.r#become => Some("root"),
+        None => None,
+    };
     // Already root: sudo would add nothing (and may not be installed).
-    let needs_sudo = host.r#become && crate::state::current_uid() != Some(0);
-    let mut cmd = if needs_sudo {
-        let mut c = tokio::process::Command::new("sudo");
-        c.arg("-n").arg("--").arg(&opts.runner.path);
-        c
-    } else {
-        tokio::process::Command::new(&opts.runner.path)
+    let mut cmd = match target {
+        Some("root") if is_root => tokio::process::Command::new(&opts.runner.path),
+        Some(user) => {
+            let mut c = tokio::process::Command::new("sudo");
+            c.args(["-n", "-H", "-u", user, "--"])
+                .arg(&opts.runner.path);
+            c
+        }
+        None => tokio::process::Command::new(&opts.runner.path),
     };
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -202,12 +265,17 @@ async fn connect_local(
         writer: Box::new(stdin),
         process: Process::Local(child),
         stderr: collect_stderr(stderr),
+        runs_as: host.r#become.then(|| "root".to_string()),
+        elevated: Vec::new(),
+        refused: Vec::new(),
+        host_info: host.clone(),
+        opts: opts.clone(),
     })
 }
 
 /// The remote bootstrap. It picks the runner cache directory, and either
-/// execs the cached runner (`MC-READY`) or asks for the binary
-/// (`MC-UPLOAD`), reads exactly its size from stdin, installs it atomically
+/// execs the cached runner (`MC-READY user`) or asks for the binary
+/// (`MC-UPLOAD user`), reads exactly its size from stdin, installs it atomically
 /// and execs it. `head -c` never reads past the count, so the protocol bytes
 /// that follow stay on stdin for the runner.
 fn bootstrap_script(hash: &str, size: usize) -> String {
@@ -216,12 +284,18 @@ fn bootstrap_script(hash: &str, size: usize) -> String {
         r#"set -e
 c="${{XDG_CACHE_HOME:-$HOME/.cache}}/mc/runner"
 for f in "/var/lib/mc/runner/mc-runner-{hash}" "$c/mc-runner-{hash}"; do
-  if [ -x "$f" ]; then echo MC-READY; exec "$f"; fi
+  if [ -x "$f" ]; then echo "MC-READY $USER"; exec "$f"; fi
 done
 if [ "$(id -u)" = 0 ]; then d=/var/lib/mc/runner; else d="$c"; fi
+if ! mkdir -p "$d" 2>/dev/null; then
+  # No usable home (system accounts under become_user): a private directory.
+  d="/tmp/mc-runner-$(id -u)"
+  mkdir -p -m 700 "$d"
+  [ -O "$d" ] || {{ echo "$d belongs to another user" >&2; exit 1; }}
+  if [ -x "$d/mc-runner-{hash}" ]; then echo "MC-READY $USER"; exec "$d/mc-runner-{hash}"; fi
+fi
 f="$d/mc-runner-{hash}"
-mkdir -p "$d"
-echo MC-UPLOAD
+echo "MC-UPLOAD $USER"
 t="$f.tmp.$$"
 head -c {size} > "$t"
 chmod 0755 "$t"
@@ -274,6 +348,25 @@ async fn connect_ssh(
     } else {
         format!("sh -c {quoted}")
     };
+    let mut s = start_ssh_runner(host, opts, session, command_line).await?;
+    if s.runs_as.is_none() {
+        s.runs_as = if host.r#become {
+            Some("root".to_string())
+        } else {
+            host.user.clone()
+        };
+    }
+    Ok(s)
+}
+
+/// Runs the bootstrap `command_line` in a new session of the connection,
+/// uploading the runner when it asks for it.
+async fn start_ssh_runner(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    session: Arc<openssh::Session>,
+    command_line: String,
+) -> Result<RunnerSession, TransportError> {
     let mut child = session
         .clone()
         .arc_raw_command(command_line)
@@ -298,7 +391,10 @@ async fn connect_ssh(
         .read_line(&mut line)
         .await
         .map_err(|e| TransportError::Lost(e.to_string()))?;
-    let uploaded = match line.trim() {
+    // sshd and sudo both set $USER: who the runner runs as, for free.
+    let (tag, user) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+    let runs_as = (!user.is_empty()).then(|| user.to_string());
+    let uploaded = match tag {
         "MC-READY" => false,
         "MC-UPLOAD" => {
             writer
@@ -336,6 +432,11 @@ async fn connect_ssh(
             session,
         },
         stderr,
+        runs_as,
+        elevated: Vec::new(),
+        refused: Vec::new(),
+        host_info: host.clone(),
+        opts: opts.clone(),
     })
 }
 
@@ -420,10 +521,58 @@ impl RunnerSession {
         }
     }
 
+    /// The runner for resources that run as `user` (`become` /
+    /// `become_user`): this one for `None` or when it already runs as that
+    /// user, else a runner started as that user on first use (see
+    /// [`connect_as`]) and kept for the rest of the session.
+    pub async fn runner_for(
+        &mut self,
+        user: Option<&str>,
+    ) -> Result<&mut RunnerSession, TransportError> {
+        let Some(user) = user else { return Ok(self) };
+        if self.runs_as.as_deref() == Some(user) {
+            return Ok(self);
+        }
+        if let Some((_, why)) = self.refused.iter().find(|(u, _)| u == user) {
+            return Err(TransportError::Runner(why.clone()));
+        }
+        if let Some(i) = self.elevated.iter().position(|(u, _)| u == user) {
+            return Ok(&mut self.elevated[i].1);
+        }
+        // Owned copies: a `&RunnerSession` held across the await would make
+        // the future `!Send`.
+        let ssh = match &self.process {
+            Process::Local(_) => None,
+            Process::Ssh { session, .. } => Some(session.clone()),
+        };
+        let (host, opts) = (self.host_info.clone(), self.opts.clone());
+        match connect_as(&host, &opts, ssh, user).await {
+            Ok(s) => {
+                self.elevated.push((user.to_string(), s));
+                let last = self.elevated.len() - 1;
+                Ok(&mut self.elevated[last].1)
+            }
+            Err(e) => {
+                let why = format!("cannot start a runner as {user:?}: {e}");
+                self.refused.push((user.to_string(), why.clone()));
+                Err(TransportError::Runner(why))
+            }
+        }
+    }
+
     /// Says `bye` and waits for the runner (and the SSH connection) to end.
     /// A broken session is killed instead: the runner may be stuck in a
     /// batch that timed out.
     pub async fn close(mut self) {
+        // The runners started as other users go first: they share the
+        // connection the main session then closes.
+        for (_, s) in std::mem::take(&mut self.elevated) {
+            s.close_one().await;
+        }
+        self.close_one().await;
+    }
+
+    async fn close_one(mut self) {
         let grace = if self.broken {
             Duration::ZERO
         } else {

@@ -829,3 +829,382 @@ async fn secrets_reach_the_host_but_never_the_plan_or_the_state_store() {
         assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
     }
 }
+
+/// Per host of a run: the ids of its `host-started` and `host-done` events.
+fn apply_windows(rt: &mc_runtime::Runtime, run_id: i64) -> Vec<(String, i64, i64)> {
+    let events = rt.store.events_since(run_id, 0).unwrap();
+    let mut windows: Vec<(String, i64, i64)> = Vec::new();
+    for e in &events {
+        match e.kind.as_str() {
+            "host-started" => windows.push((e.host.clone(), e.id, i64::MAX)),
+            "host-done" => {
+                let w = windows.iter_mut().find(|w| w.0 == e.host).unwrap();
+                w.2 = e.id;
+            }
+            _ => {}
+        }
+    }
+    windows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serial_batches_apply_one_host_after_the_other() {
+    let fleet = Fleet::start(3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-serial"));
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        serial: Some(mc_runtime::Serial::Hosts(1)),
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 6);
+
+    // Every resource event of a host lies inside its window, and the
+    // windows follow each other in plan order without overlapping.
+    let windows = apply_windows(&rt, report.run_id);
+    let names: Vec<&str> = windows.iter().map(|w| w.0.as_str()).collect();
+    let expected: Vec<&str> = fleet.hosts().iter().map(|h| h.name()).collect();
+    assert_eq!(names, expected, "{windows:?}");
+    for pair in windows.windows(2) {
+        assert!(pair[0].2 < pair[1].1, "overlapping windows: {windows:?}");
+    }
+    let events = rt.store.events_since(report.run_id, 0).unwrap();
+    for e in events.iter().filter(|e| e.resource.is_some()) {
+        let w = windows.iter().find(|w| w.0 == e.host).unwrap();
+        assert!(w.1 < e.id && e.id < w.2, "{e:?} outside {w:?}");
+    }
+    let times: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind.starts_with("host-"))
+        .map(|e| e.at_ms)
+        .collect();
+    assert!(times.windows(2).all(|t| t[0] <= t[1]), "{times:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_canary_with_max_fail_0_leaves_the_other_hosts_untouched() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let canary = fleet.host(0).name().to_string();
+    let source = TestSource::new(hosts, move |h| {
+        // The canary's command fails; the other host's would succeed.
+        let run = if h.name == canary { "exit 3" } else { "true" };
+        let check = resource(
+            "command",
+            "check",
+            &[("run", s(run)), ("creates", s("/srv/mc-canary-checked"))],
+        );
+        let file = resource("file", "/srv/mc-canary-file", &[("content", s("x\n"))]);
+        (vec![check, file], vec![])
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let opts = ApplyOptions {
+        check_stale: false,
+        max_fail: Some(0),
+        canary: true,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    let (first, second) = (&report.hosts[0], &report.hosts[1]);
+    assert_eq!(first.status, "failed", "{report:?}");
+    assert_eq!(second.status, "skipped", "{report:?}");
+    assert_eq!(
+        second.error.as_deref(),
+        Some("not started: max_fail exceeded")
+    );
+    assert_eq!(second.skipped, 2);
+    // The canary's independent file applied; nothing happened on the other host.
+    assert!(fleet.host(0).path_exists("/srv/mc-canary-file").unwrap());
+    assert!(!fleet.host(1).path_exists("/srv/mc-canary-file").unwrap());
+    assert!(!fleet.host(1).path_exists("/srv/mc-canary-checked").unwrap());
+
+    // The state store says the same.
+    let stored = rt.store.host_results(report.run_id).unwrap();
+    let other = stored.iter().find(|h| h.host == second.host).unwrap();
+    assert_eq!(other.status, "skipped");
+    let resources = rt.store.resource_results(report.run_id).unwrap();
+    let skipped: Vec<_> = resources.iter().filter(|r| r.host == second.host).collect();
+    assert_eq!(skipped.len(), 2);
+    assert!(skipped
+        .iter()
+        .all(|r| r.status == "skipped"
+            && r.message.as_deref() == Some("not started: max_fail exceeded")));
+    let run = rt.store.run(report.run_id).unwrap().unwrap();
+    let summary = run.summary.unwrap();
+    assert_eq!(summary["skipped_hosts"], 1, "{summary}");
+}
+
+/// sshd log lines of a host that contain `needle`: "Starting session:
+/// command for USER " counts runners, "Accepted publickey for USER "
+/// connections. Per user, so tests sharing the host do not interfere.
+fn log_count(host: &mc_testfleet::Host, needle: &str) -> usize {
+    host.sshd_log()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// Adds a login user (the fleet's key) to a test host, with passwordless
+/// sudo when `sudoer`. The password is `*`, not locked: sshd without PAM
+/// refuses keys of a locked account.
+fn add_login_user(host: &mc_testfleet::Host, user: &str, sudoer: bool) {
+    let mut script = format!(
+        "id {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}; \
+         usermod -p '*' {user} && \
+         mkdir -p /home/{user}/.ssh && cp /root/.ssh/authorized_keys /home/{user}/.ssh/ && \
+         chown -R {user}: /home/{user}/.ssh && chmod 700 /home/{user}/.ssh"
+    );
+    if sudoer {
+        script.push_str(&format!(
+            " && echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user}"
+        ));
+    }
+    host.exec_ok(&script).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn become_per_resource_runs_only_those_resources_under_sudo() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    add_login_user(host, "mcdeploy", true);
+    add_login_user(host, "mcother", false);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let mut info = ssh_host(host.name());
+    info.user = Some("mcdeploy".into());
+    let source = TestSource::new(vec![info], |_| {
+        let mut root_file = resource(
+            "file",
+            "/root/mc-become.txt",
+            &[("content", s("as root\n")), ("mode", Value::Int(0o600))],
+        );
+        root_file.meta.r#become = Some(true);
+        let own = resource(
+            "file",
+            "/home/mcdeploy/mc-own.txt",
+            &[("content", s("as the login\n"))],
+        );
+        let mut other = resource(
+            "file",
+            "/home/mcother/mc-other.txt",
+            &[("content", s("as mcother\n"))],
+        );
+        other.meta.become_user = Some("mcother".into());
+        // `nobody` has no home (it runs the runner root cached in /var/lib).
+        let mut homeless = resource("file", "/tmp/mc-nobody.txt", &[("content", s("n\n"))]);
+        homeless.meta.become_user = Some("nobody".into());
+        (vec![root_file, own, other, homeless], vec![])
+    });
+    let connections = "Accepted publickey for mcdeploy ";
+    let commands = "Starting session: command for mcdeploy ";
+    let (connections_before, commands_before) =
+        (log_count(host, connections), log_count(host, commands));
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    assert!(plan.hosts[0].error.is_none(), "{:?}", plan.hosts[0].error);
+    assert_eq!(plan.counts().create, 4, "{}", plan.to_json_pretty());
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 4);
+    let owner = |path: &str| host.exec_ok(&format!("stat -c %U {path}")).unwrap();
+    assert_eq!(host.read_file("/root/mc-become.txt").unwrap(), b"as root\n");
+    assert_eq!(owner("/root/mc-become.txt"), "root\n");
+    assert_eq!(owner("/home/mcdeploy/mc-own.txt"), "mcdeploy\n");
+    assert_eq!(owner("/home/mcother/mc-other.txt"), "mcother\n");
+    assert_eq!(owner("/tmp/mc-nobody.txt"), "nobody\n");
+    // Four runners (login, root, mcother, nobody), one SSH connection.
+    assert_eq!(log_count(host, connections) - connections_before, 1);
+    assert_eq!(log_count(host, commands) - commands_before, 4);
+
+    // Probing /root as root again finds everything converged.
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.plan.counts().changes(),
+        0,
+        "{}",
+        planned.plan.to_json_pretty()
+    );
+    assert_eq!(planned.plan.counts().unchanged, 4);
+    planned.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn become_without_sudo_rights_fails_only_those_resources() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    add_login_user(host, "mcplain", false);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let mut info = ssh_host(host.name());
+    info.user = Some("mcplain".into());
+    let source = TestSource::new(vec![info], |_| {
+        let mut root_file = resource("file", "/root/mc-refused.txt", &[("content", s("x\n"))]);
+        root_file.meta.r#become = Some(true);
+        let after = resource(
+            "file",
+            "/home/mcplain/mc-after.txt",
+            &[("content", s("y\n"))],
+        );
+        let own = resource(
+            "file",
+            "/home/mcplain/mc-plain.txt",
+            &[("content", s("z\n"))],
+        );
+        let edges = vec![edge(&root_file, &after, EdgeKind::Requires)];
+        (vec![root_file, after, own], edges)
+    });
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let refused = &plan.hosts[0].resources[0];
+    let why = refused.error.as_deref().unwrap_or("");
+    assert!(
+        why.contains("cannot start a runner as \"root\""),
+        "{refused:?}"
+    );
+    assert!(why.contains("sudo"), "{refused:?}");
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    let report = rt
+        .apply(&plan, planned.sessions, &opts, Arc::new(Quiet))
+        .await
+        .unwrap();
+    let h = &report.hosts[0];
+    assert_eq!((h.changed, h.failed, h.skipped), (1, 1, 1), "{h:?}");
+    assert!(host.path_exists("/home/mcplain/mc-plain.txt").unwrap());
+    assert!(!host.path_exists("/home/mcplain/mc-after.txt").unwrap());
+    assert!(!host.path_exists("/root/mc-refused.txt").unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn become_on_a_root_login_reuses_the_one_runner() {
+    // Its own host: the test counts every remote command on it.
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    // The fleet's ssh config logs in as root; the inventory does not say so.
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let mut r = resource("file", "/root/mc-root-login.txt", &[("content", s("x\n"))]);
+        r.meta.r#become = Some(true);
+        (vec![r], vec![])
+    });
+    let commands = "Starting session: command for root ";
+    let before = log_count(host, commands);
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert!(host.path_exists("/root/mc-root-login.txt").unwrap());
+    assert_eq!(log_count(host, commands) - before, 1, "{}", host.sshd_log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn become_user_without_a_home_caches_the_runner_in_a_private_tmp_dir() {
+    // Its own host: no runner cached by root in /var/lib/mc yet.
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    add_login_user(host, "mcdeploy", true);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let mut info = ssh_host(host.name());
+    info.user = Some("mcdeploy".into());
+    let source = TestSource::new(vec![info], |_| {
+        let mut r = resource("file", "/tmp/mc-homeless.txt", &[("content", s("n\n"))]);
+        r.meta.become_user = Some("nobody".into());
+        (vec![r], vec![])
+    });
+    let planned = rt
+        .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    let report = rt
+        .apply(
+            &plan,
+            planned.sessions,
+            &ApplyOptions {
+                check_stale: false,
+                ..Default::default()
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    let stat = |p: &str| host.exec_ok(&format!("stat -c '%U %a' {p}")).unwrap();
+    assert_eq!(
+        stat("/tmp/mc-homeless.txt").split(' ').next(),
+        Some("nobody")
+    );
+    assert_eq!(stat("/tmp/mc-runner-65534"), "nobody 700\n");
+    assert!(!host.path_exists("/var/lib/mc/runner").unwrap());
+    let listing = host.exec_ok("ls /tmp/mc-runner-65534").unwrap();
+    assert!(listing.starts_with("mc-runner-"), "{listing}");
+
+    // The cached copy is found next time: the plan converges.
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.plan.counts().unchanged,
+        1,
+        "{}",
+        planned.plan.to_json_pretty()
+    );
+    planned.close().await;
+}

@@ -2,7 +2,7 @@
 
 use super::plan::{catalog_source, RunArgs};
 use mc_ir::plan::Plan;
-use mc_runtime::{render, ApplyOptions};
+use mc_runtime::{render, ApplyOptions, Serial};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,6 +18,13 @@ pub struct Args {
     /// Stop starting new hosts once more than N hosts have failed.
     #[arg(long, value_name = "N")]
     pub max_fail: Option<usize>,
+    /// Apply hosts in batches of N hosts (or N% of them), one batch after
+    /// the other. Default: the project's `serial` setting, else all at once.
+    #[arg(long, value_name = "N|N%")]
+    pub serial: Option<Serial>,
+    /// Apply a single host first, then the rest (in `--serial` batches).
+    #[arg(long)]
+    pub canary: bool,
     /// Print the apply report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -36,8 +43,10 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn apply(args: &Args) -> Result<ExitCode, String> {
-    let opts = ApplyOptions {
+    let mut opts = ApplyOptions {
         max_fail: args.max_fail,
+        serial: args.serial,
+        canary: args.canary,
         ..ApplyOptions::default()
     };
     let progress = render::progress_for_stderr();
@@ -62,6 +71,9 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let rt = args.run.runtime(&project)?;
+        if opts.serial.is_none() && project.join("main.mc").is_file() {
+            opts.serial = project_serial(&project)?;
+        }
         let report =
             mc_runtime::block_on(rt.apply(&plan, Default::default(), &opts, progress.clone()));
         progress.finish();
@@ -69,6 +81,9 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
     } else {
         let source = catalog_source(&args.path)?;
         let rt = args.run.runtime(&args.path)?;
+        if opts.serial.is_none() {
+            opts.serial = project_serial(&args.path)?;
+        }
         let sel = args.run.selection();
         let interactive = std::io::stdin().is_terminal();
         if !args.yes && !interactive {
@@ -144,6 +159,38 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// The project's `project { serial = 2 }` (or `"25%"`) setting, the
+/// default rollout batch size.
+fn project_serial(dir: &Path) -> Result<Option<Serial>, String> {
+    let project = mc_compiler::Project::load_dir(dir);
+    let sources = project.sources();
+    let mut serial = None;
+    for (shown, _) in project.files() {
+        let Some(text) = sources.get(&shown) else {
+            continue;
+        };
+        let parsed = mc_grammar::parse_file(&shown, text);
+        for item in parsed.module.items {
+            let mc_grammar::ast::Item::Project(p) = item else {
+                continue;
+            };
+            for f in p.fields.iter().filter(|f| f.name.name == "serial") {
+                let value = match &f.value {
+                    mc_grammar::ast::Expr::Int { value, .. } => Some(value.to_string()),
+                    mc_grammar::ast::Expr::Str(s) => s.as_plain(),
+                    _ => None,
+                };
+                let parsed = value
+                    .as_deref()
+                    .ok_or_else(|| "serial must be a number or a string".to_string())
+                    .and_then(str::parse::<Serial>);
+                serial = Some(parsed.map_err(|e| format!("{shown}: project: {e}"))?);
+            }
+        }
+    }
+    Ok(serial)
+}
+
 /// The refusal, plus for a plan that only lacks an approval the file it
 /// was saved to, so it can be approved and applied as it is (planning again
 /// would make a new plan that needs its own approval).
@@ -171,4 +218,35 @@ fn confirm() -> bool {
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(settings: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let main = format!("{settings}\nhost \"a\" {{ transport = \"local\" }}\n");
+        std::fs::write(dir.path().join("main.mc"), main).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_project_sets_the_default_serial() {
+        let d = project("project {\n  serial = 2\n}\n");
+        assert_eq!(project_serial(d.path()), Ok(Some(Serial::Hosts(2))));
+        let d = project("project {\n  serial = \"25%\"\n}\n");
+        assert_eq!(project_serial(d.path()), Ok(Some(Serial::Percent(25))));
+        let d = project("");
+        assert_eq!(project_serial(d.path()), Ok(None));
+    }
+
+    #[test]
+    fn a_bad_serial_setting_is_an_error_naming_the_file() {
+        let d = project("project {\n  serial = \"lots\"\n}\n");
+        let err = project_serial(d.path()).unwrap_err();
+        assert!(err.starts_with("main.mc: project: serial"), "{err}");
+        let d = project("project {\n  serial = true\n}\n");
+        assert!(project_serial(d.path()).is_err());
+    }
 }
