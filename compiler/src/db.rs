@@ -175,7 +175,8 @@ pub fn items_of(db: &dyn salsa::Database, file: SourceFile) -> Vec<(u32, Arc<Ite
 pub enum NameKind {
     /// The declared type, or the type of a literal value; `Any` otherwise.
     Let(SType),
-    Type,
+    /// A type alias and what it stands for.
+    Type(SType),
     /// Parameters and result type.
     Fn(Vec<ParamSig>, SType),
     Role(Vec<ParamSig>),
@@ -199,8 +200,9 @@ pub struct AttrSig {
     pub ty: SType,
 }
 
-/// A declared type, simplified for checking literals before evaluation.
-/// Anything this cannot describe (records, aliases) is `Any`.
+/// A type as the static checker sees it. `Any` is the escape hatch for
+/// what cannot be known before evaluation (values of untyped maps, host
+/// vars, other unions); it is compatible with everything.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SType {
     Any,
@@ -215,6 +217,22 @@ pub enum SType {
     List(Box<SType>),
     Map(Box<SType>),
     Opt(Box<SType>),
+    /// A record with its fields in declaration order.
+    Record(Vec<SField>),
+    /// A handle of a resource of this type.
+    Handle(String),
+    /// A type alias or resource type by name, resolved by the checker in
+    /// the scope it was written in (summaries keep names, not bodies).
+    Named(String),
+}
+
+/// A field of a record type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SField {
+    pub name: String,
+    pub ty: SType,
+    /// Whether a record literal must set it (no default, not optional).
+    pub required: bool,
 }
 
 impl SType {
@@ -229,7 +247,8 @@ impl SType {
                 "Mode" => SType::Mode,
                 "Duration" => SType::Duration,
                 "Secret" => SType::Secret,
-                _ => SType::Any,
+                "Null" => SType::Any,
+                other => SType::Named(other.to_string()),
             },
             T::List(t, _) => SType::List(Box::new(SType::of(t))),
             T::Map(t, _) => SType::Map(Box::new(SType::of(t))),
@@ -246,6 +265,16 @@ impl SType {
                 }
                 SType::Lits(lits)
             }
+            T::Record(fields, _) => SType::Record(
+                fields
+                    .iter()
+                    .map(|f| SField {
+                        name: f.name.name.clone(),
+                        ty: SType::of(&f.ty),
+                        required: f.default.is_none() && !matches!(f.ty, T::Optional(..)),
+                    })
+                    .collect(),
+            ),
             _ => SType::Any,
         }
     }
@@ -272,6 +301,22 @@ impl std::fmt::Display for SType {
                 SType::Lits(_) => write!(f, "({t})?"),
                 _ => write!(f, "{t}?"),
             },
+            SType::Record(fields) if fields.is_empty() => f.write_str("{}"),
+            SType::Record(fields) => {
+                f.write_str("{ ")?;
+                for (i, fld) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    if fld.name == crate::resolve::OPEN_FIELD {
+                        f.write_str("..")?;
+                    } else {
+                        write!(f, "{}: {}", fld.name, fld.ty)?;
+                    }
+                }
+                f.write_str(" }")
+            }
+            SType::Handle(n) | SType::Named(n) => f.write_str(n),
         }
     }
 }
@@ -308,9 +353,20 @@ pub fn module_summary(
                 };
                 Some((l.name.name.clone(), NameKind::Let(ty)))
             }
-            Item::Type(t) => Some((t.name.name.clone(), NameKind::Type)),
+            Item::Type(t) => Some((t.name.name.clone(), NameKind::Type(SType::of(&t.ty)))),
             Item::Fn(f) => {
-                let ret = f.ret.as_ref().map(SType::of).unwrap_or(SType::Any);
+                let ret = match (&f.ret, &f.body) {
+                    (Some(t), _) => SType::of(t),
+                    (None, Some(b)) => {
+                        let ps: Vec<(String, SType)> = f
+                            .params
+                            .iter()
+                            .map(|p| (p.name.name.clone(), SType::of(&p.ty)))
+                            .collect();
+                        crate::resolve::body_type(b, &ps)
+                    }
+                    (None, None) => SType::Any,
+                };
                 Some((f.name.name.clone(), NameKind::Fn(params(&f.params), ret)))
             }
             Item::Role(r) => Some((r.name.name.clone(), NameKind::Role(params(&r.params)))),

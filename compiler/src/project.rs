@@ -110,7 +110,8 @@ impl Project {
         }
         let prog = self.program(db);
         let mut seen: HashSet<(String, String, usize, usize)> = HashSet::new();
-        for diags in self.evaluate_all(&prog, &inv.0.hosts) {
+        let typed_vars = self.check_host_vars(db, &inv.0);
+        for diags in std::iter::once(typed_vars).chain(self.evaluate_all(&prog, &inv.0.hosts)) {
             {
                 for d in diags {
                     let key = (
@@ -638,6 +639,38 @@ impl Project {
                 }
                 if visited.insert(to) {
                     stack.push((to, 0, p));
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks each `on` block whose hosts are known before evaluation with
+    /// `host.vars` typed as the merge of those hosts' vars, so a wrong use
+    /// of a var is found even in a branch no host takes.
+    fn check_host_vars(&self, db: &Database, inv: &Inventory) -> Vec<Diag> {
+        let mut out = Vec::new();
+        for f in self.input.files(db).iter().copied() {
+            for (start, item) in db::items_of(db, f) {
+                let Item::On(on) = item.as_ref() else {
+                    continue;
+                };
+                let mut targeted = Vec::new();
+                let mut known = true;
+                for h in &inv.hosts {
+                    match selects(&on.target, &h.info) {
+                        Some(true) => targeted.push(&h.vars),
+                        Some(false) => {}
+                        None => known = false,
+                    }
+                }
+                if !known || targeted.is_empty() {
+                    continue;
+                }
+                let vars = crate::resolve::vars_type(targeted);
+                let path = f.path(db).clone();
+                for d in crate::resolve::check_on_block(db, self.input, f, &path, &item, vars) {
+                    out.push(db::shift(d, start));
                 }
             }
         }

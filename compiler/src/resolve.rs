@@ -1,11 +1,13 @@
-//! Name resolution of one item against module summaries: unknown names,
-//! resource types, attributes, roles, functions, arguments and types, each
-//! with a "did you mean". Works on the item alone (relative spans) and on
+//! Name resolution and static type checking of one item against module
+//! summaries: unknown names, resource types, attributes, roles, functions,
+//! arguments and types, each with a "did you mean", and the inferred type of
+//! every expression checked wherever it meets a declared one, whether or not
+//! a host ever evaluates it. Works on the item alone (relative spans) and on
 //! summaries that ignore bodies, so it is cached per item.
 
 use crate::db::{
     module_summary, prelude_summary, AttrSig, ModuleSummary, NameKind, ParamSig, ProjectInput,
-    SType, SourceFile,
+    SField, SType, SourceFile,
 };
 use crate::diag::{Diag, Loc};
 use crate::eval::{META_ATTRS, SCALARS};
@@ -42,7 +44,24 @@ struct Resolver<'a> {
     locals: Vec<(String, SType)>,
     host_ok: bool,
     diags: Vec<Diag>,
+    /// Inferred types by expression node: an item's tree is immutable while
+    /// it is checked and every node sits in one scope, so asking again (at
+    /// each operator, argument and access) stays linear.
+    memo: HashMap<usize, SType>,
+    /// The type of `host.vars`: `Any` unless the hosts an `on` block
+    /// targets are known.
+    host_vars: SType,
 }
+
+/// A field of an open record: the record may have more fields than it
+/// lists, and reading those is checked per host (E0401), not here.
+pub const OPEN_FIELD: &str = "..";
+
+type Names = BTreeMap<String, (NameKind, u32)>;
+
+/// How deep type aliases are followed; deeper (or recursive) aliases are
+/// left to evaluation.
+const ALIAS_DEPTH: u32 = 16;
 
 pub fn check_item(
     db: &dyn salsa::Database,
@@ -62,9 +81,110 @@ pub fn check_item(
         locals: Vec::new(),
         host_ok: false,
         diags: Vec::new(),
+        memo: HashMap::new(),
+        host_vars: SType::Any,
     };
     r.item(item);
     r.diags
+}
+
+/// Checks an `on` block again with `host.vars` typed as `vars` (see
+/// [`vars_type`]). Only what that type adds is new: the caller has already
+/// reported everything [`check_item`] finds.
+pub fn check_on_block(
+    db: &dyn salsa::Database,
+    project: ProjectInput,
+    file: SourceFile,
+    path: &Arc<str>,
+    item: &Item,
+    vars: SType,
+) -> Vec<Diag> {
+    let summary = module_summary(db, project, file);
+    let prelude = prelude_summary(db, project);
+    let mut r = Resolver {
+        db,
+        project,
+        path: path.clone(),
+        summary,
+        prelude,
+        locals: Vec::new(),
+        host_ok: false,
+        diags: Vec::new(),
+        memo: HashMap::new(),
+        host_vars: vars,
+    };
+    r.item(item);
+    r.diags
+}
+
+/// The type of the vars of every one of `hosts`, as an open record: a var
+/// set on all of them has the join of its types; a var only some set is
+/// `Any` (reading it is E0401 for the hosts that lack it).
+pub fn vars_type<'v>(hosts: impl IntoIterator<Item = &'v crate::value::Value>) -> SType {
+    use crate::value::Value;
+    let records: Vec<&BTreeMap<String, Value>> = hosts
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Record(m) => Some(m.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let mut names: Vec<&String> = records.iter().flat_map(|m| m.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut fields: Vec<SField> = names
+        .into_iter()
+        .map(|name| {
+            let mut ty: Option<SType> = None;
+            for m in &records {
+                let t = match m.get(name) {
+                    Some(v) if !v.is_null() => value_type(v),
+                    _ => SType::Any,
+                };
+                ty = Some(match ty {
+                    None => t,
+                    Some(prev) => join(&prev, &t),
+                });
+            }
+            SField {
+                name: name.clone(),
+                ty: ty.unwrap_or(SType::Any),
+                required: false,
+            }
+        })
+        .collect();
+    fields.push(SField {
+        name: OPEN_FIELD.to_string(),
+        ty: SType::Any,
+        required: false,
+    });
+    SType::Record(fields)
+}
+
+/// The static type of an inventory value.
+fn value_type(v: &crate::value::Value) -> SType {
+    use crate::value::Value;
+    crate::stack::guard(|| match v {
+        Value::Null | Value::Handle(_) => SType::Any,
+        Value::Bool(_) => SType::Bool,
+        Value::Int(_) => SType::Int,
+        Value::Str(_) => SType::Str,
+        Value::Mode(_) => SType::Mode,
+        Value::Duration(_) => SType::Duration,
+        Value::Secret(_) => SType::Secret,
+        Value::List(items) => {
+            let mut t: Option<SType> = None;
+            for i in items.iter() {
+                let it = value_type(i);
+                t = Some(match t {
+                    None => it,
+                    Some(prev) => join(&prev, &it),
+                });
+            }
+            SType::List(Box::new(t.unwrap_or(SType::Any)))
+        }
+        Value::Record(_) => vars_type([v]),
+    })
 }
 
 impl<'a> Resolver<'a> {
@@ -122,7 +242,7 @@ impl<'a> Resolver<'a> {
         let t = target?;
         let s = module_summary(self.db, self.project, t);
         match s.names.get(&name.name) {
-            Some((k, _)) => Some(k.clone()),
+            Some((k, _)) => Some(self.foreign(&s.names, k)),
             None => {
                 let loc = self.loc(name.span);
                 let names: Vec<&str> = s.names.keys().map(String::as_str).collect();
@@ -143,6 +263,103 @@ impl<'a> Resolver<'a> {
         let mark = self.locals.len();
         f(self);
         self.locals.truncate(mark);
+    }
+
+    /// Replaces alias and resource-type names by what they stand for, as
+    /// seen from this module (its items, then the prelude).
+    fn expand(&self, t: &SType) -> SType {
+        self.expand_at(&self.summary.names, t, 0)
+    }
+
+    fn expand_at(&self, names: &Names, t: &SType, depth: u32) -> SType {
+        if depth > ALIAS_DEPTH {
+            return SType::Any;
+        }
+        let deeper = |t: &SType| Box::new(self.expand_at(names, t, depth + 1));
+        match t {
+            SType::Named(n) => {
+                let kind = names.get(n).map(|(k, _)| k).or(self.prelude.get(n));
+                match kind {
+                    Some(NameKind::Type(t)) => self.expand_at(names, t, depth + 1),
+                    Some(NameKind::Resource(..)) => SType::Handle(n.clone()),
+                    _ => SType::Any,
+                }
+            }
+            SType::List(t) => SType::List(deeper(t)),
+            SType::Map(t) => SType::Map(deeper(t)),
+            SType::Opt(t) => match self.expand_at(names, t, depth + 1) {
+                SType::Any => SType::Any,
+                o @ SType::Opt(_) => o,
+                t => SType::Opt(Box::new(t)),
+            },
+            SType::Record(fields) => SType::Record(
+                fields
+                    .iter()
+                    .map(|f| SField {
+                        name: f.name.clone(),
+                        ty: self.expand_at(names, &f.ty, depth + 1),
+                        required: f.required,
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// A name of another module with its types resolved there.
+    fn foreign(&self, names: &Names, k: &NameKind) -> NameKind {
+        let ex = |t: &SType| self.expand_at(names, t, 0);
+        let params = |ps: &[ParamSig]| -> Vec<ParamSig> {
+            ps.iter()
+                .map(|p| ParamSig {
+                    name: p.name.clone(),
+                    has_default: p.has_default,
+                    ty: ex(&p.ty),
+                })
+                .collect()
+        };
+        match k {
+            NameKind::Let(t) => NameKind::Let(ex(t)),
+            NameKind::Type(t) => NameKind::Type(ex(t)),
+            NameKind::Fn(ps, ret) => NameKind::Fn(params(ps), ex(ret)),
+            NameKind::Role(ps) => NameKind::Role(params(ps)),
+            NameKind::Resource(title, attrs) => NameKind::Resource(
+                title.clone(),
+                attrs
+                    .iter()
+                    .map(|a| AttrSig {
+                        name: a.name.clone(),
+                        required: a.required,
+                        ty: ex(&a.ty),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The type of `host` inside `on` blocks and what they call. Vars
+    /// differ per host and are checked when each host is evaluated.
+    fn host_type(&self) -> SType {
+        let field = |name: &str, ty: SType| SField {
+            name: name.to_string(),
+            ty,
+            required: true,
+        };
+        SType::Record(vec![
+            field("name", SType::Str),
+            field("address", SType::Str),
+            field("groups", SType::List(Box::new(SType::Str))),
+            field("vars", self.host_vars.clone()),
+        ])
+    }
+
+    /// A top-level name's kind in this module or the prelude.
+    fn global(&self, name: &str) -> Option<&'a NameKind> {
+        self.summary
+            .names
+            .get(name)
+            .map(|(k, _)| k)
+            .or(self.prelude.get(name))
     }
 
     // ----------------------------------------------------------------
@@ -168,6 +385,10 @@ impl<'a> Resolver<'a> {
                     self.ty(t);
                 }
                 self.expr(&l.value);
+                if let Some(t) = &l.ty {
+                    let what = format!("`{}`", l.name.name);
+                    self.check_value(&what, &SType::of(t), &l.value);
+                }
             }
             Item::Type(t) => self.ty(&t.ty),
             Item::Fn(f) => {
@@ -231,11 +452,12 @@ impl<'a> Resolver<'a> {
             Item::Resource(decl) => {
                 self.ty(&decl.title.ty);
                 self.with_scope(|r| {
-                    r.locals
-                        .push((decl.title.name.name.clone(), SType::of(&decl.title.ty)));
+                    let title = r.expand(&SType::of(&decl.title.ty));
+                    r.locals.push((decl.title.name.name.clone(), title));
                     for m in &decl.members {
                         if let ResourceMember::Attr(a) = m {
-                            r.locals.push((a.name.name.clone(), SType::of(&a.ty)));
+                            let ty = r.expand(&SType::of(&a.ty));
+                            r.locals.push((a.name.name.clone(), ty));
                         }
                     }
                     for m in &decl.members {
@@ -266,7 +488,12 @@ impl<'a> Resolver<'a> {
             if let Some(d) = &p.default {
                 self.expr(d);
             }
-            self.locals.push((p.name.name.clone(), SType::of(&p.ty)));
+            let ty = self.expand(&SType::of(&p.ty));
+            if let Some(d) = &p.default {
+                let what = format!("the default of `{}`", p.name.name);
+                self.check_value(&what, &ty, d);
+            }
+            self.locals.push((p.name.name.clone(), ty));
         }
     }
 
@@ -303,7 +530,13 @@ impl<'a> Resolver<'a> {
             Stmt::Resource(rs) => {
                 self.resource_stmt(rs);
                 if let Some(b) = &rs.binding {
-                    self.locals.push((b.name.clone(), SType::Any));
+                    let ty = match self.lookup(&rs.ty.name) {
+                        Some(Found::Kind(NameKind::Resource(..))) => {
+                            SType::Handle(rs.ty.name.clone())
+                        }
+                        _ => SType::Any,
+                    };
+                    self.locals.push((b.name.clone(), ty));
                 }
             }
             Stmt::Let(l) => {
@@ -312,7 +545,12 @@ impl<'a> Resolver<'a> {
                 }
                 self.expr(&l.value);
                 let ty = match &l.ty {
-                    Some(t) => SType::of(t),
+                    Some(t) => {
+                        let ty = self.expand(&SType::of(t));
+                        let what = format!("`{}`", l.name.name);
+                        self.check_value(&what, &ty, &l.value);
+                        ty
+                    }
                     None => self.infer(&l.value),
                 };
                 self.locals.push((l.name.name.clone(), ty));
@@ -320,9 +558,10 @@ impl<'a> Resolver<'a> {
             Stmt::If(i) => self.if_stmt(i),
             Stmt::For(f) => {
                 self.expr(&f.iter);
-                let elem = self.element_type(&f.iter);
+                let iter = self.infer(&f.iter);
+                self.iterable(&f.iter, &iter);
                 self.with_scope(|r| {
-                    r.pattern(&f.pattern, elem);
+                    r.pattern(&f.pattern, &iter);
                     r.block(&f.body);
                 });
             }
@@ -346,21 +585,28 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn pattern(&mut self, p: &ForPattern, elem: SType) {
+    /// Binds the variables of `for PATTERN in ITER` given ITER's type: a
+    /// list's elements (with their index), a map's keys and values.
+    fn pattern(&mut self, p: &ForPattern, iter: &SType) {
+        let (key, elem) = match iter {
+            SType::List(t) => (SType::Int, (**t).clone()),
+            SType::Map(t) => (SType::Str, (**t).clone()),
+            SType::Record(_) => (SType::Str, SType::Any),
+            _ => (SType::Any, SType::Any),
+        };
         match p {
-            ForPattern::Single(x) => self.locals.push((x.name.clone(), elem)),
-            ForPattern::Pair(a, b) => {
-                self.locals.push((a.name.clone(), SType::Any));
-                self.locals.push((b.name.clone(), SType::Any));
+            ForPattern::Single(x) => {
+                let elem = match iter {
+                    SType::List(_) => elem,
+                    SType::Map(_) | SType::Record(_) => SType::Str,
+                    _ => SType::Any,
+                };
+                self.locals.push((x.name.clone(), elem))
             }
-        }
-    }
-
-    /// The element type of a list expression, for `for` variables.
-    fn element_type(&mut self, e: &Expr) -> SType {
-        match self.infer(e) {
-            SType::List(t) => *t,
-            _ => SType::Any,
+            ForPattern::Pair(a, b) => {
+                self.locals.push((a.name.clone(), key));
+                self.locals.push((b.name.clone(), elem));
+            }
         }
     }
 
@@ -477,14 +723,17 @@ impl<'a> Resolver<'a> {
     /// Checks a value against a declared type before evaluation: literals
     /// exactly, other expressions by their inferred type (secrets included).
     fn check_value(&mut self, what: &str, ty: &SType, value: &Expr) {
-        if !is_literal(value) {
+        let ty = &self.expand(ty);
+        let problem = if is_literal(value) {
+            literal_problem(value, ty)
+        } else {
+            None
+        };
+        let Some(problem) = problem else {
             let found = self.infer(value);
             if let Some(d) = self.inferred_problem(what, ty, &found, value.span()) {
                 self.diags.push(d);
             }
-            return;
-        }
-        let Some(problem) = literal_problem(value, ty) else {
             return;
         };
         let sig = AttrSig {
@@ -529,10 +778,17 @@ impl<'a> Resolver<'a> {
     /// The type of an expression as far as it is known without evaluating
     /// it; `Any` whenever unsure, so this never rejects a valid program.
     fn infer(&mut self, e: &Expr) -> SType {
-        crate::stack::guard(|| self.infer_inner(e))
+        let key = e as *const Expr as usize;
+        if let Some(t) = self.memo.get(&key) {
+            return t.clone();
+        }
+        let t = crate::stack::guard(|| self.infer_inner(e));
+        self.memo.insert(key, t.clone());
+        t
     }
 
     fn infer_inner(&mut self, e: &Expr) -> SType {
+        use mc_grammar::ast::BinaryOp as B;
         match e {
             Expr::Int { .. } => SType::Int,
             Expr::Duration { .. } => SType::Duration,
@@ -554,62 +810,104 @@ impl<'a> Resolver<'a> {
                 if let Some((_, t)) = self.locals.iter().rev().find(|(n, _)| *n == id.name) {
                     return t.clone();
                 }
-                match self
-                    .summary
-                    .names
-                    .get(&id.name)
-                    .map(|(k, _)| k)
-                    .or(self.prelude.get(&id.name))
-                {
-                    Some(NameKind::Let(t)) => t.clone(),
-                    _ => SType::Any,
+                match self.global(&id.name) {
+                    Some(NameKind::Let(t)) => self.expand(t),
+                    Some(_) => SType::Any,
+                    None if self.host_ok && id.name == "host" => self.host_type(),
+                    None if self.host_ok && id.name == "facts" => {
+                        self.expand(&SType::Named("Facts".to_string()))
+                    }
+                    None => SType::Any,
                 }
             }
             Expr::Call { callee, args, .. } => {
-                let Expr::Ident(id) = callee.as_ref() else {
-                    return SType::Any;
-                };
-                if self.locals.iter().any(|(n, _)| *n == id.name) {
-                    return SType::Any;
-                }
-                let kind = self
-                    .summary
-                    .names
-                    .get(&id.name)
-                    .map(|(k, _)| k)
-                    .or(self.prelude.get(&id.name));
-                let Some(NameKind::Fn(_, ret)) = kind else {
-                    return SType::Any;
-                };
-                let ret = ret.clone();
-                // Built-ins that pass text through keep its taint.
-                let taints = matches!(id.name.as_str(), "template" | "join" | "to_string");
-                if taints
-                    && args.iter().any(|a| {
-                        self.infer(&a.value) == SType::Secret || self.holds_secret(&a.value)
-                    })
-                {
-                    return SType::Secret;
-                }
-                ret
-            }
-            Expr::Binary { op, lhs, rhs, .. } => {
-                use mc_grammar::ast::BinaryOp as B;
-                match op {
-                    B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => SType::Bool,
-                    B::Add => match (self.infer(lhs), self.infer(rhs)) {
-                        (SType::Secret, _) | (_, SType::Secret) => SType::Secret,
-                        (SType::Int, SType::Int) => SType::Int,
-                        (SType::Str, SType::Str) => SType::Str,
-                        _ => SType::Any,
+                let kind = match callee.as_ref() {
+                    Expr::Ident(id) => {
+                        if self.locals.iter().any(|(n, _)| *n == id.name) {
+                            return SType::Any;
+                        }
+                        self.global(&id.name).cloned()
+                    }
+                    Expr::Field { base, name, .. } => match base.as_ref() {
+                        Expr::Ident(m) => match self.lookup(&m.name) {
+                            Some(Found::Module(Some(t))) => {
+                                let names = &module_summary(self.db, self.project, t).names;
+                                names.get(&name.name).map(|(k, _)| self.foreign(names, k))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
                     },
-                    B::Sub | B::Mul | B::Div | B::Rem => match (self.infer(lhs), self.infer(rhs)) {
-                        (SType::Int, SType::Int) => SType::Int,
-                        _ => SType::Any,
-                    },
+                    _ => None,
+                };
+                let name = match callee.as_ref() {
+                    Expr::Ident(id) => id.name.as_str(),
+                    _ => "",
+                };
+                match kind {
+                    Some(NameKind::Fn(_, ret)) => {
+                        // Built-ins that pass text through keep its taint.
+                        let taints = matches!(name, "template" | "join" | "to_string");
+                        if taints
+                            && args.iter().any(|a| {
+                                self.infer(&a.value) == SType::Secret || self.holds_secret(&a.value)
+                            })
+                        {
+                            return SType::Secret;
+                        }
+                        self.expand(&ret)
+                    }
+                    // `package("nginx")` names a declared resource.
+                    Some(NameKind::Resource(..)) => SType::Handle(match callee.as_ref() {
+                        Expr::Field { name, .. } => name.name.clone(),
+                        _ => name.to_string(),
+                    }),
                     _ => SType::Any,
                 }
             }
+            Expr::Field { base, name, .. } => {
+                if let Expr::Ident(m) = base.as_ref() {
+                    if let Some(Found::Module(Some(t))) = self.lookup(&m.name) {
+                        let names = &module_summary(self.db, self.project, t).names;
+                        return match names.get(&name.name) {
+                            Some((NameKind::Let(ty), _)) => self.expand_at(names, ty, 0),
+                            _ => SType::Any,
+                        };
+                    }
+                }
+                let b = self.infer(base);
+                self.field_type(&b, &name.name).unwrap_or(SType::Any)
+            }
+            Expr::Index { base, .. } => match self.infer(base) {
+                SType::List(t) | SType::Map(t) => *t,
+                _ => SType::Any,
+            },
+            Expr::Binary { op, lhs, rhs, .. } => match op {
+                B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => SType::Bool,
+                B::Add => match (self.infer(lhs), self.infer(rhs)) {
+                    (SType::Secret, _) | (_, SType::Secret) => SType::Secret,
+                    (SType::Int, SType::Int) => SType::Int,
+                    (SType::Duration, SType::Duration) => SType::Duration,
+                    (SType::List(a), SType::List(b)) => SType::List(Box::new(join(&a, &b))),
+                    (a, b) if is_text(&a) && is_text(&b) => SType::Str,
+                    _ => SType::Any,
+                },
+                B::Sub | B::Mul | B::Div | B::Rem => match (self.infer(lhs), self.infer(rhs)) {
+                    (SType::Int, SType::Int) => SType::Int,
+                    (SType::Duration, SType::Int | SType::Duration) => SType::Duration,
+                    _ => SType::Any,
+                },
+                B::Coalesce => match self.infer(lhs) {
+                    SType::Opt(t) => *t,
+                    SType::Any => SType::Any,
+                    t => t,
+                },
+                B::Merge => match (self.infer(lhs), self.infer(rhs)) {
+                    (SType::Record(a), SType::Record(b)) => SType::Record(merge_fields(&a, &b)),
+                    (SType::Map(a), SType::Map(b)) => SType::Map(Box::new(join(&a, &b))),
+                    _ => SType::Any,
+                },
+            },
             Expr::Unary { op, operand, .. } => match op {
                 mc_grammar::ast::UnaryOp::Not => SType::Bool,
                 mc_grammar::ast::UnaryOp::Neg => match self.infer(operand) {
@@ -617,6 +915,7 @@ impl<'a> Resolver<'a> {
                     _ => SType::Any,
                 },
             },
+            Expr::Is { .. } => SType::Bool,
             Expr::If {
                 then_branch,
                 else_branch,
@@ -624,46 +923,102 @@ impl<'a> Resolver<'a> {
             } => {
                 let a = self.infer(then_branch);
                 let b = self.infer(else_branch);
-                if a == b {
-                    a
-                } else {
-                    SType::Any
-                }
+                join(&a, &b)
             }
             Expr::List { items, .. } => {
                 let mut t: Option<SType> = None;
                 for i in items {
                     let it = self.infer(i);
-                    t = match t {
-                        None => Some(it),
-                        Some(prev) if prev == it => Some(prev),
-                        Some(_) => Some(SType::Any),
-                    };
+                    t = Some(match t {
+                        None => it,
+                        Some(prev) => join(&prev, &it),
+                    });
                 }
                 SType::List(Box::new(t.unwrap_or(SType::Any)))
             }
+            Expr::Record { fields, .. } => {
+                let mut out: Vec<SField> = Vec::with_capacity(fields.len());
+                for f in fields {
+                    let ty = self.infer(&f.value);
+                    // A duplicate field is E0206; the last one wins here.
+                    out.retain(|o| o.name != f.name.name);
+                    out.push(SField {
+                        name: f.name.name.clone(),
+                        ty,
+                        required: true,
+                    });
+                }
+                SType::Record(out)
+            }
+            Expr::Comprehension {
+                element,
+                pattern,
+                iter,
+                ..
+            } => {
+                let it = self.infer(iter);
+                let mut elem = SType::Any;
+                self.with_scope(|r| {
+                    r.pattern(pattern, &it);
+                    elem = r.infer(element);
+                });
+                SType::List(Box::new(elem))
+            }
             Expr::Paren { inner, .. } => self.infer(inner),
-            _ => SType::Any,
+            Expr::Null(_) | Expr::Error(_) => SType::Any,
         }
     }
 
-    /// The type of literals and names only: cheap enough to ask at every
-    /// operator without walking whole subtrees again.
-    fn infer_shallow(&mut self, e: &Expr) -> SType {
-        match e {
-            Expr::Int { .. } | Expr::Duration { .. } | Expr::Bool { .. } | Expr::Ident(_) => {
-                self.infer(e)
+    /// The type of field `name` of a value of type `t`; `None` when `t` is
+    /// known to have no such field.
+    fn field_type(&self, t: &SType, name: &str) -> Option<SType> {
+        match t {
+            SType::Record(fields) => fields
+                .iter()
+                .find(|f| f.name == name || f.name == OPEN_FIELD)
+                .map(|f| f.ty.clone()),
+            SType::Map(t) => Some((**t).clone()),
+            SType::Handle(rt) => {
+                if name == "title" || name == "type" {
+                    return Some(SType::Str);
+                }
+                match self.global(rt) {
+                    Some(NameKind::Resource(title, attrs)) => {
+                        if *title == name {
+                            return Some(SType::Str);
+                        }
+                        attrs
+                            .iter()
+                            .find(|a| a.name == name)
+                            .map(|a| self.expand(&a.ty))
+                            .or_else(|| META_ATTRS.contains(&name).then_some(SType::Any))
+                    }
+                    _ => Some(SType::Any),
+                }
             }
-            Expr::Str(s) if s.as_plain().is_some() => SType::Str,
-            Expr::Paren { inner, .. } => self.infer_shallow(inner),
-            _ => SType::Any,
+            _ => Some(SType::Any),
         }
+    }
+
+    /// `for` and comprehensions iterate over lists and maps only.
+    fn iterable(&mut self, e: &Expr, t: &SType) {
+        if matches!(
+            t,
+            SType::Any | SType::List(_) | SType::Map(_) | SType::Record(_)
+        ) {
+            return;
+        }
+        let loc = self.loc(e.span());
+        self.diags.push(
+            Diag::error("E0202", loc, format!("cannot iterate over {t}"))
+                .label("expected a list or a map"),
+        );
     }
 
     /// Conditions must be Bool when their type is known.
     fn condition(&mut self, cond: &Expr) {
-        let t = self.infer_shallow(cond);
-        if !matches!(t, SType::Any | SType::Bool) {
+        let t = self.infer(cond);
+        if !matches!(t, SType::Any | SType::Bool) && t != SType::Opt(Box::new(SType::Bool)) {
             let loc = self.loc(cond.span());
             self.diags.push(
                 Diag::error("E0202", loc, format!("expected Bool, found {t}"))
@@ -700,13 +1055,19 @@ impl<'a> Resolver<'a> {
                     .note("secrets may only flow into attributes declared `Secret` (file content, command env, …), so they never end up in plans or logs"),
             );
         }
-        if compatible(found, ty) {
-            return None;
+        let why = mismatch(found, ty)?;
+        if let Some((name, known)) = unknown_field(found, ty) {
+            let d = Diag::error("E0207", loc, format!("{what}: {why}"))
+                .label(format!("expected {ty}"))
+                .note(
+                    match crate::suggest::closest(&name, known.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("known fields: {}", known.join(", ")),
+                    },
+                );
+            return Some(d);
         }
-        Some(
-            Diag::error("E0202", loc, format!("mismatched types in {what}"))
-                .label(format!("expected {ty}, found {found}")),
-        )
+        Some(Diag::error("E0202", loc, format!("mismatched types in {what}")).label(why))
     }
 
     fn role_call(&mut self, c: &CallStmt) {
@@ -900,6 +1261,20 @@ impl<'a> Resolver<'a> {
                 for p in &s.parts {
                     if let StrPart::Interp(inner) = p {
                         self.expr(inner);
+                        let t = self.infer(inner);
+                        if matches!(t, SType::List(_) | SType::Map(_) | SType::Record(_)) {
+                            let loc = self.loc(inner.span());
+                            let kind = if matches!(t, SType::List(_)) {
+                                "list"
+                            } else {
+                                "record"
+                            };
+                            self.diags.push(
+                                Diag::error("E0202", loc, format!("cannot interpolate a {kind}"))
+                                    .label("only scalars can be interpolated")
+                                    .note("use `join(xs, \", \")` or `to_string(x)`"),
+                            );
+                        }
                     }
                 }
             }
@@ -930,19 +1305,7 @@ impl<'a> Resolver<'a> {
                     self.expr(&f.value);
                 }
             }
-            Expr::Field { base, name, .. } => {
-                if let Expr::Ident(id) = base.as_ref() {
-                    if let Some(Found::Module(t)) = self.lookup(&id.name) {
-                        self.member(t, &id.name, name);
-                        return;
-                    }
-                }
-                self.expr(base);
-            }
-            Expr::Index { base, index, .. } => {
-                self.expr(base);
-                self.expr(index);
-            }
+            Expr::Field { .. } | Expr::Index { .. } => self.access(e, true),
             Expr::Call { callee, args, span } => {
                 for a in args {
                     self.expr(&a.value);
@@ -1000,10 +1363,12 @@ impl<'a> Resolver<'a> {
                 ..
             } => {
                 self.expr(operand);
-                let t = self.infer_shallow(operand);
+                let t = self.infer(operand);
                 let ok = match op {
-                    mc_grammar::ast::UnaryOp::Not => matches!(t, SType::Any | SType::Bool),
-                    mc_grammar::ast::UnaryOp::Neg => matches!(t, SType::Any | SType::Int),
+                    // An optional may hold a value: evaluation checks it.
+                    _ if matches!(t, SType::Any | SType::Opt(_)) => true,
+                    mc_grammar::ast::UnaryOp::Not => t == SType::Bool,
+                    mc_grammar::ast::UnaryOp::Neg => t == SType::Int,
                 };
                 if !ok {
                     let loc = self.loc(*op_span);
@@ -1024,9 +1389,14 @@ impl<'a> Resolver<'a> {
                 op_span,
                 ..
             } => {
-                self.expr(lhs);
+                // A missing field on the left of `??` is null, not an error.
+                if matches!(op, mc_grammar::ast::BinaryOp::Coalesce) {
+                    self.access(lhs, false);
+                } else {
+                    self.expr(lhs);
+                }
                 self.expr(rhs);
-                let (l, r) = (self.infer_shallow(lhs), self.infer_shallow(rhs));
+                let (l, r) = (self.infer(lhs), self.infer(rhs));
                 if !operands_ok(*op, &l, &r) {
                     let loc = self.loc(*op_span);
                     self.diags.push(
@@ -1062,9 +1432,10 @@ impl<'a> Resolver<'a> {
                 ..
             } => {
                 self.expr(iter);
-                let elem = self.element_type(iter);
+                let it = self.infer(iter);
+                self.iterable(iter, &it);
                 self.with_scope(|r| {
-                    r.pattern(pattern, elem);
+                    r.pattern(pattern, &it);
                     if let Some(f) = filter {
                         r.expr(f);
                     }
@@ -1072,6 +1443,102 @@ impl<'a> Resolver<'a> {
                 });
             }
             Expr::Paren { inner, .. } => self.expr(inner),
+        }
+    }
+
+    /// Resolves a chain of field accesses and indexes. `report`: whether a
+    /// field the base's type lacks is an error (it is not left of `??`).
+    fn access(&mut self, e: &Expr, report: bool) {
+        crate::stack::guard(|| self.access_inner(e, report))
+    }
+
+    fn access_inner(&mut self, e: &Expr, report: bool) {
+        match e {
+            Expr::Field { base, name, .. } => {
+                if let Expr::Ident(id) = base.as_ref() {
+                    if let Some(Found::Module(t)) = self.lookup(&id.name) {
+                        self.member(t, &id.name, name);
+                        return;
+                    }
+                }
+                self.access(base, report);
+                let bt = self.infer(base);
+                if !report {
+                    return;
+                }
+                match &bt {
+                    SType::Record(fields) if self.field_type(&bt, &name.name).is_none() => {
+                        let loc = self.loc(name.span);
+                        let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                        let d =
+                            Diag::error("E0207", loc.clone(), format!("no field `{}`", name.name))
+                                .label("unknown field")
+                                .did_you_mean(loc, &name.name, known.iter().copied())
+                                .note(if known.is_empty() {
+                                    "the record is empty".to_string()
+                                } else {
+                                    format!("fields: {}", known.join(", "))
+                                });
+                        self.diags.push(d);
+                    }
+                    SType::Handle(rt) if self.field_type(&bt, &name.name).is_none() => {
+                        let loc = self.loc(name.span);
+                        let mut known: Vec<&str> = vec!["title", "type"];
+                        if let Some(NameKind::Resource(title, attrs)) = self.global(rt) {
+                            known.push(title.as_str());
+                            known.extend(attrs.iter().map(|a| a.name.as_str()));
+                        }
+                        let d = Diag::error(
+                            "E0207",
+                            loc.clone(),
+                            format!("a `{rt}` resource has no attribute `{}`", name.name),
+                        )
+                        .label("unknown attribute")
+                        .did_you_mean(
+                            loc,
+                            &name.name,
+                            known.iter().copied(),
+                        );
+                        self.diags.push(d);
+                    }
+                    SType::Int
+                    | SType::Bool
+                    | SType::Str
+                    | SType::Path
+                    | SType::Mode
+                    | SType::Duration
+                    | SType::Secret
+                    | SType::Lits(_)
+                    | SType::List(_) => {
+                        let loc = self.loc(name.span);
+                        self.diags.push(
+                            Diag::error("E0207", loc, format!("a {bt} has no fields"))
+                                .label(format!("no field `{}`", name.name)),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            Expr::Index { base, index, .. } => {
+                self.access(base, report);
+                self.expr(index);
+                let (bt, it) = (self.infer(base), self.infer(index));
+                let ok = match (&bt, &it) {
+                    (SType::Any, _) | (_, SType::Any) => true,
+                    (SType::Opt(_), _) | (_, SType::Opt(_)) => true,
+                    (SType::List(_), SType::Int) => true,
+                    (SType::Map(_) | SType::Record(_), t) => is_text(t),
+                    _ => false,
+                };
+                if !ok {
+                    let loc = self.loc(index.span());
+                    self.diags.push(
+                        Diag::error("E0208", loc, format!("cannot index a {bt} with a {it}"))
+                            .label("lists take Int indexes, maps take String keys"),
+                    );
+                }
+            }
+            other => self.expr(other),
         }
     }
 
@@ -1090,12 +1557,12 @@ impl<'a> Resolver<'a> {
                         return;
                     }
                     match self.lookup(&first.name) {
-                        Some(Found::Kind(NameKind::Type | NameKind::Resource(..))) => {}
+                        Some(Found::Kind(NameKind::Type(_) | NameKind::Resource(..))) => {}
                         _ => {
                             let loc = self.loc(first.span);
                             let mut cands: Vec<&str> = SCALARS.to_vec();
                             cands.extend(self.names_where(|k| {
-                                matches!(k, NameKind::Type | NameKind::Resource(..))
+                                matches!(k, NameKind::Type(_) | NameKind::Resource(..))
                             }));
                             self.diags.push(
                                 Diag::error(
@@ -1201,6 +1668,9 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
         (SType::Map(t), Expr::Record { fields, .. }) => {
             fields.iter().find_map(|f| literal_problem(&f.value, t))
         }
+        // Records are compared by their inferred type (fields by name).
+        (SType::Record(_) | SType::Named(_), Expr::Record { .. }) => None,
+        (SType::Named(_), _) => None,
         (_, Expr::Str(_)) => wrong("a String"),
         (_, Expr::Int { .. }) => wrong("an Int"),
         (_, Expr::Bool { .. }) => wrong("a Bool"),
@@ -1219,26 +1689,162 @@ fn accepts_secret(ty: &SType) -> bool {
     }
 }
 
-/// Whether a value of inferred type `found` may be valid for `ty`. Lenient:
-/// only scalar kinds that can never convert are incompatible.
-fn compatible(found: &SType, ty: &SType) -> bool {
+/// Why a value of inferred type `found` cannot be a `ty`, if it cannot.
+/// `Any` on either side passes; so does an optional found where its inner
+/// type fits, since whether it is null is only known when evaluating.
+fn mismatch(found: &SType, ty: &SType) -> Option<String> {
+    let wrong = || Some(format!("expected {ty}, found {found}"));
     match (found, ty) {
-        (SType::Any, _) | (_, SType::Any) => true,
-        (f, SType::Opt(t)) => compatible(f, t),
-        (SType::Str, SType::Str | SType::Path | SType::Secret | SType::Lits(_)) => true,
-        (SType::Secret, SType::Secret) => true,
-        (SType::Int, SType::Int | SType::Mode) => true,
-        (SType::Bool, SType::Bool) => true,
-        (SType::Duration, SType::Duration) => true,
-        (SType::List(a), SType::List(b)) => compatible(a, b),
-        (SType::Lits(_), SType::Str | SType::Lits(_) | SType::Secret | SType::Path) => true,
-        (SType::Path, SType::Path | SType::Str | SType::Secret) => true,
-        (SType::Mode, SType::Mode | SType::Int) => true,
-        (SType::Secret, _) => false,
-        (SType::Opt(_), _) => true,
-        (SType::Map(_), SType::Map(_)) => true,
-        _ => false,
+        (SType::Any, _) | (_, SType::Any) | (SType::Named(_), _) | (_, SType::Named(_)) => None,
+        (SType::Opt(f), SType::Opt(t)) => mismatch(f, t),
+        // Name the declared optional type, not its inner one.
+        (f, SType::Opt(t)) => mismatch(f, t).map(|m| {
+            if m == format!("expected {t}, found {f}") {
+                format!("expected {ty}, found {found}")
+            } else {
+                m
+            }
+        }),
+        (SType::Opt(f), t) => mismatch(f, t),
+        (SType::Str, SType::Str | SType::Path | SType::Secret | SType::Lits(_)) => None,
+        (SType::Secret, SType::Secret) => None,
+        (SType::Int, SType::Int | SType::Mode) => None,
+        (SType::Bool, SType::Bool) => None,
+        (SType::Duration, SType::Duration) => None,
+        (SType::Lits(_), SType::Str | SType::Secret | SType::Path) => None,
+        (SType::Lits(a), SType::Lits(b)) => {
+            if a.iter().all(|x| b.contains(x)) {
+                None
+            } else {
+                wrong()
+            }
+        }
+        (SType::Path, SType::Path | SType::Str | SType::Secret) => None,
+        (SType::Mode, SType::Mode | SType::Int) => None,
+        (SType::List(a), SType::List(b)) => {
+            mismatch(a, b).map(|m| format!("{m} in a list element"))
+        }
+        (SType::Map(a), SType::Map(b)) => mismatch(a, b),
+        (SType::Record(fs), SType::Map(b)) => fs
+            .iter()
+            .find_map(|f| mismatch(&f.ty, b).map(|m| format!("{m} at `.{}`", f.name))),
+        // A map's keys are only known when evaluating.
+        (SType::Map(_), SType::Record(_)) => None,
+        (SType::Record(fs), SType::Record(ts)) => {
+            if is_open(fs) || is_open(ts) {
+                return None;
+            }
+            for f in fs {
+                match ts.iter().find(|t| t.name == f.name) {
+                    None => return Some(format!("unknown field `{}`", f.name)),
+                    Some(t) => {
+                        if let Some(m) = mismatch(&f.ty, &t.ty) {
+                            return Some(format!("{m} at `.{}`", f.name));
+                        }
+                    }
+                }
+            }
+            ts.iter()
+                .find(|t| t.required && !fs.iter().any(|f| f.name == t.name))
+                .map(|t| format!("missing field `{}`", t.name))
+        }
+        (SType::Handle(a), SType::Handle(b)) => {
+            if a == b || a.is_empty() || b.is_empty() {
+                None
+            } else {
+                wrong()
+            }
+        }
+        _ => wrong(),
     }
+}
+
+/// The first field of a record type `found` that the record type `ty`
+/// lacks, with the fields `ty` has, looking through nested records the way
+/// [`mismatch`] does.
+fn unknown_field(found: &SType, ty: &SType) -> Option<(String, Vec<String>)> {
+    match (found, ty) {
+        (f, SType::Opt(t)) => unknown_field(f, t),
+        (SType::Opt(f), t) => unknown_field(f, t),
+        (SType::List(f), SType::List(t)) | (SType::Map(f), SType::Map(t)) => unknown_field(f, t),
+        (SType::Record(fs), SType::Map(t)) => fs
+            .iter()
+            .find(|f| mismatch(&f.ty, t).is_some())
+            .and_then(|f| unknown_field(&f.ty, t)),
+        (SType::Record(fs), SType::Record(ts)) => {
+            if is_open(fs) || is_open(ts) {
+                return None;
+            }
+            for f in fs {
+                match ts.iter().find(|t| t.name == f.name) {
+                    None => {
+                        return Some((f.name.clone(), ts.iter().map(|t| t.name.clone()).collect()))
+                    }
+                    // Only the first mismatch is reported: stop at it.
+                    Some(t) if mismatch(&f.ty, &t.ty).is_some() => {
+                        return unknown_field(&f.ty, &t.ty)
+                    }
+                    Some(_) => {}
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Whether a record type is open (see [`OPEN_FIELD`]).
+fn is_open(fields: &[SField]) -> bool {
+    fields.iter().any(|f| f.name == OPEN_FIELD)
+}
+
+/// The type of a value that is an `a` or a `b` (branches of an `if`,
+/// elements of a list); `Any` when they have nothing in common.
+fn join(a: &SType, b: &SType) -> SType {
+    match (a, b) {
+        _ if a == b => a.clone(),
+        (SType::Any, _) | (_, SType::Any) => SType::Any,
+        (SType::Lits(x), SType::Lits(y)) => {
+            let mut all = x.clone();
+            all.extend(y.iter().filter(|v| !x.contains(v)).cloned());
+            SType::Lits(all)
+        }
+        (SType::Lits(_), SType::Str) | (SType::Str, SType::Lits(_)) => SType::Str,
+        (SType::Secret, t) | (t, SType::Secret) if is_text(t) => SType::Secret,
+        (SType::Opt(x), SType::Opt(y)) => match join(x, y) {
+            SType::Any => SType::Any,
+            t => SType::Opt(Box::new(t)),
+        },
+        (SType::Opt(x), y) | (y, SType::Opt(x)) => match join(x, y) {
+            SType::Any => SType::Any,
+            t => SType::Opt(Box::new(t)),
+        },
+        (SType::List(x), SType::List(y)) => SType::List(Box::new(join(x, y))),
+        (SType::Map(x), SType::Map(y)) => SType::Map(Box::new(join(x, y))),
+        _ => SType::Any,
+    }
+}
+
+/// The fields of `a & b`: right wins, records merge deeply.
+fn merge_fields(a: &[SField], b: &[SField]) -> Vec<SField> {
+    let mut out: Vec<SField> = a.to_vec();
+    for f in b {
+        match out.iter_mut().find(|o| o.name == f.name) {
+            Some(o) => {
+                o.ty = match (&o.ty, &f.ty) {
+                    (SType::Record(x), SType::Record(y)) => SType::Record(merge_fields(x, y)),
+                    _ => f.ty.clone(),
+                };
+            }
+            None => out.push(f.clone()),
+        }
+    }
+    out
+}
+
+/// String-like types: what `+` concatenates and maps are indexed with.
+fn is_text(t: &SType) -> bool {
+    matches!(t, SType::Str | SType::Secret | SType::Path | SType::Lits(_))
 }
 
 /// Whether `e` is a literal that `literal_problem` checks exactly.
@@ -1253,13 +1859,91 @@ fn is_literal(e: &Expr) -> bool {
     }
 }
 
-/// The type of a literal top-level `let` value, for module summaries.
+/// The type of a top-level `let` value, for module summaries: what its
+/// literals show, without looking at other items (so a summary depends on
+/// its own module's text only).
 pub fn literal_type(e: &Expr) -> SType {
+    body_type(e, &[])
+}
+
+/// The type of an unannotated function body for module summaries: its
+/// literals, its parameters' declared types, and the operators, `if`s and
+/// interpolations over them. Anything naming another item is `Any`.
+pub fn body_type(e: &Expr, params: &[(String, SType)]) -> SType {
+    crate::stack::guard(|| body_type_inner(e, params))
+}
+
+fn body_type_inner(e: &Expr, params: &[(String, SType)]) -> SType {
+    use mc_grammar::ast::BinaryOp as B;
+    let of = |e: &Expr| body_type(e, params);
     match e {
         Expr::Int { .. } => SType::Int,
         Expr::Duration { .. } => SType::Duration,
         Expr::Bool { .. } => SType::Bool,
-        Expr::Str(s) if s.as_plain().is_some() => SType::Str,
+        Expr::Str(s) => {
+            let mut out = SType::Str;
+            for p in &s.parts {
+                if let StrPart::Interp(inner) = p {
+                    match of(inner) {
+                        SType::Secret => out = SType::Secret,
+                        // Unknown parts may be secrets: the result is unknown.
+                        SType::Any | SType::Named(_) | SType::Opt(_) => return SType::Any,
+                        _ => {}
+                    }
+                }
+            }
+            out
+        }
+        Expr::Ident(id) => params
+            .iter()
+            .find(|(n, _)| *n == id.name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or(SType::Any),
+        Expr::Paren { inner, .. } => of(inner),
+        Expr::If {
+            then_branch,
+            else_branch,
+            ..
+        } => join(&of(then_branch), &of(else_branch)),
+        Expr::Unary { op, operand, .. } => match op {
+            mc_grammar::ast::UnaryOp::Not => SType::Bool,
+            mc_grammar::ast::UnaryOp::Neg => match of(operand) {
+                SType::Int => SType::Int,
+                _ => SType::Any,
+            },
+        },
+        Expr::Binary { op, lhs, rhs, .. } => match op {
+            B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => SType::Bool,
+            B::Add | B::Sub | B::Mul | B::Div | B::Rem => match (of(lhs), of(rhs)) {
+                (SType::Int, SType::Int) => SType::Int,
+                (SType::Str, SType::Str) if matches!(op, B::Add) => SType::Str,
+                _ => SType::Any,
+            },
+            _ => SType::Any,
+        },
+        Expr::List { items, .. } => {
+            let mut t: Option<SType> = None;
+            for i in items {
+                let it = of(i);
+                t = Some(match t {
+                    None => it,
+                    Some(prev) => join(&prev, &it),
+                });
+            }
+            SType::List(Box::new(t.unwrap_or(SType::Any)))
+        }
+        Expr::Record { fields, .. } => {
+            let mut out: Vec<SField> = Vec::with_capacity(fields.len());
+            for f in fields {
+                out.retain(|o| o.name != f.name.name);
+                out.push(SField {
+                    name: f.name.name.clone(),
+                    ty: of(&f.value),
+                    required: true,
+                });
+            }
+            SType::Record(out)
+        }
         _ => SType::Any,
     }
 }
@@ -1272,7 +1956,7 @@ fn operands_ok(op: mc_grammar::ast::BinaryOp, l: &SType, r: &SType) -> bool {
     if matches!(l, T::Any | T::Opt(_)) || matches!(r, T::Any | T::Opt(_)) {
         return true;
     }
-    let text = |t: &SType| matches!(t, T::Str | T::Secret | T::Path | T::Lits(_));
+    let text = is_text;
     match op {
         B::Eq | B::Ne | B::Coalesce => true,
         B::And | B::Or => *l == T::Bool && *r == T::Bool,
@@ -1292,6 +1976,6 @@ fn operands_ok(op: mc_grammar::ast::BinaryOp, l: &SType, r: &SType) -> bool {
             ) || (matches!(l, T::Str | T::Lits(_) | T::Path)
                 && matches!(r, T::Str | T::Lits(_) | T::Path))
         }
-        B::Merge => matches!((l, r), (T::Map(_), T::Map(_))),
+        B::Merge => matches!(l, T::Map(_) | T::Record(_)) && matches!(r, T::Map(_) | T::Record(_)),
     }
 }

@@ -175,7 +175,7 @@ pub const AUDIT_GENESIS: &str = "00000000000000000000000000000000000000000000000
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state store: {0}")]
+    #[error("state store: {}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
     #[error("state store: {0}")]
     Io(#[from] std::io::Error),
@@ -191,6 +191,30 @@ pub enum StateError {
     LockHeld(Vec<LockRecord>),
     #[error("state store: {0}")]
     Other(String),
+}
+
+/// SQLite's own text for a failed write ("disk I/O error") says neither
+/// which write failed nor what to do. On a full disk SQLite most often fails
+/// growing the `-shm` file, which it reports as an I/O error, not as full.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    use rusqlite::{ffi, ErrorCode};
+    let rusqlite::Error::SqliteFailure(f, _) = e else {
+        return e.to_string();
+    };
+    let what = match (f.code, f.extended_code) {
+        (ErrorCode::DiskFull, _) => "no space left on the device that holds it",
+        (_, ffi::SQLITE_IOERR_SHMSIZE) => {
+            "could not grow its shared-memory file (state.db-shm), most often because the disk is full"
+        }
+        (_, ffi::SQLITE_IOERR_WRITE) => "a write failed; the disk may be full",
+        (_, ffi::SQLITE_IOERR_FSYNC) => "fsync failed; the disk may be full or failing",
+        (ErrorCode::SystemIoFailure, _) => "the device that holds it failed a read or write",
+        _ => return e.to_string(),
+    };
+    format!(
+        "{e} (SQLite code {}): {what}; free space there and rerun",
+        f.extended_code
+    )
 }
 
 fn lock_held_message(holders: &[LockRecord]) -> String {
@@ -1602,5 +1626,28 @@ mod tests {
             !remote.is_stale(),
             "a holder on another machine cannot be checked"
         );
+    }
+
+    #[test]
+    fn write_failures_say_what_failed_and_what_to_do() {
+        let err = |code| {
+            StateError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+            .to_string()
+        };
+        let full = err(rusqlite::ffi::SQLITE_FULL);
+        assert!(
+            full.contains("disk is full") && full.contains("free space"),
+            "{full}"
+        );
+        let shm = err(rusqlite::ffi::SQLITE_IOERR_SHMSIZE);
+        assert!(
+            shm.contains("state.db-shm") && shm.contains("disk is full"),
+            "{shm}"
+        );
+        let busy = err(rusqlite::ffi::SQLITE_BUSY);
+        assert!(!busy.contains("free space"), "{busy}");
     }
 }
