@@ -15,6 +15,9 @@ use tower_lsp::lsp_types::*;
 /// How long typing must pause before a check starts.
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
 
+/// How long typing must pause before every host is evaluated.
+pub const EVALUATION_DELAY: Duration = Duration::from_millis(150);
+
 pub enum CompilerMsg {
     Set {
         path: PathBuf,
@@ -42,6 +45,16 @@ struct Compiler {
     open: HashMap<PathBuf, (Arc<str>, i32)>,
     /// Files that had diagnostics at the last publish of each project.
     published: HashMap<PathBuf, HashSet<PathBuf>>,
+    /// What the last full check found beyond the front end, per project.
+    evaluated: HashMap<PathBuf, Vec<McDiagnostic>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Parse, resolution and static types: milliseconds.
+    FrontEnd,
+    /// Every host evaluated as well.
+    Full,
 }
 
 pub fn run(rx: Receiver<CompilerMsg>, out: tokio::sync::mpsc::UnboundedSender<Published>) {
@@ -49,9 +62,19 @@ pub fn run(rx: Receiver<CompilerMsg>, out: tokio::sync::mpsc::UnboundedSender<Pu
         projects: HashMap::new(),
         open: HashMap::new(),
         published: HashMap::new(),
+        evaluated: HashMap::new(),
     };
+    // Projects whose front end is clean and whose evaluation is due.
+    let mut to_evaluate: Vec<PathBuf> = Vec::new();
+    let mut pending: Option<CompilerMsg> = None;
     loop {
-        let Ok(first) = rx.recv() else { return };
+        let first = match pending.take() {
+            Some(msg) => msg,
+            None => match rx.recv() {
+                Ok(msg) => msg,
+                Err(_) => return,
+            },
+        };
         let mut dirty: Vec<PathBuf> = Vec::new();
         let mut msg = first;
         loop {
@@ -86,14 +109,43 @@ pub fn run(rx: Receiver<CompilerMsg>, out: tokio::sync::mpsc::UnboundedSender<Pu
                 entries.push(entry);
             }
         }
+        // The front end takes milliseconds; evaluating every host takes far
+        // longer. Its results are published first (with evaluation's last
+        // findings kept meanwhile). A project with front-end errors is not
+        // evaluated at all, as in `mc check`.
         for entry in entries {
-            for p in c.check(&entry, &dirty) {
-                if out.send(p).is_err() {
-                    return;
-                }
+            if !send_all(&out, c.check(&entry, &dirty, Phase::FrontEnd)) {
+                return;
+            }
+            to_evaluate.retain(|e| e != &entry);
+            if c.front_end_is_clean(&entry) {
+                to_evaluate.push(entry);
+            }
+        }
+        if to_evaluate.is_empty() {
+            continue;
+        }
+        // Evaluate once typing pauses, so the next keystroke does not wait
+        // behind a full evaluation.
+        match rx.recv_timeout(EVALUATION_DELAY) {
+            Ok(next) => {
+                pending = Some(next);
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        for entry in std::mem::take(&mut to_evaluate) {
+            if !send_all(&out, c.check(&entry, &dirty, Phase::Full)) {
+                return;
             }
         }
     }
+}
+
+/// False when the publisher is gone (the server is shutting down).
+fn send_all(out: &tokio::sync::mpsc::UnboundedSender<Published>, list: Vec<Published>) -> bool {
+    list.into_iter().all(|p| out.send(p).is_ok())
 }
 
 /// The project a file belongs to: the nearest directory above it with a
@@ -130,7 +182,19 @@ impl Compiler {
         }
     }
 
-    fn check(&mut self, entry: &Path, dirty: &[PathBuf]) -> Vec<Published> {
+    /// Whether the front end of `entry` is clean, so evaluation has
+    /// something to add. A panic counts as not clean: nothing more to run.
+    fn front_end_is_clean(&self, entry: &Path) -> bool {
+        let Some(project) = self.projects.get(entry) else {
+            return false;
+        };
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            !project.check_front_end().iter().any(McDiagnostic::is_error)
+        }))
+        .unwrap_or(false)
+    }
+
+    fn check(&mut self, entry: &Path, dirty: &[PathBuf], phase: Phase) -> Vec<Published> {
         let Some(project) = self.projects.get(entry) else {
             return Vec::new();
         };
@@ -138,19 +202,29 @@ impl Compiler {
         let files: Vec<PathBuf> = project.files().into_iter().map(|(_, p)| p).collect();
         // A compiler failure must not take diagnostics down: the edited
         // files' syntax errors are still reported.
-        // The front end takes milliseconds; evaluating every host takes far
-        // longer. A file with front-end errors stops there anyway, so those
-        // errors are published without waiting for evaluation.
-        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let front = project.check_front_end();
-            if front.iter().any(McDiagnostic::is_error) {
-                front
-            } else {
-                project.check()
-            }
+        let checked = std::panic::catch_unwind(AssertUnwindSafe(|| match phase {
+            Phase::FrontEnd => project.check_front_end(),
+            Phase::Full => project.check(),
         }));
         let panicked = checked.is_err();
-        let diags: Vec<McDiagnostic> = checked.unwrap_or_default();
+        let mut diags: Vec<McDiagnostic> = checked.unwrap_or_default();
+        match phase {
+            Phase::FrontEnd if !diags.iter().any(McDiagnostic::is_error) => {
+                // Until evaluation catches up, keep showing what it found last.
+                let stale = self.evaluated.get(entry).cloned().unwrap_or_default();
+                diags.extend(stale);
+            }
+            Phase::FrontEnd => {}
+            Phase::Full => {
+                let front = project.check_front_end();
+                let evaluated = diags
+                    .iter()
+                    .filter(|d| !front.contains(d))
+                    .cloned()
+                    .collect();
+                self.evaluated.insert(entry.to_path_buf(), evaluated);
+            }
+        }
         let mut by_file: BTreeMap<PathBuf, Vec<McDiagnostic>> = BTreeMap::new();
         for d in diags {
             if d.primary.file.starts_with('<') {

@@ -104,6 +104,40 @@ fn diagnostics_follow_edits_including_syntax_errors() {
     c.diagnostics_until(&main, |d| d.is_empty());
 }
 
+/// Errors that only evaluating a host finds (a duplicate declaration) come
+/// after the front end's; a front-end error hides them until it is fixed.
+#[test]
+fn evaluation_errors_follow_the_front_end() {
+    let (_dir, root) = project();
+    let (mut c, main) = start(&root);
+    c.diagnostics_until(&main, |d| d.is_empty());
+    let code_is = |d: &Value, code: &str| d["code"].as_str() == Some(code);
+    let mentions = |d: &Value, text: &str| d["message"].as_str().unwrap_or("").contains(text);
+
+    let duplicate =
+        format!("{MAIN}\non all {{\n  file \"/etc/motd\" {{\n    content = \"other\"\n  }}\n}}\n");
+    c.change(&main, 2, &duplicate);
+    let diags = c.diagnostics_until(&main, |d| d.iter().any(|x| code_is(x, "E0301")));
+    assert!(
+        diags.iter().any(|x| mentions(x, "declared twice")),
+        "{diags:?}"
+    );
+
+    let both = duplicate.replace("port = http_port)", "port = http_prot)");
+    c.change(&main, 3, &both);
+    c.diagnostics_until(&main, |d| {
+        d.iter().any(|x| mentions(x, "http_prot")) && !d.iter().any(|x| code_is(x, "E0301"))
+    });
+
+    c.change(&main, 4, &duplicate);
+    c.diagnostics_until(&main, |d| {
+        d.iter().any(|x| code_is(x, "E0301")) && !d.iter().any(|x| mentions(x, "http_prot"))
+    });
+
+    c.change(&main, 5, MAIN);
+    c.diagnostics_until(&main, |d| d.is_empty());
+}
+
 #[test]
 fn hover_shows_types_and_docs() {
     let (_dir, root) = project();
