@@ -23,6 +23,11 @@ fn mc() -> Command {
     });
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mc"));
     cmd.stdin(Stdio::null());
+    // Kept SSH masters go to the build's scratch space, not the user's.
+    cmd.env(
+        "XDG_RUNTIME_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime-cli"),
+    );
     cmd
 }
 

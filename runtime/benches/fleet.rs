@@ -191,6 +191,15 @@ fn main() {
     let store = Arc::new(StateStore::open(&dir.path().join("state.db")).expect("store"));
     let mut opts = ConnectOptions::new(runner);
     opts.ssh_config = Some(fleet.ssh_config().to_path_buf());
+    // As `mc` by default: masters kept 60 s (`MC_BENCH_SSH_PERSIST` seconds).
+    let persist: u64 = std::env::var("MC_BENCH_SSH_PERSIST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    opts.ssh_persist = std::time::Duration::from_secs(persist);
+    let control_dir = dir.path().join("ssh");
+    opts.control_dir = Some(control_dir.clone());
+    println!("ssh masters kept {persist} s after each run");
     let rt = Runtime::new(store, opts);
     let hosts: Vec<HostInfo> = fleet
         .hosts()
@@ -334,4 +343,7 @@ fn main() {
     );
     assert_eq!(report.drifted(), n);
     println!("peak memory (VmHWM): {} KiB", peak_rss_kib());
+    tokio.block_on(mc_runtime::transport::stop_persisted_masters(Some(
+        &control_dir,
+    )));
 }

@@ -9,6 +9,11 @@
 //! `become_user` get a second runner as that user (under `sudo -n -u`), in
 //! another session of the same connection, started on first use
 //! ([`RunnerSession::runner_for`]).
+//!
+//! With [`ConnectOptions::ssh_persist`] the master outlives the run, idle,
+//! behind a socket in a private directory named by [`master_key`], and the
+//! next command resumes it after an alive check instead of connecting again
+//! (as Ansible's `ControlPersist`).
 
 use crate::hash::sha256_hex;
 use mc_ir::{HostInfo, Transport};
@@ -90,8 +95,12 @@ pub struct ConnectOptions {
     /// Changed keys are always refused.
     pub trust_new_host_keys: bool,
     pub connect_timeout: Duration,
-    /// Where ssh control sockets go; defaults to the openssh crate's choice.
+    /// Where ssh control sockets go; defaults to the openssh crate's choice,
+    /// or to [`default_persist_dir`] when `ssh_persist` is on.
     pub control_dir: Option<PathBuf>,
+    /// How long each host's ssh master stays up after a run for the next
+    /// command to reuse (ssh's `ControlPersist`); zero closes it at once.
+    pub ssh_persist: Duration,
 }
 
 impl ConnectOptions {
@@ -102,6 +111,7 @@ impl ConnectOptions {
             trust_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
             control_dir: None,
+            ssh_persist: Duration::ZERO,
         }
     }
 }
@@ -114,6 +124,9 @@ enum Process {
     Ssh {
         child: Option<openssh::Child<Arc<openssh::Session>>>,
         session: Arc<openssh::Session>,
+        /// The master outlives the run (`ssh_persist`): closing the session
+        /// leaves it up.
+        persistent: bool,
     },
 }
 
@@ -188,7 +201,7 @@ async fn connect_as(
                 let command_line = format!(
                     "if [ \"$(id -un)\" = {who} ]; then exec sh -c {boot}; else exec sudo -n -H -u {who} -- sh -c {boot}; fi"
                 );
-                start_ssh_runner(host, opts, session, command_line).await?
+                start_ssh_runner(host, opts, session, false, command_line).await?
             }
         };
         session.runs_as = Some(user.to_string());
@@ -308,6 +321,74 @@ async fn connect_ssh(
     host: &HostInfo,
     opts: &ConnectOptions,
 ) -> Result<RunnerSession, TransportError> {
+    let command_line = main_command_line(host, opts);
+    let persist = opts.ssh_persist.as_secs();
+    let (session, persistent) = if persist == 0 {
+        // A chosen directory must exist (and be private); else the crate's
+        // default temporary one.
+        let dir = match &opts.control_dir {
+            Some(_) => Some(persist_dir(opts).map_err(TransportError::Connect)?),
+            None => None,
+        };
+        (
+            connect_master(host, opts, dir.as_deref(), false).await?,
+            false,
+        )
+    } else {
+        let dir = persist_dir(opts).map_err(TransportError::Connect)?;
+        let socket = dir.join(master_key(host, opts));
+        if let Some(session) = resume_master(&socket).await {
+            let session = Arc::new(session);
+            match start_ssh_runner(host, opts, session.clone(), true, command_line.clone()).await {
+                Ok(s) => return Ok(with_runs_as(s, host)),
+                // The master answered but its connection is gone (the
+                // server went away before ServerAlive noticed): replace it.
+                Err(TransportError::Connect(_) | TransportError::Lost(_)) => {
+                    stop_master(&socket).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        sweep_dead_sockets(&dir);
+        let session = connect_master(host, opts, Some(&dir), true).await?;
+        (adopt_master(session, &socket).await?, true)
+    };
+    let s = start_ssh_runner(host, opts, Arc::new(session), persistent, command_line).await?;
+    Ok(with_runs_as(s, host))
+}
+
+fn main_command_line(host: &HostInfo, opts: &ConnectOptions) -> String {
+    let script = bootstrap_script(&opts.runner.hash, opts.runner.bytes.len());
+    let quoted = shell_quote(&script);
+    if host.r#become {
+        // Root already (the usual fleet login) needs no sudo.
+        format!(
+            "if [ \"$(id -u)\" = 0 ]; then exec sh -c {quoted}; else exec sudo -n sh -c {quoted}; fi"
+        )
+    } else {
+        format!("sh -c {quoted}")
+    }
+}
+
+fn with_runs_as(mut s: RunnerSession, host: &HostInfo) -> RunnerSession {
+    if s.runs_as.is_none() {
+        s.runs_as = if host.r#become {
+            Some("root".to_string())
+        } else {
+            host.user.clone()
+        };
+    }
+    s
+}
+
+/// Opens a new master connection with its socket in `dir`; a `persistent`
+/// one stays up for `ssh_persist` after its last session ends.
+async fn connect_master(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    dir: Option<&Path>,
+    persistent: bool,
+) -> Result<openssh::Session, TransportError> {
     let mut builder = openssh::SessionBuilder::default();
     builder
         .known_hosts_check(if opts.trust_new_host_keys {
@@ -317,14 +398,20 @@ async fn connect_ssh(
         })
         .connect_timeout(opts.connect_timeout)
         .server_alive_interval(Duration::from_secs(5));
-    // A killed mc must not leave a master connection behind forever.
-    if let Some(idle) = NonZeroUsize::new(30) {
+    // Even without persistence, a killed mc must not leave a master
+    // connection behind forever.
+    let idle = if persistent {
+        opts.ssh_persist.as_secs().max(1)
+    } else {
+        30
+    };
+    if let Some(idle) = NonZeroUsize::new(idle as usize) {
         builder.control_persist(openssh::ControlPersist::IdleFor(idle));
     }
     if let Some(cfg) = &opts.ssh_config {
         builder.config_file(cfg);
     }
-    if let Some(dir) = &opts.control_dir {
+    if let Some(dir) = dir {
         builder.control_directory(dir);
     }
     if let Some(user) = &host.user {
@@ -337,26 +424,195 @@ async fn connect_ssh(
         .connect_mux(&host.address)
         .await
         .map_err(|e| TransportError::Connect(error_chain(&e)))?;
-    let session = Arc::new(session);
-    let script = bootstrap_script(&opts.runner.hash, opts.runner.bytes.len());
-    let quoted = shell_quote(&script);
-    let command_line = if host.r#become {
-        // Root already (the usual fleet login) needs no sudo.
-        format!(
-            "if [ \"$(id -u)\" = 0 ]; then exec sh -c {quoted}; else exec sudo -n sh -c {quoted}; fi"
-        )
-    } else {
-        format!("sh -c {quoted}")
-    };
-    let mut s = start_ssh_runner(host, opts, session, command_line).await?;
-    if s.runs_as.is_none() {
-        s.runs_as = if host.r#become {
-            Some("root".to_string())
-        } else {
-            host.user.clone()
-        };
+    if let Some(pid) = master_pid(session.control_socket()).await {
+        remember_master(pid, session.control_socket());
     }
-    Ok(s)
+    Ok(session)
+}
+
+/// Moves a new master's control socket to its persistent name and returns
+/// a session over it that leaves the master up when dropped.
+async fn adopt_master(
+    session: openssh::Session,
+    socket: &Path,
+) -> Result<openssh::Session, TransportError> {
+    let (ctl, _log) = session.detach();
+    // Renaming keeps the bound socket: the master still answers on it.
+    let moved = std::fs::rename(&ctl, socket);
+    if let Some(tmp) = ctl.parent() {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
+    if let Err(e) = moved {
+        // Unreachable now: end the master rather than leak it.
+        let _ = openssh::Session::resume_mux(ctl, None).close().await;
+        return Err(TransportError::Connect(format!(
+            "cannot keep the ssh control socket at {}: {e}",
+            socket.display()
+        )));
+    }
+    Ok(openssh::Session::resume_mux(socket.into(), None))
+}
+
+/// A session over a persisted master when it is alive; a dead or stale
+/// socket is removed.
+async fn resume_master(socket: &Path) -> Option<openssh::Session> {
+    if std::fs::symlink_metadata(socket).is_err() {
+        return None;
+    }
+    if master_pid(socket).await.is_some() {
+        return Some(openssh::Session::resume_mux(socket.into(), None));
+    }
+    let _ = std::fs::remove_file(socket);
+    None
+}
+
+/// Whether a file name is one of ours: [`master_key`]'s 32 hex digits.
+fn is_master_name(name: &std::ffi::OsStr) -> bool {
+    name.len() == 32
+        && name
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes sockets whose master is gone (hosts not seen again would leave
+/// them forever). A dead socket refuses a connection at once.
+fn sweep_dead_sockets(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !is_master_name(&entry.file_name()) {
+            continue;
+        }
+        let path = entry.path();
+        if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
+            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+/// Asks the master behind `socket` to exit and removes the socket.
+async fn stop_master(socket: &Path) {
+    let session = openssh::Session::resume_mux(socket.into(), None);
+    let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
+    let _ = std::fs::remove_file(socket);
+}
+
+/// The PID of the ssh master answering on `socket`, if one does.
+pub async fn master_pid(socket: &Path) -> Option<u32> {
+    let check = async {
+        let mut conn = openssh_mux_client::Connection::connect(socket).await.ok()?;
+        conn.send_alive_check().await.ok().map(|p| p.get())
+    };
+    tokio::time::timeout(Duration::from_secs(2), check)
+        .await
+        .ok()
+        .flatten()
+}
+
+static MASTERS: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_master(pid: u32, socket: &Path) {
+    MASTERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((pid, socket.to_path_buf()));
+}
+
+/// The ssh masters this process started, oldest first: PID and the control
+/// socket it was started with (a persisted one is renamed afterwards, in
+/// the same directory).
+pub fn started_masters() -> Vec<(u32, PathBuf)> {
+    MASTERS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Ends every persisted master in `dir` (or the default directory) and
+/// removes the sockets; returns how many were alive.
+pub async fn stop_persisted_masters(dir: Option<&Path>) -> usize {
+    let Some(dir) = dir.map(Path::to_path_buf).or_else(default_persist_dir) else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut alive = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !is_master_name(&entry.file_name()) {
+            continue;
+        }
+        if master_pid(&path).await.is_some() {
+            alive += 1;
+        }
+        stop_master(&path).await;
+    }
+    alive
+}
+
+/// The name of a host's persistent control socket: a hash of everything
+/// that selects the identity and the host key check, so a master is never
+/// reused for another user, host, port or ssh config.
+pub fn master_key(host: &HostInfo, opts: &ConnectOptions) -> String {
+    let config = opts
+        .ssh_config
+        .as_deref()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let id = format!(
+        "user={:?}\naddress={}\nport={:?}\nconfig={:?}\ntrust_new={}",
+        host.user, host.address, host.port, config, opts.trust_new_host_keys
+    );
+    let mut key = sha256_hex(id.as_bytes());
+    // Socket paths are limited to about 100 bytes.
+    key.truncate(32);
+    key
+}
+
+/// `$XDG_RUNTIME_DIR/mc/ssh`, else `~/.cache/mc/ssh`.
+pub fn default_persist_dir() -> Option<PathBuf> {
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(run).join("mc").join("ssh"));
+    }
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+    Some(PathBuf::from(home).join(".cache").join("mc").join("ssh"))
+}
+
+/// The directory for persistent control sockets, created mode 0700 and
+/// checked: anyone who can reach a socket can run commands as us on the
+/// host, so it must be ours and private.
+fn persist_dir(opts: &ConnectOptions) -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = opts
+        .control_dir
+        .clone()
+        .or_else(default_persist_dir)
+        .ok_or("no directory for ssh control sockets (set HOME or XDG_RUNTIME_DIR)")?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let uid = crate::state::current_uid();
+    if !meta.is_dir() || Some(meta.uid()) != uid {
+        return Err(format!(
+            "{} is not a directory owned by the current user",
+            dir.display()
+        ));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to other users (mode {:o}); it must be 0700",
+            dir.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    Ok(dir)
 }
 
 /// Runs the bootstrap `command_line` in a new session of the connection,
@@ -365,6 +621,7 @@ async fn start_ssh_runner(
     host: &HostInfo,
     opts: &ConnectOptions,
     session: Arc<openssh::Session>,
+    persistent: bool,
     command_line: String,
 ) -> Result<RunnerSession, TransportError> {
     let mut child = session
@@ -430,6 +687,7 @@ async fn start_ssh_runner(
         process: Process::Ssh {
             child: Some(child),
             session,
+            persistent,
         },
         stderr,
         runs_as,
@@ -588,7 +846,11 @@ impl RunnerSession {
                     let _ = child.kill().await;
                 }
             }
-            Process::Ssh { mut child, session } => {
+            Process::Ssh {
+                mut child,
+                session,
+                persistent,
+            } => {
                 if let Some(c) = child.take() {
                     if tokio::time::timeout(grace, c.wait()).await.is_err() {
                         // Dropping the child ended its ssh client; closing
@@ -596,8 +858,12 @@ impl RunnerSession {
                         // then hangs up the remote runner.
                     }
                 }
-                if let Ok(s) = Arc::try_unwrap(session) {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
+                // A persistent master is left for the next command; its
+                // own `ControlPersist` timer ends it when unused.
+                if !persistent {
+                    if let Ok(s) = Arc::try_unwrap(session) {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), s.close()).await;
+                    }
                 }
             }
         }
@@ -643,6 +909,60 @@ mod tests {
     fn quotes_for_the_shell() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    fn info(user: Option<&str>, port: Option<u16>) -> HostInfo {
+        HostInfo {
+            name: "web1".into(),
+            address: "10.0.0.1".into(),
+            user: user.map(str::to_string),
+            port,
+            transport: Transport::Ssh,
+            r#become: false,
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn master_keys_differ_by_user_port_and_config() {
+        let runner = RunnerBinary {
+            path: PathBuf::from("/nonexistent"),
+            hash: "h".into(),
+            bytes: Arc::new(Vec::new()),
+        };
+        let opts = ConnectOptions::new(runner);
+        let base = master_key(&info(Some("root"), Some(22)), &opts);
+        assert_eq!(base, master_key(&info(Some("root"), Some(22)), &opts));
+        assert_eq!(base.len(), 32);
+        assert_ne!(base, master_key(&info(Some("deploy"), Some(22)), &opts));
+        assert_ne!(base, master_key(&info(None, Some(22)), &opts));
+        assert_ne!(base, master_key(&info(Some("root"), Some(2222)), &opts));
+        let mut other = opts.clone();
+        other.ssh_config = Some(PathBuf::from("/nonexistent/ssh_config"));
+        assert_ne!(base, master_key(&info(Some("root"), Some(22)), &other));
+        let mut trusting = opts.clone();
+        trusting.trust_new_host_keys = true;
+        assert_ne!(base, master_key(&info(Some("root"), Some(22)), &trusting));
+    }
+
+    #[test]
+    fn an_open_control_directory_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = std::env::temp_dir().join(format!("mc-ctl-test-{}", std::process::id()));
+        let runner = RunnerBinary {
+            path: PathBuf::from("/nonexistent"),
+            hash: "h".into(),
+            bytes: Arc::new(Vec::new()),
+        };
+        let mut opts = ConnectOptions::new(runner);
+        opts.control_dir = Some(tmp.join("ssh"));
+        let dir = persist_dir(&opts).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = persist_dir(&opts).unwrap_err();
+        assert!(err.contains("open to other users"), "{err}");
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 
     #[test]

@@ -1208,3 +1208,234 @@ async fn become_user_without_a_home_caches_the_runner_in_a_private_tmp_dir() {
     );
     planned.close().await;
 }
+
+/// A runtime whose ssh masters persist for `persist` seconds in `ctl`.
+fn persistent_runtime(
+    dir: &std::path::Path,
+    ssh_config: &std::path::Path,
+    ctl: &std::path::Path,
+    persist: u64,
+) -> mc_runtime::Runtime {
+    let mut rt = runtime(dir, Some(ssh_config));
+    rt.connect.control_dir = Some(ctl.to_path_buf());
+    rt.connect.ssh_persist = Duration::from_secs(persist);
+    rt
+}
+
+async fn plan_and_apply(
+    rt: &mc_runtime::Runtime,
+    source: Arc<TestSource>,
+) -> mc_runtime::ApplyReport {
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    rt.apply(
+        &planned.plan.clone(),
+        planned.sessions,
+        &opts,
+        Arc::new(Quiet),
+    )
+    .await
+    .unwrap()
+}
+
+/// Entries of a control directory (sockets, and temporary directories of
+/// masters being started).
+fn control_entries(ctl: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(ctl)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Whether a process is gone (a zombie counts as gone: it runs nothing).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if process_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    process_gone(pid)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_reuses_the_persisted_master_and_still_converges() {
+    let fleet = Fleet::start(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl");
+    let rt = persistent_runtime(dir.path(), fleet.ssh_config(), &ctl, 30);
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-persist"));
+
+    let before: Vec<usize> = fleet.hosts().iter().map(|h| h.count_sessions()).collect();
+    let report = plan_and_apply(&rt, source.clone()).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 4);
+    // A first run still opens exactly one connection per host.
+    for (h, b) in fleet.hosts().iter().zip(&before) {
+        assert_eq!(h.count_sessions() - b, 1, "{}", h.sshd_log());
+    }
+    // One live socket per host, nothing else left in the directory.
+    let entries = control_entries(&ctl);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for name in &entries {
+        assert!(
+            mc_runtime::transport::master_pid(&ctl.join(name))
+                .await
+                .is_some(),
+            "{name} has no live master"
+        );
+    }
+
+    // Drift on one host: the next run, over the kept masters, repairs it.
+    fleet
+        .host(0)
+        .write_file("/srv/mc-persist/motd", b"edited\n")
+        .unwrap();
+    let before: Vec<usize> = fleet.hosts().iter().map(|h| h.count_sessions()).collect();
+    let report = plan_and_apply(&rt, source.clone()).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.changed(), 1);
+    assert!(report.uploads.values().all(|u| !u));
+    for (h, b) in fleet.hosts().iter().zip(&before) {
+        assert_eq!(h.count_sessions() - b, 0, "{}", h.sshd_log());
+    }
+    assert_eq!(
+        fleet.host(0).read_file("/srv/mc-persist/motd").unwrap(),
+        format!("hello {}\n", fleet.host(0).name()).as_bytes()
+    );
+    assert_eq!(control_entries(&ctl), entries);
+
+    assert_eq!(
+        mc_runtime::transport::stop_persisted_masters(Some(&ctl)).await,
+        2
+    );
+    assert!(control_entries(&ctl).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssh_persist_0_leaves_no_master_behind() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Not created beforehand: mc makes it.
+    let ctl = dir.path().join("ctl");
+    let rt = persistent_runtime(dir.path(), fleet.ssh_config(), &ctl, 0);
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, files_for("/srv/mc-nopersist"));
+    let report = plan_and_apply(&rt, source).await;
+    assert!(report.ok(), "{report:?}");
+
+    let ours: Vec<u32> = mc_runtime::transport::started_masters()
+        .into_iter()
+        .filter(|(_, socket)| socket.starts_with(&ctl))
+        .map(|(pid, _)| pid)
+        .collect();
+    assert_eq!(ours.len(), 2, "one master per host");
+    for pid in ours {
+        assert!(wait_gone(pid), "ssh master {pid} still running");
+    }
+    assert!(
+        control_entries(&ctl).is_empty(),
+        "{:?}",
+        control_entries(&ctl)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_master_whose_connection_died_is_replaced() {
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl");
+    let rt = persistent_runtime(dir.path(), fleet.ssh_config(), &ctl, 30);
+    let source = TestSource::new(vec![ssh_host(host.name())], files_for("/srv/mc-dead"));
+    assert!(plan_and_apply(&rt, source.clone()).await.ok());
+    let socket = ctl.join(&control_entries(&ctl)[0]);
+    let old = mc_runtime::transport::master_pid(&socket).await.unwrap();
+
+    // The server goes away and comes back: the old connection is dead.
+    // Connections first: they are found as children of the listener.
+    host.cut_connections().unwrap();
+    host.kill_sshd().unwrap();
+    host.start_sshd().unwrap();
+    // A leftover socket of a host never seen again is swept on the way.
+    let orphan = ctl.join("0123456789abcdef0123456789abcdef");
+    drop(std::os::unix::net::UnixListener::bind(&orphan).unwrap());
+    let before = host.count_sessions();
+    let report = plan_and_apply(&rt, source).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(host.count_sessions() - before, 1, "{}", host.sshd_log());
+    assert!(wait_gone(old), "the dead master {old} is still running");
+    assert!(!orphan.exists(), "the dead socket was not swept");
+    let new = mc_runtime::transport::master_pid(&socket).await.unwrap();
+    assert_ne!(new, old);
+    mc_runtime::transport::stop_persisted_masters(Some(&ctl)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn different_users_never_share_a_master() {
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    add_login_user(host, "deploy", false);
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = dir.path().join("ctl");
+    let as_root = {
+        let d = dir.path().join("root");
+        std::fs::create_dir(&d).unwrap();
+        persistent_runtime(&d, fleet.ssh_config(), &ctl, 30)
+    };
+    let as_deploy = {
+        let d = dir.path().join("deploy");
+        std::fs::create_dir(&d).unwrap();
+        persistent_runtime(&d, fleet.ssh_config(), &ctl, 30)
+    };
+    let mut deploy_host = ssh_host(host.name());
+    deploy_host.user = Some("deploy".into());
+    let root_source = TestSource::new(vec![ssh_host(host.name())], files_for("/tmp/mc-root"));
+    let deploy_source = TestSource::new(vec![deploy_host], files_for("/tmp/mc-deploy"));
+
+    let before = host.count_sessions();
+    assert!(plan_and_apply(&as_root, root_source.clone()).await.ok());
+    let report = plan_and_apply(&as_deploy, deploy_source.clone()).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(host.count_sessions() - before, 2, "{}", host.sshd_log());
+    assert_eq!(control_entries(&ctl).len(), 2);
+    assert_eq!(
+        host.exec_ok("stat -c %U /tmp/mc-deploy/motd")
+            .unwrap()
+            .trim(),
+        "deploy"
+    );
+
+    // Each identity reuses its own master.
+    let before = host.count_sessions();
+    assert!(plan_and_apply(&as_deploy, deploy_source).await.ok());
+    assert!(plan_and_apply(&as_root, root_source).await.ok());
+    assert_eq!(host.count_sessions() - before, 0, "{}", host.sshd_log());
+    assert_eq!(
+        host.exec_ok("stat -c %U /tmp/mc-root/motd").unwrap().trim(),
+        "root"
+    );
+    mc_runtime::transport::stop_persisted_masters(Some(&ctl)).await;
+}

@@ -42,6 +42,9 @@ pub struct RunArgs {
     /// Accept and remember host keys of hosts never seen before (changed keys are still refused).
     #[arg(long)]
     pub trust_new_host_keys: bool,
+    /// Keep each host's ssh connection open this many seconds after the run for the next command to reuse (0: close at once).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub ssh_persist: u64,
     /// Hosts worked on at the same time.
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
@@ -65,6 +68,7 @@ impl RunArgs {
         let mut connect = ConnectOptions::new(runner);
         connect.ssh_config = self.ssh_config.clone();
         connect.trust_new_host_keys = self.trust_new_host_keys;
+        connect.ssh_persist = std::time::Duration::from_secs(self.ssh_persist);
         let mut rt = Runtime::new(Arc::new(store), connect);
         rt.secrets = Arc::new(ProjectSecrets {
             store: mc_secrets::SecretStore::open(project).ok(),
