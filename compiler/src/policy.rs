@@ -133,17 +133,13 @@ impl Project {
         // project says otherwise.
         let mut approval_risk = Some(DEFAULT_APPROVAL_RISK);
         let mut setting_errors = Vec::new();
-        for (shown, _) in self.files() {
-            let Some(text) = sources.get(&shown) else {
-                continue;
-            };
-            let parsed = mc_grammar::parse_file(&shown, text);
-            for item in parsed.module.items {
+        for (shown, module) in self.modules() {
+            for item in module.items.iter() {
                 match item {
                     Item::Policy(decl) => policies.push(Policy {
                         name: decl.name.value.clone(),
                         file: shown.clone(),
-                        decl,
+                        decl: decl.clone(),
                     }),
                     Item::Project(p) => {
                         for f in p.fields.iter().filter(|f| f.name.name == "approval_risk") {

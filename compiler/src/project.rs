@@ -322,6 +322,23 @@ impl Project {
         &self.root
     }
 
+    /// The syntax trees of the project's own files (not the stdlib), by
+    /// display name, as the database already parsed them.
+    pub fn modules(&self) -> Vec<(String, Arc<mc_grammar::ast::Module>)> {
+        let guard = self.lock();
+        let db: &Database = &guard;
+        self.input
+            .files(db)
+            .iter()
+            .map(|f| {
+                (
+                    f.path(db).to_string(),
+                    db::parse_file(db, *f).module.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Every loaded file: (path as shown in messages, absolute path).
     pub fn files(&self) -> Vec<(String, PathBuf)> {
         let guard = self.lock();

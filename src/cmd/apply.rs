@@ -163,14 +163,9 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
 /// default rollout batch size.
 fn project_serial(dir: &Path) -> Result<Option<Serial>, String> {
     let project = mc_compiler::Project::load_dir(dir);
-    let sources = project.sources();
     let mut serial = None;
-    for (shown, _) in project.files() {
-        let Some(text) = sources.get(&shown) else {
-            continue;
-        };
-        let parsed = mc_grammar::parse_file(&shown, text);
-        for item in parsed.module.items {
+    for (shown, module) in project.modules() {
+        for item in module.items.iter() {
             let mc_grammar::ast::Item::Project(p) = item else {
                 continue;
             };
