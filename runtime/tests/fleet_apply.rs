@@ -240,18 +240,7 @@ async fn a_down_host_fails_alone_and_a_rerun_converges() {
         hp.error
     );
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(!report.ok());
     let statuses: Vec<&str> = report.hosts.iter().map(|h| h.status.as_str()).collect();
     assert_eq!(statuses, ["ok", "failed", "ok"]);
@@ -273,18 +262,7 @@ async fn a_down_host_fails_alone_and_a_rerun_converges() {
     let plan = planned.plan.clone();
     let changes: Vec<usize> = plan.hosts.iter().map(|h| h.counts().changes()).collect();
     assert_eq!(changes, [0, 2, 0]);
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(
         down.read_file("/srv/mc-down/motd").unwrap(),
@@ -365,18 +343,7 @@ async fn a_connection_cut_mid_apply_fails_that_host_only() {
         .await
         .unwrap();
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(victim.read_file("/srv/mc-cut-after").unwrap(), b"after\n");
 }
@@ -522,18 +489,7 @@ async fn failures_skip_only_dependents() {
         .unwrap();
     assert_eq!(planned.plan.hosts[0].resources[0].action, Action::Create);
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     let h = &report.hosts[0];
     assert_eq!((h.failed, h.skipped, h.changed), (1, 1, 1), "{h:?}");
     let results = rt.store.resource_results(report.run_id).unwrap();
@@ -609,18 +565,7 @@ async fn become_runs_the_runner_as_root() {
         planned.plan.hosts[0].error
     );
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(host.read_file("/srv/mc-become-uid").unwrap(), b"0\n");
 }
@@ -1135,18 +1080,7 @@ async fn become_on_a_root_login_reuses_the_one_runner() {
         .await
         .unwrap();
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(report.ok(), "{report:?}");
     assert!(host.path_exists("/root/mc-root-login.txt").unwrap());
     assert_eq!(log_count(host, commands) - before, 1, "{}", host.sshd_log());
@@ -1172,18 +1106,7 @@ async fn become_user_without_a_home_caches_the_runner_in_a_private_tmp_dir() {
         .await
         .unwrap();
     let plan = planned.plan.clone();
-    let report = rt
-        .apply(
-            &plan,
-            planned.sessions,
-            &ApplyOptions {
-                check_stale: false,
-                ..Default::default()
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap();
+    let report = apply_now(&rt, &plan, planned.sessions).await;
     assert!(report.ok(), "{report:?}");
     let stat = |p: &str| host.exec_ok(&format!("stat -c '%U %a' {p}")).unwrap();
     assert_eq!(

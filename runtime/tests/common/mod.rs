@@ -5,9 +5,10 @@
 
 use mc_ir::{Catalog, Edge, EdgeKind, HostInfo, Meta, Resource, ResourceId, Transport, Value};
 use mc_runtime::{
-    CatalogSource, ConnectOptions, Progress, ProgressEvent, RunnerBinary, Runtime, StateStore,
+    ApplyOptions, ApplyReport, CatalogSource, ConnectOptions, Progress, ProgressEvent, Quiet,
+    RunnerBinary, Runtime, StateStore,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -160,4 +161,20 @@ impl Recorder {
             .iter()
             .any(|l| l.contains(needle))
     }
+}
+
+/// Applies a plan right after it was made, over the sessions planning
+/// opened, with default options (no stale check: nothing changed between).
+pub async fn apply_now(
+    rt: &Runtime,
+    plan: &mc_ir::plan::Plan,
+    sessions: HashMap<String, mc_runtime::transport::RunnerSession>,
+) -> ApplyReport {
+    let opts = ApplyOptions {
+        check_stale: false,
+        ..Default::default()
+    };
+    rt.apply(plan, sessions, &opts, Arc::new(Quiet))
+        .await
+        .expect("apply")
 }
