@@ -193,6 +193,7 @@ fn fill(store: &StateStore) -> i64 {
         status: "failed".into(),
         message: Some("nginx: configuration test failed".into()),
         duration_ms: 80,
+        output: None,
     };
     store.record_resource_result(run, &failed, None).unwrap();
     failed.host = "web1".into();
@@ -339,6 +340,7 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
                 status: "changed".into(),
                 message: None,
                 duration_ms: 3,
+                output: None,
             },
             None,
         )

@@ -156,6 +156,16 @@ const META_DOCS: &[(&str, &str, &str)] = &[
     ("become_user", "String", "The user `become` switches to."),
     ("timeout", "Duration", "Give up on this resource after this long."),
     ("retries", "Int", "Retry a failed apply this many times."),
+    (
+        "retry_delay",
+        "Duration",
+        "Wait this long after the first failed attempt (default `1s`).",
+    ),
+    (
+        "retry_backoff",
+        "Int",
+        "Multiply the wait by this factor after each further failed attempt (default 1).",
+    ),
     ("risk", "\"low\" \\| \"medium\" \\| \"high\"", "Override the type's default risk (policies and approvals use it)."),
 ];
 

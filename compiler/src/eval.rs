@@ -34,6 +34,8 @@ pub const META_ATTRS: &[&str] = &[
     "become_user",
     "timeout",
     "retries",
+    "retry_delay",
+    "retry_backoff",
     "risk",
 ];
 
@@ -718,6 +720,31 @@ impl<'p> Evaluator<'p> {
                                     ),
                                 )
                                 .label("out of range"),
+                            ))
+                        }
+                    }
+                }
+            }
+            "retry_delay" => {
+                if let Value::Duration(d) =
+                    self.coerce_at(cx, v, &Type::Duration, span, "`retry_delay`")?
+                {
+                    meta.retry_delay = Some(d.max(0) as u64);
+                }
+            }
+            "retry_backoff" => {
+                if let Value::Int(i) = self.coerce_at(cx, v, &Type::Int, span, "`retry_backoff`")? {
+                    match u32::try_from(i) {
+                        Ok(n) if n >= 1 => meta.retry_backoff = Some(n),
+                        _ => {
+                            return Err(self.err(
+                                Diag::error(
+                                    "E0202",
+                                    loc,
+                                    format!("`retry_backoff` is a factor of at least 1, found {i}"),
+                                )
+                                .label("out of range")
+                                .note("each wait is the previous one times this factor; 1 keeps the delay constant"),
                             ))
                         }
                     }

@@ -58,7 +58,7 @@ handles. Type aliases may not refer to themselves."),
 A resource sets an attribute its type does not declare. Every resource type
 declares its attributes in the stdlib (see docs/stdlib.md); in addition every
 resource accepts the meta-attributes requires, before, notify, subscribe, tags,
-become, become_user, timeout, retries and risk.
+become, become_user, timeout, retries, retry_delay, retry_backoff and risk.
 
     file \"/etc/motd\" { contnet = \"hi\" }   // did you mean `content`?"),
     ("E0202", "mismatched types", "\

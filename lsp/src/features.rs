@@ -30,6 +30,16 @@ pub const META_ATTRIBUTES: &[(&str, &str, &str)] = &[
     ("become_user", "String", "The user to become."),
     ("timeout", "Duration", "Give up applying after this long."),
     ("retries", "Int", "Retry a failed apply this many times."),
+    (
+        "retry_delay",
+        "Duration",
+        "Wait this long after the first failed attempt (default 1s).",
+    ),
+    (
+        "retry_backoff",
+        "Int",
+        "Multiply the wait by this factor after each further failed attempt.",
+    ),
     ("risk", "Risk", "Override the resource type's risk level."),
 ];
 

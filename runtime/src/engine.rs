@@ -5,9 +5,10 @@
 //! batch) and record action, changes, diff and observed digest.
 //!
 //! Apply: per host, in parallel up to `parallel`: (from a plan file) re-probe
-//! and refuse a stale plan, then apply the DAG level by level, one batch per
-//! level; failures skip only their dependents; notifications are persisted
-//! before they run and refresh each target once. Hosts go in rollout batches
+//! and refuse a stale plan, then apply in the catalog's stable topological
+//! order ([`mc_ir::apply_order`]), normally as one request; failures skip
+//! only their dependents; notifications are persisted before they run and
+//! refresh each target once. Hosts go in rollout batches
 //! (`serial`, `canary`), `max_fail` checked before each host and batch.
 //! Resources that `become` another user are probed and applied by a runner
 //! running as that user ([`run_as`]).
@@ -776,6 +777,15 @@ async fn plan_host(
             return (failed(host, e), None);
         }
     };
+    // Listed in the order they will apply, so the plan shows that order.
+    let declared: Vec<ResourceId> = selected.iter().map(|r| r.id.clone()).collect();
+    let position: HashMap<ResourceId, usize> = mc_ir::apply_order(&declared, &catalog.edges)
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
+    let mut selected = selected;
+    selected.sort_by_key(|r| position.get(&r.id).copied().unwrap_or(usize::MAX));
     let resources = selected
         .iter()
         .map(|r| {
@@ -1044,59 +1054,6 @@ pub fn desired_digest(r: &Resource) -> String {
     sha256_hex(protocol::canonical_json(&json).as_bytes())
 }
 
-/// Orders a host's resources into DAG levels; ties keep catalog order.
-/// Edges to or from resources outside `ids` are ignored. A cycle (the
-/// compiler rejects them) degrades to catalog order rather than hanging.
-pub fn dag_levels(catalog: &Catalog, ids: &[ResourceId]) -> Vec<Vec<ResourceId>> {
-    let index: HashMap<&ResourceId, usize> =
-        ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
-    let mut preds: Vec<Vec<usize>> = vec![vec![]; ids.len()];
-    for e in &catalog.edges {
-        if let (Some(&f), Some(&t)) = (index.get(&e.from), index.get(&e.to)) {
-            if f != t {
-                preds[t].push(f);
-            }
-        }
-    }
-    let mut level: Vec<Option<usize>> = vec![None; ids.len()];
-    // Longest-path layering by repeated relaxation; bounded by n passes.
-    for _ in 0..=ids.len() {
-        let mut progressed = false;
-        for i in 0..ids.len() {
-            if level[i].is_some() {
-                continue;
-            }
-            if preds[i].iter().all(|p| level[*p].is_some()) {
-                let l = preds[i]
-                    .iter()
-                    .filter_map(|p| level[*p])
-                    .map(|l| l + 1)
-                    .max()
-                    .unwrap_or(0);
-                level[i] = Some(l);
-                progressed = true;
-            }
-        }
-        if !progressed {
-            break;
-        }
-    }
-    let max = level.iter().flatten().max().copied().unwrap_or(0);
-    let mut out: Vec<Vec<ResourceId>> = vec![vec![]; max + 1];
-    let mut tail = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        match level[i] {
-            Some(l) => out[l].push(id.clone()),
-            None => tail.push(id.clone()),
-        }
-    }
-    if !tail.is_empty() {
-        out.push(tail);
-    }
-    out.retain(|l| !l.is_empty());
-    out
-}
-
 /// A host none of whose resources were applied: each is recorded
 /// `skipped` with the reason; the host gets `status`.
 fn skip_host(
@@ -1123,6 +1080,7 @@ fn skip_host(
                 status: "skipped".into(),
                 message: Some(why.to_string()),
                 duration_ms: 0,
+                output: None,
             },
             None,
         );
@@ -1149,7 +1107,128 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-/// Applies one host's plan over an open session.
+/// One resource on its way to the runner.
+#[derive(Clone)]
+struct SendItem<'c> {
+    resource: &'c Resource,
+    action: Action,
+    /// A pending notification from an earlier run, or a notifier that
+    /// changed in an earlier request of this run.
+    refresh: bool,
+    /// Predecessors in the same request (the runner skips the item if one
+    /// of them did not apply).
+    after: Vec<ResourceId>,
+    /// Notifiers in the same request (the runner refreshes the item if one
+    /// of them changed).
+    notified_by: Vec<ResourceId>,
+}
+
+/// The edges of a host's catalog, by target.
+struct Preds<'c> {
+    of: HashMap<&'c ResourceId, Vec<(&'c ResourceId, EdgeKind)>>,
+    notify_targets: HashMap<&'c ResourceId, Vec<&'c ResourceId>>,
+}
+
+impl<'c> Preds<'c> {
+    fn new(catalog: &'c Catalog) -> Preds<'c> {
+        let mut of: HashMap<&ResourceId, Vec<(&ResourceId, EdgeKind)>> = HashMap::new();
+        let mut notify_targets: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
+        for e in &catalog.edges {
+            of.entry(&e.to).or_default().push((&e.from, e.kind));
+            if e.kind == EdgeKind::Notify {
+                notify_targets.entry(&e.from).or_default().push(&e.to);
+            }
+        }
+        Preds { of, notify_targets }
+    }
+
+    fn all(&self, id: &ResourceId) -> impl Iterator<Item = &'c ResourceId> + '_ {
+        self.of.get(id).into_iter().flatten().map(|(p, _)| *p)
+    }
+
+    fn notifiers(&self, id: &ResourceId) -> impl Iterator<Item = &'c ResourceId> + '_ {
+        self.of
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|(_, k)| *k == EdgeKind::Notify)
+            .map(|(p, _)| *p)
+    }
+}
+
+/// A host's apply as it goes: outcomes so far and the counts.
+struct HostRun<'a> {
+    host: &'a str,
+    store: &'a StateStore,
+    run_id: i64,
+    progress: &'a dyn Progress,
+    /// Failed, or skipped because something they depend on did not apply.
+    not_applied: BTreeSet<ResourceId>,
+    changed: BTreeSet<ResourceId>,
+    result: HostResult,
+}
+
+impl HostRun<'_> {
+    fn record(
+        &self,
+        id: &ResourceId,
+        action: Action,
+        outcome: &Outcome,
+        applied: Option<ResourceState>,
+    ) {
+        let message = outcome.message.as_str();
+        let status = status_name(outcome.status);
+        let _ = self.store.record_resource_result(
+            self.run_id,
+            &ResourceResult {
+                host: self.host.to_string(),
+                resource: id.to_string(),
+                action: action_name(action).into(),
+                status: status.into(),
+                message: (!message.is_empty()).then(|| message.to_string()),
+                duration_ms: outcome.ms,
+                output: outcome.output.clone(),
+            },
+            applied.as_ref(),
+        );
+        let _ = self.store.record_event(
+            self.run_id,
+            self.host,
+            Some(id.as_str()),
+            status,
+            Some(message),
+        );
+        self.progress.event(
+            self.host,
+            ProgressEvent::ResourceDone {
+                id,
+                status,
+                message,
+            },
+        );
+    }
+
+    /// Records a resource that never reached the runner.
+    fn not_sent(&mut self, id: &ResourceId, action: Action, status: Status, message: String) {
+        self.record(id, action, &Outcome::new(status, message), None);
+        self.not_applied.insert(id.clone());
+        match status {
+            Status::Failed => self.result.failed += 1,
+            _ => self.result.skipped += 1,
+        }
+    }
+
+    fn failed_dependency<'p>(&self, preds: &'p Preds, id: &ResourceId) -> Option<&'p ResourceId> {
+        preds.all(id).find(|p| self.not_applied.contains(*p))
+    }
+}
+
+/// Applies one host's plan over an open session: its resources in the
+/// catalog's apply order ([`mc_ir::apply_order`]), in one apply request per
+/// run of resources that run as the same user (one request unless
+/// `become` differs). The runner skips the dependents of a failure and
+/// refreshes the targets of a change within a request; the runtime does the
+/// same across requests.
 async fn apply_host(
     s: &mut RunnerSession,
     hp: &HostPlan,
@@ -1160,11 +1239,6 @@ async fn apply_host(
     opts: &ApplyOptions,
 ) -> HostResult {
     let host = hp.host.name.as_str();
-    let mut result = HostResult {
-        host: host.to_string(),
-        status: "ok".into(),
-        ..Default::default()
-    };
     let Some(catalog) = &hp.catalog else {
         return skip_host(
             store,
@@ -1176,178 +1250,72 @@ async fn apply_host(
     };
     let planned: HashMap<&ResourceId, &PlannedResource> =
         hp.resources.iter().map(|p| (&p.id, p)).collect();
-    let ids: Vec<ResourceId> = hp.resources.iter().map(|p| p.id.clone()).collect();
-    let levels = dag_levels(catalog, &ids);
-    progress.event(host, ProgressEvent::Applying { total: ids.len() });
-
-    // Dependents of a failed resource are skipped, transitively: every edge
-    // kind orders, so all of them propagate failure.
-    let mut succs: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
-    for e in &catalog.edges {
-        succs.entry(&e.from).or_default().push(&e.to);
-    }
-    let notify_targets: HashMap<&ResourceId, Vec<&ResourceId>> = {
-        let mut m: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
-        for e in catalog.edges.iter().filter(|e| e.kind == EdgeKind::Notify) {
-            m.entry(&e.from).or_default().push(&e.to);
-        }
-        m
-    };
-    let mut blocked: HashMap<ResourceId, String> = HashMap::new();
-    let mut refresh: BTreeSet<ResourceId> = hp
+    let declared: Vec<ResourceId> = catalog
         .resources
         .iter()
-        .filter(|p| p.refresh)
-        .map(|p| p.id.clone())
+        .filter(|r| planned.contains_key(&r.id))
+        .map(|r| r.id.clone())
         .collect();
-    let mut connection_lost: Option<String> = None;
-
-    let record = |id: &ResourceId,
-                  action: Action,
-                  status: &str,
-                  message: &str,
-                  ms: u64,
-                  applied: Option<ResourceState>| {
-        let _ = store.record_resource_result(
-            run_id,
-            &ResourceResult {
-                host: host.to_string(),
-                resource: id.to_string(),
-                action: action_name(action).into(),
-                status: status.into(),
-                message: if message.is_empty() {
-                    None
-                } else {
-                    Some(message.to_string())
-                },
-                duration_ms: ms,
-            },
-            applied.as_ref(),
-        );
-        let _ = store.record_event(run_id, host, Some(id.as_str()), status, Some(message));
-        progress.event(
-            host,
-            ProgressEvent::ResourceDone {
-                id,
-                status,
-                message,
-            },
-        );
+    let order = mc_ir::apply_order(&declared, &catalog.edges);
+    progress.event(host, ProgressEvent::Applying { total: order.len() });
+    let preds = Preds::new(catalog);
+    let mut run = HostRun {
+        host,
+        store,
+        run_id,
+        progress,
+        not_applied: BTreeSet::new(),
+        changed: BTreeSet::new(),
+        result: HostResult {
+            host: host.to_string(),
+            status: "ok".into(),
+            ..Default::default()
+        },
     };
-
-    for level in levels {
-        let mut items = Vec::new();
-        for id in &level {
-            let Some(p) = planned.get(id) else { continue };
-            if let Some(why) = &connection_lost {
-                record(id, p.action, "failed", why, 0, None);
-                result.failed += 1;
-                continue;
+    let to_send = items_to_send(&order, &planned, catalog, &preds, &mut run);
+    let mut connection_lost: Option<String> = None;
+    for (user, idx) in runs_by_user(&to_send, |it| it.resource) {
+        let segment: Vec<SendItem> = idx.iter().map(|i| to_send[*i].clone()).collect();
+        if let Some(why) = &connection_lost {
+            for it in segment {
+                run.not_sent(&it.resource.id, it.action, Status::Failed, why.clone());
             }
-            if let Some(e) = &p.error {
-                record(id, p.action, "failed", e, 0, None);
-                result.failed += 1;
-                mark_blocked(id, &succs, &mut blocked);
-                continue;
-            }
-            if let Some(why) = blocked.get(id) {
-                record(id, p.action, "skipped", why, 0, None);
-                result.skipped += 1;
-                mark_blocked(id, &succs, &mut blocked);
-                continue;
-            }
-            let wants_refresh = refresh.contains(id);
-            if p.action == Action::None && !wants_refresh {
-                result.unchanged += 1;
-                continue;
-            }
-            let Some(resource) = catalog.resource(id) else {
-                continue;
-            };
-            items.push((resource, p.action, wants_refresh));
+            continue;
         }
+        let items = prepare_request(segment, &preds, &mut run);
         if items.is_empty() {
             continue;
         }
-        // Retries: failed items go again, alone, up to their `retries`.
-        let mut attempt = 0u32;
-        let mut pending_items = items;
-        while !pending_items.is_empty() {
-            let (outcomes, lost) = apply_routed(
-                s,
-                &pending_items,
-                secrets,
-                progress,
-                host,
-                store,
-                run_id,
-                opts,
-            )
-            .await;
-            let mut retry = Vec::new();
-            for ((r, action, wants_refresh), res) in pending_items.iter().zip(outcomes) {
-                let Some((status, message, observed, ms)) = res else {
-                    let why = lost.as_ref().map(|e| e.to_string()).unwrap_or_default();
-                    let msg = format!("{why}; the outcome on the host is unknown");
-                    record(&r.id, *action, "failed", &msg, 0, None);
-                    result.failed += 1;
-                    continue;
-                };
-                if status == Status::Failed && attempt < r.meta.retries {
-                    retry.push((*r, *action, *wants_refresh));
-                    continue;
-                }
-                let p = planned.get(&r.id);
-                let applied = match status {
-                    Status::Ok | Status::Changed => Some(ResourceState {
-                        host: host.to_string(),
-                        resource: r.id.to_string(),
-                        type_name: r.type_name.clone(),
-                        desired_digest: desired_digest(r),
-                        observed_digest: observed
-                            .clone()
-                            .or_else(|| p.map(|p| p.observed_digest.clone()))
-                            .unwrap_or_default(),
-                        run_id,
-                        applied_at: state::now(),
-                    }),
-                    _ => None,
-                };
-                record(&r.id, *action, status_name(status), &message, ms, applied);
-                match status {
-                    Status::Changed => {
-                        result.changed += 1;
-                        if let Some(targets) = notify_targets.get(&r.id) {
-                            let names: Vec<String> =
-                                targets.iter().map(|t| t.to_string()).collect();
-                            // Persist before running, so a crash keeps them.
-                            let _ = store.add_pending_notifications(host, &names, run_id);
-                            for t in targets {
-                                refresh.insert((*t).clone());
-                            }
+        let outcomes = match s.runner_for(user).await {
+            Ok(runner) => apply_batch(runner, &items, secrets, &preds, &run, opts).await,
+            Err(e) => Ok(vec![
+                Outcome::new(Status::Failed, e.to_string());
+                items.len()
+            ]),
+        };
+        match outcomes {
+            Ok(outcomes) => record_outcomes(&items, outcomes, &planned, &mut run),
+            Err((partial, lost)) => {
+                let why = lost.to_string();
+                let unknown = format!("{why}; the outcome on the host is unknown");
+                for (it, o) in items.iter().zip(partial) {
+                    match o {
+                        Some(o) => {
+                            record_outcomes(std::slice::from_ref(it), vec![o], &planned, &mut run)
                         }
-                    }
-                    Status::Ok => result.unchanged += 1,
-                    Status::Skipped => result.skipped += 1,
-                    Status::Failed => {
-                        result.failed += 1;
-                        mark_blocked(&r.id, &succs, &mut blocked);
+                        None => run.not_sent(
+                            &it.resource.id,
+                            it.action,
+                            Status::Failed,
+                            unknown.clone(),
+                        ),
                     }
                 }
-                if *wants_refresh && matches!(status, Status::Ok | Status::Changed) {
-                    let _ = store.clear_pending_notification(host, r.id.as_str());
-                }
+                connection_lost = Some(why);
             }
-            if let Some(e) = lost {
-                connection_lost = Some(e.to_string());
-            }
-            if connection_lost.is_some() {
-                break;
-            }
-            attempt += 1;
-            pending_items = retry;
         }
     }
+    let mut result = run.result;
     if result.failed > 0 || connection_lost.is_some() {
         result.status = "failed".into();
         result.error = connection_lost;
@@ -1355,177 +1323,360 @@ async fn apply_host(
     result
 }
 
-fn mark_blocked(
-    id: &ResourceId,
-    succs: &HashMap<&ResourceId, Vec<&ResourceId>>,
-    blocked: &mut HashMap<ResourceId, String>,
+/// Walks the apply order once: records what cannot apply (probe errors and
+/// their dependents), counts what has nothing to do, and returns the rest.
+fn items_to_send<'c>(
+    order: &[ResourceId],
+    planned: &HashMap<&ResourceId, &PlannedResource>,
+    catalog: &'c Catalog,
+    preds: &Preds,
+    run: &mut HostRun,
+) -> Vec<SendItem<'c>> {
+    let by_id: HashMap<&ResourceId, &'c Resource> =
+        catalog.resources.iter().map(|r| (&r.id, r)).collect();
+    let mut sent: BTreeSet<&ResourceId> = BTreeSet::new();
+    let mut out = Vec::new();
+    for id in order {
+        let (Some(p), Some(&resource)) = (planned.get(id), by_id.get(id)) else {
+            continue;
+        };
+        if let Some(e) = &p.error {
+            run.not_sent(id, p.action, Status::Failed, e.clone());
+            continue;
+        }
+        if let Some(dep) = run.failed_dependency(preds, id) {
+            let why = format!("skipped: depends on {dep}, which did not apply");
+            run.not_sent(id, p.action, Status::Skipped, why);
+            continue;
+        }
+        let may_be_notified = preds.notifiers(id).any(|n| sent.contains(n));
+        if p.action == Action::None && !p.refresh && !may_be_notified {
+            run.result.unchanged += 1;
+            continue;
+        }
+        sent.insert(&resource.id);
+        out.push(SendItem {
+            resource,
+            action: p.action,
+            refresh: p.refresh,
+            after: vec![],
+            notified_by: vec![],
+        });
+    }
+    out
+}
+
+/// Fits one request's items to what earlier requests did: skips dependents
+/// of their failures, turns on refreshes their changes triggered, and links
+/// each item to its predecessors and notifiers in this request.
+fn prepare_request<'c>(
+    segment: Vec<SendItem<'c>>,
+    preds: &Preds,
+    run: &mut HostRun,
+) -> Vec<SendItem<'c>> {
+    let mut in_request: BTreeSet<ResourceId> = BTreeSet::new();
+    let mut out = Vec::new();
+    for mut it in segment {
+        let id = &it.resource.id;
+        if let Some(dep) = run.failed_dependency(preds, id) {
+            let why = format!("skipped: depends on {dep}, which did not apply");
+            run.not_sent(id, it.action, Status::Skipped, why);
+            continue;
+        }
+        it.refresh |= preds.notifiers(id).any(|n| run.changed.contains(n));
+        it.after = preds
+            .all(id)
+            .filter(|p| in_request.contains(*p))
+            .cloned()
+            .collect();
+        it.notified_by = preds
+            .notifiers(id)
+            .filter(|p| in_request.contains(*p))
+            .cloned()
+            .collect();
+        if it.action == Action::None && !it.refresh && it.notified_by.is_empty() {
+            run.result.unchanged += 1;
+            continue;
+        }
+        in_request.insert(id.clone());
+        out.push(it);
+    }
+    out
+}
+
+/// Records a request's outcomes in order: state, counts, and which
+/// notifications are done.
+fn record_outcomes(
+    items: &[SendItem],
+    outcomes: Vec<Outcome>,
+    planned: &HashMap<&ResourceId, &PlannedResource>,
+    run: &mut HostRun,
 ) {
-    if let Some(next) = succs.get(id) {
-        for n in next {
-            blocked
-                .entry((*n).clone())
-                .or_insert_with(|| format!("skipped: depends on {id}, which did not apply"));
+    for (it, o) in items.iter().zip(outcomes) {
+        let r = it.resource;
+        let refreshed = it.refresh || it.notified_by.iter().any(|n| run.changed.contains(n));
+        if o.status == Status::Ok && it.action == Action::None && !refreshed {
+            run.result.unchanged += 1; // waited for a notification that did not come
+            continue;
+        }
+        let applied = matches!(o.status, Status::Ok | Status::Changed).then(|| ResourceState {
+            host: run.host.to_string(),
+            resource: r.id.to_string(),
+            type_name: r.type_name.clone(),
+            desired_digest: desired_digest(r),
+            observed_digest: o
+                .observed
+                .clone()
+                .or_else(|| planned.get(&r.id).map(|p| p.observed_digest.clone()))
+                .unwrap_or_default(),
+            run_id: run.run_id,
+            applied_at: state::now(),
+        });
+        run.record(&r.id, it.action, &o, applied);
+        match o.status {
+            Status::Changed => {
+                run.result.changed += 1;
+                run.changed.insert(r.id.clone());
+            }
+            Status::Ok => run.result.unchanged += 1,
+            Status::Skipped => {
+                run.result.skipped += 1;
+                run.not_applied.insert(r.id.clone());
+            }
+            Status::Failed => {
+                run.result.failed += 1;
+                run.not_applied.insert(r.id.clone());
+            }
+        }
+        if refreshed && matches!(o.status, Status::Ok | Status::Changed) {
+            let _ = run
+                .store
+                .clear_pending_notification(run.host, r.id.as_str());
         }
     }
 }
 
-type ItemOutcome = (Status, String, Option<String>, u64);
+/// One item's outcome from the runner.
+#[derive(Clone, Debug)]
+struct Outcome {
+    status: Status,
+    message: String,
+    observed: Option<String>,
+    ms: u64,
+    output: Option<String>,
+}
 
-/// Applies items, one batch per run of consecutive items that run as the
-/// same user (see [`run_as`]). Per item its outcome, or `None` when a
-/// runner was lost before it answered; then also the error that lost it.
-/// Items whose runner cannot be started fail alone.
-#[allow(clippy::too_many_arguments)]
-async fn apply_routed(
+impl Outcome {
+    fn new(status: Status, message: String) -> Outcome {
+        Outcome {
+            status,
+            message,
+            observed: None,
+            ms: 0,
+            output: None,
+        }
+    }
+}
+
+/// The longest an item may take: its timeout for each attempt, plus the
+/// waits between attempts.
+fn item_budget(r: &Resource, default_timeout: Duration) -> Duration {
+    let per_attempt = r
+        .meta
+        .timeout
+        .map(Duration::from_secs)
+        .unwrap_or(default_timeout);
+    let retries = if r.meta.retries == 0 && r.attrs.contains_key("until") {
+        3
+    } else {
+        r.meta.retries
+    };
+    let delay = Duration::from_secs(r.meta.retry_delay.unwrap_or(1));
+    let backoff = r.meta.retry_backoff.unwrap_or(1).max(1);
+    let mut total = per_attempt;
+    for n in 0..retries {
+        total = total
+            .saturating_add(per_attempt)
+            .saturating_add(delay.saturating_mul(backoff.saturating_pow(n)));
+    }
+    total
+}
+
+/// Why a request's outcomes are incomplete: the outcomes that arrived (from
+/// `done` events) and the error that lost the runner.
+type Lost = (Vec<Option<Outcome>>, TransportError);
+
+/// Sends one apply request and collects per-item outcomes, in order. An
+/// item whose secrets cannot be resolved is not sent: it fails, and the
+/// items after it that depend on it are skipped.
+async fn apply_batch(
     s: &mut RunnerSession,
-    items: &[(&Resource, Action, bool)],
+    items: &[SendItem<'_>],
     secrets: &dyn SecretSource,
-    progress: &dyn Progress,
-    host: &str,
-    store: &StateStore,
-    run_id: i64,
+    preds: &Preds<'_>,
+    run: &HostRun<'_>,
     opts: &ApplyOptions,
-) -> (Vec<Option<ItemOutcome>>, Option<TransportError>) {
-    let mut out: Vec<Option<ItemOutcome>> = vec![None; items.len()];
-    for (user, idx) in runs_by_user(items, |it| it.0) {
-        let runner = match s.runner_for(user).await {
-            Ok(runner) => runner,
+) -> Result<Vec<Outcome>, Lost> {
+    let (host, store, run_id, progress) = (run.host, run.store, run.run_id, run.progress);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
+    let mut send = Vec::new();
+    let mut send_idx = Vec::new();
+    let mut unsent: BTreeSet<&ResourceId> = BTreeSet::new();
+    let mut budget = Duration::ZERO;
+    for (i, it) in items.iter().enumerate() {
+        if let Some(dep) = it.after.iter().find(|d| unsent.contains(d)) {
+            let why = format!("skipped: depends on {dep}, which did not apply");
+            outcomes[i] = Some(Outcome::new(Status::Skipped, why));
+            unsent.insert(&it.resource.id);
+            continue;
+        }
+        let (resource, sensitive) = match resolved(it.resource, secrets) {
+            Ok(x) => x,
             Err(e) => {
-                for i in idx {
-                    out[i] = Some((Status::Failed, e.to_string(), None, 0));
-                }
+                outcomes[i] = Some(Outcome::new(Status::Failed, e));
+                unsent.insert(&it.resource.id);
                 continue;
             }
         };
-        let group: Vec<(&Resource, Action, bool)> = idx.iter().map(|i| items[*i]).collect();
-        match apply_batch(runner, &group, secrets, progress, host, store, run_id, opts).await {
-            Ok(results) => {
-                for (i, r) in idx.into_iter().zip(results) {
-                    out[i] = Some(r);
-                }
-            }
-            Err(e) => return (out, Some(e)),
-        }
-    }
-    (out, None)
-}
-
-/// Sends one apply batch and collects per-item outcomes, in order.
-#[allow(clippy::too_many_arguments)]
-async fn apply_batch(
-    s: &mut RunnerSession,
-    items: &[(&Resource, Action, bool)],
-    secrets: &dyn SecretSource,
-    progress: &dyn Progress,
-    host: &str,
-    store: &StateStore,
-    run_id: i64,
-    opts: &ApplyOptions,
-) -> Result<Vec<ItemOutcome>, TransportError> {
-    let mut outcomes: Vec<Option<ItemOutcome>> = vec![None; items.len()];
-    let mut send = Vec::new();
-    let mut send_idx = Vec::new();
-    let mut budget = Duration::ZERO;
-    for (i, (r, action, refresh)) in items.iter().enumerate() {
-        let mut resource = (*r).clone();
-        let mut sensitive = Vec::new();
-        let mut failed = None;
-        for (k, v) in resource.attrs.iter_mut() {
-            if v.contains_secret() {
-                match resolve_value(v, secrets) {
-                    Ok(resolved) => {
-                        *v = resolved;
-                        sensitive.push(k.clone());
-                    }
-                    Err(e) => failed = Some(e),
-                }
-            }
-        }
-        if let Some(e) = failed {
-            outcomes[i] = Some((Status::Failed, e, None, 0));
-            continue;
-        }
-        budget += r
-            .meta
-            .timeout
-            .map(Duration::from_secs)
-            .unwrap_or(opts.default_timeout);
+        budget += item_budget(it.resource, opts.default_timeout);
         send.push(ApplyItem {
             resource,
-            action: to_protocol_action(*action),
-            refresh: *refresh,
+            action: to_protocol_action(it.action),
+            refresh: it.refresh,
             sensitive,
+            after: it.after.clone(),
+            notified_by: it.notified_by.clone(),
         });
         send_idx.push(i);
     }
-    if !send.is_empty() {
-        let started = Instant::now();
-        let mut started_at: HashMap<ResourceId, Instant> = HashMap::new();
-        let mut durations: HashMap<ResourceId, u64> = HashMap::new();
-        let req = Request::Apply { items: send };
-        let fut = s.request(&req, |ev| match ev.kind {
-            protocol::EventKind::Started => {
-                started_at.insert(ev.id.clone(), Instant::now());
-                let _ = store.record_event(run_id, host, Some(ev.id.as_str()), "started", None);
-                progress.event(host, ProgressEvent::ResourceStarted(&ev.id));
+    if send.is_empty() {
+        return Ok(outcomes.into_iter().flatten().collect());
+    }
+    let started = Instant::now();
+    let mut started_at: HashMap<ResourceId, Instant> = HashMap::new();
+    let mut durations: HashMap<ResourceId, u64> = HashMap::new();
+    let mut done: HashMap<ResourceId, Status> = HashMap::new();
+    let req = Request::Apply { items: send };
+    let fut = s.request(&req, |ev| match ev.kind {
+        protocol::EventKind::Started => {
+            started_at.insert(ev.id.clone(), Instant::now());
+            let _ = store.record_event(run_id, host, Some(ev.id.as_str()), "started", None);
+            progress.event(host, ProgressEvent::ResourceStarted(&ev.id));
+        }
+        protocol::EventKind::Output => {
+            if let Some(line) = &ev.line {
+                progress.event(host, ProgressEvent::Output(&ev.id, line));
             }
-            protocol::EventKind::Output => {
-                if let Some(line) = &ev.line {
-                    progress.event(host, ProgressEvent::Output(&ev.id, line));
+        }
+        protocol::EventKind::Attempt => {
+            let _ = store.record_event(
+                run_id,
+                host,
+                Some(ev.id.as_str()),
+                "attempt",
+                ev.line.as_deref(),
+            );
+            if let Some(line) = &ev.line {
+                progress.event(host, ProgressEvent::Output(&ev.id, line));
+            }
+        }
+        protocol::EventKind::Done => {
+            let ms = started_at
+                .get(&ev.id)
+                .map(|t| t.elapsed().as_millis() as u64)
+                .unwrap_or(0);
+            durations.insert(ev.id.clone(), ms);
+            if let Some(status) = ev.status {
+                done.insert(ev.id.clone(), status);
+                if status == Status::Changed {
+                    // Persisted as soon as the notifier changed, so a crash
+                    // before the refresh keeps it pending.
+                    if let Some(targets) = preds.notify_targets.get(&ev.id) {
+                        let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+                        let _ = store.add_pending_notifications(host, &names, run_id);
+                    }
                 }
             }
-            protocol::EventKind::Done => {
-                let ms = started_at
-                    .get(&ev.id)
-                    .map(|t| t.elapsed().as_millis() as u64)
-                    .unwrap_or(0);
-                durations.insert(ev.id.clone(), ms);
+        }
+    });
+    let resp = match tokio::time::timeout(budget, fut).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(lost_outcomes(items, outcomes, &done, e)),
+        Err(_) => {
+            return Err(lost_outcomes(
+                items,
+                outcomes,
+                &done,
+                TransportError::Timeout(budget),
+            ))
+        }
+    };
+    let total_ms = started.elapsed().as_millis() as u64;
+    match resp {
+        Response::Applied { results } => {
+            let by_id: HashMap<&ResourceId, &protocol::ApplyResult> =
+                results.iter().map(|r| (&r.id, r)).collect();
+            for i in send_idx {
+                let id = &items[i].resource.id;
+                outcomes[i] = Some(match by_id.get(id) {
+                    Some(r) => Outcome {
+                        status: r.status,
+                        message: r.message.clone(),
+                        observed: r.observed_digest.clone(),
+                        ms: durations.get(id).copied().unwrap_or(total_ms),
+                        output: r.output.clone(),
+                    },
+                    None => Outcome::new(Status::Failed, "the runner returned no result".into()),
+                });
             }
-        });
-        let resp = match tokio::time::timeout(budget, fut).await {
-            Ok(r) => r?,
-            Err(_) => return Err(TransportError::Timeout(budget)),
-        };
-        let total_ms = started.elapsed().as_millis() as u64;
-        match resp {
-            Response::Applied { results } => {
-                let by_id: HashMap<&ResourceId, &protocol::ApplyResult> =
-                    results.iter().map(|r| (&r.id, r)).collect();
-                for i in send_idx {
-                    let id = &items[i].0.id;
-                    outcomes[i] = Some(match by_id.get(id) {
-                        Some(r) => (
-                            r.status,
-                            r.message.clone(),
-                            r.observed_digest.clone(),
-                            durations.get(id).copied().unwrap_or(total_ms),
-                        ),
-                        None => (
-                            Status::Failed,
-                            "the runner returned no result".into(),
-                            None,
-                            0,
-                        ),
-                    });
-                }
+        }
+        Response::Error { message, .. } => {
+            for i in send_idx {
+                outcomes[i] = Some(Outcome::new(Status::Failed, format!("runner: {message}")));
             }
-            Response::Error { message, .. } => {
-                for i in send_idx {
-                    outcomes[i] = Some((Status::Failed, format!("runner: {message}"), None, 0));
-                }
-            }
-            other => {
-                return Err(TransportError::Runner(format!(
-                    "unexpected answer to apply: {}",
-                    other.to_line()
-                )))
-            }
+        }
+        other => {
+            let e =
+                TransportError::Runner(format!("unexpected answer to apply: {}", other.to_line()));
+            return Err(lost_outcomes(items, outcomes, &done, e));
         }
     }
     Ok(outcomes
         .into_iter()
-        .map(|o| o.unwrap_or((Status::Failed, "not applied".into(), None, 0)))
+        .map(|o| o.unwrap_or_else(|| Outcome::new(Status::Failed, "not applied".into())))
         .collect())
+}
+
+/// The outcomes known when a runner was lost: those decided before sending
+/// and those the runner reported done.
+fn lost_outcomes(
+    items: &[SendItem],
+    mut outcomes: Vec<Option<Outcome>>,
+    done: &HashMap<ResourceId, Status>,
+    e: TransportError,
+) -> Lost {
+    for (i, it) in items.iter().enumerate() {
+        if outcomes[i].is_none() {
+            if let Some(status) = done.get(&it.resource.id) {
+                let msg = "finished before the connection was lost".to_string();
+                outcomes[i] = Some(Outcome::new(*status, msg));
+            }
+        }
+    }
+    (outcomes, e)
+}
+
+/// A resource with its secrets resolved, and the attributes that held them.
+fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<(Resource, Vec<String>), String> {
+    let mut resource = r.clone();
+    let mut sensitive = Vec::new();
+    for (k, v) in resource.attrs.iter_mut() {
+        if v.contains_secret() {
+            *v = resolve_value(v, secrets)?;
+            sensitive.push(k.clone());
+        }
+    }
+    Ok((resource, sensitive))
 }
 
 #[cfg(test)]
@@ -1545,7 +1696,7 @@ mod tests {
     }
 
     #[test]
-    fn levels_follow_edges_and_keep_source_order() {
+    fn catalog_apply_order_follows_edges_and_keeps_source_order() {
         let host = HostInfo {
             name: "h".into(),
             address: "h".into(),
@@ -1573,15 +1724,24 @@ mod tests {
                 },
             ],
         };
-        let ids: Vec<ResourceId> = catalog.resources.iter().map(|r| r.id.clone()).collect();
-        let levels = dag_levels(&catalog, &ids);
+        assert_eq!(catalog.apply_order(), vec![b.id, c.id, a.id, d.id]);
+    }
+
+    #[test]
+    fn the_budget_covers_every_attempt_and_wait() {
+        let mut r = res("/x");
+        r.meta.timeout = Some(10);
         assert_eq!(
-            levels,
-            vec![
-                vec![b.id.clone(), c.id.clone()],
-                vec![a.id.clone()],
-                vec![d.id.clone()]
-            ]
+            item_budget(&r, Duration::from_secs(300)),
+            Duration::from_secs(10)
+        );
+        r.meta.retries = 2;
+        r.meta.retry_delay = Some(5);
+        r.meta.retry_backoff = Some(2);
+        // 3 attempts of 10s, waits of 5s and 10s.
+        assert_eq!(
+            item_budget(&r, Duration::from_secs(300)),
+            Duration::from_secs(45)
         );
     }
 

@@ -168,6 +168,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (report_id, host, resource)
     );
     "#,
+    // 3: what each resource printed (bounded, secrets scrubbed).
+    r#"
+    ALTER TABLE resource_results ADD COLUMN output TEXT;
+    "#,
 ];
 
 /// The hash that precedes the first audit entry.
@@ -261,7 +265,7 @@ pub struct HostResult {
     pub error: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ResourceResult {
     pub host: String,
     pub resource: String,
@@ -269,6 +273,9 @@ pub struct ResourceResult {
     pub status: String,
     pub message: Option<String>,
     pub duration_ms: u64,
+    /// What the resource printed (stdout and stderr), its first and last
+    /// 32 KiB, secrets replaced by `(secret)`.
+    pub output: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -582,8 +589,8 @@ impl StateStore {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO resource_results
-               (run_id, host, resource, action, status, message, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               (run_id, host, resource, action, status, message, duration_ms, output)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 run_id,
                 r.host,
@@ -591,7 +598,8 @@ impl StateStore {
                 r.action,
                 r.status,
                 r.message,
-                r.duration_ms as i64
+                r.duration_ms as i64,
+                r.output
             ],
         )?;
         if let Some(s) = applied {
@@ -604,7 +612,7 @@ impl StateStore {
     pub fn resource_results(&self, run_id: i64) -> Result<Vec<ResourceResult>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT host, resource, action, status, message, duration_ms
+            "SELECT host, resource, action, status, message, duration_ms, output
              FROM resource_results WHERE run_id = ?1 ORDER BY host, rowid",
         )?;
         let rows = stmt.query_map(params![run_id], |r| {
@@ -615,6 +623,7 @@ impl StateStore {
                 status: r.get(3)?,
                 message: r.get(4)?,
                 duration_ms: r.get::<_, i64>(5)?.max(0) as u64,
+                output: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)

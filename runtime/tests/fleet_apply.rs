@@ -639,9 +639,15 @@ async fn a_resource_timeout_fails_the_host_and_frees_the_session() {
         .unwrap();
     let h = &report.hosts[0];
     assert_eq!(h.status, "failed");
+    let results = rt.store.resource_results(report.run_id).unwrap();
+    let hung = results
+        .iter()
+        .find(|r| r.resource == "command[hangs]")
+        .unwrap();
+    assert_eq!(hung.status, "failed");
     assert!(
-        h.error.as_deref().unwrap_or("").contains("timed out"),
-        "{h:?}"
+        hung.message.as_deref().unwrap_or("").contains("timed out"),
+        "{hung:?}"
     );
     assert!(!host.path_exists("/srv/mc-timeout-after").unwrap());
     // The lock is released with the run.

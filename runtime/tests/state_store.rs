@@ -264,6 +264,7 @@ fn lock_holder_entry() {
             status: "changed".into(),
             message: Some("x".repeat(2000)),
             duration_ms: i,
+            output: None,
         };
         store.record_resource_result(run, &r, None).unwrap();
         store

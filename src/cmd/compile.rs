@@ -1,4 +1,5 @@
-//! `mc compile`: prints the catalog of one host, as JSON or as a listing.
+//! `mc compile`: prints the catalog of one host, as JSON or as a listing,
+//! with the order its resources apply in.
 
 use mc_compiler::Project;
 use std::io::{IsTerminal, Write};
@@ -40,7 +41,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(catalog) => {
             let mut out = std::io::stdout().lock();
             let _ = if args.json {
-                writeln!(out, "{}", catalog.to_json_pretty())
+                writeln!(out, "{}", json_with_order(&catalog))
             } else {
                 write!(out, "{}", listing(&catalog))
             };
@@ -54,7 +55,18 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// A readable listing: one block per resource, then the edges.
+/// The catalog as JSON, plus `apply_order`: the resource ids in the order
+/// `mc apply` applies them.
+fn json_with_order(c: &mc_ir::Catalog) -> String {
+    let mut value = serde_json::to_value(c).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("apply_order".into(), serde_json::json!(c.apply_order()));
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+/// A readable listing: one block per resource in apply order (numbered),
+/// then the edges.
 fn listing(c: &mc_ir::Catalog) -> String {
     let mut out = format!(
         "host {} ({}), {} resources, {} edges\n",
@@ -63,8 +75,13 @@ fn listing(c: &mc_ir::Catalog) -> String {
         c.resources.len(),
         c.edges.len()
     );
-    for r in &c.resources {
+    let order = c.apply_order();
+    let by_id: std::collections::HashMap<&mc_ir::ResourceId, &mc_ir::Resource> =
+        c.resources.iter().map(|r| (&r.id, r)).collect();
+    let width = order.len().to_string().len();
+    for (n, r) in order.iter().filter_map(|id| by_id.get(id)).enumerate() {
         out.push('\n');
+        out.push_str(&format!("{:>width$}. ", n + 1));
         let risk = match r.meta.risk {
             mc_ir::Risk::Low => String::new(),
             other => format!("  [risk: {}]", format!("{other:?}").to_lowercase()),

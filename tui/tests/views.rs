@@ -421,6 +421,7 @@ fn live_updates_keep_the_selection() {
                 status: "changed".into(),
                 message: None,
                 duration_ms: 7,
+                output: None,
             },
             None,
         )

@@ -8,7 +8,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod hash;
+pub mod order;
 pub mod plan;
+
+pub use order::apply_order;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,8 +25,8 @@ pub const CATALOG_SCHEMA: u32 = 1;
 pub struct Catalog {
     pub schema: u32,
     pub host: HostInfo,
-    /// Resources in source order; the executor uses this order to break ties
-    /// between resources with no edge between them.
+    /// Resources in source order. They apply in [`Catalog::apply_order`]:
+    /// edges move a resource later, and source order decides the rest.
     pub resources: Vec<Resource>,
     /// `from` must be applied before `to`.
     pub edges: Vec<Edge>,
@@ -118,6 +121,12 @@ pub struct Meta {
     pub timeout: Option<u64>,
     #[serde(default)]
     pub retries: u32,
+    /// Seconds to wait after the first failed attempt (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<u64>,
+    /// Each further wait is the previous one times this factor (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff: Option<u32>,
     #[serde(default)]
     pub risk: Risk,
 }

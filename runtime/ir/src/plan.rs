@@ -73,7 +73,8 @@ pub struct HostPlan {
     /// Absent when the host could not be reached or compiled (see `error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<Catalog>,
-    /// One entry per catalog resource, in catalog order.
+    /// One entry per selected catalog resource, in the order they apply
+    /// ([`Catalog::apply_order`]).
     pub resources: Vec<PlannedResource>,
     /// Why this host has no plan (unreachable, compile error, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]

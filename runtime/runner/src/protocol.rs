@@ -27,7 +27,12 @@
 //!   `probed`, `applied`, `bye` or `error`); `apply` may be preceded by any
 //!   number of `event`s.
 //! - `probe` carries all of a host's resources in one batch; `apply` carries
-//!   one batch (e.g. one DAG level), applied in the order given.
+//!   one batch (normally all of a host's changes, in apply order), applied
+//!   in the order given. The runner skips an item whose [`ApplyItem::after`]
+//!   names an item of the batch that failed or was skipped, refreshes an
+//!   item one of whose [`ApplyItem::notified_by`] changed, and retries a
+//!   failed item as its `retries` meta-attributes say, streaming one
+//!   `attempt` event per failed attempt.
 //! - Secrets: the catalog only names secrets ([`mc_ir::Value::Secret`]). In a
 //!   `probe`, the runtime leaves such attributes as they are in the catalog
 //!   (or omits them) and sends the sha256 of each resolved value in
@@ -92,6 +97,14 @@ pub struct ApplyItem {
     /// Attributes whose value must never appear in any response.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
+    /// Items of the same batch this one depends on (every edge kind). If
+    /// one of them failed or was skipped, this item is skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<ResourceId>,
+    /// Items of the same batch that notify this one: if one of them
+    /// changed, this item is refreshed as if `refresh` were true.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified_by: Vec<ResourceId>,
 }
 
 /// Runner → runtime.
@@ -180,9 +193,14 @@ pub struct Event {
     /// For `output`: one line of output, without its newline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
-    /// For `done`: the item's final status.
+    /// For `done`: the item's final status. For `attempt`: the status of
+    /// that attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// For `attempt`: which attempt (1-based) just ended, and why it failed
+    /// in `line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,6 +208,8 @@ pub struct Event {
 pub enum EventKind {
     Started,
     Output,
+    /// One attempt of an item with retries failed and it will run again.
+    Attempt,
     Done,
 }
 
@@ -210,6 +230,25 @@ pub struct ApplyResult {
     /// Digest of the observed state after the apply, for the state store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_digest: Option<String>,
+    /// What the item printed (stdout and stderr interleaved, one line per
+    /// output event, over all attempts), bounded to its first and last
+    /// [`OUTPUT_KEEP`] bytes. Absent when it printed nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// How many times the item ran (more than 1 after retries).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub attempts: u32,
+}
+
+/// How much of an item's output is kept at each end.
+pub const OUTPUT_KEEP: usize = 32 * 1024;
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -313,6 +352,8 @@ mod tests {
                 action: Action::Create,
                 refresh: false,
                 sensitive: vec!["content".into()],
+                after: vec![],
+                notified_by: vec![],
             }],
         };
         let line = apply.to_line();
@@ -342,6 +383,7 @@ mod tests {
                 stream: Some(Stream::Stdout),
                 line: Some("hello".into()),
                 status: None,
+                attempt: None,
             }),
             Response::Probed {
                 results: vec![ProbeResult {
@@ -372,6 +414,7 @@ mod tests {
             stream: None,
             line: None,
             status: Some(Status::Changed),
+            attempt: None,
         });
         assert_eq!(
             ev.to_line(),

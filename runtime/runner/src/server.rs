@@ -2,14 +2,15 @@
 
 use crate::protocol::{
     observed_digest, sha256_hex, Action, ApplyItem, ApplyResult, ErrorKind, Event, EventKind,
-    ProbeResult, Request, Response, Status, PROTOCOL_VERSION,
+    ProbeResult, Request, Response, Status, OUTPUT_KEEP, PROTOCOL_VERSION,
 };
 use crate::providers::{self, package, Spec};
 use mc_ir::{Resource, ResourceId, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{self, BufRead, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// The runner's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -224,9 +225,42 @@ fn event<W: Write>(
         stream: None,
         line: None,
         status,
+        attempt: None,
     }))
 }
 
+/// What happened to the items of a batch so far, for the items after them.
+#[derive(Default)]
+struct BatchProgress {
+    /// Failed, or skipped because something they depend on did not apply.
+    not_applied: HashSet<ResourceId>,
+    changed: HashSet<ResourceId>,
+}
+
+impl BatchProgress {
+    fn blocked_by<'i>(&self, item: &'i ApplyItem) -> Option<&'i ResourceId> {
+        item.after.iter().find(|d| self.not_applied.contains(*d))
+    }
+
+    fn refreshes(&self, item: &ApplyItem) -> bool {
+        item.refresh || item.notified_by.iter().any(|n| self.changed.contains(n))
+    }
+
+    fn record(&mut self, result: &ApplyResult) {
+        match result.status {
+            Status::Changed => {
+                self.changed.insert(result.id.clone());
+            }
+            Status::Failed | Status::Skipped => {
+                self.not_applied.insert(result.id.clone());
+            }
+            Status::Ok => {}
+        }
+    }
+}
+
+/// Applies a batch in the order given (see [`ApplyItem::after`] and
+/// [`ApplyItem::notified_by`]); one result per item, in order.
 fn apply_batch<W: Write>(items: &[ApplyItem], out: &mut Out<W>) -> io::Result<Vec<ApplyResult>> {
     let specs: Vec<Spec> = items
         .iter()
@@ -236,71 +270,303 @@ fn apply_batch<W: Write>(items: &[ApplyItem], out: &mut Out<W>) -> io::Result<Ve
             sensitive: &i.sensitive,
         })
         .collect();
-    let runs = |i: &ApplyItem| i.action != Action::None || i.refresh;
-    // All packages of the batch go to the package manager together.
-    let pkg_idx: Vec<usize> = (0..items.len())
-        .filter(|&i| items[i].resource.type_name == "package" && runs(&items[i]))
-        .collect();
-    let mut pkg_results: BTreeMap<usize, Result<providers::Outcome, String>> = BTreeMap::new();
-    if !pkg_idx.is_empty() {
-        let pkg_specs: Vec<&Spec> = pkg_idx.iter().map(|&i| &specs[i]).collect();
-        let results = guarded(|| package::apply_batch(&pkg_specs))
-            .unwrap_or_else(|e| vec![Err(e); pkg_specs.len()]);
-        pkg_results = pkg_idx.iter().copied().zip(results).collect();
-    }
-
-    let mut results = Vec::with_capacity(items.len());
-    for (idx, (item, spec)) in items.iter().zip(&specs).enumerate() {
-        let id = &item.resource.id;
-        if !runs(item) {
-            results.push(ApplyResult {
-                id: id.clone(),
-                status: Status::Skipped,
-                message: "nothing to do".into(),
-                observed_digest: None,
-            });
-            continue;
+    let mut progress = BatchProgress::default();
+    let mut results: Vec<Option<ApplyResult>> = vec![None; items.len()];
+    for idx in 0..items.len() {
+        if results[idx].is_some() {
+            continue; // applied with an earlier package run
         }
-        event(out, id, EventKind::Started, None)?;
-        let outcome = match pkg_results.remove(&idx) {
-            Some(r) => r,
-            None => {
-                let mut write_err = None;
-                let r = guarded(|| {
-                    let mut emit = |e: Event| {
-                        if write_err.is_none() {
-                            if let Err(err) = out.send(&Response::Event(e)) {
-                                write_err = Some(err);
-                            }
-                        }
-                    };
-                    providers::apply(spec, item.refresh, &mut emit)
-                })
-                .and_then(|x| x);
-                if let Some(err) = write_err {
-                    return Err(err);
-                }
-                r
+        let item = &items[idx];
+        let result = if let Some(dep) = progress.blocked_by(item) {
+            not_run(
+                item,
+                Status::Skipped,
+                format!("skipped: depends on {dep}, which did not apply"),
+            )
+        } else if item.action == Action::None && !progress.refreshes(item) {
+            not_run_idle(item)
+        } else if item.resource.type_name == "package" {
+            let run = package_run(items, idx, &progress);
+            for (i, r) in apply_packages(items, &specs, &run, out)? {
+                progress.record(&r);
+                results[i] = Some(r);
             }
+            continue;
+        } else {
+            let refresh = progress.refreshes(item);
+            apply_with_retries(item, &specs[idx], refresh, out)?
         };
-        let result = match outcome {
-            Ok(o) => ApplyResult {
-                id: id.clone(),
-                status: o.status,
-                message: o.message,
-                observed_digest: o.observed_digest,
-            },
-            Err(e) => ApplyResult {
-                id: id.clone(),
-                status: Status::Failed,
-                message: e,
-                observed_digest: None,
-            },
-        };
-        event(out, id, EventKind::Done, Some(result.status))?;
-        results.push(result);
+        progress.record(&result);
+        results[idx] = Some(result);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+fn not_run(item: &ApplyItem, status: Status, message: String) -> ApplyResult {
+    ApplyResult {
+        id: item.resource.id.clone(),
+        status,
+        message,
+        observed_digest: None,
+        output: None,
+        attempts: 0,
+    }
+}
+
+/// An item with nothing to do: `skipped` when the runtime sent it that way,
+/// `ok` when it waited for a notification that did not come.
+fn not_run_idle(item: &ApplyItem) -> ApplyResult {
+    if item.notified_by.is_empty() {
+        not_run(item, Status::Skipped, "nothing to do".into())
+    } else {
+        not_run(item, Status::Ok, "not notified".into())
+    }
+}
+
+/// The consecutive packages from `start` that can go to the package manager
+/// together: each one runnable now and not depending on another of the run.
+fn package_run(items: &[ApplyItem], start: usize, progress: &BatchProgress) -> Vec<usize> {
+    let mut run: Vec<usize> = Vec::new();
+    for (i, item) in items.iter().enumerate().skip(start) {
+        let runnable = item.resource.type_name == "package"
+            && item.action != Action::None
+            && progress.blocked_by(item).is_none()
+            && !run
+                .iter()
+                .any(|&j| item.after.contains(&items[j].resource.id));
+        if !runnable {
+            break;
+        }
+        run.push(i);
+    }
+    if run.is_empty() {
+        run.push(start);
+    }
+    run
+}
+
+/// One package manager call for a run of packages; a package that fails
+/// there and has retries goes again alone.
+fn apply_packages<W: Write>(
+    items: &[ApplyItem],
+    specs: &[Spec],
+    run: &[usize],
+    out: &mut Out<W>,
+) -> io::Result<Vec<(usize, ApplyResult)>> {
+    for &i in run {
+        event(out, &items[i].resource.id, EventKind::Started, None)?;
+    }
+    let batch: Vec<&Spec> = run.iter().map(|&i| &specs[i]).collect();
+    let outcomes =
+        guarded(|| package::apply_batch(&batch)).unwrap_or_else(|e| vec![Err(e); batch.len()]);
+    let mut results = Vec::with_capacity(run.len());
+    for (&i, outcome) in run.iter().zip(outcomes) {
+        let item = &items[i];
+        let mut result = to_result(item, outcome, OutputBuffer::default(), 1);
+        if result.status == Status::Failed && RetryPolicy::of(item).retries > 0 {
+            attempt_failed(
+                out,
+                item,
+                1,
+                &result.message,
+                RetryPolicy::of(item).delay(1),
+            )?;
+            result = retry_from(item, &specs[i], false, out, 2)?;
+        } else {
+            event(out, &item.resource.id, EventKind::Done, Some(result.status))?;
+        }
+        results.push((i, result));
     }
     Ok(results)
+}
+
+/// How often, and how long apart, a failed item runs again.
+struct RetryPolicy {
+    retries: u32,
+    delay: Duration,
+    backoff: u32,
+}
+
+/// Retries of a `command` with `until` when the resource sets none, as in
+/// Ansible.
+const UNTIL_DEFAULT_RETRIES: u32 = 3;
+
+impl RetryPolicy {
+    fn of(item: &ApplyItem) -> RetryPolicy {
+        let meta = &item.resource.meta;
+        let has_until = item.resource.attrs.contains_key("until");
+        let retries = if meta.retries == 0 && has_until {
+            UNTIL_DEFAULT_RETRIES
+        } else {
+            meta.retries
+        };
+        RetryPolicy {
+            retries,
+            delay: Duration::from_secs(meta.retry_delay.unwrap_or(1)),
+            backoff: meta.retry_backoff.unwrap_or(1).max(1),
+        }
+    }
+
+    /// The wait after failed attempt `n` (1-based): delay × backoff^(n-1).
+    fn delay(&self, n: u32) -> Duration {
+        let factor = self.backoff.saturating_pow(n.saturating_sub(1));
+        self.delay.saturating_mul(factor)
+    }
+}
+
+fn apply_with_retries<W: Write>(
+    item: &ApplyItem,
+    spec: &Spec,
+    refresh: bool,
+    out: &mut Out<W>,
+) -> io::Result<ApplyResult> {
+    event(out, &item.resource.id, EventKind::Started, None)?;
+    retry_from(item, spec, refresh, out, 1)
+}
+
+/// Runs attempts `first..` of an item until one succeeds or its retries
+/// are used up; sends `attempt` events for failed attempts and `done`.
+fn retry_from<W: Write>(
+    item: &ApplyItem,
+    spec: &Spec,
+    refresh: bool,
+    out: &mut Out<W>,
+    first: u32,
+) -> io::Result<ApplyResult> {
+    let policy = RetryPolicy::of(item);
+    let mut output = OutputBuffer::default();
+    let mut n = first;
+    loop {
+        let outcome = apply_once(spec, refresh, out, &mut output)?;
+        let failed = !matches!(&outcome, Ok(o) if o.status != Status::Failed);
+        if !failed || n > policy.retries {
+            let result = to_result(item, outcome, output, n);
+            event(out, &item.resource.id, EventKind::Done, Some(result.status))?;
+            return Ok(result);
+        }
+        let why = match &outcome {
+            Ok(o) => o.message.clone(),
+            Err(e) => e.clone(),
+        };
+        attempt_failed(out, item, n, &why, policy.delay(n))?;
+        n += 1;
+    }
+}
+
+/// Reports a failed attempt and waits before the next one.
+fn attempt_failed<W: Write>(
+    out: &mut Out<W>,
+    item: &ApplyItem,
+    n: u32,
+    why: &str,
+    wait: Duration,
+) -> io::Result<()> {
+    let total = RetryPolicy::of(item).retries + 1;
+    out.send(&Response::Event(Event {
+        id: item.resource.id.clone(),
+        kind: EventKind::Attempt,
+        stream: None,
+        line: Some(format!(
+            "attempt {n} of {total} failed: {why}; next in {}s",
+            wait.as_secs()
+        )),
+        status: Some(Status::Failed),
+        attempt: Some(n),
+    }))?;
+    std::thread::sleep(wait);
+    Ok(())
+}
+
+/// One run of the provider; its output events are streamed and kept.
+fn apply_once<W: Write>(
+    spec: &Spec,
+    refresh: bool,
+    out: &mut Out<W>,
+    output: &mut OutputBuffer,
+) -> io::Result<Result<providers::Outcome, String>> {
+    let mut write_err = None;
+    let r = guarded(|| {
+        let mut emit = |e: Event| {
+            if let Some(line) = &e.line {
+                output.push_line(line);
+            }
+            if write_err.is_none() {
+                if let Err(err) = out.send(&Response::Event(e)) {
+                    write_err = Some(err);
+                }
+            }
+        };
+        providers::apply(spec, refresh, &mut emit)
+    })
+    .and_then(|x| x);
+    match write_err {
+        Some(err) => Err(err),
+        None => Ok(r),
+    }
+}
+
+fn to_result(
+    item: &ApplyItem,
+    outcome: Result<providers::Outcome, String>,
+    output: OutputBuffer,
+    attempts: u32,
+) -> ApplyResult {
+    let (status, message, observed_digest) = match outcome {
+        Ok(o) => (o.status, o.message, o.observed_digest),
+        Err(e) => (Status::Failed, e, None),
+    };
+    ApplyResult {
+        id: item.resource.id.clone(),
+        status,
+        message,
+        observed_digest,
+        output: output.finish(),
+        attempts,
+    }
+}
+
+/// An item's output, bounded: the first and the last [`OUTPUT_KEEP`] bytes,
+/// with a marker saying how much was left out between them.
+#[derive(Default)]
+struct OutputBuffer {
+    head: String,
+    tail: VecDeque<u8>,
+    dropped: usize,
+}
+
+impl OutputBuffer {
+    fn push_line(&mut self, line: &str) {
+        let text = format!("{line}\n");
+        let mut cut = OUTPUT_KEEP.saturating_sub(self.head.len()).min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.head.push_str(&text[..cut]);
+        for b in text[cut..].bytes() {
+            self.tail.push_back(b);
+            if self.tail.len() > OUTPUT_KEEP {
+                self.tail.pop_front();
+                self.dropped += 1;
+            }
+        }
+    }
+
+    fn finish(self) -> Option<String> {
+        if self.head.is_empty() {
+            return None;
+        }
+        let mut text = self.head;
+        if self.dropped > 0 {
+            text.push_str(&format!(
+                "[… {} bytes of output left out …]\n",
+                self.dropped
+            ));
+        }
+        let tail: Vec<u8> = self.tail.into_iter().collect();
+        // The cut may split a character; lossy decoding marks it.
+        text.push_str(&String::from_utf8_lossy(&tail));
+        Some(text)
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +608,38 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("{\"type\":\"bye\"}\n"));
+    }
+
+    #[test]
+    fn output_keeps_its_first_and_last_part() {
+        let mut small = OutputBuffer::default();
+        small.push_line("hello");
+        small.push_line("world");
+        assert_eq!(small.finish().as_deref(), Some("hello\nworld\n"));
+        assert_eq!(OutputBuffer::default().finish(), None);
+
+        let mut big = OutputBuffer::default();
+        for i in 0..20_000 {
+            big.push_line(&format!("line {i:05} é"));
+        }
+        let text = big.finish().unwrap();
+        assert!(text.starts_with("line 00000 é\n"));
+        assert!(text.ends_with("line 19999 é\n"));
+        assert!(text.contains("bytes of output left out"));
+        assert!(text.len() < 2 * OUTPUT_KEEP + 100, "{}", text.len());
+    }
+
+    #[test]
+    fn retry_delays_grow_by_the_backoff_factor() {
+        let p = RetryPolicy {
+            retries: 3,
+            delay: Duration::from_secs(2),
+            backoff: 3,
+        };
+        assert_eq!(
+            [p.delay(1), p.delay(2), p.delay(3)],
+            [2, 6, 18].map(Duration::from_secs)
+        );
     }
 
     #[test]

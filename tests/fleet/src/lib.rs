@@ -20,6 +20,8 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod workload;
+
 use anyhow::{anyhow, bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -4,7 +4,8 @@
 //! should only read the host) and plans `create` when the command would run.
 //! A `refresh_only` command plans nothing and runs only on refresh. The
 //! timeout is the `timeout` attribute or the `timeout` meta-attribute, in
-//! seconds; on expiry the whole process group is killed.
+//! seconds; on expiry the whole process group is killed. With `until`, a
+//! run counts as successful only once that check command succeeds.
 
 use super::{Emit, Outcome, Plan, Spec};
 use crate::protocol::{Action, Change, Event, EventKind, Status, Stream};
@@ -182,6 +183,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
                     stream: Some(stream),
                     line: Some(line),
                     status: None,
+                    attempt: None,
                 });
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -213,13 +215,24 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
     }
     let code = status.code().map(i64::from);
     match code {
-        Some(c) if returns.contains(&c) => Ok(Outcome {
+        Some(c) if returns.contains(&c) => until_holds(spec).map(|()| Outcome {
             status: Status::Changed,
             message: format!("ran (exit {c})"),
             observed_digest: None,
         }),
         Some(c) => Err(format!("exit status {c}: {last_stderr}")),
         None => Err(format!("killed by a signal ({status})")),
+    }
+}
+
+/// `until`: after a successful run, the check command must succeed too,
+/// or the attempt counts as failed (and is retried within `retries`).
+fn until_holds(spec: &Spec) -> Result<(), String> {
+    match spec.str("until")? {
+        Some(check) if !guard(spec, check)? => {
+            Err(format!("the `until` check did not succeed: {check}"))
+        }
+        _ => Ok(()),
     }
 }
 

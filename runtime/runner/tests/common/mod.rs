@@ -200,6 +200,8 @@ pub fn item(resource: Resource, action: Action) -> ApplyItem {
         action,
         refresh: false,
         sensitive: Vec::new(),
+        after: Vec::new(),
+        notified_by: Vec::new(),
     }
 }
 
