@@ -1417,7 +1417,13 @@ impl<'p> Evaluator<'p> {
                 let path = s(0);
                 let text = self.read_project_file(cx, &path, loc.clone())?;
                 let vars = arg(1);
-                match crate::template::render(&path, &text, &vars) {
+                let dir = Path::new(&path)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let this = &*self;
+                let mut read = |name: &str| this.read_template_include(cx, &dir, name);
+                match crate::template::render(&path, &text, &vars, &mut read) {
                     Ok(v) => v,
                     Err(msg) => {
                         return Err(self.err(
@@ -1453,6 +1459,30 @@ impl<'p> Evaluator<'p> {
             )
             .label("wrong argument"),
         )
+    }
+
+    /// A template that another one includes: `name` is relative to the
+    /// directory of the template passed to `template()`, and must stay
+    /// inside the project.
+    fn read_template_include(&self, cx: Ctx, dir: &Path, name: &str) -> Result<String, String> {
+        let Some(module) = self.prog.modules.get(cx.file) else {
+            return Err(format!("cannot read `{name}`"));
+        };
+        let base = module
+            .fs_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let root = project_root(&module.fs_path, &module.path);
+        let path = crate::fs::normalize(&base.join(dir).join(name));
+        if !path.starts_with(&root) {
+            return Err(format!(
+                "`{name}` is outside the project: templates include only the project's files"
+            ));
+        }
+        self.fs
+            .read_to_string(&path)
+            .map_err(|e| format!("cannot read the included template `{name}`: {e}"))
     }
 
     fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {
@@ -2311,4 +2341,14 @@ pub fn host_value(h: &HostCtx) -> Value {
     );
     m.insert("vars".to_string(), h.vars.clone());
     Value::record(m)
+}
+
+/// The project's root folder: `fs_path` less the components of its
+/// project-relative `shown` path.
+fn project_root(fs_path: &Path, shown: &str) -> std::path::PathBuf {
+    let mut root = fs_path.to_path_buf();
+    for _ in Path::new(shown).components() {
+        root.pop();
+    }
+    root
 }

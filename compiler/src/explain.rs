@@ -140,9 +140,14 @@ on resources of the same host's catalog; declare it, or target it to the host.")
 `file_contents(path)` or `template(path, …)` names a file that cannot be read.
 Paths are relative to the `.mc` file that contains the call."),
     ("E0309", "template error", "\
-A Jinja2 template failed to render: a syntax error, or a variable the template
-uses that is not passed in `vars` (undefined variables are errors, so typos do
-not silently render as empty text)."),
+A Jinja2 template failed to render: a syntax error, a variable the template
+prints that is not passed in `vars` (printing an undefined variable is an
+error, so typos do not silently render as empty text; `x is defined` and
+`x | default(...)` work as in Ansible), a filter given the wrong input, or an
+`include`/`import`/`extends` of a file outside the project or named by a
+variable rather than a quoted name. The message gives the template's line.
+Templates render as Ansible's `template` module renders them; see
+docs/templates.md."),
     ("E0310", "null value", "\
 A field is read from `null`, typically an optional value that is not set. Use
 `??` to give a default."),

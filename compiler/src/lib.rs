@@ -35,6 +35,7 @@ pub mod suggest;
 pub mod template;
 pub mod types;
 pub mod value;
+pub mod version;
 
 pub use explain::{all_codes, explain, CODES};
 pub use fs::{FileSystem, MemoryFileSystem, OsFileSystem};

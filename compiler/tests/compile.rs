@@ -449,3 +449,40 @@ fn facts_files_override_defaults_per_key() {
     let err = p.compile("a", &serde_json::json!([1])).unwrap_err();
     assert_eq!(err[0].code, "E0407");
 }
+
+#[test]
+fn templates_include_project_templates_and_stay_inside_the_project() {
+    let src = r#"
+host "a" {}
+on all {
+  file "/etc/site.conf" { content = template("templates/site.j2", { sites = ["a", "b"], n = "7" }) }
+}
+"#;
+    let p = project(
+        src,
+        &[
+            ("templates/site.j2", "#jinja2: lstrip_blocks: True\n{% import \"macros.j2\" as m %}\n{% for s in sites %}\n  {{ m.line(s) }}\n{% endfor %}\n{% include \"footer.j2\" %}\n"),
+            ("templates/macros.j2", "{% macro line(s) %}server {{ s }}{% endmacro %}"),
+            ("templates/footer.j2", "# id {{ '%02d' % (n | int) }}\n"),
+        ],
+    );
+    let c = catalog(&p, "a");
+    assert_eq!(
+        attr(&c, "file[/etc/site.conf]", "content"),
+        Some(&s("  server a\n  server b\n# id 07\n"))
+    );
+
+    let escape = project(
+        r#"
+host "a" {}
+on all { file "/etc/x" { content = template("t/x.j2") } }
+"#,
+        &[("t/x.j2", "{% include \"../../etc/passwd\" %}")],
+    );
+    let err = escape.compile("a", &serde_json::Value::Null).unwrap_err();
+    let text = escape.render(&err, false);
+    assert!(
+        text.contains("E0309") && text.contains("outside the project"),
+        "{text}"
+    );
+}
