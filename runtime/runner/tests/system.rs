@@ -427,10 +427,10 @@ fn commands_run_with_guards_stream_output_and_time_out() {
     s.bye();
 }
 
-/// Serves `count` HTTP requests on 127.0.0.1 (the hosts share the network
-/// namespace) with the given status line and body.
+/// Serves `count` HTTP requests at the controller's address as the hosts see
+/// it, with the given status line and body.
 fn http_server(status: &'static str, body: &'static str, count: usize) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind((mc_testfleet::CONTROLLER_ADDRESS, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(count) {
@@ -462,7 +462,7 @@ fn http_checks_always_run_and_never_change() {
     let check = res(
         "http_check",
         "health",
-        json!({"url": format!("http://127.0.0.1:{port}/health"), "contains": "healthy"}),
+        json!({"url": format!("http://{}:{port}/health", mc_testfleet::CONTROLLER_ADDRESS), "contains": "healthy"}),
     );
     let plan = s.probe_one(&check);
     assert_eq!(plan.action, Action::Check);
@@ -479,7 +479,7 @@ fn http_checks_always_run_and_never_change() {
     let wrong = res(
         "http_check",
         "wrong",
-        json!({"url": format!("http://127.0.0.1:{port}/"), "within": 1}),
+        json!({"url": format!("http://{}:{port}/", mc_testfleet::CONTROLLER_ADDRESS), "within": 1}),
     );
     let r = s.apply(vec![item(wrong, Action::Check)]).1.remove(0);
     assert_eq!(r.status, Status::Failed);

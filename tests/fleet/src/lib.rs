@@ -1,12 +1,20 @@
 //! mc-testfleet: real `sshd` test hosts for the test suite.
 //!
 //! [`Fleet::start`] starts `n` hosts. Each host is Debian's `/usr/sbin/sshd`
-//! running in its own mount, UTS and PID namespaces (`unshare`), with overlay
-//! mounts over `/etc /var /usr /opt /srv /home /root` (so a test may install
-//! packages, add users or write anywhere without touching the real machine),
-//! a private tmpfs on `/tmp` and `/run`, its own hostname and host key, and
-//! listening on its own loopback address `127.0.0.N:22`. Root logs in with a
-//! key generated per fleet.
+//! running in its own mount, UTS, PID and network namespaces (`unshare`),
+//! with overlay mounts over `/etc /var /usr /opt /srv /home /root` (so a test
+//! may install packages, add users or write anywhere without touching the
+//! real machine), a private tmpfs on `/tmp` and `/run`, its own hostname and
+//! host key, and listening on its own loopback address `127.0.0.N:22`. Root
+//! logs in with a key generated per fleet.
+//!
+//! Network: each host has its own loopback, firewall, sysctls and ports. A
+//! veth pair joins it to the machine: inside the host the link is `eth0`
+//! with the address `127.0.0.N/32`; outside it is `mcf-N` with
+//! [`CONTROLLER_ADDRESS`], and a `/32` route in the machine's `local` table
+//! sends `127.0.0.N` over it (more specific than `127.0.0.0/8` on `lo`).
+//! `route_localnet` lets loopback-range addresses cross the link. A host
+//! reaches the machine only at [`CONTROLLER_ADDRESS`].
 //!
 //! Addresses are claimed with a `flock` on `/tmp/mc-fleet-locks/N.lock`, so
 //! any number of test binaries can run at once. The namespace's init reads a
@@ -14,7 +22,7 @@
 //! process dies, the pipe closes, init exits and the kernel tears down the
 //! whole PID namespace and its mounts.
 //!
-//! Requires root, util-linux `unshare`/`nsenter` and `openssh-server`
+//! Requires root, util-linux `unshare`/`nsenter`, iproute2 and `openssh-server`
 //! (`scripts/install-test-deps`).
 
 #![deny(unsafe_code)]
@@ -43,9 +51,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(20);
 
-/// The init of each host: set up the mounts, start sshd, then wait for the
-/// test process to close our stdin. Bash as PID 1 also reaps orphaned
-/// daemons, so a stopped service never lingers as a zombie.
+/// The machine's address as every host sees it (the outer end of each
+/// host's veth link): a test server for the hosts listens here.
+pub const CONTROLLER_ADDRESS: Ipv4Addr = Ipv4Addr::new(169, 254, 77, 1);
+
+/// The init of each host: set up the mounts, wait for the test process to
+/// plug in the veth link (one line on stdin), configure the host's side of
+/// it, start sshd, then wait for the test process to close our stdin. Bash
+/// as PID 1 also reaps orphaned daemons, so a stopped service never lingers
+/// as a zombie.
 const INIT_SCRIPT: &str = r#"
 set -eu
 mount --make-rprivate /
@@ -57,6 +71,13 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/sshd /run/lock
 chmod 1777 /run/lock
 hostname "$MC_HOST_NAME"
+read -r _
+ip link set lo up
+echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet
+echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet
+ip addr add "$MC_HOST_ADDRESS/32" dev eth0
+ip link set eth0 up
+ip route add "$MC_CONTROLLER_ADDRESS/32" dev eth0 src "$MC_HOST_ADDRESS"
 /usr/sbin/sshd -f /etc/ssh/sshd_config -E /var/log/mc-sshd.log </dev/null
 echo ready
 while read -r _; do :; done
@@ -272,6 +293,7 @@ impl Host {
                 "--mount",
                 "--uts",
                 "--pid",
+                "--net",
                 "--fork",
                 "--kill-child",
                 "--mount-proc",
@@ -285,6 +307,8 @@ impl Host {
             .env("LANG", "C.UTF-8")
             .env("MC_HOST_DIR", &dir)
             .env("MC_HOST_NAME", name)
+            .env("MC_HOST_ADDRESS", address.to_string())
+            .env("MC_CONTROLLER_ADDRESS", CONTROLLER_ADDRESS.to_string())
             .stdin(Stdio::piped())
             .stdout(init_log.try_clone()?)
             .stderr(init_log)
@@ -314,8 +338,12 @@ impl Host {
             &host.ssh_config_unknown,
             host_config_block(&host, &empty_known, private_key),
         )?;
-        match host.wait_ready() {
-            Ok(pid) => host.init_pid = pid,
+        match host.wait_init().and_then(|pid| {
+            host.init_pid = pid;
+            host.plug_network(n)?;
+            host.wait_ready()
+        }) {
+            Ok(()) => {}
             Err(e) => {
                 let log = fs::read_to_string(host.dir.join("init.log")).unwrap_or_default();
                 let _ = host.stop();
@@ -325,23 +353,72 @@ impl Host {
         Ok(host)
     }
 
-    /// Bounded poll until init is known and sshd accepts connections.
-    fn wait_ready(&self) -> Result<u32> {
+    /// Bounded poll until init (the child of `unshare`) exists.
+    fn wait_init(&self) -> Result<u32> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let unshare_pid = self.lock_process().child.id();
-        let mut init_pid = None;
         loop {
             if let Some(status) = self.lock_process().child.try_wait()? {
                 bail!("the host's init exited early ({status})");
             }
-            if init_pid.is_none() {
-                init_pid = child_pid_of(unshare_pid);
+            if let Some(pid) = child_pid_of(unshare_pid) {
+                return Ok(pid);
             }
-            if let Some(pid) = init_pid {
-                let addr = SocketAddr::V4(SocketAddrV4::new(self.address, self.port));
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return Ok(pid);
-                }
+            if Instant::now() > deadline {
+                bail!("no init after {READY_TIMEOUT:?}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Creates the veth pair into the host's network namespace, routes
+    /// `127.0.0.N` over it, then tells init to go on.
+    fn plug_network(&self, n: u8) -> Result<()> {
+        let outer = format!("mcf-{n}");
+        // A link left by a crashed run dies with its namespace; this only
+        // covers a namespace that is still being torn down.
+        let _ = ip(&["link", "del", &outer]);
+        let pid = self.init_pid.to_string();
+        let controller = format!("{CONTROLLER_ADDRESS}/32");
+        let host = format!("{}/32", self.address);
+        ip(&[
+            "link", "add", &outer, "type", "veth", "peer", "name", "eth0", "netns", &pid,
+        ])?;
+        ip(&["addr", "add", &controller, "dev", &outer])?;
+        fs::write(
+            format!("/proc/sys/net/ipv4/conf/{outer}/route_localnet"),
+            "1",
+        )
+        .context("enabling route_localnet")?;
+        ip(&["link", "set", &outer, "up"])?;
+        ip(&[
+            "route",
+            "add",
+            &host,
+            "dev",
+            &outer,
+            "table",
+            "local",
+            "src",
+            &CONTROLLER_ADDRESS.to_string(),
+        ])?;
+        let mut p = self.lock_process();
+        let stdin = p.stdin.as_mut().context("init's stdin is closed")?;
+        stdin
+            .write_all(b"network\n")
+            .context("telling init the network is ready")?;
+        Ok(())
+    }
+
+    /// Bounded poll until sshd accepts connections.
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.lock_process().child.try_wait()? {
+                bail!("the host's init exited early ({status})");
+            }
+            if self.accepts_connections() {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 bail!("timed out after {READY_TIMEOUT:?}");
@@ -399,6 +476,11 @@ impl Host {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The machine's address as this host sees it.
+    pub fn controller_address(&self) -> Ipv4Addr {
+        CONTROLLER_ADDRESS
     }
 
     /// PID of the host's init (PID 1 inside the host), as seen from outside.
@@ -493,7 +575,7 @@ impl Host {
         let mut c = Command::new("nsenter");
         c.arg("-t")
             .arg(self.init_pid.to_string())
-            .args(["-m", "-u", "-p", "--wd=/", "--", "/bin/sh", "-c", cmd])
+            .args(["-m", "-u", "-p", "-n", "--wd=/", "--", "/bin/sh", "-c", cmd])
             .env_clear()
             .env(
                 "PATH",
@@ -652,6 +734,23 @@ fn sshd_config(address: Ipv4Addr) -> String {
     )
 }
 
+/// Runs `ip ARGS` on the machine.
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running ip (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 fn keygen(path: &Path, comment: &str) -> Result<()> {
     let out = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
@@ -666,7 +765,7 @@ fn keygen(path: &Path, comment: &str) -> Result<()> {
 }
 
 fn preflight() -> Result<()> {
-    for tool in [SSHD, "/usr/bin/ssh", "/usr/bin/ssh-keygen"] {
+    for tool in [SSHD, "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/sbin/ip"] {
         if !Path::new(tool).exists() {
             bail!("{tool} is missing: run scripts/install-test-deps");
         }

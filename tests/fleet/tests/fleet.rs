@@ -155,3 +155,57 @@ fn fleets_started_at_once_get_distinct_addresses() {
         f.stop().unwrap();
     }
 }
+
+#[test]
+fn each_host_has_its_own_network() {
+    let fleet = Fleet::start(2).expect("fleet starts");
+    let (a, b) = (fleet.host(0), fleet.host(1));
+
+    // Network sysctls are per host.
+    a.exec_ok("echo 1 > /proc/sys/net/ipv4/ip_forward").unwrap();
+    b.exec_ok("echo 0 > /proc/sys/net/ipv4/ip_forward").unwrap();
+    assert_eq!(
+        a.exec_ok("cat /proc/sys/net/ipv4/ip_forward").unwrap(),
+        "1\n"
+    );
+    assert_eq!(
+        b.exec_ok("cat /proc/sys/net/ipv4/ip_forward").unwrap(),
+        "0\n"
+    );
+
+    // A port opened on one host is reachable from the controller at that
+    // host's address only, and the host's own loopback is its own.
+    a.exec_ok(
+        "python3 -c 'import socket,os\ns=socket.socket()\ns.bind((\"0.0.0.0\",8077))\ns.listen()\nif os.fork()==0:\n  [s.accept()[0].close() for _ in iter(int,1)]' </dev/null >/dev/null 2>&1",
+    )
+    .unwrap();
+    let reachable = |addr: std::net::Ipv4Addr| {
+        std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from((addr, 8077)),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok()
+    };
+    assert!(reachable(a.address()));
+    assert!(!reachable(b.address()));
+    assert!(!reachable(std::net::Ipv4Addr::LOCALHOST));
+    let probe = "python3 -c 'import socket\nsocket.create_connection((\"127.0.0.1\",8077),2)' && echo open || echo closed";
+    assert_eq!(a.exec_ok(probe).unwrap(), "open\n");
+    assert_eq!(b.exec_ok(probe).unwrap(), "closed\n");
+
+    // Each host reaches the controller at CONTROLLER_ADDRESS.
+    let listener = std::net::TcpListener::bind((mc_testfleet::CONTROLLER_ADDRESS, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for h in [a, b] {
+        assert_eq!(h.controller_address(), mc_testfleet::CONTROLLER_ADDRESS);
+        let out = h
+            .exec_ok(&format!(
+                "python3 -c 'import socket\nsocket.create_connection((\"{}\",{port}),5)' && echo ok",
+                h.controller_address()
+            ))
+            .unwrap();
+        assert_eq!(out, "ok\n");
+        listener.accept().unwrap();
+    }
+    fleet.stop().unwrap();
+}
