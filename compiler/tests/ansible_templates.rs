@@ -117,3 +117,15 @@ fn expectations_are_what_ansible_core_renders() {
         failures.join("\n\n")
     );
 }
+
+/// The standard workload's template is checked as a case above; its copy
+/// there must stay the workload's own file.
+#[test]
+fn standard_workload_case_is_the_workload_template() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workload =
+        std::fs::read_to_string(root.join("tests/workloads/standard/templates/app.conf.j2"))
+            .unwrap();
+    let case = std::fs::read_to_string(cases_dir().join("standard-workload/template.j2")).unwrap();
+    assert_eq!(workload, case);
+}

@@ -56,7 +56,7 @@ pub fn expected_template(host: &str, index: usize) -> String {
     let role = if index == 0 { "primary" } else { "replica" };
     format!(
         "# {host}: application instance {index}, managed by mc\n[server]\nworkers = 4\n\
-         log_level = INFO\nrole = {role}\n\n[features]\ncache = on\nmetrics = on\ntracing = on\n"
+         log_level = INFO\nrole = {role}\n[features]\ncache = on\nmetrics = on\ntracing = on\n"
     )
 }
 
