@@ -66,39 +66,75 @@ fn cpus() -> usize {
         .unwrap_or(1)
 }
 
+/// The fully qualified name from `/etc/hosts` (the canonical name of the
+/// entry that lists the hostname), else the hostname itself. Never DNS: a
+/// lookup per host per run costs a round trip at best, and the resolver's
+/// 5 s retry when a server drops queries from a burst of hosts.
 fn fqdn(hostname: &str) -> String {
-    crate::sys::run("hostname", &["-f"])
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| hostname.to_string())
+    if hostname.contains('.') {
+        return hostname.to_string();
+    }
+    let hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+    fqdn_from_hosts(&hosts, hostname).unwrap_or_else(|| hostname.to_string())
 }
 
-/// Interfaces: name, MAC, and addresses when `ip` is available.
+fn fqdn_from_hosts(hosts: &str, hostname: &str) -> Option<String> {
+    hosts
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let _address = words.next()?;
+            let names: Vec<&str> = words.collect();
+            names.contains(&hostname).then(|| names[0].to_string())
+        })
+        .find(|canonical| canonical.contains('.'))
+}
+
+/// Interfaces: name, MAC (from `/sys`) and addresses in CIDR form (from
+/// `getifaddrs`, no `ip` process).
 fn interfaces() -> Json {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
     if let Ok(entries) = fs::read_dir("/sys/class/net") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let mac = read_trimmed(&format!("/sys/class/net/{name}/address"));
-            out.insert(name, json!({"mac": mac, "addresses": []}));
+            out.insert(name, (mac, Vec::new()));
         }
     }
-    if let Ok(o) = crate::sys::run("ip", &["-o", "addr", "show"]) {
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            // "2: eth0    inet 10.0.0.2/24 brd … scope global eth0"
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            if parts.len() > 3 && (parts[2] == "inet" || parts[2] == "inet6") {
-                if let Some(Json::Array(a)) =
-                    out.get_mut(parts[1]).and_then(|i| i.get_mut("addresses"))
-                {
-                    a.push(json!(parts[3]));
-                }
+    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+        for a in addrs {
+            if let Some(cidr) = cidr(a.address.as_ref(), a.netmask.as_ref()) {
+                out.entry(a.interface_name).or_default().1.push(cidr);
             }
         }
     }
-    json!(out)
+    json!(out
+        .into_iter()
+        .map(|(name, (mac, addresses))| (name, json!({"mac": mac, "addresses": addresses})))
+        .collect::<BTreeMap<_, _>>())
+}
+
+/// `10.0.0.2/24` or `fe80::1/64`; `None` for non-IP entries (link layer).
+fn cidr(
+    address: Option<&nix::sys::socket::SockaddrStorage>,
+    netmask: Option<&nix::sys::socket::SockaddrStorage>,
+) -> Option<String> {
+    let address = address?;
+    let prefix = |bits: u32| format!("/{bits}");
+    if let Some(v4) = address.as_sockaddr_in() {
+        let len = netmask
+            .and_then(|m| m.as_sockaddr_in())
+            .map(|m| m.ip().to_bits().count_ones())
+            .unwrap_or(32);
+        return Some(format!("{}{}", v4.ip(), prefix(len)));
+    }
+    let v6 = address.as_sockaddr_in6()?;
+    let len = netmask
+        .and_then(|m| m.as_sockaddr_in6())
+        .map(|m| m.ip().to_bits().count_ones())
+        .unwrap_or(128);
+    Some(format!("{}{}", v6.ip(), prefix(len)))
 }
 
 /// All facts as one JSON object.
@@ -138,6 +174,17 @@ mod tests {
     }
 
     #[test]
+    fn fqdn_is_the_canonical_name_of_the_hosts_entry() {
+        let hosts = "127.0.0.1 localhost\n# 10.0.0.9 web1.old web1\n10.0.0.5 web1.example.com web1 # ours\n";
+        assert_eq!(
+            fqdn_from_hosts(hosts, "web1").as_deref(),
+            Some("web1.example.com")
+        );
+        assert_eq!(fqdn_from_hosts(hosts, "db1"), None);
+        assert_eq!(fqdn_from_hosts("127.0.1.1 web1\n", "web1"), None);
+    }
+
+    #[test]
     fn facts_of_this_machine_have_every_key() {
         let f = gather();
         for key in [
@@ -154,6 +201,10 @@ mod tests {
             assert!(f.get(key).is_some(), "missing {key}");
         }
         assert!(f["cpus"].as_u64().unwrap() >= 1);
-        assert!(f["interfaces"].get("lo").is_some());
+        let lo = &f["interfaces"]["lo"]["addresses"];
+        assert!(
+            lo.as_array().unwrap().iter().any(|a| a == "127.0.0.1/8"),
+            "{lo}"
+        );
     }
 }

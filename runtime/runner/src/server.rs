@@ -16,15 +16,29 @@ use std::time::Duration;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// sha256 of the running executable (first 16 hex digits): identifies the
-/// exact build.
+/// exact build. The controller installs the runner as `mc-runner-<sha256>`,
+/// so the name already says it; only a runner under another name (a
+/// development build) hashes its own file.
 pub fn build_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
-        std::env::current_exe()
-            .and_then(std::fs::read)
-            .map(|bytes| sha256_hex(bytes)[..16].to_string())
-            .unwrap_or_else(|_| "unknown".into())
+        let exe = std::env::current_exe();
+        exe.as_ref()
+            .ok()
+            .and_then(|p| id_from_file_name(p))
+            .or_else(|| {
+                let bytes = std::fs::read(exe.ok()?).ok()?;
+                Some(sha256_hex(bytes)[..16].to_string())
+            })
+            .unwrap_or_else(|| "unknown".into())
     })
+}
+
+/// The build id in an installed runner's name: `mc-runner-` and 64 hex digits.
+fn id_from_file_name(path: &std::path::Path) -> Option<String> {
+    let hash = path.file_name()?.to_str()?.strip_prefix("mc-runner-")?;
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hash[..16].to_string())
 }
 
 /// Writes responses, removing any sensitive value from their strings.
@@ -596,6 +610,23 @@ mod tests {
         assert_eq!(replies[0]["kind"], "protocol");
         assert_eq!(replies[1]["type"], "error");
         assert_eq!(replies[2]["type"], "bye");
+    }
+
+    #[test]
+    fn an_installed_runner_takes_its_build_id_from_its_name() {
+        let hash = "47fdba0f49633ed41f8c8d7e731a9a41a1a83adfa6b37a430e868d3e12a1b873";
+        let path = std::path::PathBuf::from(format!("/var/lib/mc/runner/mc-runner-{hash}"));
+        assert_eq!(
+            id_from_file_name(&path).as_deref(),
+            Some("47fdba0f49633ed4")
+        );
+        for other in [
+            "/usr/bin/mc-runner",
+            "/tmp/mc-runner-abc",
+            "/x/mc-runner-{hash}.tmp.1",
+        ] {
+            assert_eq!(id_from_file_name(std::path::Path::new(other)), None);
+        }
     }
 
     #[test]
