@@ -53,6 +53,9 @@ pub struct HostCtx {
     pub vars: Value,
     /// Where each var was set, for messages.
     pub facts: Value,
+    /// Every host of the inventory as `hosts_in` returns it, in
+    /// declaration order.
+    pub fleet: Arc<Vec<Value>>,
 }
 
 /// Where the code being evaluated lives: the module and the offset of the
@@ -1413,6 +1416,7 @@ impl<'p> Evaluator<'p> {
                 b.finish()
             }
             "file_contents" => Value::str(self.read_project_file(cx, &s(0), loc)?),
+            "hosts_in" => self.hosts_in(&s(0), loc)?,
             "template" => {
                 let path = s(0);
                 let text = self.read_project_file(cx, &path, loc.clone())?;
@@ -1448,6 +1452,30 @@ impl<'p> Evaluator<'p> {
                 ))
             }
         })
+    }
+
+    /// The hosts of a group (nested groups included), as records with
+    /// `name`, `address`, `groups` and `vars`, in inventory order.
+    fn hosts_in(&mut self, group: &str, loc: Loc) -> R<Value> {
+        let Some(host) = &self.host else {
+            return Err(self.err(
+                Diag::error(
+                    "E0209",
+                    loc,
+                    "`hosts_in` is available only inside `on` blocks and what they call",
+                )
+                .label("no host is being compiled here"),
+            ));
+        };
+        let in_group = |h: &&Value| match h {
+            Value::Record(m) => {
+                matches!(m.get("groups"), Some(Value::List(gs)) if gs.iter().any(|g| g.as_str() == Some(group)))
+            }
+            _ => false,
+        };
+        Ok(Value::list(
+            host.fleet.iter().filter(in_group).cloned().collect(),
+        ))
     }
 
     fn list_needed(&mut self, loc: Loc, name: &str, other: &Value) -> Stop {

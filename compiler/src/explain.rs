@@ -189,6 +189,13 @@ A host var has values of different types on different hosts, for example
 Code that reads `host.vars.port` must mean the same thing for every host it
 targets, so a var has one type across the inventory. The message names both
 hosts; the var may be set by the host itself or by one of its groups."),
+    ("E0409", "unknown child group", "\
+A group's `children` names a group that is neither declared with
+`group \"NAME\" { … }` nor named in any host's `groups`. It is usually a typo;
+declare the group, or fix the name."),
+    ("E0410", "cycle of groups", "\
+A group contains itself through `children` (`a` lists `b`, `b` lists `a`).
+Groups nest as a tree (or a DAG): remove one of the `children` entries."),
     ("W0001", "target selects no host", "\
 An `on` block's target matches none of the inventory's hosts, so its
 resources end up in no catalog. Usually a host or group name is misspelt, or

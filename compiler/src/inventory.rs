@@ -1,5 +1,11 @@
 //! The inventory: `host` and `group` items, evaluated once (they cannot see
-//! `host` or `facts`), and the merge of vars (groups in order, host last).
+//! `host` or `facts`), and the merge of vars.
+//!
+//! Groups nest: `group "prod" { children = ["web", "db"] }` puts every host
+//! of `web` and `db` in `prod` too. A host's vars merge its groups from the
+//! outermost parent to the group the host names (parent < child), the
+//! host's groups in the order it lists them (a later group wins over an
+//! earlier sibling), and the host's own vars last.
 
 use crate::diag::{Diag, Loc};
 use crate::eval::{merge, Evaluator};
@@ -22,6 +28,8 @@ pub struct Inventory {
     pub hosts: Vec<HostEntry>,
     /// Declared groups: vars and where declared.
     pub groups: BTreeMap<String, (Value, Loc)>,
+    /// Each group's child groups, as declared.
+    pub children: BTreeMap<String, Vec<String>>,
 }
 
 impl Inventory {
@@ -62,6 +70,11 @@ pub fn evaluate(prog: &Program, fs: &dyn FileSystem) -> (Inventory, Vec<Diag>) {
                                 vars = v;
                             }
                         }
+                        if f.name.name == "children" {
+                            if let Some(c) = children_field(&mut ev, fi, *offset, f) {
+                                inv.children.insert(g.name.value.clone(), c);
+                            }
+                        }
                     }
                     inv.groups.insert(g.name.value.clone(), (vars, loc));
                 }
@@ -80,7 +93,9 @@ pub fn evaluate(prog: &Program, fs: &dyn FileSystem) -> (Inventory, Vec<Diag>) {
             }
         }
     }
-    for (info, own, loc) in raw_hosts {
+    let parents = parents_of(&inv, &raw_hosts, &mut diags);
+    for (mut info, own, loc) in raw_hosts {
+        info.groups = with_ancestors(&info.groups, &parents);
         let mut vars = Value::record(BTreeMap::new());
         for g in &info.groups {
             if let Some((gv, _)) = inv.groups.get(g) {
@@ -93,6 +108,160 @@ pub fn evaluate(prog: &Program, fs: &dyn FileSystem) -> (Inventory, Vec<Diag>) {
     diags.extend(var_kinds(&inv.hosts));
     diags.append(&mut ev.diags);
     (inv, diags)
+}
+
+/// Every host as `hosts_in` returns it: `name`, `address`, `groups` (with
+/// parent groups) and merged `vars`, in declaration order.
+pub fn fleet(hosts: &[HostEntry]) -> std::sync::Arc<Vec<Value>> {
+    std::sync::Arc::new(
+        hosts
+            .iter()
+            .map(|h| {
+                let mut m = BTreeMap::new();
+                m.insert("name".to_string(), Value::str(h.info.name.as_str()));
+                m.insert("address".to_string(), Value::str(h.info.address.as_str()));
+                m.insert(
+                    "groups".to_string(),
+                    Value::list(
+                        h.info
+                            .groups
+                            .iter()
+                            .map(|g| Value::str(g.as_str()))
+                            .collect(),
+                    ),
+                );
+                m.insert("vars".to_string(), h.vars.clone());
+                Value::record(m)
+            })
+            .collect(),
+    )
+}
+
+/// `children = ["web", "db"]`: a list of group names.
+fn children_field(ev: &mut Evaluator, fi: usize, offset: u32, f: &Field) -> Option<Vec<String>> {
+    let v = ev.eval_const(fi, offset, &f.value).ok()?;
+    match &v {
+        Value::List(l) if l.iter().all(|g| g.as_str().is_some()) => Some(
+            l.iter()
+                .filter_map(|g| g.as_str().map(str::to_string))
+                .collect(),
+        ),
+        other => {
+            let loc = ev.prog.loc(fi, offset, f.value.span());
+            ev.diags.push(
+                Diag::error(
+                    "E0405",
+                    loc,
+                    format!(
+                        "group field `children` must be a list of group names, found {}",
+                        crate::types::describe_value(other)
+                    ),
+                )
+                .label("expected `[\"web\", \"db\"]`"),
+            );
+            None
+        }
+    }
+}
+
+/// Each group's parents, in declaration order. A child that is no group
+/// (declared, or named by a host) is E0409; a group that contains itself
+/// through its children is E0410.
+fn parents_of(
+    inv: &Inventory,
+    hosts: &[(mc_ir::HostInfo, Value, Loc)],
+    diags: &mut Vec<Diag>,
+) -> BTreeMap<String, Vec<String>> {
+    let known: std::collections::BTreeSet<&str> = inv
+        .groups
+        .keys()
+        .map(String::as_str)
+        .chain(
+            hosts
+                .iter()
+                .flat_map(|(i, _, _)| i.groups.iter().map(String::as_str)),
+        )
+        .collect();
+    let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (parent, children) in &inv.children {
+        let loc = inv.groups.get(parent).map(|(_, l)| l.clone());
+        for child in children {
+            if !known.contains(child.as_str()) {
+                if let Some(loc) = &loc {
+                    let mut d = Diag::error(
+                        "E0409",
+                        loc.clone(),
+                        format!("group `{parent}` lists child `{child}`, which is not a group"),
+                    )
+                    .label("unknown child group");
+                    if let Some(s) = crate::suggest::closest(child, known.iter().copied()) {
+                        d = d.note(format!("did you mean `{s}`?"));
+                    }
+                    diags.push(
+                        d.note("declare it with `group \"NAME\" { … }`, or put a host in it"),
+                    );
+                }
+                continue;
+            }
+            parents
+                .entry(child.clone())
+                .or_default()
+                .push(parent.clone());
+        }
+    }
+    for (group, (_, loc)) in &inv.groups {
+        if ancestors(group, &parents).contains(group) {
+            diags.push(
+                Diag::error(
+                    "E0410",
+                    loc.clone(),
+                    format!("group `{group}` contains itself through `children`"),
+                )
+                .label("part of a cycle of groups")
+                .note("a group's children cannot lead back to it; remove one `children` entry"),
+            );
+        }
+    }
+    parents
+}
+
+/// Every group above `group`, outermost first; stops at cycles.
+fn ancestors(group: &str, parents: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    // Depth-first over parents, so that a grandparent comes before a parent.
+    fn visit(
+        g: &str,
+        parents: &BTreeMap<String, Vec<String>>,
+        seen: &mut std::collections::BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) {
+        for p in parents.get(g).into_iter().flatten() {
+            if seen.insert(p.clone()) {
+                visit(p, parents, seen, out);
+                out.push(p.clone());
+            }
+        }
+    }
+    visit(group, parents, &mut seen, &mut out);
+    out
+}
+
+/// A host's groups with every ancestor group, each parent before its
+/// child, and otherwise in the host's order.
+fn with_ancestors(groups: &[String], parents: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups {
+        for a in ancestors(g, parents)
+            .into_iter()
+            .chain(std::iter::once(g.clone()))
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 fn duplicate(what: &str, name: &str, loc: Loc, first: Loc) -> Diag {

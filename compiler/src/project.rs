@@ -202,7 +202,8 @@ impl Project {
             )]);
         }
         let prog = self.program(db);
-        self.evaluate(&prog, h, facts)
+        let fleet = inventory::fleet(&inv.0.hosts);
+        self.evaluate(&prog, h, facts, &fleet)
             .map_err(|ds| ds.iter().map(to_diagnostic).collect())
     }
 
@@ -792,9 +793,12 @@ impl Project {
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, hosts.len().max(1));
+        let fleet = inventory::fleet(hosts);
         let run = |h: &inventory::HostEntry| {
             let facts = Project::default_facts(&h.info);
-            self.evaluate(prog, h, &facts).err().unwrap_or_default()
+            self.evaluate(prog, h, &facts, &fleet)
+                .err()
+                .unwrap_or_default()
         };
         if workers == 1 {
             return hosts.iter().map(run).collect();
@@ -817,6 +821,7 @@ impl Project {
         prog: &Program,
         h: &inventory::HostEntry,
         facts: &serde_json::Value,
+        fleet: &Arc<Vec<Value>>,
     ) -> Result<mc_ir::Catalog, Vec<Diag>> {
         let defaults = Value::from_json(&Project::default_facts(&h.info));
         let facts = if facts.is_null() {
@@ -828,6 +833,7 @@ impl Project {
             info: h.info.clone(),
             vars: h.vars.clone(),
             facts,
+            fleet: fleet.clone(),
         };
         let mut ev = Evaluator::new(prog, self.fs.as_ref(), Some(ctx));
         ev.run_host();

@@ -25,7 +25,7 @@ pub const HOST_FIELDS: &[&str] = &[
     "transport",
     "become",
 ];
-pub const GROUP_FIELDS: &[&str] = &["vars"];
+pub const GROUP_FIELDS: &[&str] = &["vars", "children"];
 
 enum Found<'a> {
     Local,

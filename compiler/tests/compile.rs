@@ -486,3 +486,75 @@ on all { file "/etc/x" { content = template("t/x.j2") } }
         "{text}"
     );
 }
+
+#[test]
+fn nested_groups_merge_parent_then_child_then_host_and_hosts_in_lists_backends() {
+    let src = r#"
+group "prod" {
+  children = ["web", "db"]
+  vars = { tier = "prod", port = 80, dc = "eu" }
+}
+group "web" { vars = { port = 8080 } }
+group "eu" { children = ["prod"] vars = { dc = "eu-1", region = "eu" } }
+host "web2" { address = "10.0.0.12", groups = ["web"], vars = { weight = 1 } }
+host "web1" { address = "10.0.0.11", groups = ["web"], vars = { port = 9090, weight = 3 } }
+host "db1" { address = "10.0.0.21", groups = ["db"] }
+host "lb" { address = "10.0.0.1", groups = ["lb"] }
+
+on group("prod") {
+  file "/etc/tier" { content = "${host.vars.tier} ${host.vars.port} ${host.vars.dc} ${host.vars.region}\n" }
+}
+on group("lb") {
+  file "/etc/haproxy.cfg" {
+    content = join(["server ${b.name} ${b.address}:${b.vars.port} weight ${b.vars.weight} ${join(b.groups, ",")}\n" for b in hosts_in("web")], "")
+  }
+}
+"#;
+    let p = project(src, &[]);
+    let web1 = catalog(&p, "web1");
+    assert_eq!(
+        attr(&web1, "file[/etc/tier]", "content"),
+        Some(&s("prod 9090 eu eu\n"))
+    );
+    let web2 = catalog(&p, "web2");
+    assert_eq!(
+        attr(&web2, "file[/etc/tier]", "content"),
+        Some(&s("prod 8080 eu eu\n"))
+    );
+    let db1 = catalog(&p, "db1");
+    assert_eq!(
+        attr(&db1, "file[/etc/tier]", "content"),
+        Some(&s("prod 80 eu eu\n"))
+    );
+    let lb = catalog(&p, "lb");
+    assert_eq!(
+        attr(&lb, "file[/etc/haproxy.cfg]", "content"),
+        Some(&s("server web2 10.0.0.12:8080 weight 1 eu,prod,web\nserver web1 10.0.0.11:9090 weight 3 eu,prod,web\n"))
+    );
+}
+
+#[test]
+fn nested_group_mistakes_are_errors() {
+    let cycle = project(
+        r#"
+group "a" { children = ["b"] }
+group "b" { children = ["a"] }
+host "h" { groups = ["a"] }
+"#,
+        &[],
+    );
+    let text = cycle.render(&cycle.check(), false);
+    assert!(text.contains("E0410"), "{text}");
+    let typo = project(
+        r#"
+group "prod" { children = ["wbe"] }
+host "h" { groups = ["web"] }
+"#,
+        &[],
+    );
+    let text = typo.render(&typo.check(), false);
+    assert!(
+        text.contains("E0409") && text.contains("did you mean `web`"),
+        "{text}"
+    );
+}
