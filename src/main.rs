@@ -37,6 +37,8 @@ enum Command {
     Apply(cmd::apply::Args),
     /// Report changes made outside mc since the last apply.
     Drift(cmd::drift::Args),
+    /// Translate another tool's files to mc (`mc import ansible-inventory FILE`).
+    Import(cmd::import::Args),
     /// Gather and print the facts of hosts.
     Facts(cmd::facts::Args),
     /// Approve a plan that needs approval.
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Drift(args) => cmd::drift::run(args),
         Command::Facts(args) => cmd::facts::run(args),
+        Command::Import(args) => cmd::import::run(args),
         Command::Approve(args) => cmd::approve::run(args, true),
         Command::Reject(args) => cmd::approve::run(args, false),
         Command::Runs(args) => cmd::runs::run(args),

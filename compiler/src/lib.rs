@@ -25,6 +25,7 @@ pub mod docs;
 pub mod eval;
 mod explain;
 pub mod fs;
+pub mod import_ansible;
 pub mod inventory;
 pub mod policy;
 pub mod program;

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod explain;
 pub mod facts;
 pub mod fmt;
+pub mod import;
 pub mod init;
 pub mod lsp;
 pub mod plan;
