@@ -1344,6 +1344,16 @@ impl<'p> Evaluator<'p> {
                     ))
                 }
             },
+            "to_mode" => self.to_mode(&s(0), loc)?,
+            "version_compare" => match crate::version::compare_with(&s(0), &s(1), &s(2)) {
+                Ok(b) => Value::Bool(b),
+                Err(msg) => {
+                    return Err(self.err(
+                        Diag::error("E0202", loc, format!("`version_compare`: {msg}"))
+                            .label("bad operator"),
+                    ))
+                }
+            },
             "range" => {
                 let (a, b) = match (arg(0), arg(1)) {
                     (Value::Int(a), Value::Int(b)) => (a, b),
@@ -1452,6 +1462,24 @@ impl<'p> Evaluator<'p> {
                 ))
             }
         })
+    }
+
+    /// `"0600"`, `"755"` or `"0o644"` as permission bits. Anything but 3
+    /// or 4 octal digits is an error: `to_int("0600")` would read 600 in
+    /// decimal, which is not the mode the text means.
+    fn to_mode(&mut self, text: &str, loc: Loc) -> R<Value> {
+        let t = text.trim();
+        let digits = t.strip_prefix("0o").unwrap_or(t);
+        let octal =
+            (3..=4).contains(&digits.len()) && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+        match i64::from_str_radix(digits, 8) {
+            Ok(m) if octal => Ok(Value::Mode(m)),
+            _ => Err(self.err(
+                Diag::error("E0202", loc, format!("{text:?} is not an octal file mode"))
+                    .label("expected 3 or 4 octal digits, like \"0644\" or \"755\"")
+                    .note("mode digits are 0–7; write the mode as in `chmod`"),
+            )),
+        }
     }
 
     /// The hosts of a group (nested groups included), as records with

@@ -558,3 +558,36 @@ host "h" { groups = ["web"] }
         "{text}"
     );
 }
+
+#[test]
+fn to_mode_reads_octal_text_and_version_compare_handles_real_versions() {
+    let src = r#"
+host "a" {}
+on all {
+  file "/etc/a" { content = "x\n", mode = to_mode("0600") }
+  file "/etc/b" { content = "${version_compare("9.6p1", ">=", "9.6")} ${version_compare("8.0.1", "<", "8.0.10")} ${version_compare("1:2.3-4", "gt", "1:2.3-3")}\n" }
+}
+"#;
+    let c = catalog(&project(src, &[]), "a");
+    assert_eq!(attr(&c, "file[/etc/a]", "mode"), Some(&Value::Int(0o600)));
+    assert_eq!(
+        attr(&c, "file[/etc/b]", "content"),
+        Some(&s("true true true\n"))
+    );
+
+    let bad = project(
+        r#"
+host "a" {}
+on all { file "/etc/a" { content = "x", mode = to_mode("0968") } }
+"#,
+        &[],
+    );
+    let text = bad.render(
+        &bad.compile("a", &serde_json::Value::Null).unwrap_err(),
+        false,
+    );
+    assert!(
+        text.contains("E0202") && text.contains("not an octal file mode"),
+        "{text}"
+    );
+}
