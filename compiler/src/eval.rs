@@ -1344,7 +1344,7 @@ impl<'p> Evaluator<'p> {
                     ))
                 }
             },
-            "to_mode" => self.to_mode(&s(0), loc)?,
+            "to_mode" => self.mode_from_text(&s(0), loc)?,
             "version_compare" => match crate::version::compare_with(&s(0), &s(1), &s(2)) {
                 Ok(b) => Value::Bool(b),
                 Err(msg) => {
@@ -1467,7 +1467,7 @@ impl<'p> Evaluator<'p> {
     /// `"0600"`, `"755"` or `"0o644"` as permission bits. Anything but 3
     /// or 4 octal digits is an error: `to_int("0600")` would read 600 in
     /// decimal, which is not the mode the text means.
-    fn to_mode(&mut self, text: &str, loc: Loc) -> R<Value> {
+    fn mode_from_text(&mut self, text: &str, loc: Loc) -> R<Value> {
         let t = text.trim();
         let digits = t.strip_prefix("0o").unwrap_or(t);
         let octal =
