@@ -612,8 +612,17 @@ impl<'p> Evaluator<'p> {
                     .map(|f| f.value.span())
                     .unwrap_or(r.span);
                 let loc = self.loc(cx, span);
-                let text = self.read_project_file(cx, &src, loc)?;
-                attrs.insert("content".to_string(), Value::str(text));
+                // Any bytes: text goes in `content`, anything else in
+                // `content_base64` (the catalog is JSON).
+                match String::from_utf8(self.read_project_bytes(cx, &src, loc)?) {
+                    Ok(text) => attrs.insert("content".to_string(), Value::str(text)),
+                    Err(e) => {
+                        use base64::Engine as _;
+                        let encoded =
+                            base64::engine::general_purpose::STANDARD.encode(e.into_bytes());
+                        attrs.insert("content_base64".to_string(), Value::str(encoded))
+                    }
+                };
                 attrs.insert("source".to_string(), Value::Null);
             }
         }
@@ -1539,6 +1548,24 @@ impl<'p> Evaluator<'p> {
         self.fs
             .read_to_string(&path)
             .map_err(|e| format!("cannot read the included template `{name}`: {e}"))
+    }
+
+    /// The bytes of a project file named relative to the current file.
+    fn read_project_bytes(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<Vec<u8>> {
+        let base = self
+            .prog
+            .modules
+            .get(cx.file)
+            .and_then(|m| m.fs_path.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let path = crate::fs::normalize(&base.join(rel));
+        self.fs.read_bytes(&path).map_err(|e| {
+            self.err(
+                Diag::error("E0308", loc, format!("cannot read `{rel}`"))
+                    .label(format!("{e}"))
+                    .note("paths are relative to the file that names them"),
+            )
+        })
     }
 
     fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {

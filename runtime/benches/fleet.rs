@@ -11,8 +11,7 @@
 use mc_ir::{Catalog, CATALOG_SCHEMA};
 use mc_ir::{Edge, EdgeKind, HostInfo, Meta, Resource, ResourceId, Transport, Value};
 use mc_runtime::{
-    ApplyOptions, CatalogSource, ConnectOptions, Quiet, RunnerBinary, Runtime, Selection,
-    StateStore,
+    ApplyOptions, CatalogSource, ConnectOptions, Quiet, Runners, Runtime, Selection, StateStore,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,32 +158,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    if std::env::var_os("MC_RUNNER").is_none() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "-p",
-                "mc-runner",
-                "--bin",
-                "mc-runner",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build mc-runner");
-        assert!(
-            status.success(),
-            "building mc-runner failed; or set MC_RUNNER"
-        );
+    let runner = Runners::locate().expect("mc-runner");
+    for r in runner.all() {
+        eprintln!("runner: {} ({} bytes)", r.arch, r.bytes.len());
     }
-    let runner = RunnerBinary::locate().expect("mc-runner");
-    eprintln!(
-        "runner: {} ({} bytes)",
-        runner.path.display(),
-        runner.bytes.len()
-    );
 
     let fleet = mc_testfleet::Fleet::start(n).expect("fleet");
     let dir = tempfile::tempdir().expect("tempdir");

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hash;
 pub mod policy;
 pub mod render;
+pub mod runners;
 pub mod state;
 pub mod transport;
 
@@ -20,7 +21,7 @@ pub use engine::{
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;
-pub use transport::{ConnectOptions, RunnerBinary};
+pub use transport::{ConnectOptions, RunnerBinary, Runners};
 
 /// Runs a future to completion on a fresh multi-threaded runtime, so the
 /// CLI needs no async code of its own.

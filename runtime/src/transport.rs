@@ -39,56 +39,13 @@ pub enum TransportError {
     Timeout(Duration),
 }
 
-/// The runner executable shipped to hosts, identified by content hash.
-#[derive(Clone, Debug)]
-pub struct RunnerBinary {
-    pub path: PathBuf,
-    /// sha256 of the file: the runner reports the same value as `build_id`.
-    pub hash: String,
-    pub bytes: Arc<Vec<u8>>,
-}
-
-impl RunnerBinary {
-    pub fn load(path: &Path) -> Result<RunnerBinary, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read the runner {}: {e}", path.display()))?;
-        Ok(RunnerBinary {
-            path: path.to_path_buf(),
-            hash: sha256_hex(&bytes),
-            bytes: Arc::new(bytes),
-        })
-    }
-
-    /// Finds the runner: `$MC_RUNNER`, else `mc-runner` next to the current
-    /// executable, else one directory up (cargo puts test executables in
-    /// `target/<profile>/deps/` and binaries in `target/<profile>/`).
-    pub fn locate() -> Result<RunnerBinary, String> {
-        if let Some(p) = std::env::var_os("MC_RUNNER") {
-            return RunnerBinary::load(Path::new(&p));
-        }
-        let exe = std::env::current_exe().map_err(|e| format!("cannot locate mc: {e}"))?;
-        let mut tried = Vec::new();
-        let mut dir = exe.parent();
-        for _ in 0..2 {
-            let Some(d) = dir else { break };
-            let candidate = d.join("mc-runner");
-            if candidate.is_file() {
-                return RunnerBinary::load(&candidate);
-            }
-            tried.push(candidate.display().to_string());
-            dir = d.parent();
-        }
-        Err(format!(
-            "cannot find mc-runner (tried {}); set MC_RUNNER to its path",
-            tried.join(", ")
-        ))
-    }
-}
+pub use crate::runners::{RunnerBinary, Runners};
 
 /// How to reach hosts; shared by every host of a run.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    pub runner: RunnerBinary,
+    /// The runners to ship, one per architecture.
+    pub runner: Runners,
     /// An ssh_config file used instead of `~/.ssh/config` (`ssh -F`).
     pub ssh_config: Option<PathBuf>,
     /// Accept and remember unknown host keys (`StrictHostKeyChecking=accept-new`).
@@ -104,9 +61,9 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    pub fn new(runner: RunnerBinary) -> ConnectOptions {
+    pub fn new(runner: impl Into<Runners>) -> ConnectOptions {
         ConnectOptions {
-            runner,
+            runner: runner.into(),
             ssh_config: None,
             trust_new_host_keys: false,
             connect_timeout: Duration::from_secs(10),
@@ -165,8 +122,8 @@ pub async fn connect(
 ) -> Result<RunnerSession, TransportError> {
     // Connecting, a possible upload and `hello` share one bound; an upload
     // gets time in proportion to the runner's size (at least 64 KiB/s).
-    let budget = opts.connect_timeout * 3
-        + Duration::from_secs(30 + opts.runner.bytes.len() as u64 / 65_536);
+    let budget =
+        opts.connect_timeout * 3 + Duration::from_secs(30 + opts.runner.max_size() as u64 / 65_536);
     let started = tokio::time::timeout(budget, async {
         let session = match host.transport {
             Transport::Local => connect_local(host, opts, None).await?,
@@ -190,13 +147,13 @@ async fn connect_as(
     ssh: Option<Arc<openssh::Session>>,
     user: &str,
 ) -> Result<RunnerSession, TransportError> {
-    let budget = opts.connect_timeout * 3
-        + Duration::from_secs(30 + opts.runner.bytes.len() as u64 / 65_536);
+    let budget =
+        opts.connect_timeout * 3 + Duration::from_secs(30 + opts.runner.max_size() as u64 / 65_536);
     let started = tokio::time::timeout(budget, async {
         let mut session = match ssh {
             None => connect_local(host, opts, Some(user)).await?,
             Some(session) => {
-                let boot = shell_quote(&bootstrap_script(&opts.runner.hash, opts.runner.bytes.len()));
+                let boot = shell_quote(&bootstrap_script(&opts.runner));
                 let who = shell_quote(user);
                 let command_line = format!(
                     "if [ \"$(id -un)\" = {who} ]; then exec sh -c {boot}; else exec sudo -n -H -u {who} -- sh -c {boot}; fi"
@@ -246,24 +203,27 @@ async fn connect_local(
         None if host.r#become => Some("root"),
         None => None,
     };
+    let runner = opts
+        .runner
+        .local_executable()
+        .map_err(TransportError::Connect)?;
     // Already root: sudo would add nothing (and may not be installed).
     let mut cmd = match target {
-        Some("root") if is_root => tokio::process::Command::new(&opts.runner.path),
+        Some("root") if is_root => tokio::process::Command::new(&runner),
         Some(user) => {
             let mut c = tokio::process::Command::new("sudo");
-            c.args(["-n", "-H", "-u", user, "--"])
-                .arg(&opts.runner.path);
+            c.args(["-n", "-H", "-u", user, "--"]).arg(&runner);
             c
         }
-        None => tokio::process::Command::new(&opts.runner.path),
+        None => tokio::process::Command::new(&runner),
     };
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| {
-        TransportError::Connect(format!("cannot start {}: {e}", opts.runner.path.display()))
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| TransportError::Connect(format!("cannot start {}: {e}", runner.display())))?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -286,33 +246,68 @@ async fn connect_local(
     })
 }
 
-/// The remote bootstrap. It picks the runner cache directory, and either
-/// execs the cached runner (`MC-READY user`) or asks for the binary
-/// (`MC-UPLOAD user`), reads exactly its size from stdin, installs it atomically
-/// and execs it. `head -c` never reads past the count, so the protocol bytes
-/// that follow stay on stdin for the runner.
-fn bootstrap_script(hash: &str, size: usize) -> String {
+/// How many runner builds a host's cache keeps: the newest, so a host
+/// managed by a few `mc` versions in turn does not upload at every switch.
+pub const RUNNER_BUILDS_KEPT: usize = 3;
+
+/// The remote bootstrap. It execs a cached runner of one of our builds
+/// (`MC-READY user`) or, by `uname -m`, asks for the binary of the host's
+/// architecture (`MC-UPLOAD user arch`), reads exactly its size from stdin,
+/// installs it atomically, prunes older builds and execs it. An
+/// architecture we have no runner for is reported (`MC-NOARCH user arch`).
+/// `head -c` never reads past the count, so the protocol bytes that follow
+/// stay on stdin for the runner.
+fn bootstrap_script(runners: &Runners) -> String {
+    let cached: Vec<String> = runners
+        .all()
+        .iter()
+        .flat_map(|r| {
+            [
+                format!("\"/var/lib/mc/runner/mc-runner-{}\"", r.hash),
+                format!("\"$c/mc-runner-{}\"", r.hash),
+            ]
+        })
+        .collect();
+    let arches: String = runners
+        .all()
+        .iter()
+        .map(|r| {
+            let aliases = match r.arch.as_str() {
+                "x86_64" => "x86_64|amd64",
+                "aarch64" => "aarch64|arm64",
+                other => other,
+            };
+            format!("  {aliases}) h={}; n={} ;;\n", r.hash, r.bytes.len())
+        })
+        .collect();
+    let cached = cached.join(" ");
+    let keep = RUNNER_BUILDS_KEPT + 1;
     // The hot path (runner cached) spawns no process before the runner.
     format!(
         r#"set -e
 c="${{XDG_CACHE_HOME:-$HOME/.cache}}/mc/runner"
-for f in "/var/lib/mc/runner/mc-runner-{hash}" "$c/mc-runner-{hash}"; do
+for f in {cached}; do
   if [ -x "$f" ]; then echo "MC-READY $USER"; exec "$f"; fi
 done
+a=$(uname -m)
+case "$a" in
+{arches}  *) echo "MC-NOARCH $USER $a"; exit 0 ;;
+esac
 if [ "$(id -u)" = 0 ]; then d=/var/lib/mc/runner; else d="$c"; fi
 if ! mkdir -p "$d" 2>/dev/null; then
   # No usable home (system accounts under become_user): a private directory.
   d="/tmp/mc-runner-$(id -u)"
   mkdir -p -m 700 "$d"
   [ -O "$d" ] || {{ echo "$d belongs to another user" >&2; exit 1; }}
-  if [ -x "$d/mc-runner-{hash}" ]; then echo "MC-READY $USER"; exec "$d/mc-runner-{hash}"; fi
+  if [ -x "$d/mc-runner-$h" ]; then echo "MC-READY $USER"; exec "$d/mc-runner-$h"; fi
 fi
-f="$d/mc-runner-{hash}"
-echo "MC-UPLOAD $USER"
+f="$d/mc-runner-$h"
+echo "MC-UPLOAD $USER $a"
 t="$f.tmp.$$"
-head -c {size} > "$t"
+head -c $n > "$t"
 chmod 0755 "$t"
 mv -f "$t" "$f"
+ls -t "$d" | grep -E '^mc-runner-[0-9a-f]{{64}}$' | tail -n +{keep} | while read -r o; do rm -f "$d/$o"; done
 exec "$f""#
     )
 }
@@ -358,7 +353,7 @@ async fn connect_ssh(
 }
 
 fn main_command_line(host: &HostInfo, opts: &ConnectOptions) -> String {
-    let script = bootstrap_script(&opts.runner.hash, opts.runner.bytes.len());
+    let script = bootstrap_script(&opts.runner);
     let quoted = shell_quote(&script);
     if host.r#become {
         // Root already (the usual fleet login) needs no sudo.
@@ -649,13 +644,20 @@ async fn start_ssh_runner(
         .await
         .map_err(|e| TransportError::Lost(e.to_string()))?;
     // sshd and sudo both set $USER: who the runner runs as, for free.
-    let (tag, user) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+    let mut words = line.split_whitespace();
+    let (tag, user, arch) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
     let runs_as = (!user.is_empty()).then(|| user.to_string());
     let uploaded = match tag {
         "MC-READY" => false,
+        "MC-NOARCH" => return Err(TransportError::Runner(opts.runner.unsupported(arch))),
         "MC-UPLOAD" => {
+            let runner = opts.runner.for_arch(arch).map_err(TransportError::Runner)?;
             writer
-                .write_all(&opts.runner.bytes)
+                .write_all(&runner.bytes)
                 .await
                 .map_err(|e| TransportError::Lost(format!("uploading the runner: {e}")))?;
             writer
@@ -926,9 +928,10 @@ mod tests {
     #[test]
     fn master_keys_differ_by_user_port_and_config() {
         let runner = RunnerBinary {
-            path: PathBuf::from("/nonexistent"),
+            path: None,
             hash: "h".into(),
             bytes: Arc::new(Vec::new()),
+            arch: "x86_64".into(),
         };
         let opts = ConnectOptions::new(runner);
         let base = master_key(&info(Some("root"), Some(22)), &opts);
@@ -950,9 +953,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = std::env::temp_dir().join(format!("mc-ctl-test-{}", std::process::id()));
         let runner = RunnerBinary {
-            path: PathBuf::from("/nonexistent"),
+            path: None,
             hash: "h".into(),
             bytes: Arc::new(Vec::new()),
+            arch: "x86_64".into(),
         };
         let mut opts = ConnectOptions::new(runner);
         opts.control_dir = Some(tmp.join("ssh"));
@@ -966,9 +970,17 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_names_the_build() {
-        let s = bootstrap_script("abc", 42);
-        assert!(s.contains("mc-runner-abc"));
-        assert!(s.contains("head -c 42"));
+    fn bootstrap_names_the_build_of_each_architecture() {
+        let runner = |arch: &str, hash: &str, size: usize| RunnerBinary {
+            path: None,
+            hash: hash.into(),
+            bytes: Arc::new(vec![0; size]),
+            arch: arch.into(),
+        };
+        let runners = Runners::from(runner("x86_64", "abc", 42));
+        let s = bootstrap_script(&runners);
+        assert!(s.contains("/var/lib/mc/runner/mc-runner-abc"));
+        assert!(s.contains("x86_64|amd64) h=abc; n=42 ;;"));
+        assert!(!s.contains("aarch64"));
     }
 }

@@ -917,24 +917,6 @@ fn log_count(host: &mc_testfleet::Host, needle: &str) -> usize {
         .count()
 }
 
-/// Adds a login user (the fleet's key) to a test host, with passwordless
-/// sudo when `sudoer`. The password is `*`, not locked: sshd without PAM
-/// refuses keys of a locked account.
-fn add_login_user(host: &mc_testfleet::Host, user: &str, sudoer: bool) {
-    let mut script = format!(
-        "id {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}; \
-         usermod -p '*' {user} && \
-         mkdir -p /home/{user}/.ssh && cp /root/.ssh/authorized_keys /home/{user}/.ssh/ && \
-         chown -R {user}: /home/{user}/.ssh && chmod 700 /home/{user}/.ssh"
-    );
-    if sudoer {
-        script.push_str(&format!(
-            " && echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user}"
-        ));
-    }
-    host.exec_ok(&script).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn become_per_resource_runs_only_those_resources_under_sudo() {
     let fleet = mc_testfleet::shared(2).unwrap();

@@ -1,6 +1,6 @@
 //! `mc plan`: probe hosts and show what an apply would change.
 
-use mc_runtime::{CatalogSource, ConnectOptions, RunnerBinary, Runtime, Selection, StateStore};
+use mc_runtime::{CatalogSource, ConnectOptions, Runners, Runtime, Selection, StateStore};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,7 +64,7 @@ impl RunArgs {
 
     pub fn runtime(&self, project: &Path) -> Result<Runtime, String> {
         let store = open_store(self.state.as_deref(), project)?;
-        let runner = RunnerBinary::locate()?;
+        let runner = Runners::locate()?;
         let mut connect = ConnectOptions::new(runner);
         connect.ssh_config = self.ssh_config.clone();
         connect.trust_new_host_keys = self.trust_new_host_keys;

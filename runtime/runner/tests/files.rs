@@ -32,8 +32,23 @@ fn file_create_update_ownership_and_remove() {
     let diff = plan.content_diff.expect("diff");
     assert!(diff.contains("+world") && diff.contains(" hello"), "{diff}");
     assert_eq!(plan.changes[0].attr, "content");
-    let backup = format!("/var/lib/mc/backups/{}", sha256_hex("hello\n"));
-    assert_eq!(h.read_file(&backup).unwrap(), b"hello\n");
+    // Root's backups: under the path's own components, named by time and
+    // sha256.
+    let backups = h
+        .exec_ok("ls /var/lib/mc/backups/files/etc/mc-test/motd")
+        .unwrap();
+    let name = backups.lines().last().unwrap();
+    assert!(
+        name.ends_with(&format!("Z-{}", sha256_hex("hello\n"))),
+        "{name}"
+    );
+    assert_eq!(
+        h.read_file(&format!(
+            "/var/lib/mc/backups/files/etc/mc-test/motd/{name}"
+        ))
+        .unwrap(),
+        b"hello\n"
+    );
     // The write was atomic: no temp file left beside it.
     assert_eq!(h.exec_ok("ls -A /etc/mc-test").unwrap(), "motd\n");
 
@@ -240,5 +255,74 @@ fn line_replace_append_and_remove() {
         .error
         .unwrap()
         .contains("regular expression"));
+    s.bye();
+}
+
+#[test]
+fn binary_content_round_trips_byte_for_byte() {
+    use base64::Engine as _;
+    let h = host();
+    let mut s = Session::greeted(h);
+    let path = "/srv/mc-binary.bin";
+    // Every byte value, invalid UTF-8 included.
+    let v1: Vec<u8> = (0..=255u8).chain([0xff, 0xfe, 0x00, 0xc3]).collect();
+    let encode = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let r1 = res("file", path, json!({"content_base64": encode(&v1)}));
+    let plan = assert_converges(&mut s, &r1, Action::Create);
+    let diff = plan.content_diff.unwrap();
+    assert!(diff.starts_with("binary content (sha256 "), "{diff}");
+    assert_eq!(h.read_file(path).unwrap(), v1);
+
+    let mut v2 = v1.clone();
+    v2[10] = 0x80;
+    let r2 = res("file", path, json!({"content_base64": encode(&v2)}));
+    let plan = assert_converges(&mut s, &r2, Action::Update);
+    let diff = plan.content_diff.unwrap();
+    let (old, new) = (sha256_hex(&v1), sha256_hex(&v2));
+    assert!(
+        diff.starts_with(&format!(
+            "binary content changed (sha256 {}… → {}…",
+            &old[..12],
+            &new[..12]
+        )),
+        "{diff}"
+    );
+    assert_eq!(plan.changes[0].from, json!(format!("sha256:{old}")));
+    assert_eq!(plan.changes[0].to, json!(format!("sha256:{new}")));
+    assert_eq!(h.read_file(path).unwrap(), v2);
+    // The old bytes are backed up exactly.
+    let kept = h
+        .exec_ok(&format!("ls /var/lib/mc/backups/files{path}"))
+        .unwrap();
+    let name = kept.lines().find(|n| n.ends_with(&old)).unwrap();
+    assert_eq!(
+        h.read_file(&format!("/var/lib/mc/backups/files{path}/{name}"))
+            .unwrap(),
+        v1
+    );
+    let bad = res("file", path, json!({"content_base64": "not base64!"}));
+    assert!(s.probe_one(&bad).error.unwrap().contains("not base64"));
+    s.bye();
+}
+
+#[test]
+fn backups_are_pruned_by_count() {
+    let h = host();
+    let mut s = Session::greeted(h);
+    let path = "/srv/mc-pruned.conf";
+    for i in 0..5 {
+        let r = res(
+            "file",
+            path,
+            json!({"content": format!("version {i}\n"), "backups_kept": 2}),
+        );
+        s.converge(&[r]);
+    }
+    let kept = h
+        .exec_ok(&format!("cat /var/lib/mc/backups/files{path}/*"))
+        .unwrap();
+    assert_eq!(kept, "version 2\nversion 3\n");
+    let bad = res("file", path, json!({"content": "x", "backups_kept": 0}));
+    assert!(s.probe_one(&bad).error.unwrap().contains("at least 1"));
     s.bye();
 }

@@ -46,22 +46,30 @@ fn listing(h: &Host, dir: &str) -> String {
     h.exec_ok(&format!("ls -A {dir}")).unwrap()
 }
 
-/// Names in the backup store that are not a complete backup: a backup is
-/// named by the sha256 of its bytes, so a partial one cannot hide.
+/// Files in the backup store that are not a complete backup: a backup is
+/// named `<time>-<sha256 of its bytes>`, so a partial one cannot hide.
 fn bad_backups(h: &Host) -> Vec<String> {
-    let names = h
-        .exec_ok(&format!("ls -A {BACKUPS} 2>/dev/null; true"))
+    let files = h
+        .exec_ok(&format!("find {BACKUPS}/files -type f 2>/dev/null; true"))
         .unwrap();
-    names
+    files
         .lines()
-        .filter(|name| {
-            let data = h
-                .read_file(&format!("{BACKUPS}/{name}"))
-                .unwrap_or_default();
-            sha256_hex(&data) != *name
+        .filter(|file| {
+            let data = h.read_file(file).unwrap_or_default();
+            !file.ends_with(&format!("-{}", sha256_hex(&data)))
         })
         .map(str::to_string)
         .collect()
+}
+
+/// The backup of `path` holding `content`.
+fn backup_of(h: &Host, path: &str, content: &[u8]) -> Vec<u8> {
+    h.exec_ok(&format!(
+        "cat {BACKUPS}/files{path}/*-{}",
+        sha256_hex(content)
+    ))
+    .unwrap()
+    .into_bytes()
 }
 
 /// Probes and applies once more: nothing to do, and an apply reports `ok`.
@@ -119,11 +127,7 @@ fn file_too_big_for_the_disk_fails_cleanly_and_converges_later() {
     assert_eq!(h.read_file(&path).unwrap(), old);
     assert_eq!(listing(h, dir), "app.conf\nfiller\n");
     // The backup (on another filesystem) is complete.
-    assert_eq!(
-        h.read_file(&format!("{BACKUPS}/{}", sha256_hex(&old)))
-            .unwrap(),
-        old
-    );
+    assert_eq!(backup_of(h, &path, &old), old);
     assert_eq!(bad_backups(h), Vec::<String>::new());
     // The rest of the batch applied.
     assert_eq!(results[1].status, Status::Changed, "{}", results[1].message);
@@ -200,7 +204,9 @@ fn full_backup_store_fails_the_resource_and_leaves_the_file_alone() {
     assert_eq!(plan.action, Action::Update);
     let result = s.apply(vec![item(r.clone(), plan.action)]).1.remove(0);
     // No partial backup and no temp file in the full store.
-    let in_store = listing(h, BACKUPS);
+    let in_store = h
+        .exec_ok(&format!("cd {BACKUPS} && find . -type f"))
+        .unwrap();
     let umount = h.exec(&format!("umount {BACKUPS}"));
     assert_eq!(result.status, Status::Failed, "{}", result.message);
     assert!(
@@ -209,18 +215,14 @@ fn full_backup_store_fails_the_resource_and_leaves_the_file_alone() {
         result.message
     );
     assert_eq!(h.read_file(path).unwrap(), old);
-    assert_eq!(in_store, "filler\n");
+    assert_eq!(in_store, "./filler\n");
     assert!(umount.unwrap().status.success());
 
     // With room for the backup, the next run converges and keeps the old bytes.
     let results = s.converge(std::slice::from_ref(&r));
     assert_eq!(results[0].status, Status::Changed, "{}", results[0].message);
     assert_eq!(h.read_file(path).unwrap(), b"replacement\n");
-    assert_eq!(
-        h.read_file(&format!("{BACKUPS}/{}", sha256_hex(&old)))
-            .unwrap(),
-        old
-    );
+    assert_eq!(backup_of(h, path, &old), old);
     assert_eq!(bad_backups(h), Vec::<String>::new());
     assert_nothing_left(&mut s, &r);
     s.bye();

@@ -485,8 +485,8 @@ fn http_checks_always_run_and_never_change() {
     assert_eq!(r.status, Status::Failed);
     assert!(r.message.contains("404"), "{}", r.message);
 
-    let tls = res("http_check", "tls", json!({"url": "https://example.org/"}));
-    assert!(s.probe(&[tls])[0]
+    let ftp = res("http_check", "ftp", json!({"url": "ftp://example.org/"}));
+    assert!(s.probe(&[ftp])[0]
         .error
         .as_ref()
         .unwrap()
@@ -562,5 +562,106 @@ fn a_mixed_batch_converges_in_one_apply_and_then_has_nothing_to_do() {
     );
     assert!(events.is_empty());
     assert!(results.iter().all(|r| r.status == Status::Skipped));
+    s.bye();
+}
+
+/// A TLS server on the host with its own CA: `openssl s_server -www` with
+/// a certificate for `localhost` signed by /srv/tls/ca.pem, and a second,
+/// unrelated CA in /srv/tls/other.pem. Returns the port.
+fn tls_server(h: &mc_testfleet::Host) -> u16 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    h.exec_ok(&format!(
+        "set -e; mkdir -p /srv/tls; cd /srv/tls; k='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'; \
+         openssl req -x509 $k -keyout ca.key -out ca.pem -days 2 -subj /CN=mc-test-ca 2>/dev/null; \
+         openssl req -x509 $k -keyout other.key -out other.pem -days 2 -subj /CN=mc-other-ca 2>/dev/null; \
+         openssl req $k -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null; \
+         printf 'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext; \
+         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext 2>/dev/null; \
+         setsid openssl s_server -quiet -www -accept 127.0.0.1:{port} -cert server.pem -key server.key </dev/null >/dev/null 2>&1 & \
+         echo $! > /srv/tls/pid"
+    ))
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "TLS server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    port
+}
+
+#[test]
+fn https_checks_verify_the_certificate_and_the_host_name() {
+    let h = host();
+    let port = tls_server(h);
+    let mut s = Session::greeted(h);
+    let check = |name: &str, url: String, ca: Option<&str>| {
+        let mut attrs = json!({"url": url, "within": 1});
+        if let Some(ca) = ca {
+            attrs["ca_file"] = json!(ca);
+        }
+        res("http_check", name, attrs)
+    };
+    let mut run = |r| s.apply(vec![item(r, Action::Check)]).1.remove(0);
+    let local = format!("https://localhost:{port}/");
+
+    let trusted = run(check("own ca", local.clone(), Some("/srv/tls/ca.pem")));
+    assert_eq!(trusted.status, Status::Ok, "{}", trusted.message);
+    assert!(
+        trusted.message.contains("answered 200"),
+        "{}",
+        trusted.message
+    );
+
+    let wrong_ca = run(check("wrong ca", local.clone(), Some("/srv/tls/other.pem")));
+    assert_eq!(wrong_ca.status, Status::Failed);
+    assert!(
+        wrong_ca.message.contains("certificate"),
+        "{}",
+        wrong_ca.message
+    );
+
+    // Not in the system store (yet).
+    let system = run(check("system", local.clone(), None));
+    assert_eq!(system.status, Status::Failed);
+    assert!(system.message.contains("certificate"), "{}", system.message);
+
+    // The certificate names localhost, not 127.0.0.1.
+    let by_ip = format!("https://127.0.0.1:{port}/");
+    let wrong_name = run(check("wrong name", by_ip, Some("/srv/tls/ca.pem")));
+    assert_eq!(wrong_name.status, Status::Failed);
+    assert!(
+        wrong_name.message.contains("certificate"),
+        "{}",
+        wrong_name.message
+    );
+
+    let missing = run(check(
+        "no ca file",
+        local.clone(),
+        Some("/srv/tls/nope.pem"),
+    ));
+    assert_eq!(missing.status, Status::Failed);
+    assert!(missing.message.contains("nope.pem"), "{}", missing.message);
+
+    // Once the CA is in the system trust store, no `ca_file` is needed.
+    h.exec_ok(
+        "cp /srv/tls/ca.pem /usr/local/share/ca-certificates/mc-test-ca.crt \
+         && update-ca-certificates >/dev/null 2>&1",
+    )
+    .unwrap();
+    let system = run(check("system", local, None));
+    assert_eq!(system.status, Status::Ok, "{}", system.message);
+    h.exec_ok(
+        "rm /usr/local/share/ca-certificates/mc-test-ca.crt \
+         && update-ca-certificates --fresh >/dev/null 2>&1; kill $(cat /srv/tls/pid)",
+    )
+    .unwrap();
     s.bye();
 }

@@ -6,34 +6,16 @@
 use mc_ir::{Catalog, Edge, EdgeKind, HostInfo, Meta, Resource, ResourceId, Transport, Value};
 use mc_runtime::{
     ApplyOptions, ApplyReport, CatalogSource, ConnectOptions, Progress, ProgressEvent, Quiet,
-    RunnerBinary, Runtime, StateStore,
+    Runners, Runtime, StateStore,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-/// The real runner. Built once per test binary with cargo (the package's
-/// tests do not build other packages' binaries), unless `MC_RUNNER` names one.
-pub fn runner() -> RunnerBinary {
-    static RUNNER: OnceLock<RunnerBinary> = OnceLock::new();
-    RUNNER
-        .get_or_init(|| {
-            if std::env::var_os("MC_RUNNER").is_none() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let status = std::process::Command::new(cargo)
-                    .args(["build", "--quiet", "-p", "mc-runner", "--bin", "mc-runner"])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .status()
-                    .expect("running cargo build for mc-runner");
-                // A workspace that does not build as a whole still leaves
-                // the last runner usable; say so rather than fail.
-                if !status.success() {
-                    eprintln!("warning: building mc-runner failed; using the existing binary");
-                }
-            }
-            RunnerBinary::locate().expect("mc-runner binary")
-        })
-        .clone()
+/// The runners `mc` ships: the static ones the build embeds, unless
+/// `MC_RUNNER` names another.
+pub fn runner() -> Runners {
+    Runners::locate().expect("mc-runner binary")
 }
 
 pub fn ssh_host(name: &str) -> HostInfo {
@@ -177,4 +159,22 @@ pub async fn apply_now(
     rt.apply(plan, sessions, &opts, Arc::new(Quiet))
         .await
         .expect("apply")
+}
+
+/// Adds a login user (the fleet's key) to a test host, with passwordless
+/// sudo when `sudoer`. The password is `*`, not locked: sshd without PAM
+/// refuses keys of a locked account.
+pub fn add_login_user(host: &mc_testfleet::Host, user: &str, sudoer: bool) {
+    let mut script = format!(
+        "id {user} >/dev/null 2>&1 || useradd -m -s /bin/sh {user}; \
+         usermod -p '*' {user} && \
+         mkdir -p /home/{user}/.ssh && cp /root/.ssh/authorized_keys /home/{user}/.ssh/ && \
+         chown -R {user}: /home/{user}/.ssh && chmod 700 /home/{user}/.ssh"
+    );
+    if sudoer {
+        script.push_str(&format!(
+            " && echo '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user} && chmod 440 /etc/sudoers.d/{user}"
+        ));
+    }
+    host.exec_ok(&script).unwrap();
 }

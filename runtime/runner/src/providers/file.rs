@@ -3,6 +3,7 @@
 use super::{unified_diff, Plan, Spec};
 use crate::protocol::{sha256_hex, Action};
 use crate::sys;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde_json::{json, Value as Json};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -11,7 +12,7 @@ use std::path::Path;
 struct Desired {
     path: String,
     present: bool,
-    content: Option<super::Text>,
+    content: Option<Content>,
     owner: Option<String>,
     group: Option<String>,
     mode: Option<u32>,
@@ -23,7 +24,16 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
     if !path.starts_with('/') {
         return Err(format!("`path` must be absolute, got {path:?}"));
     }
-    let content = spec.text("content")?;
+    // Checked here so bad values fail the probe, not the apply.
+    spec.retention()?;
+    let content = match spec.str("content_base64")? {
+        Some(encoded) => {
+            Some(Content::Binary(BASE64.decode(encoded).map_err(|e| {
+                format!("`content_base64` is not base64: {e}")
+            })?))
+        }
+        None => spec.text("content")?.map(Content::Text),
+    };
     if content.is_none() && spec.str("source")?.is_some() {
         return Err("`source` must be inlined into `content` by the compiler".into());
     }
@@ -36,6 +46,76 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
         backup: spec.bool("backup", true)?,
         path,
     })
+}
+
+/// The desired content: text (which may be a secret), or the bytes of a
+/// `source` file that is not UTF-8 (the compiler sends those as
+/// `content_base64`).
+enum Content {
+    Text(super::Text),
+    Binary(Vec<u8>),
+}
+
+impl Content {
+    fn matches(&self, data: &[u8]) -> bool {
+        match self {
+            Content::Text(t) => t.matches(data),
+            Content::Binary(b) => b == data,
+        }
+    }
+
+    fn sensitive(&self) -> bool {
+        matches!(self, Content::Text(t) if t.sensitive)
+    }
+
+    /// How the new content appears in a change: its digest, or the secret
+    /// placeholder.
+    fn shown(&self) -> Json {
+        match self {
+            Content::Text(t) if t.sensitive => t.shown(),
+            Content::Text(t) => json!(format!("sha256:{}", t.digest)),
+            Content::Binary(b) => json!(format!("sha256:{}", sha256_hex(b))),
+        }
+    }
+
+    /// The plain bytes, for the plan's diff and for writing.
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Content::Text(t) => t.value.as_deref().map(str::as_bytes),
+            Content::Binary(b) => Some(b),
+        }
+    }
+
+    fn require(&self) -> Result<&[u8], String> {
+        match self {
+            Content::Text(t) => t.require("content").map(str::as_bytes),
+            Content::Binary(b) => Ok(b),
+        }
+    }
+}
+
+/// A text diff, or for content that is not text one line naming the
+/// digests (`old` is `None` for a new file).
+fn content_diff(path: &str, old: Option<&[u8]>, new: &[u8]) -> String {
+    let short = |data: &[u8]| sha256_hex(data)[..12].to_string();
+    match old {
+        None => unified_diff(path, b"", new).unwrap_or_else(|| {
+            format!(
+                "binary content (sha256 {}…, {} bytes)",
+                short(new),
+                new.len()
+            )
+        }),
+        Some(old) => unified_diff(path, old, new).unwrap_or_else(|| {
+            format!(
+                "binary content changed (sha256 {}… → {}…, {} → {} bytes)",
+                short(old),
+                short(new),
+                old.len(),
+                new.len()
+            )
+        }),
+    }
 }
 
 /// Ownership changes shared by file, directory: compares owner, group and
@@ -110,13 +190,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let d = desired(spec)?;
     let (observed, existing) = observe(&d.path)?;
     let mut plan = Plan::new(observed.clone());
-    let content_to = d.content.as_ref().map(|t| {
-        if t.sensitive {
-            t.shown()
-        } else {
-            json!(format!("sha256:{}", t.digest))
-        }
-    });
+    let content_to = d.content.as_ref().map(Content::shown);
     match (d.present, existing) {
         (false, None) if observed.is_null() => {}
         (false, _) => {
@@ -142,11 +216,8 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
             if let Some(to) = content_to {
                 plan.changes.push(change("content", Json::Null, to));
             }
-            if let Some(t) = d.content.as_ref().filter(|t| !t.sensitive) {
-                plan.content_diff = t
-                    .value
-                    .as_deref()
-                    .and_then(|v| unified_diff(&d.path, b"", v.as_bytes()));
+            if let Some(c) = d.content.as_ref().filter(|c| !c.sensitive()) {
+                plan.content_diff = c.bytes().map(|new| content_diff(&d.path, None, new));
             }
             for (attr, v) in [("owner", &d.owner), ("group", &d.group)] {
                 if let Some(v) = v {
@@ -159,18 +230,17 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
             }
         }
         (true, Some((meta, data))) => {
-            if let Some(t) = &d.content {
-                if !t.matches(&data) {
-                    let from = if t.sensitive {
-                        t.shown()
+            if let Some(c) = &d.content {
+                if !c.matches(&data) {
+                    let from = if c.sensitive() {
+                        c.shown()
                     } else {
                         json!(format!("sha256:{}", sha256_hex(&data)))
                     };
                     plan.change("content", from, content_to.unwrap_or(Json::Null));
-                    if !t.sensitive {
-                        if let Some(v) = &t.value {
-                            plan.content_diff = unified_diff(&d.path, &data, v.as_bytes());
-                        }
+                    if !c.sensitive() {
+                        plan.content_diff =
+                            c.bytes().map(|new| content_diff(&d.path, Some(&data), new));
                     }
                 }
             }
@@ -208,7 +278,8 @@ pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
                 .iter()
                 .any(|c| c.attr == "content" || c.attr == "state")
             {
-                sys::backup(old).map_err(|e| format!("backing up {}: {e}", d.path))?;
+                sys::backup(&d.path, old, spec.retention()?)
+                    .map_err(|e| format!("backing up {}: {e}", d.path))?;
             }
         }
     }
@@ -222,7 +293,7 @@ pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
             .any(|c| c.attr == "content" || c.attr == "state");
     if rewrite {
         let data: Vec<u8> = match &d.content {
-            Some(t) => t.require("content")?.as_bytes().to_vec(),
+            Some(c) => c.require()?.to_vec(),
             None => old.clone().unwrap_or_default(),
         };
         let meta = fs::metadata(path).ok();

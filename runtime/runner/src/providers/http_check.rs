@@ -1,49 +1,46 @@
-//! `http_check`: a plain HTTP GET from the host, retried until it answers
-//! with the expected status (and body text) or `within` seconds pass.
+//! `http_check`: an HTTP or HTTPS GET from the host, retried until it
+//! answers with the expected status (and body text) or `within` seconds
+//! pass.
 //!
 //! It never changes the host. Its probe always plans [`Action::Check`], so
 //! the check runs at every apply (after what it depends on); its apply
-//! status is `ok` or `failed`, never `changed`. `https://` URLs are refused:
-//! the runner has no TLS.
+//! status is `ok` or `failed`, never `changed`.
+//!
+//! HTTPS always verifies the certificate chain and the host name (rustls),
+//! against the host's system trust store, or only the PEM certificates of
+//! `ca_file` when it is set (as `curl --cacert`). Redirects are not
+//! followed: a 301 is an answer like any other.
 
 use super::{Outcome, Plan, Spec};
 use crate::protocol::{Action, Status};
 use serde_json::json;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Read;
 use std::time::{Duration, Instant};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 const MAX_BODY: u64 = 1 << 20;
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 struct Desired {
     url: String,
-    host: String,
-    port: u16,
-    path: String,
     status: u16,
     contains: Option<String>,
     within: Duration,
+    ca_file: Option<String>,
 }
 
 fn desired(spec: &Spec) -> Result<Desired, String> {
     let url = spec.str("url")?.ok_or("`url` is required")?.to_string();
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| format!("only http:// URLs are supported, got {url:?}"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-            h.trim_matches(['[', ']']).to_string(),
-            p.parse().map_err(|_| format!("bad port in {url:?}"))?,
-        ),
-        _ => (authority.to_string(), 80),
-    };
-    if host.is_empty() {
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("the URL must start with http:// or https://, got {url:?}"))?;
+    if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("no host in {url:?}"));
+    }
+    let ca_file = spec.str("ca_file")?.map(str::to_string);
+    if ca_file.is_some() && !url.starts_with("https://") {
+        return Err(format!("`ca_file` is for https:// URLs, got {url:?}"));
     }
     let status = spec.int("status")?.unwrap_or(200);
     Ok(Desired {
@@ -51,9 +48,7 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
         contains: spec.str("contains")?.map(str::to_string),
         within: Duration::from_secs(spec.int("within")?.unwrap_or(30).max(0) as u64),
         url,
-        host,
-        port,
-        path,
+        ca_file,
     })
 }
 
@@ -64,47 +59,82 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
+/// The trusted roots: `ca_file`'s certificates, else the system's.
+fn root_certs(ca_file: Option<&str>) -> Result<RootCerts, String> {
+    let certs: Vec<Certificate<'static>> = match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| format!("reading ca_file {path}: {e}"))?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(format!("ca_file {path} holds no PEM certificate"));
+            }
+            certs
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let certs: Vec<_> = found
+                .certs
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .collect();
+            if certs.is_empty() {
+                return Err(format!(
+                    "no CA certificates in the system trust store ({}); install ca-certificates or set `ca_file`",
+                    found
+                        .errors
+                        .first()
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "none found".into())
+                ));
+            }
+            certs
+        }
+    };
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+fn agent(d: &Desired, timeout: Duration) -> Result<ureq::Agent, String> {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent("mc-runner");
+    if d.url.starts_with("https://") {
+        config = config.tls_config(
+            TlsConfig::builder()
+                .root_certs(root_certs(d.ca_file.as_deref())?)
+                .build(),
+        );
+    }
+    Ok(config.build().new_agent())
+}
+
 /// One GET: (status, body).
 fn get(d: &Desired, timeout: Duration) -> Result<(u16, String), String> {
-    let addr = (d.host.as_str(), d.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("resolving {}: {e}", d.host))?
-        .next()
-        .ok_or_else(|| format!("{} has no address", d.host))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    s.set_read_timeout(Some(timeout))
+    let mut resp = agent(d, timeout)?
+        .get(&d.url)
+        .call()
         .map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    // One write: a request split over several segments may be answered and
-    // closed by a quick server before the rest arrives.
-    let request = format!(
-        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mc-runner\r\nConnection: close\r\n\r\n",
-        d.path, d.host
-    );
-    s.write_all(request.as_bytes())
-        .map_err(|e| format!("sending the request: {e}"))?;
+    let status = resp.status().as_u16();
     let mut raw = Vec::new();
     // A reset after the response arrived still leaves a usable answer.
-    let read = s.take(MAX_BODY).read_to_end(&mut raw);
+    let read = resp
+        .body_mut()
+        .as_reader()
+        .take(MAX_BODY)
+        .read_to_end(&mut raw);
     if let Err(e) = read {
-        if raw.is_empty() {
+        if raw.is_empty() && d.contains.is_some() {
             return Err(format!("reading the response: {e}"));
         }
     }
-    let text = String::from_utf8_lossy(&raw);
-    let status_line = text.lines().next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {status_line:?}"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    Ok((status, String::from_utf8_lossy(&raw).into_owned()))
 }
 
 pub fn apply(spec: &Spec) -> Result<Outcome, String> {

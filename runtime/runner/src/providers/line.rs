@@ -27,6 +27,8 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
     if !path.starts_with('/') {
         return Err(format!("`path` must be absolute, got {path:?}"));
     }
+    // Checked here so bad values fail the probe, not the apply.
+    spec.retention()?;
     let pattern = spec
         .str("match")?
         .map(|m| {
@@ -185,7 +187,8 @@ pub fn fix(spec: &Spec, _plan: &Plan) -> Result<(), String> {
     if current.is_some() {
         // Back up the exact bytes, not the re-joined lines.
         let raw = fs::read(path).map_err(|e| format!("reading {}: {e}", d.path))?;
-        sys::backup(&raw).map_err(|e| format!("backing up {}: {e}", d.path))?;
+        sys::backup(&d.path, &raw, spec.retention()?)
+            .map_err(|e| format!("backing up {}: {e}", d.path))?;
     }
     sys::atomic_write(
         path,

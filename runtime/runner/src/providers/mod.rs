@@ -158,6 +158,25 @@ impl<'a> Spec<'a> {
         }
     }
 
+    /// How many backups of the resource's file to keep (`backups_kept`,
+    /// `backups_max_age` in days).
+    pub fn retention(&self) -> Result<crate::sys::Retention, String> {
+        let mut r = crate::sys::Retention::default();
+        if let Some(n) = self.int("backups_kept")? {
+            r.keep = usize::try_from(n)
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("`backups_kept` must be at least 1, got {n}"))?;
+        }
+        if let Some(days) = self.int("backups_max_age")? {
+            r.max_age_days = Some(
+                u64::try_from(days)
+                    .map_err(|_| format!("`backups_max_age` must not be negative, got {days}"))?,
+            );
+        }
+        Ok(r)
+    }
+
     pub fn str_list(&self, name: &str) -> Result<Option<Vec<String>>, String> {
         match self.attr(name) {
             None => Ok(None),
