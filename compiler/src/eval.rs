@@ -100,6 +100,9 @@ pub struct Evaluator<'p> {
     /// The resource statement being evaluated, so errors inside stdlib
     /// defaults and checks point at the user's code.
     user_site: Option<Loc>,
+    /// Values read from data files, with the path as written and the
+    /// file's text, so a type mismatch can point into the file.
+    data_values: Vec<(Value, String, Arc<str>)>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -114,6 +117,7 @@ impl<'p> Evaluator<'p> {
             type_cache: HashMap::new(),
             depth: 0,
             user_site: None,
+            data_values: Vec::new(),
         }
     }
 
@@ -919,9 +923,11 @@ impl<'p> Evaluator<'p> {
 
     fn coerce_value(&mut self, cx: Ctx, v: Value, ty: &Type, span: Span, what: &str) -> R<Value> {
         let loc = self.loc(cx, span);
+        let original = (!self.data_values.is_empty()).then(|| v.clone());
         match coerce(v, ty, self) {
             Ok(v) => Ok(v),
             Err(m) => {
+                let in_file = original.and_then(|o| self.data_location(&o, &m.path));
                 let d = match &m.kind {
                     MismatchKind::SecretLeak { .. } => Diag::error(
                         "E0210",
@@ -955,6 +961,10 @@ impl<'p> Evaluator<'p> {
                     }
                     _ => Diag::error("E0202", loc, format!("mismatched types in {what}"))
                         .label(m.describe()),
+                };
+                let d = match in_file {
+                    Some(place) => d.note(format!("{place}: the value that does not fit is here")),
+                    None => d,
                 };
                 Err(self.err(d))
             }
@@ -1435,6 +1445,7 @@ impl<'p> Evaluator<'p> {
                 b.finish()
             }
             "file_contents" => Value::str(self.read_project_file(cx, &s(0), loc)?),
+            "yaml_file" | "json_file" | "toml_file" => self.data_file(cx, name, &s(0), loc)?,
             "hosts_in" => self.hosts_in(&s(0), loc)?,
             "template" => {
                 let path = s(0);
@@ -1471,6 +1482,38 @@ impl<'p> Evaluator<'p> {
                 ))
             }
         })
+    }
+
+    /// A YAML, JSON or TOML file of the project as a value.
+    fn data_file(&mut self, cx: Ctx, builtin: &str, rel: &str, loc: Loc) -> R<Value> {
+        let Some(format) = crate::datafile::Format::of_builtin(builtin) else {
+            return Ok(Value::Null);
+        };
+        let text = self.read_project_file(cx, rel, loc.clone())?;
+        match crate::datafile::parse(format, &text) {
+            Ok(v) => {
+                self.data_values
+                    .push((v.clone(), rel.to_string(), Arc::from(text)));
+                Ok(v)
+            }
+            Err(msg) => Err(self.err(
+                Diag::error("E0313", loc, format!("cannot parse `{rel}`"))
+                    .label(format!("{rel}: {msg}")),
+            )),
+        }
+    }
+
+    /// Where in a data file the part of `v` at `path` is, as
+    /// `file:line:col`, when `v` came from one.
+    fn data_location(&self, v: &Value, path: &str) -> Option<String> {
+        let same = |a: &Value, b: &Value| match (a, b) {
+            (Value::Record(x), Value::Record(y)) => Arc::ptr_eq(x, y),
+            (Value::List(x), Value::List(y)) => Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        let (_, file, text) = self.data_values.iter().find(|(d, _, _)| same(d, v))?;
+        let (line, col) = crate::datafile::locate(text, path)?;
+        Some(format!("{file}:{line}:{col}"))
     }
 
     /// `"0600"`, `"755"` or `"0o644"` as permission bits. Anything but 3
@@ -1576,6 +1619,19 @@ impl<'p> Evaluator<'p> {
             .and_then(|m| m.fs_path.parent().map(Path::to_path_buf))
             .unwrap_or_default();
         let path = crate::fs::normalize(&base.join(rel));
+        let root = self
+            .prog
+            .modules
+            .get(cx.file)
+            .filter(|m| !m.stdlib)
+            .map(|m| project_root(&m.fs_path, &m.path));
+        if root.is_some_and(|r| !path.starts_with(r)) {
+            return Err(self.err(
+                Diag::error("E0308", loc, format!("cannot read `{rel}`"))
+                    .label("this file is outside the project")
+                    .note("compile-time reads (templates, data files, `file_contents`, `source`) stay inside the project folder"),
+            ));
+        }
         match self.fs.read_to_string(&path) {
             Ok(t) => Ok(t),
             Err(e) => Err(self.err(

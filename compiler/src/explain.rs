@@ -156,6 +156,9 @@ An integer computation does not fit in 64 bits."),
     ("E0312", "self-referential value", "\
 A top-level `let` is defined in terms of itself, directly or through other
 top-level bindings."),
+    ("E0313", "data file does not parse", "\
+A file read with `yaml_file`, `json_file` or `toml_file` is not valid YAML,
+JSON or TOML. The message gives the line and column the parser stopped at."),
     ("E0401", "var missing on a host", "\
 Code inside `on` reads `host.vars.NAME`, but one of the hosts the block targets
 has no var NAME: neither the host nor any of its groups sets it. The message

@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod catalog;
+pub mod datafile;
 pub mod db;
 pub mod diag;
 pub mod docs;

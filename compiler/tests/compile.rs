@@ -591,3 +591,74 @@ on all { file "/etc/a" { content = "x", mode = to_mode("0968") } }
         "{text}"
     );
 }
+
+#[test]
+fn data_files_are_typed_by_their_let_and_mismatches_point_into_the_file() {
+    let main = r#"
+type Server = { host: String, port: Int }
+type AppCfg = { name: String, servers: [Server], debug: Bool = false }
+let cfg: AppCfg = yaml_file("data/app.yaml")
+let extra = json_file("data/extra.json")
+let db = toml_file("data/db.toml")
+host "a" {}
+on all {
+  file "/etc/app.conf" {
+    content = "${cfg.name} ${join(["${s.host}:${s.port}" for s in cfg.servers], ",")} ${cfg.debug} ${extra.level} ${db.database.port}\n"
+  }
+}
+"#;
+    let files = [
+        (
+            "data/app.yaml",
+            "name: shop\nservers:\n  - host: a\n    port: 80\n  - host: b\n    port: 81\n",
+        ),
+        ("data/extra.json", "{\"level\": \"info\"}"),
+        ("data/db.toml", "[database]\nport = 5432\n"),
+    ];
+    let c = catalog(&project(main, &files), "a");
+    assert_eq!(
+        attr(&c, "file[/etc/app.conf]", "content"),
+        Some(&s("shop a:80,b:81 false info 5432\n"))
+    );
+
+    let bad = project(
+        main,
+        &[
+            (
+                "data/app.yaml",
+                "name: shop\nservers:\n  - host: a\n    port: 80\n  - host: b\n    port: eighty\n",
+            ),
+            files[1],
+            files[2],
+        ],
+    );
+    let text = bad.render(&bad.check(), false);
+    assert!(text.contains("E0202"), "{text}");
+    assert!(text.contains("data/app.yaml:6:5"), "{text}");
+
+    let broken = project(
+        main,
+        &[("data/app.yaml", "name: [shop\n"), files[1], files[2]],
+    );
+    let text = broken.render(&broken.check(), false);
+    assert!(text.contains("E0313") && text.contains("line"), "{text}");
+}
+
+#[test]
+fn compile_time_reads_stay_inside_the_project() {
+    let p = project(
+        r#"
+host "a" {}
+on all { file "/etc/x" { content = file_contents("../../etc/passwd") } }
+"#,
+        &[],
+    );
+    let text = p.render(
+        &p.compile("a", &serde_json::Value::Null).unwrap_err(),
+        false,
+    );
+    assert!(
+        text.contains("E0308") && text.contains("outside the project"),
+        "{text}"
+    );
+}
