@@ -130,9 +130,14 @@ fn to_jinja(v: &Value) -> minijinja::Value {
         Value::Bool(b) => minijinja::Value::from(*b),
         Value::Int(i) => minijinja::Value::from(*i),
         Value::List(l) => l.iter().map(to_jinja).collect(),
+        // An unset optional field is undefined in the template, as a var
+        // Ansible never set: `x is defined` is false and `default()` applies.
         Value::Record(m) => {
-            let map: std::collections::BTreeMap<String, minijinja::Value> =
-                m.iter().map(|(k, v)| (k.clone(), to_jinja(v))).collect();
+            let map: std::collections::BTreeMap<String, minijinja::Value> = m
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), to_jinja(v)))
+                .collect();
             minijinja::Value::from(map)
         }
         Value::Secret(parts) => minijinja::Value::from(secret_placeholders(parts)),
@@ -204,6 +209,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, Value::str("listen 8080;\na,b,\n"));
+    }
+
+    #[test]
+    fn unset_optionals_are_undefined() {
+        let mut m = BTreeMap::new();
+        m.insert("x".to_string(), Value::Null);
+        let out = render_str(
+            "{% if x is defined %}set{% else %}unset{% endif %} {{ x | default('d') }}\n",
+            m,
+        )
+        .unwrap();
+        assert_eq!(out, Value::str("unset d\n"));
     }
 
     #[test]
