@@ -110,3 +110,31 @@ fn a_non_root_login_updates_its_own_file() {
         .unwrap();
     assert_eq!(kept, "old\n");
 }
+
+#[test]
+fn mc_check_refuses_package_managers_the_runner_does_not_support() {
+    let check = |manager: &str| {
+        let main = format!(
+            "host \"web1\" {{}}\non all {{\n  package \"curl\" {{\n    manager = \"{manager}\"\n  }}\n}}\n"
+        );
+        let p = project(&main, &[]);
+        let out = mc().arg("check").arg(p.path()).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        )
+    };
+    for manager in ["apt", "dnf", "zypper", "pacman"] {
+        let (ok, text) = check(manager);
+        assert!(ok, "{manager}: {text}");
+    }
+    for manager in ["apk", "yum"] {
+        let (ok, text) = check(manager);
+        assert!(!ok, "{manager} accepted");
+        assert!(
+            text.contains("`manager` must be apt, dnf, zypper or pacman"),
+            "{text}"
+        );
+    }
+}

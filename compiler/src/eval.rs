@@ -15,7 +15,7 @@ use mc_grammar::ast::{
 };
 use mc_grammar::span::Span;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Function calls nested deeper than this are reported, not followed.
@@ -1595,13 +1595,7 @@ impl<'p> Evaluator<'p> {
 
     /// The bytes of a project file named relative to the current file.
     fn read_project_bytes(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<Vec<u8>> {
-        let base = self
-            .prog
-            .modules
-            .get(cx.file)
-            .and_then(|m| m.fs_path.parent().map(Path::to_path_buf))
-            .unwrap_or_default();
-        let path = crate::fs::normalize(&base.join(rel));
+        let path = self.project_path(cx, rel, loc.clone())?;
         self.fs.read_bytes(&path).map_err(|e| {
             self.err(
                 Diag::error("E0308", loc, format!("cannot read `{rel}`"))
@@ -1611,7 +1605,9 @@ impl<'p> Evaluator<'p> {
         })
     }
 
-    fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {
+    /// `rel` resolved against the current file's folder; refused outside
+    /// the project.
+    fn project_path(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<PathBuf> {
         let base = self
             .prog
             .modules
@@ -1632,6 +1628,11 @@ impl<'p> Evaluator<'p> {
                     .note("compile-time reads (templates, data files, `file_contents`, `source`) stay inside the project folder"),
             ));
         }
+        Ok(path)
+    }
+
+    fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {
+        let path = self.project_path(cx, rel, loc.clone())?;
         match self.fs.read_to_string(&path) {
             Ok(t) => Ok(t),
             Err(e) => Err(self.err(

@@ -156,6 +156,7 @@ pub fn gather() -> Json {
         "memory_mb": memory_mb(),
         "init": if systemd_running() { "systemd" } else { "sysvinit" },
         "pkg_manager": Manager::detect().map(Manager::name),
+        "pkg_managers": Manager::all_present().into_iter().map(Manager::name).collect::<Vec<_>>(),
         "interfaces": interfaces(),
     })
 }

@@ -9,6 +9,7 @@ use mc_ir::{Resource, Value};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
+pub mod apt_source;
 pub mod command;
 pub mod cron;
 pub mod directory;
@@ -23,7 +24,7 @@ pub mod sysctl;
 pub mod user;
 
 /// The resource types this runner knows.
-pub const TYPES: [&str; 12] = [
+pub const TYPES: [&str; 13] = [
     "file",
     "directory",
     "link",
@@ -36,6 +37,7 @@ pub const TYPES: [&str; 12] = [
     "cron",
     "sysctl",
     "http_check",
+    "apt_source",
 ];
 
 /// A resource plus what the runtime said about its sensitive attributes.
@@ -310,6 +312,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "cron" => cron::probe(spec),
         "sysctl" => sysctl::probe(spec),
         "http_check" => http_check::probe(spec),
+        "apt_source" => apt_source::probe(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -320,6 +323,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         "service" => service::apply(spec, refresh),
         "command" => command::apply(spec, refresh, emit),
         "http_check" => http_check::apply(spec),
+        "apt_source" => apt_source::apply(spec),
         "package" => package::apply_one(spec),
         "file" => converge(spec, file::fix),
         "directory" => converge(spec, directory::fix),

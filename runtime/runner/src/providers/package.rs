@@ -1,31 +1,48 @@
-//! `package`: system packages with apt/dpkg or dnf/rpm.
+//! `package`: system packages with apt (dpkg), dnf (rpm), zypper (rpm) or
+//! pacman.
 //!
 //! All installs of an apply batch go in one package-manager call, and all
-//! removals in one more ([`apply_batch`]). The package cache is not
-//! refreshed by the runner: `latest` means the newest version the host's
-//! cache knows.
+//! removals in one more ([`apply_batch`]). The package lists are refreshed
+//! only for resources with `update_cache` ([`refresh_lists`]), so `latest`
+//! otherwise means the newest version the host's lists know.
 
 use super::{verified, Outcome, Plan, Spec};
 use crate::protocol::{Action, Change, Status};
 use crate::sys;
 use serde_json::{json, Value as Json};
+use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Manager {
     Apt,
     Dnf,
+    Zypper,
+    Pacman,
 }
 
+/// Every manager, in the order [`Manager::detect`] tries them.
+pub const MANAGERS: [Manager; 4] = [Manager::Apt, Manager::Dnf, Manager::Zypper, Manager::Pacman];
+
 impl Manager {
-    /// The host's package manager, if it has one we support.
+    /// The host's package manager: the first whose tools are installed.
     pub fn detect() -> Option<Manager> {
-        if sys::have("apt-get") && sys::have("dpkg-query") {
-            Some(Manager::Apt)
-        } else if sys::have("dnf") && sys::have("rpm") {
-            Some(Manager::Dnf)
-        } else {
-            None
+        MANAGERS.into_iter().find(|m| m.present())
+    }
+
+    /// Every supported manager whose tools are installed.
+    pub fn all_present() -> Vec<Manager> {
+        MANAGERS.into_iter().filter(|m| m.present()).collect()
+    }
+
+    fn present(self) -> bool {
+        match self {
+            Manager::Apt => sys::have("apt-get") && sys::have("dpkg-query"),
+            Manager::Dnf => sys::have("dnf") && sys::have("rpm"),
+            Manager::Zypper => sys::have("zypper") && sys::have("rpm"),
+            Manager::Pacman => sys::have("pacman"),
         }
     }
 
@@ -33,7 +50,13 @@ impl Manager {
         match self {
             Manager::Apt => "apt",
             Manager::Dnf => "dnf",
+            Manager::Zypper => "zypper",
+            Manager::Pacman => "pacman",
         }
+    }
+
+    fn by_name(name: &str) -> Option<Manager> {
+        MANAGERS.into_iter().find(|m| m.name() == name)
     }
 }
 
@@ -42,30 +65,144 @@ struct Desired {
     state: String,
     version: Option<String>,
     manager: Manager,
+    update_cache: bool,
+    cache_valid_time: Option<Duration>,
 }
 
 fn desired(spec: &Spec) -> Result<Desired, String> {
     let manager = match spec.str("manager")? {
-        None => {
-            Manager::detect().ok_or("no supported package manager (apt or dnf) on this host")?
-        }
-        Some("apt") => Manager::Apt,
-        Some("dnf") | Some("yum") => Manager::Dnf,
-        Some(other) => {
-            return Err(format!(
-                "package manager `{other}` is not supported by this runner"
-            ))
+        None => Manager::detect()
+            .ok_or("no supported package manager (apt, dnf, zypper or pacman) on this host")?,
+        Some(name) => {
+            let m = Manager::by_name(name).ok_or_else(|| {
+                format!("package manager `{name}` is not supported (apt, dnf, zypper, pacman)")
+            })?;
+            if !m.present() {
+                return Err(format!(
+                    "package manager `{name}` is not installed on this host"
+                ));
+            }
+            m
         }
     };
     let name = spec.str_or_title("name")?.to_string();
     if name.is_empty() || name.starts_with('-') || name.contains(char::is_whitespace) {
         return Err(format!("invalid package name {name:?}"));
     }
+    let version = spec.str("version")?.map(str::to_string);
+    if version.is_some() && manager == Manager::Pacman {
+        return Err("pacman installs the version its repositories offer: `version` cannot be used with pacman".into());
+    }
+    let cache_valid_time = spec
+        .int("cache_valid_time")?
+        .map(|s| Duration::from_secs(s.max(0) as u64));
     Ok(Desired {
         state: spec.choice("state", &["present", "latest", "absent"], "present")?,
-        version: spec.str("version")?.map(str::to_string),
+        update_cache: spec.bool("update_cache", false)? || cache_valid_time.is_some(),
+        cache_valid_time,
+        version,
         name,
         manager,
+    })
+}
+
+/// Managers whose lists this runner process has refreshed already: one
+/// refresh per run is enough.
+static REFRESHED: Mutex<Vec<Manager>> = Mutex::new(Vec::new());
+
+/// The command that refreshes a manager's package lists.
+fn refresh_command(m: Manager) -> (&'static str, &'static [&'static str]) {
+    match m {
+        Manager::Apt => ("apt-get", &["-q", "update"]),
+        Manager::Dnf => ("dnf", &["-y", "-q", "makecache", "--refresh"]),
+        Manager::Zypper => ("zypper", &["-n", "-q", "refresh"]),
+        Manager::Pacman => ("pacman", &["-Sy", "--noconfirm"]),
+    }
+}
+
+/// How old apt's lists are: `apt-get update` rewrites `pkgcache.bin`.
+fn apt_lists_age() -> Option<Duration> {
+    ["/var/cache/apt/pkgcache.bin", "/var/lib/apt/lists"]
+        .iter()
+        .find_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .and_then(|t| t.elapsed().ok())
+}
+
+/// Refreshes the package lists for `d` (`update_cache`) unless this runner
+/// did already, or apt's lists are younger than `cache_valid_time`. Only
+/// the lists change, never an installed package, so a probe may do it:
+/// `latest` then plans against what the repositories offer now.
+fn refresh_lists(d: &Desired) -> Result<(), String> {
+    if !d.update_cache {
+        return Ok(());
+    }
+    let mut done = REFRESHED.lock().unwrap_or_else(|e| e.into_inner());
+    if done.contains(&d.manager) {
+        return Ok(());
+    }
+    let fresh = match (d.manager, d.cache_valid_time) {
+        (Manager::Apt, Some(valid)) => apt_lists_age().is_some_and(|age| age < valid),
+        _ => false,
+    };
+    if !fresh {
+        let (program, args) = refresh_command(d.manager);
+        let mut cmd = Command::new(program);
+        if d.manager == Manager::Apt {
+            cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        }
+        let out = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running {program}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "refreshing the package lists ({program} {}) failed ({}): {}",
+                args.join(" "),
+                out.status,
+                tail(&out.stderr)
+            ));
+        }
+    }
+    done.push(d.manager);
+    Ok(())
+}
+
+/// The last lines of a tool's error output, on one line.
+fn tail(stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
+/// zypper's rpm database: libzypp prefers `/usr/lib/sysimage/rpm`, as
+/// current SUSE releases do, and falls back to `/var/lib/rpm`.
+fn zypper_rpm_db() -> &'static str {
+    if Path::new("/usr/lib/sysimage/rpm").is_dir() {
+        "/usr/lib/sysimage/rpm"
+    } else {
+        "/var/lib/rpm"
+    }
+}
+
+/// `rpm -q NAME` → `VERSION-RELEASE`, in the given database.
+fn rpm_version(name: &str, dbpath: Option<&str>) -> Result<Option<String>, String> {
+    let mut args = vec!["-q", "--qf", "%{VERSION}-%{RELEASE}", name];
+    if let Some(db) = dbpath {
+        args.splice(0..0, ["--dbpath", db]);
+    }
+    let out = sys::run("rpm", &args)?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// The value of a `Key : value` line of a tool's report.
+fn field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_string())
     })
 }
 
@@ -82,12 +219,18 @@ fn installed_version(m: Manager, name: &str) -> Result<Option<String>, String> {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty()))
         }
-        Manager::Dnf => {
-            let out = sys::run("rpm", &["-q", "--qf", "%{VERSION}-%{RELEASE}", name])?;
-            Ok(out
-                .status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+        // dnf reads the database rpm's own configuration names.
+        Manager::Dnf => rpm_version(name, None),
+        Manager::Zypper => rpm_version(name, Some(zypper_rpm_db())),
+        Manager::Pacman => {
+            let out = sys::run("pacman", &["-Q", name])?;
+            Ok(out.status.success().then(|| {
+                let text = String::from_utf8_lossy(&out.stdout);
+                text.split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string()
+            }))
         }
     }
 }
@@ -124,17 +267,32 @@ fn candidate_version(m: Manager, name: &str) -> Result<Option<String>, String> {
                 .map(|l| l.trim().to_string())
                 .filter(|l| !l.is_empty()))
         }
+        // `zypper info` reports the best version the repositories offer.
+        Manager::Zypper => {
+            let out = sys::run("zypper", &["-n", "info", "-t", "package", name])?;
+            Ok(field(&String::from_utf8_lossy(&out.stdout), "Version"))
+        }
+        Manager::Pacman => {
+            let out = sys::run("pacman", &["-Sp", "--print-format", "%v", name])?;
+            Ok(out
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+                .filter(|v| !v.is_empty()))
+        }
     }
 }
 
 /// Does the installed version satisfy a pinned one? dnf versions may be
 /// given without the release.
 fn version_matches(m: Manager, installed: &str, wanted: &str) -> bool {
-    installed == wanted || (m == Manager::Dnf && installed.starts_with(&format!("{wanted}-")))
+    let rpm = matches!(m, Manager::Dnf | Manager::Zypper);
+    installed == wanted || (rpm && installed.starts_with(&format!("{wanted}-")))
 }
 
 pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let d = desired(spec)?;
+    refresh_lists(&d)?;
     let installed = installed_version(d.manager, &d.name)?;
     let mut plan = Plan::new(json!({
         "installed": installed.is_some(),
@@ -180,12 +338,24 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
-/// What to pass to the package manager to install `d`.
-fn install_arg(d: &Desired) -> String {
+/// What to pass to the package manager to install `d`. dnf's `install`
+/// leaves an installed package alone, so an upgrade to `latest` names the
+/// version the probe found.
+fn install_arg(d: &Desired, plan: &Plan) -> String {
+    let upgrade_to = plan
+        .changes
+        .iter()
+        .find(|c| c.attr == "version" && !c.from.is_null())
+        .and_then(|c| c.to.as_str());
+    if let (Manager::Dnf, None, "latest", Some(to)) =
+        (d.manager, &d.version, d.state.as_str(), upgrade_to)
+    {
+        return format!("{}-{to}", d.name);
+    }
     match (&d.version, d.manager) {
-        (Some(v), Manager::Apt) => format!("{}={v}", d.name),
+        (Some(v), Manager::Apt | Manager::Zypper) => format!("{}={v}", d.name),
         (Some(v), Manager::Dnf) => format!("{}-{v}", d.name),
-        (None, _) => d.name.clone(),
+        (Some(_), Manager::Pacman) | (None, _) => d.name.clone(),
     }
 }
 
@@ -216,6 +386,27 @@ fn run_manager(m: Manager, install: bool, args: &[String]) -> Result<(), String>
             c.args(["-y", "-q", if install { "install" } else { "remove" }]);
             c
         }
+        Manager::Zypper => {
+            let mut c = Command::new("zypper");
+            c.arg("-n");
+            if install {
+                // `--oldpackage` lets a pinned version go down too.
+                c.args(["install", "--no-recommends", "--oldpackage"]);
+            } else {
+                c.arg("remove");
+            }
+            c
+        }
+        Manager::Pacman => {
+            let mut c = Command::new("pacman");
+            if install {
+                c.args(["-S", "--needed"]);
+            } else {
+                c.arg("-R");
+            }
+            c.arg("--noconfirm");
+            c
+        }
     };
     let out = cmd
         .args(args)
@@ -225,14 +416,15 @@ fn run_manager(m: Manager, install: bool, args: &[String]) -> Result<(), String>
     if out.status.success() {
         Ok(())
     } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(5).collect();
+        // zypper and pacman report some errors on stdout.
+        let mut text = out.stderr.clone();
+        text.extend_from_slice(&out.stdout);
         Err(format!(
             "{} {} failed ({}): {}",
             m.name(),
             if install { "install" } else { "remove" },
             out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            tail(&text)
         ))
     }
 }
@@ -269,7 +461,7 @@ pub fn apply_batch(specs: &[&Spec]) -> Vec<Result<Outcome, String>> {
         }
         let install = plan.action != Action::Delete;
         let arg = if install {
-            install_arg(&d)
+            install_arg(&d, &plan)
         } else {
             d.name.clone()
         };
