@@ -145,7 +145,10 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
         }
     };
     for (i, r) in kept.iter().enumerate() {
-        let path_like = matches!(r.type_name.as_str(), "file" | "directory" | "link");
+        let path_like = matches!(
+            r.type_name.as_str(),
+            "file" | "directory" | "link" | "download" | "archive" | "git"
+        );
         if path_like {
             let mut p = r.title.as_str();
             while let Some(pos) = p.rfind('/') {
@@ -191,8 +194,22 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
                 }
             }
         }
+        if r.type_name == "archive" {
+            if let Some(Value::Str(src)) = r.attrs.get("source") {
+                for ty in ["download", "file"] {
+                    if let Some(&j) = index.get(&ResourceId::new(ty, src)) {
+                        auto(j, i, &mut edges);
+                    }
+                }
+            }
+        }
         if r.type_name == "service" {
             if let Some(&j) = index.get(&ResourceId::new("package", &r.title)) {
+                auto(j, i, &mut edges);
+            }
+        }
+        if r.type_name == "git" {
+            if let Some(&j) = index.get(&ResourceId::new("package", "git")) {
                 auto(j, i, &mut edges);
             }
         }
@@ -373,6 +390,38 @@ mod tests {
         assert!(edges.contains(&("user[app]".into(), "file[/etc/app/conf.d/x.conf]".into())));
         assert!(edges.contains(&("package[nginx]".into(), "service[nginx]".into())));
         assert!(cat.edges.iter().all(|e| e.kind == EdgeKind::Auto));
+    }
+
+    #[test]
+    fn archives_and_git_come_after_their_source_directory_and_package() {
+        let mut a = res("archive", "/opt/app/current", 0);
+        a.attrs
+            .insert("source".into(), Value::str("/opt/app/app.tar.gz"));
+        let cat = build(
+            host(),
+            vec![
+                a,
+                res("download", "/opt/app/app.tar.gz", 1),
+                res("directory", "/opt/app", 2),
+                res("git", "/opt/app/src", 3),
+                res("package", "git", 4),
+            ],
+        )
+        .unwrap();
+        let edges: Vec<(String, String)> = cat
+            .edges
+            .iter()
+            .map(|e| (e.from.0.clone(), e.to.0.clone()))
+            .collect();
+        for (from, to) in [
+            ("download[/opt/app/app.tar.gz]", "archive[/opt/app/current]"),
+            ("directory[/opt/app]", "archive[/opt/app/current]"),
+            ("directory[/opt/app]", "download[/opt/app/app.tar.gz]"),
+            ("directory[/opt/app]", "git[/opt/app/src]"),
+            ("package[git]", "git[/opt/app/src]"),
+        ] {
+            assert!(edges.contains(&(from.into(), to.into())), "{edges:?}");
+        }
     }
 
     #[test]

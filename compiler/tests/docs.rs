@@ -32,6 +32,9 @@ fn stdlib_reference_is_up_to_date() {
         "cron",
         "sysctl",
         "http_check",
+        "download",
+        "archive",
+        "git",
     ] {
         assert!(md.contains(&format!("### `{ty}`")), "{ty} documented");
     }

@@ -39,6 +39,10 @@ pub const FILES: &[StdlibFile] = &[
         path: "<stdlib>/exec.mc",
         source: include_str!("../exec.mc"),
     },
+    StdlibFile {
+        path: "<stdlib>/sources.mc",
+        source: include_str!("../sources.mc"),
+    },
 ];
 
 /// Prefix of every stdlib path, so messages can tell stdlib spans apart.

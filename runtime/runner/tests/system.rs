@@ -170,12 +170,16 @@ fn sysvinit_service_start_enable_refresh_and_stop() {
         .success());
     assert!(!h.exec_ok("ls /etc/rc2.d").unwrap().contains("S01mcdummy"));
 
+    // Not installed yet: the plan starts it (its package may come first in
+    // the same apply); applying while it is still missing fails clearly.
     let missing = res("service", "mc-no-such-service", json!({}));
-    assert!(s.probe(&[missing])[0]
-        .error
-        .as_ref()
-        .unwrap()
-        .contains("no such service"));
+    let plan = s.probe_one(&missing);
+    assert!(plan.error.is_none(), "{plan:?}");
+    assert_eq!(plan.action, Action::Update);
+    assert_eq!(plan.changes[0].from, json!("not installed"));
+    let r = s.apply(vec![item(missing, Action::Update)]).1.remove(0);
+    assert_eq!(r.status, Status::Failed);
+    assert!(r.message.contains("no such service"), "{}", r.message);
     s.bye();
 }
 

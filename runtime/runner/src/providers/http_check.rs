@@ -60,7 +60,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
 }
 
 /// The trusted roots: `ca_file`'s certificates, else the system's.
-fn root_certs(ca_file: Option<&str>) -> Result<RootCerts, String> {
+pub(crate) fn root_certs(ca_file: Option<&str>) -> Result<RootCerts, String> {
     let certs: Vec<Certificate<'static>> = match ca_file {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| format!("reading ca_file {path}: {e}"))?;

@@ -10,10 +10,13 @@ use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
 pub mod apt_source;
+pub mod archive;
 pub mod command;
 pub mod cron;
 pub mod directory;
+pub mod download;
 pub mod file;
+pub mod git;
 pub mod group;
 pub mod http_check;
 pub mod line;
@@ -24,7 +27,7 @@ pub mod sysctl;
 pub mod user;
 
 /// The resource types this runner knows.
-pub const TYPES: [&str; 13] = [
+pub const TYPES: [&str; 16] = [
     "file",
     "directory",
     "link",
@@ -38,6 +41,9 @@ pub const TYPES: [&str; 13] = [
     "sysctl",
     "http_check",
     "apt_source",
+    "download",
+    "archive",
+    "git",
 ];
 
 /// A resource plus what the runtime said about its sensitive attributes.
@@ -313,6 +319,9 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "sysctl" => sysctl::probe(spec),
         "http_check" => http_check::probe(spec),
         "apt_source" => apt_source::probe(spec),
+        "download" => download::probe(spec),
+        "archive" => archive::probe(spec),
+        "git" => git::probe(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -333,6 +342,9 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         "group" => converge(spec, group::fix),
         "cron" => converge(spec, cron::fix),
         "sysctl" => converge(spec, sysctl::fix),
+        "download" => converge(spec, download::fix),
+        "archive" => converge(spec, archive::fix),
+        "git" => converge(spec, git::fix),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }

@@ -11,6 +11,7 @@ use crate::sys;
 use serde_json::json;
 use std::fs;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// True when systemd is PID 1 and running.
 pub fn systemd_running() -> bool {
@@ -102,14 +103,37 @@ fn set_enabled(d: &Desired, on: bool) -> Result<(), String> {
     }
 }
 
+/// After a reload or restart a daemon may briefly look stopped: sshd, for
+/// one, re-executes itself on SIGHUP and forks a new PID, so its pid file
+/// names a dead process for a moment. Bounded wait for `status` to agree.
+fn wait_running(d: &Desired) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !is_running(d)? {
+        if Instant::now() > deadline {
+            return Err(format!("{} is not running after {}", d.name, d.on_notify));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn missing(d: &Desired) -> bool {
+    !d.systemd && !Path::new(&init_script(d.name.as_str())).exists()
+}
+
 pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let d = desired(spec)?;
-    if !d.systemd && !Path::new(&init_script(&d.name)).exists() {
-        return Err(format!(
-            "no such service: {} (no {})",
-            d.name,
-            init_script(&d.name)
-        ));
+    if missing(&d) {
+        // The package that installs it usually comes earlier in the same
+        // apply: plan the start instead of failing the whole plan.
+        let mut plan = Plan::new(json!({"installed": false}));
+        if d.state == "running" {
+            plan.change("state", "not installed", "running");
+        }
+        if d.enabled == Some(true) {
+            plan.change("enabled", false, true);
+        }
+        return Ok(plan);
     }
     let running = is_running(&d)?;
     let enabled = is_enabled(&d)?;
@@ -135,6 +159,13 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
 pub fn apply(spec: &Spec, refresh: bool) -> Result<Outcome, String> {
     let d = desired(spec)?;
     let plan = probe(spec)?;
+    if plan.action != Action::None && missing(&d) {
+        return Err(format!(
+            "no such service: {} (no {})",
+            d.name,
+            init_script(&d.name)
+        ));
+    }
     let mut did = Vec::new();
     for c in &plan.changes {
         match (c.attr.as_str(), c.to.as_str(), c.to.as_bool()) {
@@ -152,6 +183,7 @@ pub fn apply(spec: &Spec, refresh: bool) -> Result<Outcome, String> {
     if refresh && !started && d.state != "stopped" && is_running(&d)? {
         control(&d, &d.on_notify)?;
         did.push(format!("{}ed", d.on_notify.trim_end_matches('e')));
+        wait_running(&d)?;
     }
     let after = probe(spec)?;
     if after.action != Action::None {
