@@ -573,11 +573,8 @@ fn a_mixed_batch_converges_in_one_apply_and_then_has_nothing_to_do() {
 /// a certificate for `localhost` signed by /srv/tls/ca.pem, and a second,
 /// unrelated CA in /srv/tls/other.pem. Returns the port.
 fn tls_server(h: &mc_testfleet::Host) -> u16 {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The host has its own network namespace: any port is free there.
+    let port = 8443;
     h.exec_ok(&format!(
         "set -e; mkdir -p /srv/tls; cd /srv/tls; k='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'; \
          openssl req -x509 $k -keyout ca.key -out ca.pem -days 2 -subj /CN=mc-test-ca 2>/dev/null; \
@@ -590,7 +587,12 @@ fn tls_server(h: &mc_testfleet::Host) -> u16 {
     ))
     .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // The server listens on the host's own loopback: probe it from inside.
+    let listening = || {
+        h.exec(&format!("bash -c 'echo > /dev/tcp/127.0.0.1/{port}'"))
+            .is_ok_and(|o| o.status.success())
+    };
+    while !listening() {
         assert!(
             std::time::Instant::now() < deadline,
             "TLS server did not start"
