@@ -41,6 +41,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Gather and print the facts of hosts.
     Facts(cmd::facts::Args),
+    /// List the backups a host keeps of a file.
+    Backups(cmd::backups::Args),
     /// Approve a plan that needs approval.
     Approve(cmd::approve::Args),
     /// Reject a plan that needs approval.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Drift(args) => cmd::drift::run(args),
         Command::Facts(args) => cmd::facts::run(args),
+        Command::Backups(args) => cmd::backups::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Approve(args) => cmd::approve::run(args, true),
         Command::Reject(args) => cmd::approve::run(args, false),

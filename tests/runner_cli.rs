@@ -109,6 +109,77 @@ fn a_non_root_login_updates_its_own_file() {
         .exec_ok("cat /home/mcapp/.local/state/mc/backups/files/home/mcapp/app.conf/*")
         .unwrap();
     assert_eq!(kept, "old\n");
+
+    // `mc backups` lists it from the login user's own store, and the
+    // listed file restores the old bytes.
+    let (code, out, err) = mc_on(
+        &fleet,
+        &["backups", h.name(), "/home/mcapp/app.conf", "--json", "-p"],
+        p.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let dir = listed["dir"].as_str().unwrap();
+    assert_eq!(
+        dir,
+        "/home/mcapp/.local/state/mc/backups/files/home/mcapp/app.conf"
+    );
+    let backups = listed["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 1, "{out}");
+    let name = backups[0]["name"].as_str().unwrap();
+    assert_eq!(backups[0]["size"], 4);
+    h.exec_ok(&format!("cp {dir}/{name} /home/mcapp/app.conf"))
+        .unwrap();
+    assert_eq!(h.read_file("/home/mcapp/app.conf").unwrap(), b"old\n");
+
+    let (code, out, err) = mc_on(
+        &fleet,
+        &["backups", h.name(), "/home/mcapp/app.conf", "-p"],
+        p.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("newest last") && out.contains(name), "{out}");
+    assert!(out.contains("restore one by hand"), "{out}");
+    let (code, _, err) = mc_on(&fleet, &["backups", "nohost", "/etc/x", "-p"], p.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("nohost"), "{err}");
+}
+
+#[test]
+fn mc_backups_lists_root_backups_newest_last_and_prunes_by_count() {
+    let fleet = Fleet::start(1).unwrap();
+    let h = fleet.host(0);
+    let p = tempfile::tempdir().unwrap();
+    for version in 1..=4 {
+        let main = format!(
+            "host \"{}\" {{}}\non all {{\n  file \"/srv/app.conf\" {{\n    content = \"v{version}\\n\"\n    backups_kept = 2\n  }}\n}}\n",
+            h.name()
+        );
+        std::fs::write(p.path().join("main.mc"), main).unwrap();
+        let (code, out, err) = mc_on(&fleet, &["apply", "--yes"], p.path());
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = mc_on(
+        &fleet,
+        &["backups", h.name(), "/srv/app.conf", "--json", "-p"],
+        p.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let dir = listed["dir"].as_str().unwrap();
+    assert_eq!(dir, "/var/lib/mc/backups/files/srv/app.conf");
+    let names: Vec<&str> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{out}");
+    let contents: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| h.read_file(&format!("{dir}/{n}")).unwrap())
+        .collect();
+    assert_eq!(contents, [b"v2\n".to_vec(), b"v3\n".to_vec()]);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 pub mod apply;
 pub mod approve;
 pub mod audit;
+pub mod backups;
 pub mod check;
 pub mod compile;
 pub mod completions;

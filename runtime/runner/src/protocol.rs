@@ -64,6 +64,9 @@ pub enum Request {
     },
     /// Host facts; answered by [`Response::Facts`].
     Facts,
+    /// The backups kept of the file at `path` by the user this runner runs
+    /// as; answered by [`Response::Backups`].
+    Backups { path: String },
     /// Read the observed state of every resource and diff it against the
     /// desired state. Changes nothing on the host. Answered by
     /// [`Response::Probed`] with one result per resource, in order.
@@ -107,6 +110,17 @@ pub struct ApplyItem {
     pub notified_by: Vec<ResourceId>,
 }
 
+/// One backup of a file: `<dir>/<name>` holds the old bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupInfo {
+    /// `<UTC time>-<sha256>`.
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+    /// When it was made (its modification time), seconds since the epoch.
+    pub made_at: u64,
+}
+
 /// Runner → runtime.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -119,6 +133,12 @@ pub enum Response {
     },
     Facts {
         facts: serde_json::Value,
+    },
+    Backups {
+        /// The directory holding them (the user's backup store).
+        dir: String,
+        /// Oldest first.
+        backups: Vec<BackupInfo>,
     },
     Probed {
         results: Vec<ProbeResult>,

@@ -149,6 +149,12 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
             _ if !greeted => {
                 out.send(&Response::error(ErrorKind::Protocol, "send hello first"))?;
             }
+            Request::Backups { path } => {
+                let answer = guarded(|| backups_of(&path))
+                    .and_then(|r| r)
+                    .unwrap_or_else(|e| Response::error(ErrorKind::Internal, e));
+                out.send(&answer)?;
+            }
             Request::Facts => {
                 let facts = guarded(crate::facts::gather)
                     .unwrap_or_else(|e| serde_json::json!({"error": e}));
@@ -581,6 +587,33 @@ impl OutputBuffer {
         text.push_str(&String::from_utf8_lossy(&tail));
         Some(text)
     }
+}
+
+/// The backups of `path` in this user's backup store.
+fn backups_of(path: &str) -> Result<Response, String> {
+    if !path.starts_with('/') {
+        return Err(format!("the path must be absolute, got {path:?}"));
+    }
+    let root = crate::sys::backup_root().map_err(|e| format!("the backup store: {e}"))?;
+    let dir = crate::sys::backup_dir_of(&root, path);
+    let backups = crate::sys::list_backups(&dir)
+        .map_err(|e| format!("listing {}: {e}", dir.display()))?
+        .into_iter()
+        .map(|b| crate::protocol::BackupInfo {
+            made_at: b
+                .modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            name: b.name,
+            sha256: b.sha256,
+            size: b.size,
+        })
+        .collect();
+    Ok(Response::Backups {
+        dir: dir.display().to_string(),
+        backups,
+    })
 }
 
 #[cfg(test)]
