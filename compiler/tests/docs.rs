@@ -35,6 +35,7 @@ fn stdlib_reference_is_up_to_date() {
         "download",
         "archive",
         "git",
+        "firewall_rule",
     ] {
         assert!(md.contains(&format!("### `{ty}`")), "{ty} documented");
     }

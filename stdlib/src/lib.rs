@@ -43,6 +43,10 @@ pub const FILES: &[StdlibFile] = &[
         path: "<stdlib>/sources.mc",
         source: include_str!("../sources.mc"),
     },
+    StdlibFile {
+        path: "<stdlib>/network.mc",
+        source: include_str!("../network.mc"),
+    },
 ];
 
 /// Prefix of every stdlib path, so messages can tell stdlib spans apart.

@@ -164,6 +164,7 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
                 resources,
                 sensitive,
             } => {
+                crate::providers::firewall::set_batch(resources.iter());
                 let results = resources
                     .iter()
                     .map(|r| probe_one(r, sensitive.get(&r.id)))
@@ -171,6 +172,7 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
                 out.send(&Response::Probed { results })?;
             }
             Request::Apply { items } => {
+                crate::providers::firewall::set_batch(items.iter().map(|i| &i.resource));
                 out.secrets = items
                     .iter()
                     .flat_map(|i| {

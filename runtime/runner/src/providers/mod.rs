@@ -16,6 +16,7 @@ pub mod cron;
 pub mod directory;
 pub mod download;
 pub mod file;
+pub mod firewall;
 pub mod git;
 pub mod group;
 pub mod http_check;
@@ -27,7 +28,7 @@ pub mod sysctl;
 pub mod user;
 
 /// The resource types this runner knows.
-pub const TYPES: [&str; 16] = [
+pub const TYPES: [&str; 17] = [
     "file",
     "directory",
     "link",
@@ -44,6 +45,7 @@ pub const TYPES: [&str; 16] = [
     "download",
     "archive",
     "git",
+    "firewall_rule",
 ];
 
 /// A resource plus what the runtime said about its sensitive attributes.
@@ -322,6 +324,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "download" => download::probe(spec),
         "archive" => archive::probe(spec),
         "git" => git::probe(spec),
+        "firewall_rule" => firewall::probe(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -345,6 +348,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         "download" => converge(spec, download::fix),
         "archive" => converge(spec, archive::fix),
         "git" => converge(spec, git::fix),
+        "firewall_rule" => converge(spec, firewall::fix),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
