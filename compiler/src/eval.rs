@@ -211,15 +211,27 @@ impl<'p> Evaluator<'p> {
         self.globals.insert(r, None);
         let host = self.host.take();
         let site = self.user_site.take();
+        let given = l
+            .param
+            .then(|| self.prog.params.get(&l.name.name).cloned())
+            .flatten();
         let result = (|| {
-            let v = self.eval(cx, &mut Scope::default(), &l.value)?;
-            match &l.ty {
-                Some(t) => {
-                    let ty = self.resolve_type(cx, t)?;
-                    self.coerce_at(cx, v, &ty, l.value.span(), "this value")
-                }
-                None => Ok(v),
-            }
+            let Some(text) = &given else {
+                let v = self.eval(cx, &mut Scope::default(), &l.value)?;
+                return match &l.ty {
+                    Some(t) => {
+                        let ty = self.resolve_type(cx, t)?;
+                        self.coerce_at(cx, v, &ty, l.value.span(), "this value")
+                    }
+                    None => Ok(v),
+                };
+            };
+            let ty = match &l.ty {
+                Some(t) => self.resolve_type(cx, t)?,
+                None => Arc::new(Type::Any),
+            };
+            let what = format!("`--var {}={text}`", l.name.name);
+            self.coerce_at(cx, param_value(text, &ty), &ty, l.name.span, &what)
         })();
         self.host = host;
         self.user_site = site;
@@ -2491,4 +2503,35 @@ fn project_root(fs_path: &Path, shown: &str) -> std::path::PathBuf {
         root.pop();
     }
     root
+}
+
+/// The text of `--var NAME=TEXT` as a value of the param's type: a string
+/// for string-like types, a number, boolean or mode when the text reads as
+/// one, JSON for lists and records. What does not fit stays text, so the
+/// type check reports it.
+fn param_value(text: &str, ty: &Type) -> Value {
+    match ty {
+        Type::Optional(inner) => param_value(text, inner),
+        Type::Str | Type::Path | Type::Secret | Type::Literals(_) | Type::Any => Value::str(text),
+        Type::Int => text
+            .trim()
+            .parse()
+            .map(Value::Int)
+            .unwrap_or_else(|_| Value::str(text)),
+        Type::Bool => match text.trim() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::str(text),
+        },
+        Type::Mode => {
+            let t = text.trim();
+            let digits = t.strip_prefix("0o").unwrap_or(t);
+            i64::from_str_radix(digits, 8)
+                .map(Value::Mode)
+                .unwrap_or_else(|_| Value::str(text))
+        }
+        _ => serde_json::from_str::<serde_json::Value>(text)
+            .map(|j| Value::from_json(&j))
+            .unwrap_or_else(|_| Value::str(text)),
+    }
 }

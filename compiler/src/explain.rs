@@ -159,6 +159,10 @@ top-level bindings."),
     ("E0313", "data file does not parse", "\
 A file read with `yaml_file`, `json_file` or `toml_file` is not valid YAML,
 JSON or TOML. The message gives the line and column the parser stopped at."),
+    ("E0315", "unknown parameter", "\
+`--var NAME=VALUE` names no `param NAME: Type = default` item of the project.
+Check the spelling, or declare the parameter. A value that does not fit the
+param's type is reported as a type mismatch (E0202) naming the `--var`."),
     ("E0401", "var missing on a host", "\
 Code inside `on` reads `host.vars.NAME`, but one of the hosts the block targets
 has no var NAME: neither the host nor any of its groups sets it. The message

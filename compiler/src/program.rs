@@ -58,6 +58,8 @@ pub struct Program {
     pub modules: Vec<Module>,
     /// Names of the stdlib, visible in every module.
     pub prelude: HashMap<String, ItemRef>,
+    /// `--var NAME=VALUE` from the command line, for `param` items.
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 /// What a name in scope refers to.

@@ -33,6 +33,8 @@ pub struct Project {
     unreadable: BTreeMap<String, String>,
     /// Derived snapshots, dropped on every change of the inputs.
     cache: Mutex<Cache>,
+    /// `--var NAME=VALUE` values for `param` items.
+    params: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -79,6 +81,7 @@ impl Project {
             load_errors: Vec::new(),
             unreadable: BTreeMap::new(),
             cache: Mutex::default(),
+            params: BTreeMap::new(),
         };
         project.discover();
         project
@@ -96,6 +99,10 @@ impl Project {
     /// host evaluated with its default facts (duplicates, cycles, checks,
     /// vars missing on some host). Ordered by file and position.
     pub fn check(&self) -> Vec<Diagnostic> {
+        let unknown = self.param_errors();
+        if !unknown.is_empty() {
+            return unknown;
+        }
         let guard = self.lock();
         let db: &Database = &guard;
         let front = self.front_end(db);
@@ -129,6 +136,64 @@ impl Project {
         out
     }
 
+    /// Sets the values of `param` items (`--var NAME=VALUE`), as text that
+    /// each param's type reads. Names that are no `param` of the project
+    /// are reported by [`Project::param_errors`].
+    pub fn set_params(&mut self, params: BTreeMap<String, String>) {
+        self.params = params;
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Cache::default();
+        }
+    }
+
+    /// The values given with `--var`, for recording in a plan.
+    pub fn params(&self) -> &BTreeMap<String, String> {
+        &self.params
+    }
+
+    /// `--var` names that no `param` item declares (E0315).
+    pub fn param_errors(&self) -> Vec<Diagnostic> {
+        if self.params.is_empty() {
+            return Vec::new();
+        }
+        let guard = self.lock();
+        let prog = self.program(&guard);
+        let declared: Vec<&str> = prog
+            .modules
+            .iter()
+            .filter(|m| !m.stdlib)
+            .flat_map(|m| m.items.iter())
+            .filter_map(|(_, item)| match item.as_ref() {
+                mc_grammar::ast::Item::Let(l) if l.param => Some(l.name.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let entry_loc = Loc {
+            file: Arc::from(self.display_path(&self.entry).as_str()),
+            span: Span::empty(0),
+        };
+        self.params
+            .keys()
+            .filter(|k| !declared.contains(&k.as_str()))
+            .map(|k| {
+                let mut d = Diag::error(
+                    "E0315",
+                    entry_loc.clone(),
+                    format!("`--var {k}=…` sets no `param` of this project"),
+                )
+                .label("unknown parameter");
+                d = match crate::suggest::closest(k, declared.iter().copied()) {
+                    Some(s) => d.note(format!("did you mean `{s}`?")),
+                    None if declared.is_empty() => {
+                        d.note("declare it: `param NAME: Type = default`")
+                    }
+                    None => d.note(format!("params: {}", declared.join(", "))),
+                };
+                to_diagnostic(&d)
+            })
+            .collect()
+    }
+
     /// The front end without evaluating hosts: parse errors, resolution,
     /// duplicate definitions, import cycles, unknown target names. Fast and
     /// incremental; what an editor runs on every change.
@@ -159,6 +224,10 @@ impl Project {
         host: &str,
         facts: &serde_json::Value,
     ) -> Result<mc_ir::Catalog, Vec<Diagnostic>> {
+        let unknown = self.param_errors();
+        if !unknown.is_empty() {
+            return Err(unknown);
+        }
         let guard = self.lock();
         let db: &Database = &guard;
         let front = self.front_end(db);
@@ -267,6 +336,14 @@ impl Project {
             h.update([0]);
             h.update((text.len() as u64).to_le_bytes());
             h.update(text.as_bytes());
+        }
+        // Command-line values change what the sources compile to.
+        for (name, value) in &self.params {
+            h.update(b"--var\0");
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((value.len() as u64).to_le_bytes());
+            h.update(value.as_bytes());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -748,7 +825,10 @@ impl Project {
         let index: HashMap<SourceFile, usize> =
             files.iter().enumerate().map(|(i, f)| (*f, i)).collect();
         let stdlib: HashSet<SourceFile> = self.input.stdlib(db).iter().copied().collect();
-        let mut prog = Program::default();
+        let mut prog = Program {
+            params: self.params.clone(),
+            ..Program::default()
+        };
         for f in &files {
             let summary = db::module_summary(db, self.input, *f);
             prog.modules.push(Module {

@@ -662,3 +662,45 @@ on all { file "/etc/x" { content = file_contents("../../etc/passwd") } }
         "{text}"
     );
 }
+
+#[test]
+fn params_take_their_default_or_the_command_line_value() {
+    let src = r#"
+param port: Int = 8080
+param env: "dev" | "prod" = "dev"
+param name: String = "app"
+host "a" {}
+on all { file "/etc/app" { content = "${name} ${env} ${port}\n" } }
+"#;
+    let mut p = project(src, &[]);
+    assert_eq!(
+        attr(&catalog(&p, "a"), "file[/etc/app]", "content"),
+        Some(&s("app dev 8080\n"))
+    );
+    p.set_params(
+        [("port", "9090"), ("env", "prod"), ("name", "123")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    assert_eq!(
+        attr(&catalog(&p, "a"), "file[/etc/app]", "content"),
+        Some(&s("123 prod 9090\n"))
+    );
+
+    p.set_params([("port".to_string(), "eighty".to_string())].into());
+    let text = p.render(&p.check(), false);
+    assert!(
+        text.contains("E0202") && text.contains("--var port=eighty"),
+        "{text}"
+    );
+    p.set_params([("env".to_string(), "qa".to_string())].into());
+    let text = p.render(&p.check(), false);
+    assert!(text.contains("\"qa\" is not one of"), "{text}");
+    p.set_params([("prot".to_string(), "1".to_string())].into());
+    let text = p.render(&p.check(), false);
+    assert!(
+        text.contains("E0315") && text.contains("did you mean `port`"),
+        "{text}"
+    );
+}

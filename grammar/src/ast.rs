@@ -133,10 +133,12 @@ pub struct Import {
     pub span: Span,
 }
 
-/// Top-level `let NAME[: T] = expr`.
+/// Top-level `let NAME[: T] = expr`, or `param NAME: T = default`: a
+/// value the command line may set (`--var NAME=VALUE`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LetItem {
     pub docs: Option<String>,
+    pub param: bool,
     pub name: Ident,
     pub ty: Option<TypeExpr>,
     pub value: Expr,

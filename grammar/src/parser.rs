@@ -349,6 +349,42 @@ pub fn target_call(name: Ident, arg: Expr, span: Span, custom: &mut Vec<Custom>)
 
 /// `host "…" { … }` / `group "…" { … }`; any other word in that position
 /// is reported.
+/// `param NAME: T = default`; `param` is not a keyword, so any other word
+/// in its place is reported here.
+pub fn param_item(
+    keyword: Ident,
+    name: Ident,
+    ty: TypeExpr,
+    value: Expr,
+    span: Span,
+    custom: &mut Vec<Custom>,
+) -> Item {
+    if keyword.name == "param" {
+        return Item::Let(LetItem {
+            docs: None,
+            param: true,
+            name,
+            ty: Some(ty),
+            value,
+            span,
+        });
+    }
+    let mut diag = Diagnostic::error(
+        errors::codes::NOT_AN_ITEM,
+        format!("`{}` cannot start a top-level item", keyword.name),
+        Label::new("", keyword.span.range()).with_message("not an item"),
+    );
+    if let Some(close) = did_you_mean(&keyword.name, ["param"]) {
+        diag = diag.with_replacement(
+            format!("did you mean `{close}`?"),
+            keyword.span.range(),
+            close,
+        );
+    }
+    custom.push(Custom(Box::new(diag)));
+    Item::Error(span)
+}
+
 pub fn inventory(
     keyword: Ident,
     name: StrLit,

@@ -29,6 +29,11 @@ pub trait CatalogSource: Send + Sync {
     fn hosts(&self) -> Result<Vec<HostInfo>, String>;
     fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String>;
     fn source_digest(&self) -> String;
+    /// The command-line values of the project's parameters (`--var`),
+    /// recorded in the plan.
+    fn vars(&self) -> std::collections::BTreeMap<String, String> {
+        Default::default()
+    }
     /// Evaluates the project's policies (and its `approval_risk`) against a
     /// plan. Sources without policies need not implement it.
     fn evaluate_policies(&self, _plan: &Plan) -> crate::policy::PolicyOutcome {
@@ -392,6 +397,7 @@ impl Runtime {
         }
         let mut plan = Plan::new(state::now(), source_digest, host_plans);
         plan.project = self.project.clone();
+        plan.vars = source.vars();
         source.evaluate_policies(&plan).seal_into(&mut plan);
         self.save_plan(&plan)?;
         Ok(Planned { plan, sessions })

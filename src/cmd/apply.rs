@@ -59,6 +59,12 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
                     .into(),
             );
         }
+        if !args.run.vars.is_empty() {
+            return Err(
+                "--var sets what to plan; a plan file is applied with the values it was planned with"
+                    .into(),
+            );
+        }
         let text = std::fs::read_to_string(&args.path)
             .map_err(|e| format!("cannot read {}: {e}", args.path.display()))?;
         let plan = Plan::from_json(&text).map_err(|e| format!("{}: {e}", args.path.display()))?;
@@ -79,7 +85,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         progress.finish();
         report.map_err(|e| e.to_string())?
     } else {
-        let source = catalog_source(&args.path)?;
+        let source = catalog_source(&args.path, &args.run.vars)?;
         let rt = args.run.runtime(&args.path)?;
         if opts.serial.is_none() {
             opts.serial = project_serial(&args.path)?;

@@ -41,7 +41,7 @@ fn backups(args: &Args) -> Result<(), String> {
     if !args.file.starts_with('/') {
         return Err(format!("the path must be absolute, got {:?}", args.file));
     }
-    let source = catalog_source(&args.project)?;
+    let source = catalog_source(&args.project, &args.run.vars)?;
     let selection = Selection {
         limit: vec![args.host.clone()],
         ..Selection::default()

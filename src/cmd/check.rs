@@ -16,6 +16,9 @@ pub struct Args {
     /// line, on stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Set a `param` of the project (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
+    pub vars: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,7 +32,8 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(1);
     }
-    let project = Project::load_dir(&args.path);
+    let mut project = Project::load_dir(&args.path);
+    project.set_params(args.vars.iter().cloned().collect());
     let diagnostics = project.check();
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     match args.format {

@@ -39,7 +39,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn drift(args: &Args) -> Result<ExitCode, String> {
-    let source = catalog_source(&args.path)?;
+    let source = catalog_source(&args.path, &args.run.vars)?;
     let rt = args.run.runtime(&args.path)?;
     let sel = args.run.selection();
     let report = mc_runtime::block_on(rt.drift(source.clone(), &sel)).map_err(|e| e.to_string())?;

@@ -28,7 +28,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn facts(args: &Args) -> Result<ExitCode, String> {
-    let source = catalog_source(&args.path)?;
+    let source = catalog_source(&args.path, &args.run.vars)?;
     let hosts =
         Runtime::select_hosts(source.as_ref(), &args.run.selection()).map_err(|e| e.to_string())?;
     let results: Vec<(String, Result<serde_json::Value, String>)> = if args.cached {

@@ -51,6 +51,19 @@ pub struct RunArgs {
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Set a `param` of the project (repeatable); recorded in the plan.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE` of `--var`.
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }
 
 impl RunArgs {
@@ -138,6 +151,9 @@ impl CatalogSource for CompilerSource {
     fn source_digest(&self) -> String {
         self.project.source_digest()
     }
+    fn vars(&self) -> std::collections::BTreeMap<String, String> {
+        self.project.params().clone()
+    }
     fn evaluate_policies(&self, plan: &mc_ir::plan::Plan) -> mc_runtime::PolicyOutcome {
         let (findings, required_approvals) = self.project.policies().evaluate_plan(plan);
         mc_runtime::PolicyOutcome {
@@ -147,13 +163,20 @@ impl CatalogSource for CompilerSource {
     }
 }
 
-pub fn catalog_source(dir: &Path) -> Result<Arc<dyn CatalogSource>, String> {
+pub fn catalog_source(
+    dir: &Path,
+    vars: &[(String, String)],
+) -> Result<Arc<dyn CatalogSource>, String> {
     if !dir.join("main.mc").is_file() {
         return Err(format!("{}: no main.mc here", dir.display()));
     }
-    Ok(Arc::new(CompilerSource {
-        project: mc_compiler::Project::load_dir(dir),
-    }))
+    let mut project = mc_compiler::Project::load_dir(dir);
+    project.set_params(vars.iter().cloned().collect());
+    let unknown = project.param_errors();
+    if !unknown.is_empty() {
+        return Err(project.render(&unknown, false));
+    }
+    Ok(Arc::new(CompilerSource { project }))
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -167,7 +190,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn plan(args: &Args) -> Result<ExitCode, String> {
-    let source = catalog_source(&args.path)?;
+    let source = catalog_source(&args.path, &args.run.vars)?;
     let rt = args.run.runtime(&args.path)?;
     let sel = args.run.selection();
     let progress = mc_runtime::render::progress_for_stderr();

@@ -377,6 +377,7 @@ impl<'a> Formatter<'a> {
                 }
                 Doc::concat(out)
             }
+            Item::Let(l) if l.param => self.param_binding(&l.name, l.ty.as_ref(), &l.value),
             Item::Let(l) => self.let_binding(&l.name, l.ty.as_ref(), &l.value),
             Item::Type(t) => Doc::concat(vec![
                 Doc::text("type "),
@@ -616,13 +617,24 @@ impl<'a> Formatter<'a> {
 
     fn let_binding(&mut self, name: &Ident, ty: Option<&TypeExpr>, value: &Expr) -> Doc<'a> {
         let mut out = vec![Doc::text("let "), self.ident(name)];
+        self.binding_rest(&mut out, ty, value);
+        Doc::concat(out)
+    }
+
+    /// `NAME: T = value` of a `param` item.
+    fn param_binding(&mut self, name: &Ident, ty: Option<&TypeExpr>, value: &Expr) -> Doc<'a> {
+        let mut out = vec![Doc::text("param "), self.ident(name)];
+        self.binding_rest(&mut out, ty, value);
+        Doc::concat(out)
+    }
+
+    fn binding_rest(&mut self, out: &mut Vec<Doc<'a>>, ty: Option<&TypeExpr>, value: &Expr) {
         if let Some(ty) = ty {
             out.push(Doc::text(": "));
             out.push(self.ty(ty));
         }
         out.push(Doc::text(" = "));
         out.push(self.expr(value));
-        Doc::concat(out)
     }
 
     fn pattern(&mut self, p: &ForPattern) -> Doc<'a> {

@@ -200,3 +200,9 @@ fn windows_line_endings_become_unix_ones() {
     let src = "// note \r\nlet a = 1\r\n\r\n\r\nlet b = [1,\r\n  2]\r\n";
     assert_eq!(fmt(src), "// note\nlet a = 1\n\nlet b = [1, 2]\n");
 }
+
+#[test]
+fn param_items_keep_their_keyword() {
+    let out = mc_fmt::format("param  port : Int=8080\n", mc_fmt::DEFAULT_WIDTH).unwrap();
+    assert_eq!(out, "param port: Int = 8080\n");
+}

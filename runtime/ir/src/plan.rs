@@ -27,6 +27,10 @@ pub struct Plan {
     /// plan.json` finds the project's state store through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// The `--var NAME=VALUE` values the catalogs were compiled with, so
+    /// the plan shows them and an apply of it uses exactly them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
     pub hosts: Vec<HostPlan>,
     /// Why this plan needs an approval before `mc apply` runs it (policy
     /// `require_approval` reasons and changes at or above the project's
@@ -188,6 +192,7 @@ impl Plan {
             created_at,
             source_digest,
             project: None,
+            vars: Default::default(),
             hosts,
             required_approvals: Vec::new(),
             policy: Vec::new(),
