@@ -37,8 +37,18 @@ fn main() {
     println!("cargo:rerun-if-env-changed=MC_RUNNER_TARGETS");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let mut table = String::from("&[\n");
+    let explicit = env::var("MC_RUNNER_TARGETS").is_ok_and(|l| !l.trim().is_empty());
     for (triple, arch, linker) in targets() {
-        let built = build_runner(&out_dir, triple, linker);
+        let built = match build_runner(&out_dir, triple, linker) {
+            Ok(path) => path,
+            // A cross target found on this machine is a bonus: without it
+            // mc still manages hosts of the native architecture.
+            Err(e) if linker.is_some() && !explicit => {
+                println!("cargo:warning=skipping the {arch} runner: {e}");
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
         let embedded = out_dir.join(format!("mc-runner-{arch}"));
         std::fs::copy(&built, &embedded).unwrap_or_else(|e| {
             panic!("copying {} to {}: {e}", built.display(), embedded.display())
@@ -99,7 +109,7 @@ fn on_path(program: &str) -> bool {
 
 /// Runs `cargo build -p mc-runner` for `triple`, statically linked, and
 /// returns the executable's path.
-fn build_runner(out_dir: &Path, triple: &str, linker: Option<&str>) -> PathBuf {
+fn build_runner(out_dir: &Path, triple: &str, linker: Option<&str>) -> Result<PathBuf, String> {
     let release = env::var("PROFILE").as_deref() == Ok("release");
     // `<target>/<profile>/build/<pkg>/out` → `<target>/<profile>/mc-runner-static`,
     // shared by every build of this profile (check, clippy, test, build).
@@ -141,13 +151,14 @@ fn build_runner(out_dir: &Path, triple: &str, linker: Option<&str>) -> PathBuf {
     }
     let status = cmd
         .status()
-        .unwrap_or_else(|e| panic!("running cargo to build the runner for {triple}: {e}"));
-    assert!(
-        status.success(),
-        "building the static runner for {triple} failed ({status})"
-    );
-    target_dir
+        .map_err(|e| format!("running cargo to build the runner for {triple}: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the static runner for {triple} failed ({status})"
+        ));
+    }
+    Ok(target_dir
         .join(triple)
         .join(if release { "release" } else { "debug" })
-        .join("mc-runner")
+        .join("mc-runner"))
 }

@@ -326,3 +326,33 @@ fn backups_are_pruned_by_count() {
     assert!(s.probe_one(&bad).error.unwrap().contains("at least 1"));
     s.bye();
 }
+
+#[test]
+fn backups_older_than_max_age_are_pruned() {
+    let h = host();
+    let mut s = Session::greeted(h);
+    let path = "/srv/mc-aged.conf";
+    let dir = format!("/var/lib/mc/backups/files{path}");
+    let version = |i: u32, max_age: Option<u32>| {
+        let mut attrs = json!({"content": format!("version {i}\n")});
+        if let Some(days) = max_age {
+            attrs["backups_max_age"] = json!(days);
+        }
+        res("file", path, attrs)
+    };
+    s.converge(&[version(0, None)]);
+    s.converge(&[version(1, None)]);
+    // The backup of version 0 is three days old.
+    h.exec_ok(&format!("touch -d '-3 days' {dir}/*")).unwrap();
+    s.converge(&[version(2, Some(5))]);
+    assert_eq!(
+        h.exec_ok(&format!("cat {dir}/*")).unwrap(),
+        "version 0\nversion 1\n"
+    );
+    s.converge(&[version(3, Some(2))]);
+    assert_eq!(
+        h.exec_ok(&format!("cat {dir}/*")).unwrap(),
+        "version 1\nversion 2\n"
+    );
+    s.bye();
+}
