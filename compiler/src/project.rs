@@ -868,6 +868,28 @@ impl Project {
 
     /// Evaluates every host with its default facts, on as many threads as
     /// the machine has (hosts are independent), results in host order.
+    /// The host's facts file, `facts/HOST.json` in the project, which
+    /// `mc check` evaluates the host with (keys it lacks keep their
+    /// defaults), so an error only a RedHat host reaches is caught.
+    fn facts_file(&self, host: &mc_ir::HostInfo) -> Result<Option<serde_json::Value>, Box<Diag>> {
+        let path = self.root.join("facts").join(format!("{}.json", host.name));
+        let Ok(text) = self.fs.read_to_string(&path) else {
+            return Ok(None);
+        };
+        let loc = Loc {
+            file: Arc::from(self.display_path(&path).as_str()),
+            span: Span::empty(0),
+        };
+        let problem = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.is_object() => return Ok(Some(v)),
+            Ok(_) => "facts must be a JSON object".to_string(),
+            Err(e) => format!("facts file does not parse: {e}"),
+        };
+        Err(Box::new(
+            Diag::error("E0407", loc, problem).label("this facts file"),
+        ))
+    }
+
     fn evaluate_all(&self, prog: &Program, hosts: &[inventory::HostEntry]) -> Vec<Vec<Diag>> {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -875,7 +897,11 @@ impl Project {
             .clamp(1, hosts.len().max(1));
         let fleet = inventory::fleet(hosts);
         let run = |h: &inventory::HostEntry| {
-            let facts = Project::default_facts(&h.info);
+            let facts = match self.facts_file(&h.info) {
+                Ok(Some(f)) => f,
+                Ok(None) => Project::default_facts(&h.info),
+                Err(d) => return vec![*d],
+            };
             self.evaluate(prog, h, &facts, &fleet)
                 .err()
                 .unwrap_or_default()

@@ -704,3 +704,20 @@ on all { file "/etc/app" { content = "${name} ${env} ${port}\n" } }
         "{text}"
     );
 }
+
+#[test]
+fn check_evaluates_each_host_with_its_facts_file() {
+    let src = r#"
+host "deb" {}
+host "rh" {}
+on all {
+  let pkg = if facts.os.family == "redhat" { to_string(to_int("httpd-x")) } else { "apache2" }
+  package pkg { state = "present" }
+}
+"#;
+    let clean = project(src, &[]);
+    assert!(!clean.check().iter().any(|d| d.is_error()));
+    let with_facts = project(src, &[("facts/rh.json", r#"{"os": {"family": "redhat"}}"#)]);
+    let text = with_facts.render(&with_facts.check(), false);
+    assert!(text.contains("httpd-x") && text.contains("E0202"), "{text}");
+}
