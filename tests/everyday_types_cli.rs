@@ -101,6 +101,10 @@ fn new_types_converge_in_one_apply_then_change_nothing() {
     )
     .unwrap();
 
+    h.write_file("/etc/init.d/mcapp", MCAPP_INIT.as_bytes())
+        .unwrap();
+    h.exec_ok("chmod 755 /etc/init.d/mcapp").unwrap();
+
     let project = tempfile::tempdir().unwrap();
     let src = format!(
         r#"host "{name}" {{}}
@@ -132,13 +136,19 @@ on all {{
     action = "reject"
     order = 1000
   }}
+  service "mcapp" {{
+    state = "running"
+  }}
+  systemd_unit "mcapp.service" {{
+    content = "[Service]\nExecStart=/bin/sleep 1000 # UNIT_VERSION\n"
+  }}
 }}
 "#,
         name = h.name(),
         controller = mc_testfleet::CONTROLLER_ADDRESS,
         sum = sum.trim(),
     );
-    std::fs::write(project.path().join("main.mc"), src).unwrap();
+    std::fs::write(project.path().join("main.mc"), &src).unwrap();
     let p = project.path();
     let ssh = [
         "--ssh-config".into(),
@@ -166,4 +176,39 @@ on all {{
     assert!(out.contains("No changes"), "{out}");
     let (code, out, err) = run(mc().args(["plan", "--detailed-exitcode"]).arg(p).args(&ssh));
     assert_eq!(code, 0, "{out}{err}");
+
+    // A changed unit file refreshes its service.
+    assert_eq!(h.read_file("/var/log/mcapp.log").unwrap(), b"start\n");
+    std::fs::write(
+        project.path().join("main.mc"),
+        src.replace("UNIT_VERSION", "v2"),
+    )
+    .unwrap();
+    let (code, out, err) = run(mc().args(["apply", "--yes"]).arg(p).args(&ssh));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 changed"), "{out}");
+    assert_eq!(
+        h.read_file("/var/log/mcapp.log").unwrap(),
+        b"start\nrestart\n"
+    );
 }
+
+const MCAPP_INIT: &str = r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          mcapp
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: mc test app
+### END INIT INFO
+PIDFILE=/run/mcapp.pid
+case "$1" in
+  start) start-stop-daemon --start --quiet --background --make-pidfile --pidfile $PIDFILE --exec /bin/sleep -- 100000; echo start >> /var/log/mcapp.log ;;
+  stop) start-stop-daemon --stop --quiet --pidfile $PIDFILE --remove-pidfile --retry 5 ;;
+  restart) "$0" stop; start-stop-daemon --start --quiet --background --make-pidfile --pidfile $PIDFILE --exec /bin/sleep -- 100000; echo restart >> /var/log/mcapp.log ;;
+  reload) echo reload >> /var/log/mcapp.log ;;
+  status) [ -f $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null ;;
+  *) exit 3 ;;
+esac
+"#;

@@ -208,6 +208,15 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
                 auto(j, i, &mut edges);
             }
         }
+        // A changed unit file refreshes its service (after daemon-reload).
+        if r.type_name == "systemd_unit" {
+            let service = r.title.strip_suffix(".service").unwrap_or(&r.title);
+            if let Some(&j) = index.get(&ResourceId::new("service", service)) {
+                if i != j && !explicit.contains(&(j, i)) {
+                    edges.insert((i, j, EdgeKind::Notify));
+                }
+            }
+        }
         if r.type_name == "git" {
             if let Some(&j) = index.get(&ResourceId::new("package", "git")) {
                 auto(j, i, &mut edges);
@@ -393,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn archives_and_git_come_after_their_source_directory_and_package() {
+    fn new_types_get_their_automatic_edges() {
         let mut a = res("archive", "/opt/app/current", 0);
         a.attrs
             .insert("source".into(), Value::str("/opt/app/app.tar.gz"));
@@ -405,6 +414,8 @@ mod tests {
                 res("directory", "/opt/app", 2),
                 res("git", "/opt/app/src", 3),
                 res("package", "git", 4),
+                res("service", "app", 5),
+                res("systemd_unit", "app.service", 6),
             ],
         )
         .unwrap();
@@ -422,6 +433,9 @@ mod tests {
         ] {
             assert!(edges.contains(&(from.into(), to.into())), "{edges:?}");
         }
+        assert!(cat.edges.iter().any(|e| e.kind == EdgeKind::Notify
+            && e.from.0 == "systemd_unit[app.service]"
+            && e.to.0 == "service[app]"));
     }
 
     #[test]

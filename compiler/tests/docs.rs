@@ -36,6 +36,7 @@ fn stdlib_reference_is_up_to_date() {
         "archive",
         "git",
         "firewall_rule",
+        "systemd_unit",
     ] {
         assert!(md.contains(&format!("### `{ty}`")), "{ty} documented");
     }

@@ -25,10 +25,11 @@ pub mod link;
 pub mod package;
 pub mod service;
 pub mod sysctl;
+pub mod systemd_unit;
 pub mod user;
 
 /// The resource types this runner knows.
-pub const TYPES: [&str; 17] = [
+pub const TYPES: [&str; 18] = [
     "file",
     "directory",
     "link",
@@ -46,6 +47,7 @@ pub const TYPES: [&str; 17] = [
     "archive",
     "git",
     "firewall_rule",
+    "systemd_unit",
 ];
 
 /// A resource plus what the runtime said about its sensitive attributes.
@@ -325,6 +327,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "archive" => archive::probe(spec),
         "git" => git::probe(spec),
         "firewall_rule" => firewall::probe(spec),
+        "systemd_unit" => systemd_unit::probe(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -349,6 +352,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         "archive" => converge(spec, archive::fix),
         "git" => converge(spec, git::fix),
         "firewall_rule" => converge(spec, firewall::fix),
+        "systemd_unit" => systemd_unit::apply(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
