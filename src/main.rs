@@ -5,6 +5,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod cmd;
+mod out;
+mod style;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -12,14 +14,30 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "mc",
-    version,
+    version = VERSION,
     about = "Masterchef: typed, declarative configuration management",
     propagate_version = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run as if mc was started in DIR (like `git -C` and `make -C`).
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    directory: Option<std::path::PathBuf>,
+    /// When to colour output; `NO_COLOR` in the environment means never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t, global = true)]
+    color: style::ColorWhen,
+    /// More diagnostics on stderr (-v, -vv); `MC_LOG` sets filters too.
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr: no progress, no notes.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
+
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the version and the commit it was built
+/// from (see build.rs).
+const VERSION: &str = env!("MC_VERSION");
 
 #[derive(Subcommand)]
 enum Command {
@@ -61,15 +79,26 @@ enum Command {
     Lsp(cmd::lsp::Args),
     /// Explain a diagnostic code, e.g. `mc explain E0101`.
     Explain(cmd::explain::Args),
-    /// Print shell completions.
+    /// Print shell completions (see docs/cli.md to install them).
     Completions(cmd::completions::Args),
+    /// Print the manual page, or write all of them with --out-dir.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    style::init(cli.color);
+    out::init_logging(cli.verbose, cli.quiet);
+    if let Some(dir) = &cli.directory {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("error: cannot change to directory {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    }
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
+        Command::Man(args) => cmd::completions::man::<Cli>(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Compile(args) => cmd::compile::run(args),

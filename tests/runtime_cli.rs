@@ -122,7 +122,8 @@ fn local_plan_apply_and_second_apply_is_a_no_op() {
     let (code, out, err) = run(mc().arg("facts").arg(p));
     assert_eq!(code, 0, "{err}");
     let facts: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(facts["localhost"].is_object(), "{out}");
+    assert_eq!(facts["schema"], 1, "{out}");
+    assert!(facts["hosts"]["localhost"].is_object(), "{out}");
     let (code, cached, _) = run(mc().args(["facts", "--cached"]).arg(p));
     assert_eq!(code, 0);
     assert_eq!(
@@ -173,7 +174,8 @@ fn plan_file_applies_once_and_state_backs_up_and_restores() {
     let (code, out, _) = run(mc().args(["runs", "--json", "--project"]).arg(p));
     assert_eq!(code, 0);
     let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(runs["schema"], 1, "{out}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{out}");
     let (code, _, _) = run(mc().args(["audit", "verify", "--project"]).arg(p));
     assert_eq!(code, 0);
 }

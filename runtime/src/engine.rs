@@ -109,12 +109,10 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Whether `--limit` selects the host (patterns: [`crate::limit`]); an
+    /// invalid pattern selects nothing ([`Runtime::select_hosts`] reports it).
     pub fn selects_host(&self, h: &HostInfo) -> bool {
-        self.limit.is_empty()
-            || self
-                .limit
-                .iter()
-                .any(|l| *l == h.name || h.groups.iter().any(|g| g == l))
+        crate::limit::HostPattern::parse(&self.limit).is_ok_and(|p| p.selects(h))
     }
     pub fn selects_resource(&self, r: &Resource) -> bool {
         (self.tags.is_empty() || r.meta.tags.iter().any(|t| self.tags.contains(t)))
@@ -297,17 +295,13 @@ impl Runtime {
         sel: &Selection,
     ) -> Result<Vec<HostInfo>, RuntimeError> {
         let hosts = source.hosts().map_err(RuntimeError::Source)?;
-        for l in &sel.limit {
-            if !hosts
-                .iter()
-                .any(|h| h.name == *l || h.groups.iter().any(|g| g == l))
-            {
-                return Err(RuntimeError::Source(format!(
-                    "--limit {l:?} matches no host or group of the inventory"
-                )));
-            }
+        let pattern = crate::limit::HostPattern::parse(&sel.limit).map_err(RuntimeError::Source)?;
+        if let Some(term) = pattern.unmatched(&hosts) {
+            return Err(RuntimeError::Source(format!(
+                "--limit {term:?} matches no host or group of the inventory"
+            )));
         }
-        Ok(hosts.into_iter().filter(|h| sel.selects_host(h)).collect())
+        Ok(hosts.into_iter().filter(|h| pattern.selects(h)).collect())
     }
 
     /// Gathers facts of the selected hosts (and caches them).

@@ -10,6 +10,7 @@ pub mod backups;
 pub mod drift;
 pub mod engine;
 pub mod hash;
+pub mod limit;
 pub mod policy;
 pub mod render;
 pub mod runners;

@@ -2,35 +2,51 @@
 
 use crate::engine::{Progress, ProgressEvent};
 use crate::state::HostResult;
+use anstyle::{AnsiColor, Style};
 use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+/// Styles text when colour is on (the CLI decides: `--color`, `NO_COLOR`).
 #[derive(Clone, Copy)]
 struct Paint(bool);
 
 impl Paint {
-    fn wrap(self, code: &str, s: &str) -> String {
+    fn wrap(self, style: Style, s: &str) -> String {
         if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }
     }
+    fn fg(self, color: AnsiColor, s: &str) -> String {
+        self.wrap(Style::new().fg_color(Some(color.into())), s)
+    }
     fn green(self, s: &str) -> String {
-        self.wrap("32", s)
+        self.fg(AnsiColor::Green, s)
     }
     fn yellow(self, s: &str) -> String {
-        self.wrap("33", s)
+        self.fg(AnsiColor::Yellow, s)
     }
     fn red(self, s: &str) -> String {
-        self.wrap("31", s)
+        self.fg(AnsiColor::Red, s)
     }
     fn cyan(self, s: &str) -> String {
-        self.wrap("36", s)
+        self.fg(AnsiColor::Cyan, s)
     }
     fn bold(self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(Style::new().bold(), s)
+    }
+}
+
+/// `1 host`, `2 hosts`, `0 resources`: a count with its noun.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if noun.ends_with('s') || noun.ends_with("sh") || noun.ends_with("ch") {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -58,8 +74,8 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
         let c = hp.counts();
         if shown == 0 {
             out.push_str(&format!(
-                "  no changes ({} resources up to date)\n",
-                c.unchanged
+                "  no changes ({} up to date)\n",
+                plural(c.unchanged, "resource")
             ));
         }
     }
@@ -283,6 +299,7 @@ pub struct LiveProgress {
 
 struct LiveState {
     out: Box<dyn Write + Send>,
+    color: bool,
     hosts: Vec<(String, HostLine)>,
     drawn: usize,
 }
@@ -298,10 +315,11 @@ struct HostLine {
 }
 
 impl LiveProgress {
-    pub fn new(out: Box<dyn Write + Send>) -> LiveProgress {
+    pub fn new(out: Box<dyn Write + Send>, color: bool) -> LiveProgress {
         LiveProgress {
             inner: Mutex::new(LiveState {
                 out,
+                color,
                 hosts: Vec::new(),
                 drawn: 0,
             }),
@@ -330,7 +348,7 @@ impl LiveState {
     }
 
     fn draw(&mut self) {
-        let p = Paint(true);
+        let p = Paint(self.color);
         let mut lines = Vec::new();
         for (name, h) in &self.hosts {
             let state = match &h.done {
@@ -359,8 +377,8 @@ impl LiveState {
 
 impl Progress for LiveProgress {
     fn event(&self, host: &str, event: ProgressEvent<'_>) {
-        let p = Paint(true);
         let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let p = Paint(st.color);
         st.clear();
         match event {
             ProgressEvent::Connected { uploaded } => {
@@ -416,12 +434,12 @@ impl Progress for LiveProgress {
 }
 
 /// The progress reporter the CLI uses: a live view when stderr is a
-/// terminal, plain lines otherwise.
-pub fn progress_for_stderr() -> Arc<dyn Progress> {
-    if std::io::stderr().is_terminal() {
-        Arc::new(LiveProgress::new(Box::new(std::io::stderr())))
+/// terminal (`live`), plain lines otherwise; coloured when `color`.
+pub fn progress_for_stderr(live: bool, color: bool) -> Arc<dyn Progress> {
+    if live {
+        Arc::new(LiveProgress::new(Box::new(std::io::stderr()), color))
     } else {
-        Arc::new(LineProgress::new(false, Box::new(std::io::stderr())))
+        Arc::new(LineProgress::new(color, Box::new(std::io::stderr())))
     }
 }
 
@@ -552,7 +570,7 @@ mod tests {
     #[test]
     fn live_view_redraws_in_place_and_clears_at_the_end() {
         let buf = Shared::default();
-        let live = LiveProgress::new(Box::new(buf.clone()));
+        let live = LiveProgress::new(Box::new(buf.clone()), true);
         let id = ResourceId::new("file", "/a");
         live.event("web1", ProgressEvent::Applying { total: 3 });
         live.event("web1", ProgressEvent::ResourceStarted(&id));

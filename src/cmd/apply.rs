@@ -25,9 +25,8 @@ pub struct Args {
     /// Apply a single host first, then the rest (in `--serial` batches).
     #[arg(long)]
     pub canary: bool,
-    /// Print the apply report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -36,11 +35,14 @@ pub fn run(args: Args) -> ExitCode {
     match apply(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mc apply: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
 }
+
+/// Version of the `mc apply --json` document (docs/json.md).
+const APPLY_SCHEMA: u32 = 1;
 
 fn apply(args: &Args) -> Result<ExitCode, String> {
     let mut opts = ApplyOptions {
@@ -49,9 +51,15 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         canary: args.canary,
         ..ApplyOptions::default()
     };
-    let progress = render::progress_for_stderr();
-    let color = std::io::stdout().is_terminal();
-    let report = if args.path.is_file() {
+    let progress = super::progress();
+    let json = args.output.json();
+    let color = if json {
+        crate::style::stderr_color()
+    } else {
+        crate::style::stdout_color()
+    };
+    let is_source = args.path.extension().is_some_and(|e| e == "mc");
+    let report = if args.path.is_file() && !is_source {
         if !(args.run.limit.is_empty() && args.run.tags.is_empty() && args.run.skip_tags.is_empty())
         {
             return Err(
@@ -85,10 +93,11 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         progress.finish();
         report.map_err(|e| e.to_string())?
     } else {
-        let source = catalog_source(&args.path, &args.run.vars)?;
-        let rt = args.run.runtime(&args.path)?;
+        let project = super::project_dir(&args.path);
+        let source = catalog_source(&project, &args.run.vars)?;
+        let rt = args.run.runtime(&project)?;
         if opts.serial.is_none() {
-            opts.serial = project_serial(&args.path)?;
+            opts.serial = project_serial(&project)?;
         }
         let sel = args.run.selection();
         let interactive = std::io::stdin().is_terminal();
@@ -99,7 +108,13 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             let planned = rt.plan(source, &sel, progress.clone()).await;
             progress.finish();
             let planned = planned?;
-            print!("{}", render::render_plan(&planned.plan, color));
+            let shown = render::render_plan(&planned.plan, color);
+            if json {
+                // Stdout holds only the JSON document; the plan is for people.
+                eprint!("{shown}");
+            } else {
+                crate::out!("{shown}");
+            }
             let counts = planned.plan.counts();
             if counts.changes() == 0 && counts.errors == 0 {
                 planned.close().await;
@@ -109,7 +124,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             if let Err(refusal) = mc_runtime::policy::check_plan_in(&rt.store, &planned.plan) {
                 let plan = planned.plan.clone();
                 planned.close().await;
-                return Ok(Some(Err(unapproved_hint(&args.path, &plan, refusal))));
+                return Ok(Some(Err(unapproved_hint(&project, &plan, refusal))));
             }
             if !args.yes && !confirm() {
                 planned.close().await;
@@ -131,30 +146,36 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
         match outcome {
             None => {
-                println!("No changes. Every host is up to date.");
+                if json {
+                    crate::out::json(APPLY_SCHEMA, serde_json::json!({
+                        "run": null, "ok": true, "changed": 0, "hosts": [],
+                    }));
+                } else {
+                    crate::outln!("No changes. Every host is up to date.");
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             Some(Err(e)) => return Err(e),
             Some(Ok(report)) => report,
         }
     };
-    if args.json {
-        let json = serde_json::json!({
-            "run": report.run_id,
-            "ok": report.ok(),
-            "hosts": report.hosts,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
+    if json {
+        crate::out::json(
+            APPLY_SCHEMA,
+            serde_json::json!({
+                "run": report.run_id,
+                "ok": report.ok(),
+                "changed": report.changed(),
+                "hosts": report.hosts,
+            }),
         );
     } else {
-        print!("{}", render::render_summary(&report.hosts, color));
-        println!(
-            "Run {}: {} changed on {} hosts{}.",
+        crate::out!("{}", render::render_summary(&report.hosts, color));
+        crate::outln!(
+            "Run {}: {} changed on {}{}.",
             report.run_id,
             report.changed(),
-            report.hosts.len(),
+            render::plural(report.hosts.len(), "host"),
             if report.ok() { "" } else { ", with failures" }
         );
     }
@@ -214,9 +235,10 @@ fn unapproved_hint(project: &Path, plan: &Plan, refusal: mc_runtime::Refusal) ->
     msg
 }
 
+/// Asks on stderr, so stdout stays clean for `--json`.
 fn confirm() -> bool {
-    print!("Apply these changes? Only 'yes' is accepted: ");
-    let _ = std::io::stdout().flush();
+    eprint!("Apply these changes? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }

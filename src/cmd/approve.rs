@@ -20,22 +20,21 @@ pub struct Args {
     /// Why (recorded in the audit log).
     #[arg(short = 'm', long)]
     pub reason: Option<String>,
-    /// Project directory whose state store to use.
-    #[arg(short = 'p', long, default_value = ".")]
+    /// Project directory (prefer `mc -C DIR`, the same on every command).
+    #[arg(short = 'p', long = "project", default_value = ".", hide = true)]
     pub project: PathBuf,
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 pub fn run(args: Args, approve: bool) -> ExitCode {
-    let verb = if approve { "approve" } else { "reject" };
     match decide(&args, approve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mc {verb}: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
@@ -95,6 +94,9 @@ fn resolve(args: &Args, plan: &str) -> Result<(StateStore, String), String> {
     }
 }
 
+/// Version of the `mc approve|reject --json` documents (docs/json.md).
+const DECISION_SCHEMA: u32 = 1;
+
 fn decide(args: &Args, approve: bool) -> Result<(), String> {
     let Some(plan_arg) = &args.plan else {
         return list(args);
@@ -107,14 +109,12 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
     let plan = Plan::from_json(&body).map_err(|e| format!("stored plan {hash}: {e}"))?;
     let reason = args.reason.clone().unwrap_or_default();
     let decision = mc_runtime::policy::decide(&store, &hash, approve, &reason, "cli")?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&decision).unwrap_or_default()
-        );
+    if args.output.json() {
+        let doc = serde_json::to_value(&decision).unwrap_or_default();
+        crate::out::json(DECISION_SCHEMA, doc);
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "Plan {} {} by {} at {}{}.",
         short(&hash),
         decision.decision,
@@ -127,7 +127,7 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
         }
     );
     if approve && !plan.needs_approval() {
-        println!("(This plan did not need an approval.)");
+        crate::outln!("(This plan did not need an approval.)");
     }
     Ok(())
 }
@@ -147,7 +147,7 @@ fn list(args: &Args) -> Result<(), String> {
             }
         }
     }
-    if args.json {
+    if args.output.json() {
         let v: Vec<serde_json::Value> = waiting
             .iter()
             .map(|(r, reasons)| {
@@ -157,21 +157,21 @@ fn list(args: &Args) -> Result<(), String> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::out::json(DECISION_SCHEMA, serde_json::json!({ "waiting": v }));
         return Ok(());
     }
     if waiting.is_empty() {
-        println!("No plan is waiting for an approval.");
+        crate::outln!("No plan is waiting for an approval.");
     }
     for (r, reasons) in waiting {
-        println!(
+        crate::outln!(
             "{}  {}  {}",
             short(&r.hash),
             format_time(r.created_at),
             r.hosts.join(",")
         );
         for reason in reasons {
-            println!("    - {reason}");
+            crate::outln!("    - {reason}");
         }
     }
     Ok(())

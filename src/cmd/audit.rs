@@ -9,22 +9,23 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(subcommand)]
     pub action: Option<Action>,
-    /// Project directory whose state store to read.
-    #[arg(short = 'p', long, default_value = ".", global = true)]
+    /// Project directory (prefer `mc -C DIR`, the same on every command).
+    #[arg(short = 'p', long = "project", default_value = ".", hide = true, global = true)]
     pub project: PathBuf,
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE", global = true)]
     pub state: Option<PathBuf>,
-    #[arg(long, global = true)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 #[derive(clap::Subcommand)]
 pub enum Action {
     /// Show the latest entries (the default).
     List {
-        #[arg(short = 'n', long, default_value_t = 50)]
-        limit: usize,
+        /// How many entries to show (the latest).
+        #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 50)]
+        count: usize,
     },
     /// Check the whole chain: exit 1 if any entry was edited, deleted or reordered.
     Verify,
@@ -34,27 +35,27 @@ pub fn run(args: Args) -> ExitCode {
     match audit(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mc audit: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
 }
 
+/// Version of the `mc audit --json` documents (docs/json.md).
+const AUDIT_SCHEMA: u32 = 1;
+
 fn audit(args: &Args) -> Result<ExitCode, String> {
     let store = open_store(args.state.as_deref(), &args.project)?;
-    match args.action.as_ref().unwrap_or(&Action::List { limit: 50 }) {
-        Action::List { limit } => {
+    match args.action.as_ref().unwrap_or(&Action::List { count: 50 }) {
+        Action::List { count } => {
             let entries = store
-                .audit_entries(Some(*limit))
+                .audit_entries(Some(*count))
                 .map_err(|e| e.to_string())?;
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&entries).unwrap_or_default()
-                );
+            if args.output.json() {
+                crate::out::json(AUDIT_SCHEMA, serde_json::json!({ "entries": entries }));
             } else {
                 for e in entries {
-                    println!(
+                    crate::outln!(
                         "{:>5}  {}  {:<20}  {}  {}",
                         e.seq,
                         format_time(e.at),
@@ -68,24 +69,24 @@ fn audit(args: &Args) -> Result<ExitCode, String> {
         }
         Action::Verify => match store.verify_audit().map_err(|e| e.to_string())? {
             AuditVerdict::Intact { entries, head } => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "ok": true, "entries": entries, "head": head })
+                if args.output.json() {
+                    crate::out::json(
+                        AUDIT_SCHEMA,
+                        serde_json::json!({ "ok": true, "entries": entries, "head": head }),
                     );
                 } else {
-                    println!("audit log intact: {entries} entries, head {head}");
+                    crate::outln!("audit log intact: {entries} entries, head {head}");
                 }
                 Ok(ExitCode::SUCCESS)
             }
             AuditVerdict::Broken { seq, reason } => {
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "ok": false, "seq": seq, "reason": reason })
+                if args.output.json() {
+                    crate::out::json(
+                        AUDIT_SCHEMA,
+                        serde_json::json!({ "ok": false, "seq": seq, "reason": reason }),
                     );
                 } else {
-                    println!("audit log BROKEN at entry {seq}: {reason}");
+                    crate::outln!("audit log BROKEN at entry {seq}: {reason}");
                 }
                 Ok(ExitCode::from(1))
             }

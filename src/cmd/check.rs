@@ -3,7 +3,9 @@
 //! touching any host.
 
 use mc_compiler::Project;
-use std::io::{IsTerminal, Write};
+use mc_diagnostics::{Diagnostic, Edit};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,20 +14,19 @@ pub struct Args {
     /// Project directory (entry file `main.mc`) or a single `.mc` file.
     #[arg(default_value = ".")]
     pub path: PathBuf,
-    /// Output format: `human` (rendered, on stderr) or `json` (one object per
-    /// line, on stdout).
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Apply every machine-applicable suggestion to the files, then check again.
+    #[arg(long)]
+    pub fix: bool,
+    /// With `--json`: one diagnostic per line on stdout (JSON Lines).
+    #[command(flatten)]
+    pub output: super::Output,
     /// Set a `param` of the project (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::plan::parse_var)]
     pub vars: Vec<(String, String)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
+/// Version of each `mc check --json` line (docs/json.md).
+const DIAGNOSTIC_SCHEMA: u32 = 1;
 
 pub fn run(args: Args) -> ExitCode {
     if let Err(message) = validate_entry(&args.path) {
@@ -34,18 +35,32 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut project = Project::load_dir(&args.path);
     project.set_params(args.vars.iter().cloned().collect());
-    let diagnostics = project.check();
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    match args.format {
-        Format::Json => {
-            let sources = project.sources();
-            let mut out = std::io::stdout().lock();
-            for diag in &diagnostics {
-                let _ = writeln!(out, "{}", diag.to_json_line(&sources));
+    let mut diagnostics = project.check();
+    if args.fix {
+        match fix_all(&args.path, &args.vars, project, diagnostics) {
+            Ok((fixed, p, d)) => {
+                project = p;
+                diagnostics = d;
+                if !crate::out::quiet() {
+                    eprintln!("fixed {}", mc_runtime::render::plural(fixed, "problem"));
+                }
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(1);
             }
         }
-        Format::Human => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    match args.output.json() {
+        true => {
+            let sources = project.sources();
+            for diag in &diagnostics {
+                crate::outln!("{}", with_schema(&diag.to_json_line(&sources)));
+            }
+        }
+        false => {
+            let color = crate::style::stderr_color();
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{}", project.render(&diagnostics, color));
             let files = project.files().len();
@@ -76,4 +91,83 @@ fn validate_entry(path: &Path) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("`{}` does not exist", path.display()))
+}
+
+/// A diagnostic's JSON line with the `schema` field added.
+fn with_schema(line: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("schema".into(), DIAGNOSTIC_SCHEMA.into());
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => line.to_string(),
+    }
+}
+
+/// `--fix`: applies every suggestion, re-checking after each round (a fix can
+/// reveal the next error), until none is left or nothing changes. Returns the
+/// number of edits applied, the reloaded project and its diagnostics.
+fn fix_all(
+    path: &Path,
+    vars: &[(String, String)],
+    mut project: Project,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Result<(usize, Project, Vec<Diagnostic>), String> {
+    let mut fixed = 0;
+    for _round in 0..10 {
+        let files: HashMap<String, PathBuf> = project.files().into_iter().collect();
+        let mut edits: BTreeMap<PathBuf, Vec<Edit>> = BTreeMap::new();
+        for suggestion in diagnostics.iter().filter_map(|d| d.suggestion.as_ref()) {
+            // Only edits in the project's own files (never the stdlib).
+            for edit in &suggestion.edits {
+                if let Some(file) = files.get(&edit.file) {
+                    edits.entry(file.clone()).or_default().push(edit.clone());
+                }
+            }
+        }
+        if edits.is_empty() {
+            break;
+        }
+        let mut applied = 0;
+        for (file, file_edits) in edits {
+            applied += apply_edits(&file, file_edits)?;
+        }
+        if applied == 0 {
+            break;
+        }
+        fixed += applied;
+        project = Project::load_dir(path);
+        project.set_params(vars.iter().cloned().collect());
+        diagnostics = project.check();
+    }
+    Ok((fixed, project, diagnostics))
+}
+
+/// Applies the non-overlapping edits to one file (from the end, so earlier
+/// offsets stay valid) and writes it atomically.
+fn apply_edits(file: &Path, mut edits: Vec<Edit>) -> Result<usize, String> {
+    let mut text =
+        std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    edits.sort_by(|a, b| b.range.start.cmp(&a.range.start).then(b.range.end.cmp(&a.range.end)));
+    edits.dedup();
+    let mut applied = 0;
+    let mut limit = usize::MAX;
+    for edit in edits {
+        let r = edit.range.clone();
+        let valid = r.start <= r.end
+            && r.end <= limit.min(text.len())
+            && text.is_char_boundary(r.start)
+            && text.is_char_boundary(r.end);
+        if !valid {
+            continue;
+        }
+        text.replace_range(r.clone(), &edit.replacement);
+        limit = r.start;
+        applied += 1;
+    }
+    if applied > 0 {
+        crate::cmd::fmt::write_atomically(file, &text)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
+    Ok(applied)
 }

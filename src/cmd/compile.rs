@@ -2,7 +2,7 @@
 //! with the order its resources apply in.
 
 use mc_compiler::Project;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,9 +17,8 @@ pub struct Args {
     /// A JSON file with the host's facts (missing keys take default values).
     #[arg(long)]
     pub facts: Option<PathBuf>,
-    /// Print the catalog as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -40,7 +39,7 @@ pub fn run(args: Args) -> ExitCode {
     match project.compile(&args.host, &facts) {
         Ok(catalog) => {
             let mut out = std::io::stdout().lock();
-            let _ = if args.json {
+            let _ = if args.output.json() {
                 writeln!(out, "{}", json_with_order(&catalog))
             } else {
                 write!(out, "{}", listing(&catalog))
@@ -48,7 +47,7 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(diags) => {
-            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let color = crate::style::stderr_color();
             eprint!("{}", project.render(&diags, color));
             ExitCode::from(1)
         }

@@ -4,18 +4,16 @@
 use super::plan::{absolute, catalog_source, RunArgs};
 use mc_runtime::drift::render_drift;
 use mc_runtime::render;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Project directory (entry file `main.mc`).
+    /// Project directory (entry file `main.mc`), or a file in it.
     #[arg(default_value = ".")]
     pub path: PathBuf,
-    /// Print the drift report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
     /// Write (and show) a plan that restores the desired state of every
     /// drifted resource; apply it with `mc apply FILE` (policies and
     /// approvals apply as to any plan).
@@ -32,32 +30,36 @@ pub fn run(args: Args) -> ExitCode {
     match drift(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mc drift: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
 }
 
+/// Version of the `mc drift --json` document (docs/json.md).
+const DRIFT_SCHEMA: u32 = 1;
+
 fn drift(args: &Args) -> Result<ExitCode, String> {
-    let source = catalog_source(&args.path, &args.run.vars)?;
-    let rt = args.run.runtime(&args.path)?;
+    let project = super::project_dir(&args.path);
+    let source = catalog_source(&project, &args.run.vars)?;
+    let rt = args.run.runtime(&project)?;
     let sel = args.run.selection();
     let report = mc_runtime::block_on(rt.drift(source.clone(), &sel)).map_err(|e| e.to_string())?;
-    let color = std::io::stdout().is_terminal();
+    let color = crate::style::stdout_color();
     let mut json = report.to_json();
-    if !args.json {
-        print!("{}", render_drift(&report, color));
+    if !args.output.json() {
+        crate::out!("{}", render_drift(&report, color));
     }
     let mut fix_denied = false;
     if args.fix && report.drifted() > 0 {
-        let mut plan = report.fix_plan(Some(absolute(&args.path)));
+        let mut plan = report.fix_plan(Some(absolute(&project)));
         source.evaluate_policies(&plan).seal_into(&mut plan);
         rt.save_plan(&plan).map_err(|e| e.to_string())?;
         fix_denied = plan.denials().next().is_some();
         let out = match &args.out {
             Some(o) => o.clone(),
             None => {
-                let dir = args.path.join(".mc").join("plans");
+                let dir = project.join(".mc").join("plans");
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 dir.join(format!(
@@ -68,7 +70,7 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
         };
         std::fs::write(&out, plan.to_json_pretty())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        if args.json {
+        if args.output.json() {
             json["fix"] = serde_json::json!({
                 "plan": plan.hash,
                 "file": out.display().to_string(),
@@ -76,20 +78,17 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
                 "denied": fix_denied,
             });
         } else {
-            println!("\nPlan to restore the desired state:\n");
-            print!("{}", render::render_plan(&plan, color));
-            println!(
+            crate::outln!("\nPlan to restore the desired state:\n");
+            crate::out!("{}", render::render_plan(&plan, color));
+            crate::outln!(
                 "Saved the plan to {}; apply it with `mc apply {}`.",
                 out.display(),
                 out.display()
             );
         }
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
+    if args.output.json() {
+        crate::out::json(DRIFT_SCHEMA, json);
     }
     Ok(if report.errors() > 0 || fix_denied {
         ExitCode::from(1)

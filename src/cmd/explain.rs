@@ -12,7 +12,7 @@ pub fn run(args: Args) -> ExitCode {
     let code = args.code.trim().to_uppercase();
     match mc_compiler::explain(&code) {
         Some(text) => {
-            println!("{code}\n\n{}", text.trim_end());
+            crate::outln!("{code}\n\n{}", text.trim_end());
             ExitCode::SUCCESS
         }
         None => {

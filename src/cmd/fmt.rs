@@ -4,7 +4,7 @@
 
 use mc_diagnostics::Diagnostic;
 use std::collections::HashMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -135,24 +135,23 @@ fn format_file(path: &Path, args: &Args) -> Outcome {
 }
 
 /// Writes through a temporary file in the same directory and a rename, so
-/// an interrupted run never leaves a half-written source file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// an interrupted run never leaves a half-written source file; the file
+/// keeps its permissions.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.mc-fmt.{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mc-fmt.")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
     if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
+        tmp.as_file().set_permissions(meta.permissions())?;
     }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn format_stdin(args: &Args) -> Outcome {
@@ -174,7 +173,7 @@ fn format_stdin(args: &Args) -> Outcome {
             let changed = formatted != source;
             if args.check {
                 if changed {
-                    println!("<stdin>");
+                    crate::outln!("<stdin>");
                 }
             } else {
                 let mut out = std::io::stdout().lock();
@@ -191,7 +190,7 @@ fn format_stdin(args: &Args) -> Outcome {
 
 fn report(name: &str, source: &str, mut diags: Vec<Diagnostic>) {
     let sources: HashMap<String, String> = HashMap::from([(name.to_string(), source.to_string())]);
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::style::stderr_color();
     let mut err = std::io::stderr().lock();
     for d in &mut diags {
         d.set_file(name);

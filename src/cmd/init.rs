@@ -35,9 +35,9 @@ pub fn run(args: Args) -> ExitCode {
     match init(&args.dir) {
         Ok(created) => {
             for path in created {
-                println!("created {}", path.display());
+                crate::outln!("created {}", path.display());
             }
-            println!("next: mc check {0} && mc plan {0}", args.dir.display());
+            crate::outln!("next: mc check {0} && mc plan {0}", args.dir.display());
             ExitCode::SUCCESS
         }
         Err(message) => {

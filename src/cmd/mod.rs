@@ -17,3 +17,63 @@ pub mod runs;
 pub mod secret;
 pub mod state;
 pub mod tui;
+
+/// `--json` (and its synonym `--format json`): machine-readable output on
+/// stdout, everything for people on stderr. See `docs/json.md`.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct Output {
+    /// Print JSON on stdout (see docs/json.md); messages for people go to stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The same as `--json` when FORMAT is `json`.
+    #[arg(long, value_enum, value_name = "FORMAT", global = true, hide = true)]
+    format: Option<Format>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+impl Output {
+    pub fn json(&self) -> bool {
+        self.json || self.format == Some(Format::Json)
+    }
+}
+
+/// The project a PATH argument names: a directory, or the directory of a
+/// `.mc` file given instead (`mc plan proj/main.mc`).
+pub fn project_dir(path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_file() {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The error for a `--limit` (or host list) that selects nothing.
+pub fn no_hosts_selected(limit: &[String]) -> String {
+    if limit.is_empty() {
+        "the project declares no host".to_string()
+    } else {
+        format!(
+            "no host matches {}; patterns are names, groups, `web*`, `!db1`, `web:&prod`",
+            limit.join(",")
+        )
+    }
+}
+
+/// Progress on stderr for the commands that reach hosts: nothing with `-q`,
+/// a live view on a colour terminal, plain lines otherwise (so `NO_COLOR`
+/// and `--color never` get no escape codes at all).
+pub fn progress() -> std::sync::Arc<dyn mc_runtime::Progress> {
+    if crate::out::quiet() {
+        return std::sync::Arc::new(mc_runtime::Quiet);
+    }
+    let color = crate::style::stderr_color();
+    mc_runtime::render::progress_for_stderr(crate::style::stderr_is_live() && color, color)
+}

@@ -1,22 +1,20 @@
 //! `mc plan`: probe hosts and show what an apply would change.
 
 use mc_runtime::{CatalogSource, ConnectOptions, Runners, Runtime, Selection, StateStore};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Project directory (entry file `main.mc`).
+    /// Project directory (entry file `main.mc`), or a file in it.
     #[arg(default_value = ".")]
     pub path: PathBuf,
     /// Write the plan to FILE, for `mc apply FILE`.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Print the plan as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::Output,
     /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on errors.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -42,9 +40,9 @@ pub struct RunArgs {
     /// Accept and remember host keys of hosts never seen before (changed keys are still refused).
     #[arg(long)]
     pub trust_new_host_keys: bool,
-    /// Keep each host's ssh connection open this many seconds after the run for the next command to reuse (0: close at once).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub ssh_persist: u64,
+    /// Keep each host's ssh connection open this long after the run for the next command to reuse (`90s`, `5m`; a bare number is seconds; 0: close at once).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub ssh_persist: std::time::Duration,
     /// Hosts worked on at the same time.
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
@@ -81,7 +79,7 @@ impl RunArgs {
         let mut connect = ConnectOptions::new(runner);
         connect.ssh_config = self.ssh_config.clone();
         connect.trust_new_host_keys = self.trust_new_host_keys;
-        connect.ssh_persist = std::time::Duration::from_secs(self.ssh_persist);
+        connect.ssh_persist = self.ssh_persist;
         let mut rt = Runtime::new(Arc::new(store), connect);
         rt.secrets = Arc::new(ProjectSecrets {
             store: mc_secrets::SecretStore::open(project).ok(),
@@ -91,6 +89,15 @@ impl RunArgs {
         rt.project = Some(absolute(project));
         Ok(rt)
     }
+}
+
+/// `5m`, `90s`, `1h 30m` (humantime), or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = s.trim().parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration such as 90s or 5m ({e})"))
 }
 
 pub fn open_store(state: Option<&Path>, project: &Path) -> Result<StateStore, String> {
@@ -183,17 +190,18 @@ pub fn run(args: Args) -> ExitCode {
     match plan(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mc plan: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
 }
 
 fn plan(args: &Args) -> Result<ExitCode, String> {
-    let source = catalog_source(&args.path, &args.run.vars)?;
-    let rt = args.run.runtime(&args.path)?;
+    let project = super::project_dir(&args.path);
+    let source = catalog_source(&project, &args.run.vars)?;
+    let rt = args.run.runtime(&project)?;
     let sel = args.run.selection();
-    let progress = mc_runtime::render::progress_for_stderr();
+    let progress = super::progress();
     let planned = mc_runtime::block_on(async {
         let p = rt.plan(source, &sel, progress.clone()).await;
         progress.finish();
@@ -204,19 +212,19 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
     })
     .map_err(|e| e.to_string())?;
     let plan = planned;
-    if args.json {
-        println!("{}", plan.to_json_pretty());
+    if args.output.json() {
+        crate::outln!("{}", plan.to_json_pretty());
     } else {
-        print!(
+        crate::out!(
             "{}",
-            mc_runtime::render::render_plan(&plan, std::io::stdout().is_terminal())
+            mc_runtime::render::render_plan(&plan, crate::style::stdout_color())
         );
     }
     if let Some(out) = &args.out {
         std::fs::write(out, plan.to_json_pretty())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        if !args.json {
-            println!(
+        if !args.output.json() {
+            crate::outln!(
                 "Saved the plan to {}; apply it with `mc apply {}`.",
                 out.display(),
                 out.display()

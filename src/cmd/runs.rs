@@ -9,28 +9,35 @@ use std::process::ExitCode;
 pub struct Args {
     /// Show this run's hosts and resources instead of the list.
     pub run: Option<i64>,
-    /// Project directory whose state store to read.
-    #[arg(short = 'p', long, default_value = ".")]
+    /// Project directory (prefer `mc -C DIR`, the same on every command).
+    #[arg(short = 'p', long = "project", default_value = ".", hide = true)]
     pub project: PathBuf,
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// How many runs to list.
-    #[arg(short = 'n', long, default_value_t = 20)]
-    pub limit: usize,
-    #[arg(long)]
-    pub json: bool,
+    /// How many runs to list (the latest first).
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 20)]
+    pub count: usize,
+    /// Only runs that touched these hosts (patterns as in `mc plan --limit`).
+    #[arg(short = 'l', long = "limit", value_delimiter = ',', value_name = "HOSTS")]
+    pub limit: Vec<String>,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 pub fn run(args: Args) -> ExitCode {
     match runs(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mc runs: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
 }
+
+/// Versions of the `mc runs --json` documents (docs/json.md).
+const RUNS_SCHEMA: u32 = 1;
+const RUN_SCHEMA: u32 = 1;
 
 fn runs(args: &Args) -> Result<(), String> {
     let store = open_store(args.state.as_deref(), &args.project)?;
@@ -39,15 +46,14 @@ fn runs(args: &Args) -> Result<(), String> {
         let run = store.run(id).map_err(err)?.ok_or(format!("no run {id}"))?;
         let hosts = store.host_results(id).map_err(err)?;
         let resources = store.resource_results(id).map_err(err)?;
-        if args.json {
-            let json = serde_json::json!({ "run": run, "hosts": hosts, "resources": resources });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json).unwrap_or_default()
+        if args.output.json() {
+            crate::out::json(
+                RUN_SCHEMA,
+                serde_json::json!({ "run": run, "hosts": hosts, "resources": resources }),
             );
             return Ok(());
         }
-        println!(
+        crate::outln!(
             "run {} ({}) {} by {} at {}",
             run.id,
             run.kind,
@@ -56,11 +62,11 @@ fn runs(args: &Args) -> Result<(), String> {
             format_time(run.started_at)
         );
         if let Some(plan) = &run.plan_hash {
-            println!("plan {plan}");
+            crate::outln!("plan {plan}");
         }
-        print!("{}", mc_runtime::render::render_summary(&hosts, false));
+        crate::out!("{}", mc_runtime::render::render_summary(&hosts, false));
         for r in resources.iter().filter(|r| r.status != "ok") {
-            println!(
+            crate::outln!(
                 "  {}: {} {} {}{}",
                 r.host,
                 r.resource,
@@ -74,19 +80,25 @@ fn runs(args: &Args) -> Result<(), String> {
         }
         return Ok(());
     }
-    let runs = store.list_runs(args.limit).map_err(err)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&runs).unwrap_or_default()
-        );
+    let runs = store.list_runs(args.count).map_err(err)?;
+    let runs: Vec<_> = match &args.limit[..] {
+        [] => runs,
+        limit => {
+            let pattern = mc_runtime::limit::HostPattern::parse(limit)?;
+            runs.into_iter()
+                .filter(|r| r.hosts.iter().any(|h| pattern.selects_name(h)))
+                .collect()
+        }
+    };
+    if args.output.json() {
+        crate::out::json(RUNS_SCHEMA, serde_json::json!({ "runs": runs }));
         return Ok(());
     }
     if runs.is_empty() {
-        println!("No runs yet.");
+        crate::outln!("No runs yet.");
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{:>5}  {:<19}  {:<8}  {:<8}  {:>5}  {:>7}  ACTOR",
         "RUN", "STARTED (UTC)", "KIND", "STATUS", "HOSTS", "CHANGED"
     );
@@ -98,7 +110,7 @@ fn runs(args: &Args) -> Result<(), String> {
             .and_then(|c| c.as_u64())
             .map(|c| c.to_string())
             .unwrap_or_else(|| "-".into());
-        println!(
+        crate::outln!(
             "{:>5}  {:<19}  {:<8}  {:<8}  {:>5}  {:>7}  {}",
             r.id,
             format_time(r.started_at),

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(subcommand)]
     pub command: SecretCommand,
-    /// Project directory.
-    #[arg(short = 'p', long = "project", default_value = ".", global = true)]
+    /// Project directory (prefer `mc -C DIR`, the same on every command).
+    #[arg(short = 'p', long = "project", default_value = ".", hide = true, global = true)]
     pub project: PathBuf,
 }
 
@@ -75,7 +75,7 @@ fn execute(args: Args) -> Result<(), String> {
         }
         SecretCommand::List => {
             for name in store.list().map_err(|e| e.to_string())? {
-                println!("{name}");
+                crate::outln!("{name}");
             }
             Ok(())
         }
@@ -96,7 +96,7 @@ fn execute(args: Args) -> Result<(), String> {
             Ok(())
         }
         SecretCommand::PublicKey => {
-            println!("{}", store.public_key().map_err(|e| e.to_string())?);
+            crate::outln!("{}", store.public_key().map_err(|e| e.to_string())?);
             Ok(())
         }
     }

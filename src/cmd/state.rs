@@ -9,8 +9,8 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
-    /// Project directory whose state store to use.
-    #[arg(short = 'p', long, default_value = ".", global = true)]
+    /// Project directory (prefer `mc -C DIR`, the same on every command).
+    #[arg(short = 'p', long = "project", default_value = ".", hide = true, global = true)]
     pub project: PathBuf,
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE", global = true)]
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> ExitCode {
     match state(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mc state: {e}");
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
@@ -52,11 +52,11 @@ fn state(args: &Args) -> Result<(), String> {
     match &args.action {
         Action::Backup { file } => {
             store.backup(file).map_err(err)?;
-            println!("backed up {} to {}", store.path().display(), file.display());
+            crate::outln!("backed up {} to {}", store.path().display(), file.display());
         }
         Action::Restore { file } => {
             store.restore(file).map_err(err)?;
-            println!(
+            crate::outln!(
                 "restored {} from {}",
                 store.path().display(),
                 file.display()
@@ -65,10 +65,10 @@ fn state(args: &Args) -> Result<(), String> {
         Action::Locks => {
             let locks = store.locks().map_err(err)?;
             if locks.is_empty() {
-                println!("no locks held");
+                crate::outln!("no locks held");
             }
             for l in locks {
-                println!(
+                crate::outln!(
                     "{}: run {}, pid {} on {}, since {}{}",
                     l.host,
                     l.run_id,
@@ -91,10 +91,10 @@ fn state(args: &Args) -> Result<(), String> {
             };
             let removed = store.unlock(filter, *force).map_err(err)?;
             if removed.is_empty() {
-                println!("no locks held");
+                crate::outln!("no locks held");
             }
             for l in removed {
-                println!("unlocked {} (run {}, pid {})", l.host, l.run_id, l.pid);
+                crate::outln!("unlocked {} (run {}, pid {})", l.host, l.run_id, l.pid);
             }
         }
     }
