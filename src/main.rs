@@ -53,6 +53,8 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Apply a plan file, or plan and apply a project.
     Apply(cmd::apply::Args),
+    /// Show a saved plan (a plan file or a stored plan's hash).
+    Show(cmd::show::Args),
     /// Report changes made outside mc since the last apply.
     Drift(cmd::drift::Args),
     /// Translate another tool's files to mc (`mc import ansible-inventory FILE`).
@@ -69,7 +71,7 @@ enum Command {
     Runs(cmd::runs::Args),
     /// Inspect and verify the audit log.
     Audit(cmd::audit::Args),
-    /// Back up or restore the state store.
+    /// What mc tracks (list, show, forget); back up, restore, unlock the store.
     State(cmd::state::Args),
     /// Manage encrypted secrets.
     Secret(cmd::secret::Args),
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => cmd::compile::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
+        Command::Show(args) => cmd::show::run(args),
         Command::Drift(args) => cmd::drift::run(args),
         Command::Facts(args) => cmd::facts::run(args),
         Command::Backups(args) => cmd::backups::run(args),
@@ -117,5 +120,18 @@ fn main() -> ExitCode {
         Command::Tui(args) => cmd::tui::run(args),
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Explain(args) => cmd::explain::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (unique names, valid defaults) over
+    /// every subcommand; a release build skips them.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -21,7 +21,9 @@ fn mc() -> Command {
         assert!(status.success(), "building mc-runner failed");
     });
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mc"));
-    cmd.stdin(Stdio::null()).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+    cmd.stdin(Stdio::null())
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE");
     cmd.env(
         "XDG_RUNTIME_DIR",
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-conventions"),
@@ -41,7 +43,9 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 /// A project managing files under `root` on this machine.
 fn project(root: &Path, files: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let mut src = String::from("host \"localhost\" {\n  transport = \"local\"\n}\n\non host(\"localhost\") {\n");
+    let mut src = String::from(
+        "host \"localhost\" {\n  transport = \"local\"\n}\n\non host(\"localhost\") {\n",
+    );
     for i in 0..files {
         src.push_str(&format!(
             "  file \"{}/f{i}\" {{\n    content = \"{i}\\n\"\n    mode = 0o644\n  }}\n",
@@ -67,7 +71,9 @@ fn apply_json_puts_only_the_json_document_on_stdout() {
     assert_eq!(doc["changed"], 2);
     assert!(err.contains("+ file["), "the plan goes to stderr: {err}");
     // Nothing left to do: still one JSON document.
-    let (code, out, _) = run(mc().args(["apply", "--yes", "--format", "json"]).arg(p.path()));
+    let (code, out, _) = run(mc()
+        .args(["apply", "--yes", "--format", "json"])
+        .arg(p.path()));
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["changed"], 0, "{out}");
@@ -147,7 +153,7 @@ fn a_closed_pipe_is_not_a_panic() {
         vec!["man"],
         vec!["--help"],
     ] {
-        let (code, err) = first_line_then_close(&mut mc().args(&args));
+        let (code, err) = first_line_then_close(mc().args(&args));
         assert!(code == 0 || code == 141, "{args:?} exited {code}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
@@ -197,8 +203,14 @@ fn durations_and_errors_read_the_same_everywhere() {
     let (code, _, err) = run(mc().args(["plan", "--limit", "nosuch"]).arg(p.path()));
     assert_eq!(code, 1);
     assert!(err.starts_with("error: "), "{err}");
-    let (code, _, err) = run(mc().args(["runs", "-C"]).arg(p.path()).args(["--limit", "5"]));
-    assert_eq!(code, 0, "--limit on runs is a host pattern, not a count: {err}");
+    let (code, _, err) = run(mc()
+        .args(["runs", "-C"])
+        .arg(p.path())
+        .args(["--limit", "5"]));
+    assert_eq!(
+        code, 0,
+        "--limit on runs is a host pattern, not a count: {err}"
+    );
 }
 
 #[test]
@@ -206,10 +218,18 @@ fn version_names_the_commit_and_every_flag_has_help() {
     let (code, out, _) = run(mc().arg("--version"));
     assert_eq!(code, 0);
     assert!(out.starts_with("mc 0."), "{out}");
-    for sub in ["approve", "reject", "runs", "audit", "plan", "apply", "drift", "facts"] {
+    for sub in [
+        "approve", "reject", "runs", "audit", "plan", "apply", "drift", "facts",
+    ] {
         let (_, help, _) = run(mc().args([sub, "-h"]));
-        for line in help.lines().filter(|l| l.trim_start().starts_with("--json")) {
-            assert!(line.trim().len() > "--json".len() + 2, "{sub}: --json has no help: {help}");
+        for line in help
+            .lines()
+            .filter(|l| l.trim_start().starts_with("--json"))
+        {
+            assert!(
+                line.trim().len() > "--json".len() + 2,
+                "{sub}: --json has no help: {help}"
+            );
         }
         assert!(help.contains("--json"), "{sub}: {help}");
     }

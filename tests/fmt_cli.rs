@@ -148,3 +148,27 @@ fn missing_paths_are_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nope.mc"));
 }
+
+#[test]
+fn diff_shows_the_changes_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.mc"), UGLY).unwrap();
+    std::fs::write(dir.path().join("b.mc"), PRETTY).unwrap();
+    let out = mc(&["fmt", "--diff", "."], dir.path(), "");
+    assert_eq!(out.status.code(), Some(1), "unformatted files: exit 1");
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("--- a/./a.mc\n+++ b/./a.mc\n"), "{diff}");
+    assert!(diff.contains("\n-let  x=[1,2 ,3,]\n"), "{diff}");
+    assert!(diff.contains("\n+let x = [1, 2, 3]\n"), "{diff}");
+    assert!(
+        !diff.contains("b.mc"),
+        "formatted files have no diff: {diff}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.mc")).unwrap(),
+        UGLY
+    );
+    let out = mc(&["fmt", "--diff", "b.mc"], dir.path(), "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}

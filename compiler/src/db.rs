@@ -462,7 +462,20 @@ pub fn check_item<'db>(
         return Vec::new();
     };
     let path = file.path(db).clone();
-    crate::resolve::check_item(db, project, file, &path, item)
+    let mut diags = crate::resolve::check_item(db, project, file, &path, item);
+    diags.extend(decimal_modes(db, key).iter().cloned());
+    diags
+}
+
+/// `mode = 644` in one item (see `decimal_mode`), from the item's own text:
+/// like [`item_ast`], an edit elsewhere in the file leaves it equal.
+#[salsa::tracked(returns(ref))]
+pub fn decimal_modes<'db>(db: &'db dyn salsa::Database, key: ItemKey<'db>) -> Vec<Diag> {
+    let file = key.file(db);
+    match file_items(db, file).get(key.index(db) as usize) {
+        Some(slice) => crate::decimal_mode::check(&slice.text, file.path(db)),
+        None => Vec::new(),
+    }
 }
 
 /// Resolution diagnostics of a whole file, with absolute spans.

@@ -1308,6 +1308,7 @@ impl<'p> Evaluator<'p> {
                     Value::str(s(0).replace(&from, &s(2)))
                 }
             }
+            "cron_field_ok" => Value::Bool(crate::cron::valid_field(&s(0), &s(1))),
             "starts_with" => Value::Bool(s(0).starts_with(&s(1))),
             "ends_with" => Value::Bool(s(0).ends_with(&s(1))),
             "contains" => Value::Bool(match (arg(0), arg(1)) {

@@ -107,6 +107,12 @@ time.
     ("E0211", "not an absolute path", "\
 A `Path` value must be absolute (start with `/`). mc normalises paths (removes
 `.`, `..` and repeated slashes), but does not guess a base directory."),
+    ("E0230", "decimal permission mode", "\
+A `mode` was written as a decimal number, such as `mode = 644`. Permission
+modes are octal: decimal 644 is 0o1204 (sticky bit, owner write, others read),
+almost never what was meant. Write modes with the `0o` prefix: `mode = 0o644`.
+The quick fix (and `mc check --fix`) rewrites the literal when its digits are
+octal ones. `mode = 0` is accepted."),
     ("E0301", "duplicate resource", "\
 Two different declarations of the same resource (`type[title]`) end up in the
 catalog of one host, for example from two roles. Identical declarations are

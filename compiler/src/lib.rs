@@ -19,8 +19,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod catalog;
+mod cron;
 pub mod datafile;
 pub mod db;
+mod decimal_mode;
 pub mod diag;
 pub mod docs;
 pub mod eval;

@@ -302,10 +302,10 @@ async fn drift_host(
     };
     let applied: HashMap<&str, &ResourceState> =
         applied.iter().map(|s| (s.resource.as_str(), s)).collect();
-    let selected: Vec<&Resource> = catalog
-        .resources
-        .iter()
-        .filter(|r| applied.contains_key(r.id.as_str()) && sel.selects_resource(r))
+    let selected: Vec<&Resource> = sel
+        .resources(&catalog)
+        .into_iter()
+        .filter(|r| applied.contains_key(r.id.as_str()))
         .collect();
     let mut not_in_source: Vec<String> = applied
         .keys()

@@ -106,6 +106,9 @@ pub struct Selection {
     /// Only resources carrying one of these tags (empty: all).
     pub tags: Vec<String>,
     pub skip_tags: Vec<String>,
+    /// `--target TYPE[TITLE]`: only these resources and what they depend
+    /// on (empty: all).
+    pub targets: Vec<String>,
 }
 
 impl Selection {
@@ -113,6 +116,14 @@ impl Selection {
     /// invalid pattern selects nothing ([`Runtime::select_hosts`] reports it).
     pub fn selects_host(&self, h: &HostInfo) -> bool {
         crate::limit::HostPattern::parse(&self.limit).is_ok_and(|p| p.selects(h))
+    }
+    /// The catalog's resources that `--target`, `--tags` and `--skip-tags`
+    /// select, in catalog order.
+    pub fn resources<'a>(&self, catalog: &'a Catalog) -> Vec<&'a Resource> {
+        crate::target::select(catalog, &self.targets)
+            .into_iter()
+            .filter(|r| self.selects_resource(r))
+            .collect()
     }
     pub fn selects_resource(&self, r: &Resource) -> bool {
         (self.tags.is_empty() || r.meta.tags.iter().any(|t| self.tags.contains(t)))
@@ -760,11 +771,7 @@ async fn plan_host(
             return (failed(host, format!("compile: {e}")), None);
         }
     };
-    let selected: Vec<&Resource> = catalog
-        .resources
-        .iter()
-        .filter(|r| sel.selects_resource(r))
-        .collect();
+    let selected: Vec<&Resource> = sel.resources(&catalog);
     let pending: BTreeSet<String> = store
         .pending_notifications(&host.name)
         .unwrap_or_default()
@@ -1794,6 +1801,7 @@ mod tests {
             limit: vec!["web".into()],
             tags: vec!["t".into()],
             skip_tags: vec!["x".into()],
+            targets: vec![],
         };
         let mut h = HostInfo {
             name: "a".into(),

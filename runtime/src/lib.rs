@@ -15,6 +15,7 @@ pub mod policy;
 pub mod render;
 pub mod runners;
 pub mod state;
+pub mod target;
 pub mod transport;
 
 pub use engine::{

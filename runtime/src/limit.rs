@@ -48,9 +48,8 @@ impl HostPattern {
 
     /// Whether the host is selected.
     pub fn selects(&self, host: &HostInfo) -> bool {
-        let matches = |p: &glob::Pattern| {
-            p.matches(&host.name) || host.groups.iter().any(|g| p.matches(g))
-        };
+        let matches =
+            |p: &glob::Pattern| p.matches(&host.name) || host.groups.iter().any(|g| p.matches(g));
         let mut any_include = false;
         let mut included = false;
         for (_, term) in &self.terms {

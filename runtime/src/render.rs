@@ -70,6 +70,9 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             }
             shown += 1;
             render_resource(&mut out, r, p);
+            if let Some(schedule) = cron_schedule(hp.catalog.as_ref(), r) {
+                out.push_str(&format!("      schedule {schedule}\n"));
+            }
         }
         let c = hp.counts();
         if shown == 0 {
@@ -91,6 +94,21 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
     out.push('\n');
     out.push_str(&render_policy(plan, color));
     out
+}
+
+/// A cron job's five time fields as crontab shows them (`*/5 * * * 1-5`),
+/// for a cron resource that changes.
+fn cron_schedule(catalog: Option<&mc_ir::Catalog>, r: &PlannedResource) -> Option<String> {
+    if !r.id.as_str().starts_with("cron[") || !r.action.is_change() {
+        return None;
+    }
+    let resource = catalog?.resources.iter().find(|c| c.id == r.id)?;
+    let field = |name: &str| match resource.attrs.get(name) {
+        Some(mc_ir::Value::String(s)) => s.clone(),
+        _ => "*".to_string(),
+    };
+    let fields = ["minute", "hour", "day", "month", "weekday"].map(field);
+    Some(fields.join(" "))
 }
 
 /// Policy findings (rendered like compiler diagnostics) and the approvals

@@ -656,6 +656,48 @@ impl StateStore {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// Every host's last-applied resources, by host then resource.
+    pub fn all_resource_states(&self) -> Result<Vec<ResourceState>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at
+             FROM resource_state ORDER BY host, resource",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ResourceState {
+                host: r.get(0)?,
+                resource: r.get(1)?,
+                type_name: r.get(2)?,
+                desired_digest: r.get(3)?,
+                observed_digest: r.get(4)?,
+                run_id: r.get(5)?,
+                applied_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Stops tracking a resource on a host (`mc state forget`): nothing on
+    /// the host changes; drift no longer probes it. Audited with the removal,
+    /// in one transaction. Returns whether it was tracked.
+    pub fn forget_resource(&self, host: &str, resource: &str) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let removed = tx.execute(
+            "DELETE FROM resource_state WHERE host = ?1 AND resource = ?2",
+            params![host, resource],
+        )?;
+        if removed > 0 {
+            append_audit(
+                &tx,
+                "state.forget",
+                &serde_json::json!({ "host": host, "resource": resource }),
+            )?;
+        }
+        tx.commit()?;
+        Ok(removed > 0)
+    }
+
     // ---- facts ---------------------------------------------------------------
 
     pub fn cache_facts(&self, host: &str, facts: &serde_json::Value) -> Result<()> {

@@ -60,10 +60,14 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
     };
     let is_source = args.path.extension().is_some_and(|e| e == "mc");
     let report = if args.path.is_file() && !is_source {
-        if !(args.run.limit.is_empty() && args.run.tags.is_empty() && args.run.skip_tags.is_empty())
+        let run = &args.run;
+        if !(run.limit.is_empty()
+            && run.tags.is_empty()
+            && run.skip_tags.is_empty()
+            && run.targets.is_empty())
         {
             return Err(
-                "--limit, --tags and --skip-tags select what to plan; a plan file is applied whole"
+                "--limit, --target, --tags and --skip-tags select what to plan; a plan file is applied whole"
                     .into(),
             );
         }
@@ -108,6 +112,10 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             let planned = rt.plan(source, &sel, progress.clone()).await;
             progress.finish();
             let planned = planned?;
+            if let Err(e) = super::plan::check_targets(&args.run.targets, &planned.plan) {
+                planned.close().await;
+                return Ok(Some(Err(e)));
+            }
             let shown = render::render_plan(&planned.plan, color);
             if json {
                 // Stdout holds only the JSON document; the plan is for people.
@@ -147,9 +155,12 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         match outcome {
             None => {
                 if json {
-                    crate::out::json(APPLY_SCHEMA, serde_json::json!({
-                        "run": null, "ok": true, "changed": 0, "hosts": [],
-                    }));
+                    crate::out::json(
+                        APPLY_SCHEMA,
+                        serde_json::json!({
+                            "run": null, "ok": true, "changed": 0, "hosts": [],
+                        }),
+                    );
                 } else {
                     crate::outln!("No changes. Every host is up to date.");
                 }

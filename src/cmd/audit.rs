@@ -10,7 +10,13 @@ pub struct Args {
     #[command(subcommand)]
     pub action: Option<Action>,
     /// Project directory (prefer `mc -C DIR`, the same on every command).
-    #[arg(short = 'p', long = "project", default_value = ".", hide = true, global = true)]
+    #[arg(
+        short = 'p',
+        long = "project",
+        default_value = ".",
+        hide = true,
+        global = true
+    )]
     pub project: PathBuf,
     /// State store (default: PROJECT/.mc/state.db).
     #[arg(long, value_name = "FILE", global = true)]

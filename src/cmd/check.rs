@@ -146,9 +146,14 @@ fn fix_all(
 /// Applies the non-overlapping edits to one file (from the end, so earlier
 /// offsets stay valid) and writes it atomically.
 fn apply_edits(file: &Path, mut edits: Vec<Edit>) -> Result<usize, String> {
-    let mut text =
-        std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    edits.sort_by(|a, b| b.range.start.cmp(&a.range.start).then(b.range.end.cmp(&a.range.end)));
+    let mut text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    edits.sort_by(|a, b| {
+        b.range
+            .start
+            .cmp(&a.range.start)
+            .then(b.range.end.cmp(&a.range.end))
+    });
     edits.dedup();
     let mut applied = 0;
     let mut limit = usize::MAX;

@@ -11,7 +11,7 @@ pub struct Args {
     /// gather (default: all; patterns as in `--limit`). A first argument
     /// that is not a directory or `.mc` file is a host.
     #[arg(value_name = "PATH|HOST")]
-    pub targets: Vec<String>,
+    pub operands: Vec<String>,
     /// Print the cached facts from the last plan instead of asking the hosts.
     #[arg(long)]
     pub cached: bool,
@@ -49,7 +49,7 @@ fn is_project(p: &Path) -> bool {
 }
 
 fn facts(args: &Args) -> Result<ExitCode, String> {
-    let (project, hosts) = project_and_hosts(&args.targets);
+    let (project, hosts) = project_and_hosts(&args.operands);
     let source = catalog_source(&project, &args.run.vars)?;
     let mut selection = args.run.selection();
     selection.limit.extend(hosts);

@@ -18,6 +18,10 @@ pub struct Args {
     /// there are any.
     #[arg(long)]
     pub check: bool,
+    /// Change nothing: print a unified diff of what formatting would change
+    /// and exit 1 if there is any.
+    #[arg(long)]
+    pub diff: bool,
     /// Maximum line width.
     #[arg(long, default_value_t = mc_fmt::DEFAULT_WIDTH, value_parser = parse_width)]
     pub width: usize,
@@ -73,7 +77,7 @@ pub fn run(args: Args) -> ExitCode {
             Outcome::Failed => failed = true,
         }
     }
-    if failed || (args.check && unformatted) {
+    if failed || ((args.check || args.diff) && unformatted) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -123,7 +127,9 @@ fn format_file(path: &Path, args: &Args) -> Outcome {
         }
         Ok(formatted) if formatted == source => Outcome::Unchanged,
         Ok(formatted) => {
-            if !args.check {
+            if args.diff {
+                crate::out!("{}", unified_diff(&name, &source, &formatted));
+            } else if !args.check {
                 if let Err(e) = write_atomically(path, &formatted) {
                     eprintln!("error: cannot write `{name}`: {e}");
                     return Outcome::Failed;
@@ -154,6 +160,15 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `--- a/FILE` / `+++ b/FILE` unified diff with 3 lines of context.
+fn unified_diff(name: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}
+
 fn format_stdin(args: &Args) -> Outcome {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
@@ -171,7 +186,11 @@ fn format_stdin(args: &Args) -> Outcome {
         }
         Ok(formatted) => {
             let changed = formatted != source;
-            if args.check {
+            if args.diff {
+                if changed {
+                    crate::out!("{}", unified_diff("<stdin>", &source, &formatted));
+                }
+            } else if args.check {
                 if changed {
                     crate::outln!("<stdin>");
                 }

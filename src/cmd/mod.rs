@@ -15,6 +15,7 @@ pub mod lsp;
 pub mod plan;
 pub mod runs;
 pub mod secret;
+pub mod show;
 pub mod state;
 pub mod tui;
 

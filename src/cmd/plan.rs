@@ -25,8 +25,13 @@ pub struct Args {
 /// Options shared by the commands that reach hosts.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
-    /// Only these hosts or groups (comma-separated or repeated).
-    #[arg(short = 'l', long = "limit", value_delimiter = ',')]
+    /// Only these hosts: names, groups, `web*`, `!db1`, `web:&prod` (comma-separated or repeated).
+    #[arg(
+        short = 'l',
+        long = "limit",
+        value_delimiter = ',',
+        value_name = "PATTERN"
+    )]
     pub limit: Vec<String>,
     /// Only resources with one of these tags.
     #[arg(long, value_delimiter = ',')]
@@ -34,6 +39,9 @@ pub struct RunArgs {
     /// Leave out resources with one of these tags.
     #[arg(long, value_delimiter = ',')]
     pub skip_tags: Vec<String>,
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "TYPE[TITLE]", value_parser = mc_runtime::target::parse)]
+    pub targets: Vec<String>,
     /// ssh_config file to use instead of ~/.ssh/config.
     #[arg(long, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
@@ -70,6 +78,7 @@ impl RunArgs {
             limit: self.limit.clone(),
             tags: self.tags.clone(),
             skip_tags: self.skip_tags.clone(),
+            targets: self.targets.clone(),
         }
     }
 
@@ -98,6 +107,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     }
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("`{s}` is not a duration such as 90s or 5m ({e})"))
+}
+
+/// The error for a `--target` that names no resource of any planned host
+/// (a typo would otherwise plan nothing, silently).
+pub fn check_targets(targets: &[String], plan: &mc_ir::plan::Plan) -> Result<(), String> {
+    let known = |t: &String| {
+        plan.hosts.iter().any(|h| {
+            h.catalog.is_none()
+                || h.catalog
+                    .as_ref()
+                    .is_some_and(|c| c.resources.iter().any(|r| r.id.as_str() == t))
+        })
+    };
+    match targets.iter().find(|t| !known(t)) {
+        Some(t) => Err(format!(
+            "--target {t} matches no resource of the selected hosts"
+        )),
+        None => Ok(()),
+    }
 }
 
 pub fn open_store(state: Option<&Path>, project: &Path) -> Result<StateStore, String> {
@@ -212,6 +240,7 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
     })
     .map_err(|e| e.to_string())?;
     let plan = planned;
+    check_targets(&args.run.targets, &plan)?;
     if args.output.json() {
         crate::outln!("{}", plan.to_json_pretty());
     } else {

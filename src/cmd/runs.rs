@@ -19,7 +19,12 @@ pub struct Args {
     #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 20)]
     pub count: usize,
     /// Only runs that touched these hosts (patterns as in `mc plan --limit`).
-    #[arg(short = 'l', long = "limit", value_delimiter = ',', value_name = "HOSTS")]
+    #[arg(
+        short = 'l',
+        long = "limit",
+        value_delimiter = ',',
+        value_name = "HOSTS"
+    )]
     pub limit: Vec<String>,
     #[command(flatten)]
     pub output: super::Output,
@@ -100,7 +105,12 @@ fn runs(args: &Args) -> Result<(), String> {
     }
     crate::outln!(
         "{:>5}  {:<19}  {:<8}  {:<8}  {:>5}  {:>7}  ACTOR",
-        "RUN", "STARTED (UTC)", "KIND", "STATUS", "HOSTS", "CHANGED"
+        "RUN",
+        "STARTED (UTC)",
+        "KIND",
+        "STATUS",
+        "HOSTS",
+        "CHANGED"
     );
     for r in runs {
         let changed = r

@@ -12,7 +12,13 @@ pub struct Args {
     #[command(subcommand)]
     pub command: SecretCommand,
     /// Project directory (prefer `mc -C DIR`, the same on every command).
-    #[arg(short = 'p', long = "project", default_value = ".", hide = true, global = true)]
+    #[arg(
+        short = 'p',
+        long = "project",
+        default_value = ".",
+        hide = true,
+        global = true
+    )]
     pub project: PathBuf,
 }
 
