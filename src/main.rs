@@ -6,6 +6,7 @@
 
 mod cmd;
 mod out;
+mod signals;
 mod style;
 
 use clap::{Parser, Subcommand};

@@ -72,6 +72,11 @@ pub trait Progress: Send + Sync {
     fn event(&self, host: &str, event: ProgressEvent<'_>);
     /// The run is over: a live view clears itself.
     fn finish(&self) {}
+    /// A message for the person watching (e.g. "interrupted"), printed
+    /// without breaking a live view.
+    fn notice(&self, text: &str) {
+        eprintln!("{text}");
+    }
 }
 
 #[derive(Debug)]
@@ -144,7 +149,37 @@ pub struct ApplyOptions {
     pub serial: Option<Serial>,
     /// The first batch is a single host.
     pub canary: bool,
+    /// Set (by Ctrl-C / SIGTERM in the CLI) to stop starting new work:
+    /// resources already running finish or time out, the rest are skipped,
+    /// and the run is recorded `interrupted`.
+    pub interrupt: Interrupt,
 }
+
+/// A shared "stop starting new work" flag, which runs in progress can also
+/// wait on (to pass the stop on to their runner).
+#[derive(Clone, Debug)]
+pub struct Interrupt(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Interrupt(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Interrupt {
+    pub fn request(&self) {
+        self.0.send_replace(true);
+    }
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+}
+
+/// Why work that was never started is skipped after an interrupt.
+pub const INTERRUPTED: &str = mc_runner::session::INTERRUPTED;
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -154,6 +189,7 @@ impl Default for ApplyOptions {
             default_timeout: Duration::from_secs(600),
             serial: None,
             canary: false,
+            interrupt: Interrupt::default(),
         }
     }
 }
@@ -633,7 +669,12 @@ impl Runtime {
                     let over_budget = opts.max_fail.is_some_and(|m| {
                         *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m
                     });
-                    let result = if over_budget {
+                    let result = if opts.interrupt.requested() {
+                        if let Ok(s) = session {
+                            s.close().await;
+                        }
+                        skip_host(&store, run_id, &hp, "skipped", INTERRUPTED)
+                    } else if over_budget {
                         if let Ok(s) = session {
                             s.close().await;
                         }
@@ -699,7 +740,13 @@ impl Runtime {
             hosts,
             uploads,
         };
-        let status = if report.ok() { "ok" } else { "failed" };
+        let status = if opts.interrupt.requested() {
+            "interrupted"
+        } else if report.ok() {
+            "ok"
+        } else {
+            "failed"
+        };
         let summary = serde_json::json!({
             "changed": report.changed(),
             "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
@@ -1289,6 +1336,17 @@ async fn apply_host(
             }
             continue;
         }
+        if opts.interrupt.requested() {
+            for it in segment {
+                run.not_sent(
+                    &it.resource.id,
+                    it.action,
+                    Status::Skipped,
+                    INTERRUPTED.into(),
+                );
+            }
+            continue;
+        }
         let items = prepare_request(segment, &preds, &mut run);
         if items.is_empty() {
             continue;
@@ -1564,7 +1622,8 @@ async fn apply_batch(
     let mut durations: HashMap<ResourceId, u64> = HashMap::new();
     let mut done: HashMap<ResourceId, Status> = HashMap::new();
     let req = Request::Apply { items: send };
-    let fut = s.request(&req, |ev| match ev.kind {
+    let stop = Some(opts.interrupt.subscribe());
+    let fut = s.request_stoppable(&req, stop, |ev| match ev.kind {
         protocol::EventKind::Started => {
             started_at.insert(ev.id.clone(), Instant::now());
             let _ = store.record_event(run_id, host, Some(ev.id.as_str()), "started", None);

@@ -19,8 +19,8 @@ pub mod target;
 pub mod transport;
 
 pub use engine::{
-    rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Planned, Progress,
-    ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
+    rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Interrupt, Planned,
+    Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;

@@ -449,6 +449,13 @@ impl Progress for LiveProgress {
         st.clear();
         let _ = st.out.flush();
     }
+
+    fn notice(&self, text: &str) {
+        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        st.clear();
+        let _ = writeln!(st.out, "{text}");
+        st.draw();
+    }
 }
 
 /// The progress reporter the CLI uses: a live view when stderr is a

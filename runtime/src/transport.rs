@@ -220,6 +220,10 @@ async fn connect_local(
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Not in the terminal's process group: Ctrl-C is for mc, which lets
+        // running resources finish (a second one closes the runner's stdin,
+        // and the runner ends its commands).
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd
         .spawn()
@@ -744,6 +748,18 @@ impl RunnerSession {
     pub async fn request(
         &mut self,
         req: &Request,
+        on_event: impl FnMut(&protocol::Event),
+    ) -> Result<Response, TransportError> {
+        self.request_stoppable(req, None, on_event).await
+    }
+
+    /// [`RunnerSession::request`], passing `stop` on to the runner (as
+    /// `STOP_LINE`, once) when it turns true: the runner then starts no new
+    /// resource and answers with the rest skipped.
+    pub async fn request_stoppable(
+        &mut self,
+        req: &Request,
+        mut stop: Option<tokio::sync::watch::Receiver<bool>>,
         mut on_event: impl FnMut(&protocol::Event),
     ) -> Result<Response, TransportError> {
         // Cleared again only if the full exchange completes.
@@ -759,7 +775,26 @@ impl RunnerSession {
         let mut buf = String::new();
         loop {
             buf.clear();
-            match self.reader.read_line(&mut buf).await {
+            // `read_line` keeps what it read in `buf` when the stop branch
+            // wins, and the next call continues the same line.
+            let read = loop {
+                let stopping = async {
+                    match stop.as_mut() {
+                        Some(rx) => rx.wait_for(|s| *s).await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = self.reader.read_line(&mut buf) => break r,
+                    asked = stopping => {
+                        stop = None;
+                        if asked {
+                            self.send_stop().await;
+                        }
+                    }
+                }
+            };
+            match read {
                 Ok(0) => return Err(lost(self.stderr.clone(), "the runner exited".into()).await),
                 Ok(_) => {}
                 Err(e) => return Err(lost(self.stderr.clone(), e.to_string()).await),
@@ -779,6 +814,14 @@ impl RunnerSession {
                 }
             }
         }
+    }
+
+    /// Asks the runner to start no new resource of the apply in progress.
+    /// A failure shows up as a lost connection on the next read.
+    async fn send_stop(&mut self) {
+        let line = format!("{}\n", mc_runner::session::STOP_LINE);
+        let _ = self.writer.write_all(line.as_bytes()).await;
+        let _ = self.writer.flush().await;
     }
 
     /// The runner for resources that run as `user` (`become` /

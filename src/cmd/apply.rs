@@ -1,6 +1,7 @@
 //! `mc apply`: apply a plan file, or plan a project, confirm and apply.
 
 use super::plan::{catalog_source, RunArgs};
+use crate::signals::ApplySignals;
 use mc_ir::plan::Plan;
 use mc_runtime::{render, ApplyOptions, Serial};
 use std::io::{BufRead, IsTerminal, Write};
@@ -58,6 +59,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
     } else {
         crate::style::stdout_color()
     };
+    let interrupted: Option<ApplySignals>;
     let is_source = args.path.extension().is_some_and(|e| e == "mc");
     let report = if args.path.is_file() && !is_source {
         let run = &args.run;
@@ -92,6 +94,10 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         if opts.serial.is_none() && project.join("main.mc").is_file() {
             opts.serial = project_serial(&project)?;
         }
+        let signals = ApplySignals::install(rt.store.path().to_path_buf(), progress.clone())?;
+        signals.applying();
+        opts.interrupt = signals.interrupt.clone();
+        interrupted = Some(signals);
         let report =
             mc_runtime::block_on(rt.apply(&plan, Default::default(), &opts, progress.clone()));
         progress.finish();
@@ -103,6 +109,9 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         if opts.serial.is_none() {
             opts.serial = project_serial(&project)?;
         }
+        let signals = ApplySignals::install(rt.store.path().to_path_buf(), progress.clone())?;
+        opts.interrupt = signals.interrupt.clone();
+        interrupted = Some(signals.clone());
         let sel = args.run.selection();
         let interactive = std::io::stdin().is_terminal();
         if !args.yes && !interactive {
@@ -139,6 +148,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
                 return Ok(Some(Err("apply cancelled".to_string())));
             }
             let plan = planned.plan.clone();
+            signals.applying();
             // Planned in this same run: nothing can be stale yet.
             let opts = ApplyOptions {
                 check_stale: false,
@@ -189,6 +199,13 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             render::plural(report.hosts.len(), "host"),
             if report.ok() { "" } else { ", with failures" }
         );
+    }
+    if let Some(code) = interrupted.as_ref().and_then(ApplySignals::exit_code) {
+        eprintln!(
+            "Run {} was interrupted: what was not started was skipped; rerun `mc apply` to finish.",
+            report.run_id
+        );
+        return Ok(ExitCode::from(code));
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

@@ -10,4 +10,5 @@ pub mod facts;
 pub mod protocol;
 pub mod providers;
 pub mod server;
+pub mod session;
 pub mod sys;

@@ -19,9 +19,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
-            let stdin = std::io::stdin();
+            // Watched, so a command still running when mc goes away is ended.
+            let input = mc_runner::session::watched(std::io::stdin());
             let stdout = std::io::stdout();
-            match mc_runner::server::serve(stdin.lock(), stdout.lock()) {
+            match mc_runner::server::serve(input, stdout.lock()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("mc-runner: {e}");

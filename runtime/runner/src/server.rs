@@ -299,7 +299,10 @@ fn apply_batch<W: Write>(items: &[ApplyItem], out: &mut Out<W>) -> io::Result<Ve
             continue; // applied with an earlier package run
         }
         let item = &items[idx];
-        let result = if let Some(dep) = progress.blocked_by(item) {
+        let result = if crate::session::stop_requested() {
+            // mc was interrupted: the running resource finished; no new one.
+            not_run(item, Status::Skipped, crate::session::INTERRUPTED.into())
+        } else if let Some(dep) = progress.blocked_by(item) {
             not_run(
                 item,
                 Status::Skipped,

@@ -166,6 +166,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
     drop(tx);
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut timed_out = false;
+    let mut session_closed = false;
     let id = spec.res.id.clone();
     let mut last_stderr = String::new();
     // A daemon started in the background may keep the pipes open after the
@@ -197,16 +198,21 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         }
         if exited_at.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
             timed_out = true;
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
+            kill_group(&mut child);
+            break;
+        }
+        if exited_at.is_none() && crate::session::closed() {
+            session_closed = true;
+            kill_group(&mut child);
             break;
         }
     }
     let status = child
         .wait()
         .map_err(|e| format!("waiting for the command: {e}"))?;
+    if session_closed {
+        return Err("ended: mc closed the session (aborted) while it ran".into());
+    }
     if timed_out {
         return Err(format!(
             "timed out after {}s",
@@ -234,6 +240,14 @@ fn until_holds(spec: &Spec) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// Kills the command and everything it started (its own process group).
+fn kill_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.kill();
 }
 
 /// Longest output line sent in one event, in bytes.
