@@ -48,7 +48,7 @@ fn ansible_inventory(args: &InventoryArgs) -> ExitCode {
     };
     let written = match &args.output {
         None => {
-            print!("{text}");
+            crate::out!("{text}");
             Ok(())
         }
         Some(out) => write_project(out, &text),
