@@ -5,39 +5,17 @@
 //! change nothing; a role whose steps rely on declaration order applies in
 //! one run; `mc compile` and `mc plan --json` show the apply order.
 
+mod common;
+
 use mc_testfleet::workload::{check_standard, write_standard, STANDARD_RESOURCES};
 use mc_testfleet::Fleet;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 
 fn mc() -> Command {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "mc-runner", "--bin", "mc-runner"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build for mc-runner");
-        assert!(status.success(), "building mc-runner failed");
-    });
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mc"));
-    cmd.stdin(Stdio::null()).env(
-        "XDG_RUNTIME_DIR",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("workload-cli"),
-    );
-    cmd
+    common::mc("workload-cli")
 }
 
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().expect("running mc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run;
 
 #[test]
 fn the_standard_workload_converges_in_one_apply_on_ten_hosts() {

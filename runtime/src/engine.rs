@@ -1687,7 +1687,7 @@ async fn apply_batch(
                 outcomes[i] = Some(match by_id.get(id) {
                     Some(r) => Outcome {
                         status: r.status,
-                        message: r.message.clone(),
+                        message: with_attempts(&r.message, r.attempts),
                         observed: r.observed_digest.clone(),
                         ms: durations.get(id).copied().unwrap_or(total_ms),
                         output: r.output.clone(),
@@ -1711,6 +1711,15 @@ async fn apply_batch(
         .into_iter()
         .map(|o| o.unwrap_or_else(|| Outcome::new(Status::Failed, "not applied".into())))
         .collect())
+}
+
+/// A result's message, saying how many attempts it took when retried.
+fn with_attempts(message: &str, attempts: u32) -> String {
+    if attempts > 1 {
+        format!("{message} (after {attempts} attempts)")
+    } else {
+        message.to_string()
+    }
 }
 
 /// The outcomes known when a runner was lost: those decided before sending

@@ -172,3 +172,190 @@ async fn a_notifier_and_its_handler_in_one_request_refresh_once() {
         b"reload\n"
     );
 }
+
+fn result_of(rt: &mc_runtime::Runtime, run_id: i64, id: &str) -> mc_runtime::state::ResourceResult {
+    rt.store
+        .resource_results(run_id)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.resource == id)
+        .unwrap_or_else(|| panic!("no result for {id}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_wait_with_backoff_and_each_attempt_is_an_event() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        // Records when each attempt starts; fails the first two.
+        let mut flaky = resource(
+            "command",
+            "flaky",
+            &[(
+                "run",
+                s(
+                    "date +%s%N >> /srv/mc-backoff/attempts; \
+                   test $(wc -l < /srv/mc-backoff/attempts) -ge 3 || { echo not yet >&2; exit 1; }",
+                ),
+            )],
+        );
+        flaky.meta.retries = 3;
+        flaky.meta.retry_delay = Some(1);
+        flaky.meta.retry_backoff = Some(2);
+        (vec![flaky], vec![])
+    });
+    host.exec_ok("mkdir -p /srv/mc-backoff").unwrap();
+    let report = plan_and_apply_now(&rt, source).await;
+    assert!(report.ok(), "{report:?}");
+    let r = result_of(&rt, report.run_id, "command[flaky]");
+    assert_eq!(r.status, "changed");
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("after 3 attempts"),
+        "{r:?}"
+    );
+    // Waits of at least 1 s, then 2 s, between the attempts.
+    let starts: Vec<u128> = String::from_utf8(host.read_file("/srv/mc-backoff/attempts").unwrap())
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert!(starts[1] - starts[0] >= 1_000_000_000, "{starts:?}");
+    assert!(starts[2] - starts[1] >= 2_000_000_000, "{starts:?}");
+    let attempts: Vec<String> = rt
+        .store
+        .events_since(report.run_id, 0)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "attempt")
+        .filter_map(|e| e.message)
+        .collect();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(
+        attempts[0].starts_with("attempt 1 of 4 failed"),
+        "{attempts:?}"
+    );
+    assert!(attempts[0].contains("next in 1s"), "{attempts:?}");
+    assert!(attempts[1].contains("next in 2s"), "{attempts:?}");
+    // Every attempt's output is kept.
+    assert_eq!(r.output.as_deref(), Some("not yet\nnot yet\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_re_runs_a_command_until_its_check_succeeds() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(0);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let mut polled = resource(
+            "command",
+            "poll",
+            &[
+                ("run", s("echo tick >> /srv/mc-until/ticks")),
+                ("until", s("test $(wc -l < /srv/mc-until/ticks) -ge 3")),
+            ],
+        );
+        polled.meta.retries = 5;
+        polled.meta.retry_delay = Some(0);
+        let mut never = resource(
+            "command",
+            "never",
+            &[("run", s("true")), ("until", s("false"))],
+        );
+        never.meta.retry_delay = Some(0);
+        (vec![polled, never], vec![])
+    });
+    host.exec_ok("mkdir -p /srv/mc-until").unwrap();
+    let report = plan_and_apply_now(&rt, source).await;
+    assert_eq!(
+        host.read_file("/srv/mc-until/ticks").unwrap(),
+        b"tick\ntick\ntick\n"
+    );
+    let polled = result_of(&rt, report.run_id, "command[poll]");
+    assert_eq!(polled.status, "changed", "{polled:?}");
+    assert!(polled
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("after 3 attempts"));
+    // Without `retries`, `until` gets 3 retries, then the command fails.
+    let never = result_of(&rt, report.run_id, "command[never]");
+    assert_eq!(never.status, "failed");
+    let why = never.message.unwrap_or_default();
+    assert!(why.contains("`until` check did not succeed"), "{why}");
+    assert!(why.contains("after 4 attempts"), "{why}");
+}
+
+struct OneSecret;
+impl mc_runtime::SecretSource for OneSecret {
+    fn resolve(&self, name: &str) -> Result<String, String> {
+        match name {
+            "token" => Ok("s3cr3t-token-value".into()),
+            other => Err(format!("no secret {other}")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn command_output_is_stored_bounded_and_scrubbed() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    rt.secrets = Arc::new(OneSecret);
+    let source = TestSource::new(vec![ssh_host(host.name())], |_| {
+        let token = Value::Secret(mc_ir::SecretValue {
+            parts: vec![mc_ir::SecretPart::Secret("token".into())],
+        });
+        let talk = resource(
+            "command",
+            "talk",
+            &[
+                (
+                    "run",
+                    s("echo to stdout; echo to stderr >&2; echo token is $TOKEN; echo done"),
+                ),
+                ("env", Value::Map([("TOKEN".to_string(), token)].into())),
+            ],
+        );
+        // 200,000 lines: far more than the 64 KiB kept.
+        let loud = resource(
+            "command",
+            "loud",
+            &[("run", s("seq 1 200000; echo failing >&2; exit 2"))],
+        );
+        (vec![talk, loud], vec![])
+    });
+    let report = plan_and_apply_now(&rt, source).await;
+    let talk = result_of(&rt, report.run_id, "command[talk]");
+    let out = talk.output.unwrap_or_default();
+    assert!(out.contains("to stdout\n"), "{out}");
+    assert!(out.contains("to stderr\n"), "{out}");
+    assert!(out.contains("token is (secret)\n"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    let loud = result_of(&rt, report.run_id, "command[loud]");
+    assert_eq!(loud.status, "failed");
+    let out = loud.output.clone().unwrap_or_default();
+    assert!(out.starts_with("1\n2\n3\n"), "{}", &out[..40]);
+    // stdout and stderr are read apart, so only each stream's order holds.
+    assert!(
+        out.ends_with("199999\n200000\n"),
+        "{:?}",
+        &out[out.len() - 200..]
+    );
+    assert!(
+        loud.message.as_deref().unwrap_or("").contains("failing"),
+        "{loud:?}"
+    );
+    assert!(out.contains("bytes of output left out"));
+    assert!(out.len() <= 2 * 32 * 1024 + 64, "{}", out.len());
+    // The database holds no secret anywhere.
+    let db = std::fs::read(dir.path().join("state.db")).unwrap();
+    assert!(!db.windows(18).any(|w| w == b"s3cr3t-token-value"));
+}

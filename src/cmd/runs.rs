@@ -28,6 +28,10 @@ pub struct Args {
     pub limit: Vec<String>,
     #[command(flatten)]
     pub output: super::Output,
+    /// With RUN: also list the run's events (starts, retried attempts,
+    /// results), oldest first.
+    #[arg(long)]
+    pub events: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -51,10 +55,20 @@ fn runs(args: &Args) -> Result<(), String> {
         let run = store.run(id).map_err(err)?.ok_or(format!("no run {id}"))?;
         let hosts = store.host_results(id).map_err(err)?;
         let resources = store.resource_results(id).map_err(err)?;
+        let events = if args.events {
+            Some(store.events_since(id, 0).map_err(err)?)
+        } else {
+            None
+        };
         if args.output.json() {
+            let mut json =
+                serde_json::json!({ "run": run, "hosts": hosts, "resources": resources });
+            if let Some(events) = &events {
+                json["events"] = serde_json::json!(events);
+            }
             crate::out::json(
                 RUN_SCHEMA,
-                serde_json::json!({ "run": run, "hosts": hosts, "resources": resources }),
+                json,
             );
             return Ok(());
         }
@@ -70,7 +84,10 @@ fn runs(args: &Args) -> Result<(), String> {
             crate::outln!("plan {plan}");
         }
         crate::out!("{}", mc_runtime::render::render_summary(&hosts, false));
-        for r in resources.iter().filter(|r| r.status != "ok") {
+        for r in resources
+            .iter()
+            .filter(|r| r.status != "ok" || r.output.is_some())
+        {
             crate::outln!(
                 "  {}: {} {} {}{}",
                 r.host,
@@ -82,6 +99,15 @@ fn runs(args: &Args) -> Result<(), String> {
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default()
             );
+            if let Some(output) = &r.output {
+                crate::out!("{}", indented_output(output));
+            }
+        }
+        if let Some(events) = events {
+            crate::outln!("events");
+            for e in events {
+                crate::outln!("{}", event_line(&e));
+            }
         }
         return Ok(());
     }
@@ -132,4 +158,18 @@ fn runs(args: &Args) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// A resource's stored output under its result line, marked off so it
+/// cannot be mistaken for mc's own lines.
+fn indented_output(output: &str) -> String {
+    output.lines().map(|l| format!("    | {l}\n")).collect()
+}
+
+fn event_line(e: &mc_runtime::state::EventRecord) -> String {
+    let at = format_time(e.at_ms / 1000);
+    let resource = e.resource.as_deref().unwrap_or("-");
+    let message = e.message.as_deref().filter(|m| !m.is_empty());
+    let message = message.map(|m| format!(": {m}")).unwrap_or_default();
+    format!("  {at}  {}  {resource}  {}{message}", e.host, e.kind)
 }

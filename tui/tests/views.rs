@@ -70,6 +70,31 @@ fn run_detail_shows_failures_first_with_output_and_diff() {
 }
 
 #[test]
+fn run_detail_shows_the_stored_output_of_the_selected_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path());
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Enter);
+    let mut screen = render(&mut app, 80, 30);
+    for _ in 0..6 {
+        if screen.contains("Setting up nginx") {
+            break;
+        }
+        press(&mut app, KeyCode::Down);
+        screen = render(&mut app, 80, 30);
+    }
+    assert!(screen.contains("output:"), "{screen}");
+    assert!(
+        screen.contains("  Unpacking nginx (1.22.1-9) ..."),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("  Setting up nginx (1.22.1-9) ..."),
+        "{screen}"
+    );
+}
+
+#[test]
 fn drift_view_is_empty_until_reports_exist() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path());

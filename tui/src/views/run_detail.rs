@@ -1,5 +1,5 @@
 //! One run: every host × resource with its status, failures first, and the
-//! selected resource's output and diff.
+//! selected resource's message, diff, stored output and events.
 
 use super::{navigate, Component};
 use crate::action::Action;
@@ -25,6 +25,8 @@ struct Entry {
     status: String,
     duration_ms: Option<u64>,
     message: Option<String>,
+    /// What the resource printed (stdout and stderr), as stored.
+    output: Option<String>,
 }
 
 pub struct RunDetailView {
@@ -114,6 +116,7 @@ impl RunDetailView {
                 status: r.status.clone(),
                 duration_ms: Some(r.duration_ms),
                 message: r.message.clone(),
+                output: r.output.clone(),
             })
             .collect();
         let with_resources: std::collections::HashSet<&str> =
@@ -137,6 +140,7 @@ impl RunDetailView {
                     status,
                     duration_ms: None,
                     message: result.and_then(|h| h.error.clone()),
+                    output: None,
                 });
             }
         }
@@ -242,6 +246,13 @@ impl RunDetailView {
         });
         if let Some(p) = planned {
             lines.extend(change_lines(p));
+        }
+        if let Some(output) = &e.output {
+            lines.push(Line::styled(
+                "output:",
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+            lines.extend(output.lines().map(|l| Line::raw(format!("  {l}"))));
         }
         for ev in
             self.detail.events.iter().filter(|ev| {

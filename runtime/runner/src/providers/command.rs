@@ -170,11 +170,15 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
     let id = spec.res.id.clone();
     let mut last_stderr = String::new();
     // A daemon started in the background may keep the pipes open after the
-    // command exits: stop reading a short while after the exit.
+    // command exits: once it has exited, stop reading when no output came
+    // for a short while (not a fixed time after the exit, which would drop
+    // the tail of a command that printed faster than it is forwarded).
     let mut exited_at: Option<Instant> = None;
+    let mut last_output = Instant::now();
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok((stream, line)) => {
+                last_output = Instant::now();
                 if stream == Stream::Stderr {
                     last_stderr.clone_from(&line);
                 }
@@ -193,7 +197,10 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         if exited_at.is_none() && child.try_wait().ok().flatten().is_some() {
             exited_at = Some(Instant::now());
         }
-        if exited_at.is_some_and(|t| t.elapsed() > Duration::from_millis(500)) {
+        let idle = last_output.elapsed() > Duration::from_millis(500);
+        // Bounded even if something left behind never stops printing.
+        let long_gone = exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(30));
+        if exited_at.is_some() && (idle || long_gone) {
             break;
         }
         if exited_at.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
