@@ -76,3 +76,73 @@ fn a_commands_output_is_readable_in_mc_runs() {
         .iter()
         .any(|e| e["kind"] == "started"));
 }
+
+#[test]
+fn a_hand_edit_on_one_host_between_plan_and_apply_leaves_the_other_host_applied() {
+    let fleet = Fleet::start(2).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    let names: Vec<&str> = fleet.hosts().iter().map(|h| h.name()).collect();
+    write_project(
+        p,
+        &names,
+        r#"  directory "/srv/site" {}
+  file "/srv/site/app.conf" {
+    content = "managed ${host.name}\n"
+  }
+  file "/srv/site/index.html" {
+    content = "hello\n"
+  }
+"#,
+    );
+    for h in fleet.hosts() {
+        h.exec_ok("mkdir -p /srv/site && echo old > /srv/site/app.conf")
+            .unwrap();
+    }
+    let ssh = ["--ssh-config".as_ref(), fleet.ssh_config().as_os_str()];
+    let plan_file = p.join("plan.json");
+    let (code, out, err) = run(mc().arg("plan").arg(p).arg("-o").arg(&plan_file).args(ssh));
+    assert_eq!(code, 0, "{out}{err}");
+    let (clean, edited) = (fleet.host(0), fleet.host(1));
+    edited
+        .exec_ok("echo edited by hand > /srv/site/app.conf")
+        .unwrap();
+
+    let (code, out, err) = run(mc().args(["apply", "--yes"]).arg(&plan_file).args(ssh));
+    assert_eq!(code, 1, "{out}{err}");
+    let text = format!("{out}{err}");
+    assert!(text.contains("file[/srv/site/app.conf]"), "{text}");
+    assert!(text.contains("run `mc plan` again"), "{text}");
+    assert_eq!(
+        clean.read_file("/srv/site/app.conf").unwrap(),
+        format!("managed {}\n", clean.name()).as_bytes()
+    );
+    assert_eq!(
+        edited.read_file("/srv/site/app.conf").unwrap(),
+        b"edited by hand\n"
+    );
+    assert_eq!(
+        edited.read_file("/srv/site/index.html").unwrap(),
+        b"hello\n"
+    );
+
+    // --stale abort refuses the whole plan.
+    let (code, _, _) = run(mc().arg("plan").arg(p).arg("-o").arg(&plan_file).args(ssh));
+    assert_eq!(code, 0);
+    clean
+        .exec_ok("echo edited too > /srv/site/index.html")
+        .unwrap();
+    let (code, out, err) = run(mc()
+        .args(["apply", "--yes", "--stale", "abort"])
+        .arg(&plan_file)
+        .args(ssh));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("the plan is stale"), "{err}");
+    assert_eq!(
+        edited.read_file("/srv/site/app.conf").unwrap(),
+        b"edited by hand\n"
+    );
+    let (code, _, err) = run(mc().args(["apply", "--stale", "later"]).arg(&plan_file));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`skip`"), "{err}");
+}

@@ -136,10 +136,38 @@ impl Selection {
     }
 }
 
+/// What `mc apply PLAN` does with resources that changed on their host
+/// since the plan was made (`--stale`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StalePolicy {
+    /// Refuse the stale resources and everything that depends on them
+    /// (refreshes they would trigger included), apply the rest, and fail
+    /// the run, so one host touched during review does not block a rollout.
+    #[default]
+    Skip,
+    /// Refuse the whole plan before changing anything (Terraform's way).
+    Abort,
+}
+
+impl std::str::FromStr for StalePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StalePolicy, String> {
+        match s {
+            "skip" => Ok(StalePolicy::Skip),
+            "abort" => Ok(StalePolicy::Abort),
+            other => Err(format!(
+                "`{other}` is not a stale policy: use `skip` (refuse only what changed and its dependents) or `abort` (refuse the whole plan)"
+            )),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Re-probe and refuse the plan if any resource changed since it was made.
+    /// Re-probe and refuse what changed since the plan was made.
     pub check_stale: bool,
+    /// Refuse only the stale resources (and dependents), or the whole plan.
+    pub stale: StalePolicy,
     /// Stop starting new hosts once more than this many hosts failed.
     pub max_fail: Option<usize>,
     /// Per-resource timeout when the resource sets none.
@@ -185,6 +213,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             check_stale: true,
+            stale: StalePolicy::default(),
             max_fail: None,
             default_timeout: Duration::from_secs(600),
             serial: None,
@@ -558,7 +587,11 @@ impl Runtime {
         )?;
 
         // Phase 1: connect (where plan did not) and, for a plan file, re-probe.
-        let mut prepared: Vec<(HostPlan, Result<RunnerSession, String>)> = Vec::new();
+        let mut prepared: Vec<(
+            HostPlan,
+            Result<RunnerSession, String>,
+            BTreeSet<ResourceId>,
+        )> = Vec::new();
         {
             let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
             let mut tasks = tokio::task::JoinSet::new();
@@ -612,13 +645,20 @@ impl Runtime {
             all.sort_by_key(|r| r.0);
             let mut stale = Vec::new();
             for (_, hp, s, st) in all {
-                for id in st {
-                    stale.push((hp.host.name.clone(), id));
+                for id in &st {
+                    stale.push((hp.host.name.clone(), id.clone()));
                 }
-                prepared.push((hp, s));
+                prepared.push((hp, s, st.into_iter().collect()));
             }
-            if !stale.is_empty() {
-                for (_, s) in prepared {
+            if !stale.is_empty() && opts.stale == StalePolicy::Skip {
+                let items: Vec<String> = stale.iter().map(|(h, r)| format!("{h}: {r}")).collect();
+                self.store.audit(
+                    "apply.stale_skipped",
+                    &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
+                )?;
+            }
+            if !stale.is_empty() && opts.stale == StalePolicy::Abort {
+                for (_, s, _) in prepared {
                     if let Ok(s) = s {
                         s.close().await;
                     }
@@ -651,7 +691,7 @@ impl Runtime {
         for size in batches {
             let batch: Vec<_> = queue.by_ref().take(size).collect();
             let mut tasks = tokio::task::JoinSet::new();
-            for (i, (hp, session)) in batch {
+            for (i, (hp, session, stale)) in batch {
                 if let Ok(s) = &session {
                     uploads.insert(hp.host.name.clone(), s.uploaded);
                 }
@@ -698,6 +738,7 @@ impl Runtime {
                                 let r = apply_host(
                                     &mut s,
                                     &hp,
+                                    &stale,
                                     &store,
                                     run_id,
                                     secrets.as_ref(),
@@ -1286,6 +1327,7 @@ impl HostRun<'_> {
 async fn apply_host(
     s: &mut RunnerSession,
     hp: &HostPlan,
+    stale: &BTreeSet<ResourceId>,
     store: &StateStore,
     run_id: i64,
     secrets: &dyn SecretSource,
@@ -1326,6 +1368,11 @@ async fn apply_host(
             ..Default::default()
         },
     };
+    for id in order.iter().filter(|id| stale.contains(*id)) {
+        if let Some(p) = planned.get(id) {
+            run.not_sent(id, p.action, Status::Skipped, STALE_REFUSAL.into());
+        }
+    }
     let to_send = items_to_send(&order, &planned, catalog, &preds, &mut run);
     let mut connection_lost: Option<String> = None;
     for (user, idx) in runs_by_user(&to_send, |it| it.resource) {
@@ -1385,7 +1432,35 @@ async fn apply_host(
         result.status = "failed".into();
         result.error = connection_lost;
     }
+    if !stale.is_empty() {
+        result.status = "failed".into();
+        let refused = stale_refusal_note(stale);
+        result.error = Some(match result.error.take() {
+            Some(e) => format!("{e}; {refused}"),
+            None => refused,
+        });
+    }
     result
+}
+
+/// Why a resource of a plan file was not applied: it changed on the host.
+const STALE_REFUSAL: &str =
+    "refused: changed on the host since the plan was made; run `mc plan` again";
+
+/// The host's error after stale resources were refused: which ones, and
+/// what to do.
+fn stale_refusal_note(stale: &BTreeSet<ResourceId>) -> String {
+    let ids: Vec<&str> = stale.iter().map(ResourceId::as_str).collect();
+    let what = if ids.len() == 1 {
+        "resource"
+    } else {
+        "resources"
+    };
+    format!(
+        "refused {} stale {what} (changed on the host since the plan) and what depends on them: {}; run `mc plan` again for a new plan",
+        ids.len(),
+        ids.join(", ")
+    )
 }
 
 /// Walks the apply order once: records what cannot apply (probe errors and
@@ -1405,6 +1480,9 @@ fn items_to_send<'c>(
         let (Some(p), Some(&resource)) = (planned.get(id), by_id.get(id)) else {
             continue;
         };
+        if run.not_applied.contains(id) {
+            continue; // refused as stale
+        }
         if let Some(e) = &p.error {
             run.not_sent(id, p.action, Status::Failed, e.clone());
             continue;

@@ -21,6 +21,7 @@ pub mod transport;
 pub use engine::{
     rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Interrupt, Planned,
     Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
+    StalePolicy,
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;

@@ -359,3 +359,121 @@ async fn command_output_is_stored_bounded_and_scrubbed() {
     let db = std::fs::read(dir.path().join("state.db")).unwrap();
     assert!(!db.windows(18).any(|w| w == b"s3cr3t-token-value"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_edit_refuses_only_that_resource_and_its_dependents() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
+    let source = TestSource::new(hosts, |h| {
+        let conf = resource(
+            "file",
+            "/srv/mc-partial/app.conf",
+            &[("content", s(&format!("conf of {}\n", h.name)))],
+        );
+        let uses_conf = resource(
+            "file",
+            "/srv/mc-partial/derived",
+            &[("content", s("derived\n"))],
+        );
+        let handler = resource(
+            "command",
+            "reload",
+            &[
+                ("run", s("echo reload >> /srv/mc-partial/reloads")),
+                ("refresh_only", Value::Bool(true)),
+            ],
+        );
+        let other = resource("file", "/srv/mc-partial/other", &[("content", s("o\n"))]);
+        let edges = vec![
+            edge(&conf, &uses_conf, EdgeKind::Requires),
+            edge(&conf, &handler, EdgeKind::Notify),
+        ];
+        (vec![conf, uses_conf, handler, other], edges)
+    });
+    for h in fleet.hosts() {
+        h.exec_ok("mkdir -p /srv/mc-partial && echo old > /srv/mc-partial/app.conf")
+            .unwrap();
+    }
+    let planned = rt
+        .plan(source, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    let plan = planned.plan.clone();
+    planned.close().await;
+    // Reviewed meanwhile, someone edits the file by hand on the second host.
+    let (clean, edited) = (fleet.host(0), fleet.host(1));
+    edited
+        .exec_ok("echo hand-edited > /srv/mc-partial/app.conf")
+        .unwrap();
+
+    let report = rt
+        .apply(
+            &plan,
+            Default::default(),
+            &mc_runtime::ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    // The other host applied everything, its refresh included.
+    let on_clean = report
+        .hosts
+        .iter()
+        .find(|h| h.host == clean.name())
+        .unwrap();
+    assert_eq!(on_clean.status, "ok", "{on_clean:?}");
+    assert_eq!(
+        clean.read_file("/srv/mc-partial/app.conf").unwrap(),
+        format!("conf of {}\n", clean.name()).as_bytes()
+    );
+    assert_eq!(
+        clean.read_file("/srv/mc-partial/reloads").unwrap(),
+        b"reload\n"
+    );
+    // The edited host: the edit is untouched, its dependents and the
+    // refresh it would trigger are refused, the independent file applied.
+    let on_edited = report
+        .hosts
+        .iter()
+        .find(|h| h.host == edited.name())
+        .unwrap();
+    assert_eq!(on_edited.status, "failed");
+    let why = on_edited.error.clone().unwrap_or_default();
+    assert!(why.contains("file[/srv/mc-partial/app.conf]"), "{why}");
+    assert!(why.contains("run `mc plan` again"), "{why}");
+    assert_eq!(
+        edited.read_file("/srv/mc-partial/app.conf").unwrap(),
+        b"hand-edited\n"
+    );
+    assert!(!edited.path_exists("/srv/mc-partial/derived").unwrap());
+    assert!(!edited.path_exists("/srv/mc-partial/reloads").unwrap());
+    assert!(edited.path_exists("/srv/mc-partial/other").unwrap());
+    let results = rt.store.resource_results(report.run_id).unwrap();
+    let on = |id: &str| {
+        results
+            .iter()
+            .find(|r| r.host == edited.name() && r.resource == id)
+            .map(|r| (r.status.clone(), r.message.clone().unwrap_or_default()))
+            .unwrap()
+    };
+    let (st, msg) = on("file[/srv/mc-partial/app.conf]");
+    assert_eq!(st, "skipped");
+    assert!(msg.contains("changed on the host since the plan"), "{msg}");
+    assert_eq!(on("file[/srv/mc-partial/derived]").0, "skipped");
+    assert_eq!(on("command[reload]").0, "skipped");
+    assert_eq!(on("file[/srv/mc-partial/other]").0, "changed");
+    let kinds: Vec<String> = rt
+        .store
+        .audit_entries(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k == "apply.stale_skipped"),
+        "{kinds:?}"
+    );
+}

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use mc_ir::plan::Action;
 use mc_ir::{EdgeKind, Value};
-use mc_runtime::{ApplyOptions, Quiet, RuntimeError, Selection};
+use mc_runtime::{ApplyOptions, Quiet, RuntimeError, Selection, StalePolicy};
 use mc_testfleet::Fleet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,14 +96,15 @@ async fn apply_creates_and_a_second_apply_changes_nothing_over_one_session() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_plan_file_is_refused_when_stale_and_when_applied_twice() {
+async fn a_plan_file_is_refused_whole_when_stale_with_abort_and_when_applied_twice() {
     let fleet = mc_testfleet::shared(2).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path(), Some(fleet.ssh_config()));
     let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
     let source = TestSource::new(hosts, files_for("/srv/mc-stale"));
 
-    // Plan, then someone edits the file by hand on host 2: refused, nothing applied.
+    // Plan, then someone edits the file by hand on host 2: with `--stale
+    // abort`, the whole plan is refused and nothing applied.
     let first = rt
         .plan(source.clone(), &Selection::default(), Arc::new(Quiet))
         .await
@@ -114,13 +115,12 @@ async fn a_plan_file_is_refused_when_stale_and_when_applied_twice() {
         .host(1)
         .exec_ok("mkdir -p /srv/mc-stale && echo edited > /srv/mc-stale/motd")
         .unwrap();
+    let abort = ApplyOptions {
+        stale: StalePolicy::Abort,
+        ..Default::default()
+    };
     let err = rt
-        .apply(
-            &plan,
-            Default::default(),
-            &ApplyOptions::default(),
-            Arc::new(Quiet),
-        )
+        .apply(&plan, Default::default(), &abort, Arc::new(Quiet))
         .await
         .unwrap_err();
     match &err {

@@ -3,7 +3,7 @@
 use super::plan::{catalog_source, RunArgs};
 use crate::signals::ApplySignals;
 use mc_ir::plan::Plan;
-use mc_runtime::{render, ApplyOptions, Serial};
+use mc_runtime::{render, ApplyOptions, Serial, StalePolicy};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +26,11 @@ pub struct Args {
     /// Apply a single host first, then the rest (in `--serial` batches).
     #[arg(long)]
     pub canary: bool,
+    /// With a plan file, what to do with resources that changed on their
+    /// host since the plan: `skip` refuses them and what depends on them
+    /// and applies the rest (exit 1); `abort` refuses the whole plan.
+    #[arg(long, value_name = "skip|abort", default_value = "skip")]
+    pub stale: StalePolicy,
     #[command(flatten)]
     pub output: super::Output,
     #[command(flatten)]
@@ -50,6 +55,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         max_fail: args.max_fail,
         serial: args.serial,
         canary: args.canary,
+        stale: args.stale,
         ..ApplyOptions::default()
     };
     let progress = super::progress();
