@@ -1323,7 +1323,9 @@ impl HostRun<'_> {
 /// run of resources that run as the same user (one request unless
 /// `become` differs). The runner skips the dependents of a failure and
 /// refreshes the targets of a change within a request; the runtime does the
-/// same across requests.
+/// same across requests. `stale` resources (plan file, `--stale skip`) are
+/// refused with everything that depends on them.
+#[allow(clippy::too_many_arguments)]
 async fn apply_host(
     s: &mut RunnerSession,
     hp: &HostPlan,
