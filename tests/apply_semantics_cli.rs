@@ -146,3 +146,92 @@ fn a_hand_edit_on_one_host_between_plan_and_apply_leaves_the_other_host_applied(
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`skip`"), "{err}");
 }
+
+#[test]
+fn a_notifying_change_shows_its_refresh_in_the_plan_and_a_drift_fix_runs_it() {
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    write_project(
+        p,
+        &[host.name()],
+        r#"  directory "/srv/notify" {}
+  let reload = command "reload" {
+    run = "echo reload >> /srv/notify/reloads"
+    refresh_only = true
+  }
+  file "/srv/notify/app.conf" {
+    content = "v1\n"
+    notify = [reload]
+  }
+"#,
+    );
+    let policy = r#"
+policy "refreshes are reported" {
+  when change.action == "refresh" {
+    warn("refresh of ${change.resource.id}")
+  }
+}
+"#;
+    let mut main = std::fs::read_to_string(p.join("main.mc")).unwrap();
+    main.push_str(policy);
+    std::fs::write(p.join("main.mc"), main).unwrap();
+    let ssh = ["--ssh-config".as_ref(), host.ssh_config().as_os_str()];
+
+    let (code, out, err) = run(mc().arg("plan").arg(p).args(ssh));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("  + file[/srv/notify/app.conf]\n"), "{out}");
+    assert!(
+        out.contains("      ↻ command[reload] run, notified by file[/srv/notify/app.conf]\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 to create, 0 to update, 0 to delete, 1 to refresh"),
+        "{out}"
+    );
+    assert!(out.contains("refresh of command[reload]"), "{out}");
+
+    let (code, out, _) = run(mc().args(["plan", "--json"]).arg(p).args(ssh));
+    assert_eq!(code, 0);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let reload = plan["hosts"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "command[reload]")
+        .unwrap();
+    assert_eq!(
+        reload["notified_by"],
+        serde_json::json!(["file[/srv/notify/app.conf]"])
+    );
+    assert!(plan["policy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["resource"] == "command[reload]" && f["kind"] == "warn"));
+
+    let (code, out, err) = run(mc().args(["apply", "--yes"]).arg(p).args(ssh));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(host.read_file("/srv/notify/reloads").unwrap(), b"reload\n");
+
+    // Edited by hand; `mc drift --fix` then `mc apply` restores it and runs
+    // the refresh it triggers in the same apply.
+    host.exec_ok("echo hand > /srv/notify/app.conf").unwrap();
+    let fix = p.join("fix.json");
+    let (code, out, err) = run(mc()
+        .args(["drift", "--fix", "-o"])
+        .arg(&fix)
+        .arg(p)
+        .args(ssh));
+    assert_eq!(code, 2, "{out}{err}");
+    let (code, out, err) = run(mc().args(["apply", "--yes"]).arg(&fix).args(ssh));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(host.read_file("/srv/notify/app.conf").unwrap(), b"v1\n");
+    assert_eq!(
+        host.read_file("/srv/notify/reloads").unwrap(),
+        b"reload\nreload\n"
+    );
+    let (code, out, err) = run(mc().args(["plan", "--detailed-exitcode"]).arg(p).args(ssh));
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -258,6 +258,7 @@ fn plan_without_policy() -> mc_ir::plan::Plan {
                 observed_digest: "d".into(),
                 risk: mc_ir::Risk::High,
                 refresh: false,
+                notified_by: vec![],
                 error: None,
             }],
             error: None,

@@ -104,6 +104,9 @@ struct Policy {
 /// One planned change, as policies see it.
 pub struct Change<'a> {
     pub action: Action,
+    /// Nothing else changes, but a notification refreshes the resource:
+    /// policies see `change.action == "refresh"`.
+    pub refresh: bool,
     pub host: &'a HostInfo,
     pub resource: &'a Resource,
     pub risk: Risk,
@@ -208,6 +211,15 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
+/// The action policies see: a refresh-only change reads `refresh`.
+fn change_action_name(c: &Change<'_>) -> &'static str {
+    if c.refresh {
+        "refresh"
+    } else {
+        action_name(c.action)
+    }
+}
+
 fn risk_name(r: Risk) -> &'static str {
     match r {
         Risk::Low => "low",
@@ -237,7 +249,7 @@ impl Policies {
         let value = self.change_value(change);
         let what = format!(
             "{} {} on {}",
-            action_name(change.action),
+            change_action_name(change),
             change.resource.id,
             change.host.name
         );
@@ -309,13 +321,14 @@ impl Policies {
             for pr in hp
                 .resources
                 .iter()
-                .filter(|r| r.error.is_none() && r.action.is_change())
+                .filter(|r| r.error.is_none() && (r.action.is_change() || r.is_refresh_only()))
             {
                 let Some(resource) = catalog.resource(&pr.id) else {
                     continue;
                 };
                 let change = Change {
                     action: pr.action,
+                    refresh: pr.is_refresh_only(),
                     host: &hp.host,
                     resource,
                     risk: pr.risk,
@@ -469,7 +482,7 @@ impl Policies {
             BTreeMap::from([
                 (
                     "action".to_string(),
-                    PVal::Str(action_name(c.action).into()),
+                    PVal::Str(change_action_name(c).into()),
                 ),
                 ("risk".to_string(), PVal::Str(risk_name(c.risk).into())),
                 ("host".to_string(), PVal::Record(host, None)),
@@ -1023,7 +1036,9 @@ on all {
 
     /// A plan with every catalog resource at `action`.
     fn plan_of(p: &Project, action: impl Fn(&Resource) -> Action) -> Plan {
-        let hosts = p.hosts().unwrap_or_default();
+        let hosts = p
+            .hosts()
+            .unwrap_or_else(|d| panic!("{}", p.render(&d, false)));
         let host = hosts[0].clone();
         let catalog = p
             .compile(&host.name, &Project::default_facts(&host))
@@ -1039,6 +1054,7 @@ on all {
                 observed_digest: String::new(),
                 risk: r.meta.risk,
                 refresh: false,
+                notified_by: vec![],
                 error: None,
             })
             .collect();
@@ -1052,6 +1068,46 @@ on all {
                 error: None,
             }],
         )
+    }
+
+    #[test]
+    fn policies_see_refreshes_as_their_own_action() {
+        let p = project(
+            r#"host "web1" {}
+
+policy "watch restarts" {
+  when change.action == "refresh" && change.resource is service {
+    warn("${change.resource.name} will ${change.resource.on_notify}")
+  }
+}
+
+on all {
+  let svc = service "app" {
+    on_notify = "reload"
+  }
+  file "/etc/app.conf" {
+    content = "x\n"
+    notify = [svc]
+  }
+}
+"#,
+        );
+        let mut plan = plan_of(&p, |r| {
+            if r.type_name == "file" {
+                Action::Update
+            } else {
+                Action::None
+            }
+        });
+        plan.hosts[0].link_refreshes();
+        let (findings, _) = p.policies().evaluate_plan(&plan);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].resource.as_str(), "service[app]");
+        assert_eq!(findings[0].message, "app will reload");
+
+        // Nothing notifies it: no refresh, no finding.
+        let quiet = plan_of(&p, |_| Action::None);
+        assert!(p.policies().evaluate_plan(&quiet).0.is_empty());
     }
 
     #[test]

@@ -20,6 +20,48 @@ use mc_ir::{HostInfo, Resource};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The drifted resources of a host to restore, then the resources their
+/// changes notify (a handler, a service), so the apply of the fix runs the
+/// refreshes of what it fixed. A notified resource is not probed: its
+/// observed digest is empty and the stale check leaves it alone.
+fn fix_with_refreshes(h: &HostDrift) -> Vec<PlannedResource> {
+    let mut out: Vec<PlannedResource> = h
+        .drifted
+        .iter()
+        .filter(|r| r.error.is_none())
+        .cloned()
+        .collect();
+    let Some(catalog) = &h.catalog else {
+        return out;
+    };
+    let fixing: std::collections::HashSet<&mc_ir::ResourceId> = out.iter().map(|r| &r.id).collect();
+    let targets: std::collections::HashSet<&mc_ir::ResourceId> = catalog
+        .edges
+        .iter()
+        .filter(|e| e.kind == mc_ir::EdgeKind::Notify && fixing.contains(&e.from))
+        .map(|e| &e.to)
+        .filter(|t| !fixing.contains(*t))
+        .collect();
+    let added: Vec<PlannedResource> = catalog
+        .resources
+        .iter()
+        .filter(|r| targets.contains(&r.id))
+        .map(|r| PlannedResource {
+            id: r.id.clone(),
+            action: mc_ir::plan::Action::None,
+            changes: vec![],
+            content_diff: None,
+            observed_digest: String::new(),
+            risk: r.meta.risk,
+            refresh: false,
+            notified_by: vec![],
+            error: None,
+        })
+        .collect();
+    out.extend(added);
+    out
+}
+
 /// The result of `mc drift` over the selected hosts.
 #[derive(Clone, Debug)]
 pub struct DriftReport {
@@ -99,16 +141,15 @@ impl DriftReport {
             .hosts
             .iter()
             .filter(|h| h.error.is_none() && h.drifted.iter().any(|r| r.error.is_none()))
-            .map(|h| HostPlan {
-                host: h.host.clone(),
-                catalog: h.catalog.clone(),
-                resources: h
-                    .drifted
-                    .iter()
-                    .filter(|r| r.error.is_none())
-                    .cloned()
-                    .collect(),
-                error: None,
+            .map(|h| {
+                let mut hp = HostPlan {
+                    host: h.host.clone(),
+                    catalog: h.catalog.clone(),
+                    resources: fix_with_refreshes(h),
+                    error: None,
+                };
+                hp.link_refreshes();
+                hp
             })
             .collect();
         let mut plan = Plan::new(self.created_at, self.source_digest.clone(), hosts);

@@ -893,15 +893,14 @@ async fn plan_host(
             pr
         })
         .collect();
-    (
-        HostPlan {
-            host,
-            catalog: Some(catalog),
-            resources,
-            error: None,
-        },
-        Some(session),
-    )
+    let mut hp = HostPlan {
+        host,
+        catalog: Some(catalog),
+        resources,
+        error: None,
+    };
+    hp.link_refreshes();
+    (hp, Some(session))
 }
 
 pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource {
@@ -913,6 +912,7 @@ pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource 
         observed_digest: String::new(),
         risk: r.meta.risk,
         refresh: false,
+        notified_by: vec![],
         error: Some(error),
     }
 }
@@ -940,6 +940,7 @@ pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> Pla
         observed_digest: p.observed_digest.clone(),
         risk: r.meta.risk,
         refresh: false,
+        notified_by: vec![],
         error: p.error.clone(),
     }
 }
@@ -1125,15 +1126,18 @@ async fn reprobe_stale(
     let Some(catalog) = &hp.catalog else {
         return Ok(vec![]);
     };
+    // An empty observed digest: not probed at plan time (a resource a drift
+    // fix only refreshes), so there is nothing to compare.
+    let observed = |p: &&PlannedResource| p.error.is_none() && !p.observed_digest.is_empty();
     let resources: Vec<&Resource> = hp
         .resources
         .iter()
-        .filter(|p| p.error.is_none())
+        .filter(observed)
         .filter_map(|p| catalog.resource(&p.id))
         .collect();
     let now = probe(s, &resources, secrets).await?;
     let mut stale = Vec::new();
-    for p in hp.resources.iter().filter(|p| p.error.is_none()) {
+    for p in hp.resources.iter().filter(observed) {
         match now.get(&p.id) {
             Some(Ok(r)) if r.observed_digest == p.observed_digest => {}
             _ => stale.push(p.id.clone()),

@@ -64,6 +64,7 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             continue;
         }
         let mut shown = 0;
+        let refreshes = hp.refreshes_by_notifier();
         for r in &hp.resources {
             if r.error.is_none() && !r.action.is_change() && !r.refresh {
                 continue;
@@ -72,6 +73,15 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
             render_resource(&mut out, r, p);
             if let Some(schedule) = cron_schedule(hp.catalog.as_ref(), r) {
                 out.push_str(&format!("      schedule {schedule}\n"));
+            }
+            for target in refreshes.get(&r.id).into_iter().flatten() {
+                let verb = refresh_verb(hp.catalog.as_ref(), &target.id);
+                out.push_str(&format!(
+                    "      {} {} {verb}, notified by {}\n",
+                    p.cyan("↻"),
+                    target.id,
+                    r.id
+                ));
             }
         }
         let c = hp.counts();
@@ -109,6 +119,24 @@ fn cron_schedule(catalog: Option<&mc_ir::Catalog>, r: &PlannedResource) -> Optio
     };
     let fields = ["minute", "hour", "day", "month", "weekday"].map(field);
     Some(fields.join(" "))
+}
+
+/// What a refresh does to a resource: a service's `on_notify`, a command
+/// runs, anything else is refreshed.
+pub fn refresh_verb(catalog: Option<&mc_ir::Catalog>, id: &mc_ir::ResourceId) -> String {
+    let Some(r) = catalog.and_then(|c| c.resource(id)) else {
+        return "refresh".into();
+    };
+    match r.type_name.as_str() {
+        "service" => r
+            .attrs
+            .get("on_notify")
+            .and_then(|v| v.as_str())
+            .unwrap_or("restart")
+            .to_string(),
+        "command" => "run".into(),
+        _ => "refresh".into(),
+    }
 }
 
 /// Policy findings (rendered like compiler diagnostics) and the approvals
@@ -511,6 +539,7 @@ mod tests {
                         observed_digest: "x".into(),
                         risk: Risk::High,
                         refresh: false,
+                        notified_by: vec![],
                         error: None,
                     },
                     PlannedResource {
@@ -521,6 +550,7 @@ mod tests {
                         observed_digest: "y".into(),
                         risk: Risk::Low,
                         refresh: false,
+                        notified_by: vec![],
                         error: None,
                     },
                 ],
@@ -577,6 +607,55 @@ mod tests {
         );
         assert!(!text.contains('\x1b'));
         assert!(render_plan(&plan(), true).contains('\x1b'));
+    }
+
+    #[test]
+    fn a_change_shows_the_refreshes_it_triggers_and_they_are_counted() {
+        let mut plan = plan();
+        let conf = ResourceId::new("file", "/etc/app.conf");
+        let svc = ResourceId::new("service", "app");
+        let mut attrs = std::collections::BTreeMap::new();
+        attrs.insert(
+            "on_notify".to_string(),
+            mc_ir::Value::String("reload".into()),
+        );
+        let hp = &mut plan.hosts[0];
+        hp.catalog = Some(mc_ir::Catalog {
+            schema: mc_ir::CATALOG_SCHEMA,
+            host: hp.host.clone(),
+            resources: vec![mc_ir::Resource {
+                id: svc.clone(),
+                type_name: "service".into(),
+                title: "app".into(),
+                attrs,
+                meta: Default::default(),
+                source: None,
+            }],
+            edges: vec![mc_ir::Edge {
+                from: conf.clone(),
+                to: svc.clone(),
+                kind: mc_ir::EdgeKind::Notify,
+            }],
+        });
+        let mut target = hp.resources[1].clone();
+        target.id = svc;
+        hp.resources.push(target);
+        hp.link_refreshes();
+        let text = render_plan(&plan, false);
+        assert!(
+            text.contains(
+                "  ~ file[/etc/app.conf] [risk: high]\n      mode 0644 → 0600\n      content (2 bytes) → (2 bytes)\n      --- /etc/app.conf\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      ↻ service[app] reload, notified by file[/etc/app.conf]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 to update, 0 to delete, 1 to refresh; 1 unchanged."),
+            "{text}"
+        );
     }
 
     /// A writer the test can read back.

@@ -44,6 +44,9 @@ pub struct DriftEntry {
     pub detected_at: i64,
     pub summary: String,
     pub diff: Option<String>,
+    /// When mc applied the resource after the drift was found (e.g. the
+    /// plan of `mc drift --fix`): the drift is resolved.
+    pub resolved_at: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,19 +136,33 @@ impl DataSource for StoreSource {
     }
 
     fn drift(&self) -> Result<Vec<DriftEntry>, String> {
-        Ok(self
-            .store
-            .current_drift()
-            .map_err(err)?
-            .into_iter()
-            .map(|d| DriftEntry {
+        let mut applied: std::collections::HashMap<String, std::collections::HashMap<String, i64>> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for d in self.store.current_drift().map_err(err)? {
+            if !applied.contains_key(&d.item.host) {
+                let states = self.store.resource_states(&d.item.host).map_err(err)?;
+                let by_resource = states
+                    .into_iter()
+                    .map(|s| (s.resource, s.applied_at))
+                    .collect();
+                applied.insert(d.item.host.clone(), by_resource);
+            }
+            let resolved_at = applied
+                .get(&d.item.host)
+                .and_then(|m| m.get(&d.item.resource))
+                .copied()
+                .filter(|at| *at >= d.detected_at);
+            out.push(DriftEntry {
                 host: d.item.host,
                 resource: d.item.resource,
                 detected_at: d.detected_at,
                 summary: d.item.summary,
                 diff: d.item.diff,
-            })
-            .collect())
+                resolved_at,
+            });
+        }
+        Ok(out)
     }
 
     fn pending_plans(&self) -> Result<Vec<PendingPlan>, String> {

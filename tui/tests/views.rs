@@ -516,6 +516,7 @@ fn drift_view_with_reports() {
             detected_at: fixture::CREATED_AT,
             summary: summary.into(),
             diff: diff.map(str::to_string),
+            resolved_at: None,
         };
     let source = WithDrift(
         mc_tui::StoreSource::new(store).unwrap(),
@@ -543,6 +544,67 @@ fn drift_view_with_reports() {
         screen.contains("Drift (1)") && screen.contains("stopped"),
         "{screen}"
     );
+}
+
+#[test]
+fn drift_fixed_by_a_later_apply_shows_as_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
+    let item = |resource: &str| mc_runtime::state::DriftItem {
+        host: "web1".into(),
+        resource: resource.into(),
+        status: "drifted".into(),
+        summary: "content changed".into(),
+        changes: vec![],
+        diff: None,
+    };
+    store
+        .record_drift_report(
+            &["web1".to_string()],
+            2,
+            &[item("file[/etc/motd]"), item("file[/etc/issue]")],
+        )
+        .unwrap();
+    let detected = store.current_drift().unwrap()[0].detected_at;
+    // The fix of one of them was applied after the report.
+    store
+        .set_resource_state(&mc_runtime::state::ResourceState {
+            host: "web1".into(),
+            resource: "file[/etc/motd]".into(),
+            type_name: "file".into(),
+            desired_digest: "d".into(),
+            observed_digest: "o".into(),
+            run_id: 1,
+            applied_at: detected + 5,
+        })
+        .unwrap();
+    let source = mc_tui::StoreSource::new(store).unwrap();
+    let entries = mc_tui::DataSource::drift(&source).unwrap();
+    let motd = entries
+        .iter()
+        .find(|e| e.resource == "file[/etc/motd]")
+        .unwrap();
+    assert_eq!(motd.resolved_at, Some(detected + 5));
+    let issue = entries
+        .iter()
+        .find(|e| e.resource == "file[/etc/issue]")
+        .unwrap();
+    assert_eq!(issue.resolved_at, None);
+
+    let mut app = App::new(std::sync::Arc::new(source), "project/.mc/state.db".into());
+    fixture::refresh(&mut app);
+    press(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 100, 24);
+    let motd_row = screen
+        .lines()
+        .find(|l| l.contains("file[/etc/motd]"))
+        .unwrap();
+    assert!(motd_row.contains("resolved"), "{screen}");
+    let issue_row = screen
+        .lines()
+        .find(|l| l.contains("file[/etc/issue]"))
+        .unwrap();
+    assert!(issue_row.contains("content changed"), "{screen}");
 }
 
 #[test]

@@ -10,8 +10,9 @@ use crate::{Catalog, HostInfo, ResourceId, Risk};
 use serde::{Deserialize, Serialize};
 
 /// Bumped on any change of the serialised plan. Schema 2 added
-/// `required_approvals` and `policy`; schema 1 plans still read (both empty).
-pub const PLAN_SCHEMA: u32 = 2;
+/// `required_approvals` and `policy`, schema 3 `notified_by`; older plans
+/// still read (all empty).
+pub const PLAN_SCHEMA: u32 = 3;
 
 /// The oldest plan schema this version reads.
 pub const PLAN_SCHEMA_MIN: u32 = 1;
@@ -103,6 +104,11 @@ pub struct PlannedResource {
     /// refresh (service reload/restart, `refresh_only` command) in this apply.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh: bool,
+    /// Planned changes of this host that notify this resource
+    /// (`notify`/`subscribe`): it gets a refresh in this apply when one of
+    /// them changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified_by: Vec<ResourceId>,
     /// The resource could not be probed; apply treats it as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -118,6 +124,62 @@ pub enum Action {
     Delete,
     /// A check run at apply time that changes nothing (`http_check`).
     Check,
+}
+
+impl PlannedResource {
+    /// True when the apply will refresh this resource: a pending
+    /// notification, or a planned change that notifies it.
+    pub fn gets_refresh(&self) -> bool {
+        self.error.is_none() && (self.refresh || !self.notified_by.is_empty())
+    }
+
+    /// True when the plan shows it as a refresh: nothing else to change.
+    pub fn is_refresh_only(&self) -> bool {
+        self.gets_refresh() && !self.action.is_change()
+    }
+}
+
+impl HostPlan {
+    /// Fills in [`PlannedResource::notified_by`] from the catalog's notify
+    /// edges: the targets of every planned change.
+    pub fn link_refreshes(&mut self) {
+        let Some(catalog) = &self.catalog else {
+            return;
+        };
+        let changing: std::collections::HashSet<&ResourceId> = self
+            .resources
+            .iter()
+            .filter(|r| r.error.is_none() && r.action.is_change())
+            .map(|r| &r.id)
+            .collect();
+        let mut notified: std::collections::HashMap<ResourceId, Vec<ResourceId>> =
+            std::collections::HashMap::new();
+        for e in &catalog.edges {
+            if e.kind == crate::EdgeKind::Notify && changing.contains(&e.from) {
+                notified
+                    .entry(e.to.clone())
+                    .or_default()
+                    .push(e.from.clone());
+            }
+        }
+        for r in &mut self.resources {
+            r.notified_by = notified.remove(&r.id).unwrap_or_default();
+        }
+    }
+
+    /// Per planned change, the resources it will refresh, in plan order.
+    pub fn refreshes_by_notifier(
+        &self,
+    ) -> std::collections::HashMap<&ResourceId, Vec<&PlannedResource>> {
+        let mut out: std::collections::HashMap<&ResourceId, Vec<&PlannedResource>> =
+            std::collections::HashMap::new();
+        for r in self.resources.iter().filter(|r| r.error.is_none()) {
+            for n in &r.notified_by {
+                out.entry(n).or_default().push(r);
+            }
+        }
+        out
+    }
 }
 
 impl Action {
@@ -177,7 +239,7 @@ impl HostPlan {
                 Action::Create => c.create += 1,
                 Action::Update => c.update += 1,
                 Action::Delete => c.delete += 1,
-                Action::None | Action::Check if r.refresh => c.refresh += 1,
+                Action::None | Action::Check if r.gets_refresh() => c.refresh += 1,
                 Action::None | Action::Check => c.unchanged += 1,
             }
         }
@@ -308,6 +370,7 @@ mod tests {
                     observed_digest: "d".into(),
                     risk: Risk::Low,
                     refresh: false,
+                    notified_by: vec![],
                     error: None,
                 }],
                 error: None,

@@ -95,7 +95,13 @@ impl Component for DriftView {
                 cell(e.host.clone(), Style::new()),
                 cell(e.resource.clone(), Style::new()),
                 cell(format_time(e.detected_at), Style::new()),
-                cell(e.summary.clone(), crate::widgets::status_style("drifted")),
+                match e.resolved_at {
+                    Some(at) => cell(
+                        format!("resolved {}", format_time(at)),
+                        crate::widgets::status_style("ok"),
+                    ),
+                    None => cell(e.summary.clone(), crate::widgets::status_style("drifted")),
+                },
             ])
         });
         let selected = self.shown.get(self.cursor.selected).map(|&i| &entries[i]);
