@@ -66,10 +66,7 @@ fn runs(args: &Args) -> Result<(), String> {
             if let Some(events) = &events {
                 json["events"] = serde_json::json!(events);
             }
-            crate::out::json(
-                RUN_SCHEMA,
-                json,
-            );
+            crate::out::json(RUN_SCHEMA, json);
             return Ok(());
         }
         crate::outln!(
