@@ -1687,7 +1687,7 @@ async fn apply_batch(
                 continue;
             }
         };
-        budget += item_budget(it.resource, opts.default_timeout);
+        budget = budget.saturating_add(item_budget(it.resource, opts.default_timeout));
         send.push(ApplyItem {
             resource,
             action: to_protocol_action(it.action),
@@ -1701,6 +1701,8 @@ async fn apply_batch(
     if send.is_empty() {
         return Ok(outcomes.into_iter().flatten().collect());
     }
+    // The runner may first wait for another run on the host to finish.
+    budget = budget.saturating_add(mc_runner::host_lock::WAIT);
     let started = Instant::now();
     let mut started_at: HashMap<ResourceId, Instant> = HashMap::new();
     let mut durations: HashMap<ResourceId, u64> = HashMap::new();

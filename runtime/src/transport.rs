@@ -302,13 +302,17 @@ if ! mkdir -p "$d" 2>/dev/null; then
   # No usable home (system accounts under become_user): a private directory.
   d="/tmp/mc-runner-$(id -u)"
   mkdir -p -m 700 "$d"
-  [ -O "$d" ] || {{ echo "$d belongs to another user" >&2; exit 1; }}
+  if [ -L "$d" ] || [ ! -O "$d" ]; then echo "$d belongs to another user" >&2; exit 1; fi
   if [ -x "$d/mc-runner-$h" ]; then echo "MC-READY $USER"; exec "$d/mc-runner-$h"; fi
 fi
 f="$d/mc-runner-$h"
 echo "MC-UPLOAD $USER $a"
 t="$f.tmp.$$"
+rm -f "$t"
+# noclobber: the temp file is created new, never opened through a link.
+set -C
 head -c $n > "$t"
+set +C
 chmod 0755 "$t"
 mv -f "$t" "$f"
 ls -t "$d" | grep -E '^mc-runner-[0-9a-f]{{64}}$' | tail -n +{keep} | while read -r o; do rm -f "$d/$o"; done

@@ -7,8 +7,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod facts;
+pub mod host_lock;
 pub mod protocol;
 pub mod providers;
+pub mod safe_fs;
 pub mod server;
 pub mod session;
 pub mod sys;

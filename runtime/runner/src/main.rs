@@ -19,6 +19,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
+            if let Err(e) = mc_runner::session::end_with_parent() {
+                eprintln!("mc-runner: cannot arrange to end with mc: {e}");
+                return ExitCode::from(1);
+            }
             // Watched, so a command still running when mc goes away is ended.
             let input = mc_runner::session::watched(std::io::stdin());
             let stdout = std::io::stdout();

@@ -49,6 +49,11 @@ use std::collections::BTreeMap;
 /// Bumped on any incompatible change of the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The longest request line the runner reads, newline excluded. Longer
+/// lines are read past (never held whole) and answered with a `protocol`
+/// error, so no input can make the runner run out of memory.
+pub const MAX_REQUEST_LINE: usize = 64 * 1024 * 1024;
+
 /// What the runner writes instead of a sensitive value.
 pub const SECRET_PLACEHOLDER: &str = "(secret)";
 

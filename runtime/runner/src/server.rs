@@ -2,9 +2,10 @@
 
 use crate::protocol::{
     observed_digest, sha256_hex, Action, ApplyItem, ApplyResult, ErrorKind, Event, EventKind,
-    ProbeResult, Request, Response, Status, OUTPUT_KEEP, PROTOCOL_VERSION,
+    ProbeResult, Request, Response, Status, MAX_REQUEST_LINE, OUTPUT_KEEP, PROTOCOL_VERSION,
 };
 use crate::providers::{self, package, Spec};
+use crate::session::{Line, TOO_LONG};
 use mc_ir::{Resource, ResourceId, Value};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{self, BufRead, Write};
@@ -102,8 +103,19 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
+        let read = crate::session::read_line_capped(&mut input, &mut buf, MAX_REQUEST_LINE)?;
+        if read == Line::End {
             return Ok(());
+        }
+        if read == Line::TooLong || buf == TOO_LONG {
+            out.send(&Response::error(
+                ErrorKind::Protocol,
+                format!(
+                    "request line longer than {} MiB: not read",
+                    MAX_REQUEST_LINE >> 20
+                ),
+            ))?;
+            continue;
         }
         let Ok(line) = std::str::from_utf8(&buf) else {
             out.send(&Response::error(
@@ -187,7 +199,13 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
                     .collect();
                 // Longest first, so a secret containing another is replaced whole.
                 out.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-                let results = apply_batch(&items, &mut out)?;
+                let results = match crate::host_lock::acquire(crate::host_lock::WAIT) {
+                    Ok(_held) => apply_batch(&items, &mut out)?,
+                    Err(busy) => items
+                        .iter()
+                        .map(|i| not_run(i, Status::Failed, busy.clone()))
+                        .collect(),
+                };
                 out.send(&Response::Applied { results })?;
                 out.secrets.clear();
             }
@@ -299,7 +317,7 @@ fn apply_batch<W: Write>(items: &[ApplyItem], out: &mut Out<W>) -> io::Result<Ve
             continue; // applied with an earlier package run
         }
         let item = &items[idx];
-        let result = if crate::session::stop_requested() {
+        let result = if crate::session::stop_requested() || crate::session::closed() {
             // mc was interrupted: the running resource finished; no new one.
             not_run(item, Status::Skipped, crate::session::INTERRUPTED.into())
         } else if let Some(dep) = progress.blocked_by(item) {
@@ -464,7 +482,8 @@ fn retry_from<W: Write>(
     loop {
         let outcome = apply_once(spec, refresh, out, &mut output)?;
         let failed = !matches!(&outcome, Ok(o) if o.status != Status::Failed);
-        if !failed || n > policy.retries {
+        // A closed session (mc went away) gets no further attempt.
+        if !failed || n > policy.retries || crate::session::closed() {
             let result = to_result(item, outcome, output, n);
             event(out, &item.resource.id, EventKind::Done, Some(result.status))?;
             return Ok(result);
@@ -498,7 +517,7 @@ fn attempt_failed<W: Write>(
         status: Some(Status::Failed),
         attempt: Some(n),
     }))?;
-    std::thread::sleep(wait);
+    crate::session::pause(wait);
     Ok(())
 }
 

@@ -2,14 +2,16 @@
 //! writes, backups, and user/group lookups.
 
 use crate::protocol::sha256_hex;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use crate::safe_fs::{self, Ownership, PathAt};
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-/// Where root keeps replaced file content.
-pub const BACKUP_DIR: &str = "/var/lib/mc/backups";
+/// Root's state directory: backups, the host lock.
+pub const STATE_DIR: &str = "/var/lib/mc";
 
 /// Runs a program with no stdin and returns its output.
 pub fn run(program: &str, args: &[&str]) -> Result<Output, String> {
@@ -35,11 +37,6 @@ pub fn run_ok(program: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Runs `sh -c script`; true when it exits 0.
-pub fn sh_succeeds(script: &str) -> Result<bool, String> {
-    Ok(run("/bin/sh", &["-c", script])?.status.success())
-}
-
 /// True if `name` is an executable found on PATH (or an absolute path).
 pub fn have(name: &str) -> bool {
     if name.starts_with('/') {
@@ -53,9 +50,8 @@ pub fn have(name: &str) -> bool {
     found
 }
 
-/// Writes `data` to `path` atomically: a temp file in the same directory,
-/// owner/mode set before it becomes visible, fsync, rename, fsync of the
-/// directory.
+/// Writes `data` to `path` atomically and without following a symbolic
+/// link there: see [`crate::safe_fs::PathAt::write`].
 pub fn atomic_write(
     path: &Path,
     data: &[u8],
@@ -63,38 +59,17 @@ pub fn atomic_write(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mc-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode.unwrap_or(0o644))
-            .open(&tmp)?;
-        f.write_all(data)?;
-        if let Some(m) = mode {
-            // The umask may have cut bits off the create mode.
-            f.set_permissions(fs::Permissions::from_mode(m))?;
-        }
-        if uid.is_some() || gid.is_some() {
-            std::os::unix::fs::fchown(&f, uid, gid)?;
-        }
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    PathAt::of(path)?.write(data, Ownership { uid, gid, mode })
+}
+
+/// The longest wait an attribute can ask for: a hundred years, far below
+/// what a clock reading plus a duration can hold.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `n` seconds from an attribute: negative as zero, at most
+/// [`LONGEST_WAIT`], so deadlines computed from it never overflow.
+pub fn seconds(n: i64) -> Duration {
+    Duration::from_secs(u64::try_from(n).unwrap_or(0)).min(LONGEST_WAIT)
 }
 
 /// The effective user id, from `/proc/self/status` (no libc call, no
@@ -110,14 +85,15 @@ pub fn effective_uid() -> Option<u32> {
         .ok()
 }
 
-/// Where this user's backups go: [`BACKUP_DIR`] for root; for anyone else
-/// their own state directory (`$XDG_STATE_HOME/mc/backups`, else
-/// `~/.local/state/mc/backups`), or, with no usable home (system accounts
-/// under `become_user`), a private `/tmp/mc-backups-UID`.
-pub fn backup_root() -> io::Result<PathBuf> {
+/// The runner user's own state directory (backups, the host lock):
+/// `/var/lib/mc` for root; for anyone else `$XDG_STATE_HOME/mc`, else
+/// `~/.local/state/mc`, or, with no usable home (system accounts under
+/// `become_user`), a private `/tmp/mc-state-UID`.
+pub fn state_dir() -> io::Result<PathBuf> {
     let uid = effective_uid();
     if uid == Some(0) {
-        return Ok(PathBuf::from(BACKUP_DIR));
+        safe_fs::ensure_dir(Path::new(STATE_DIR), 0o755, Ownership::default())?;
+        return Ok(PathBuf::from(STATE_DIR));
     }
     let state_home = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| Path::new(v).is_absolute())
@@ -127,12 +103,12 @@ pub fn backup_root() -> io::Result<PathBuf> {
                 .filter(|v| Path::new(v).is_absolute())
                 .map(|h| Path::new(&h).join(".local/state"))
         });
-    if let Some(dir) = state_home.map(|s| s.join("mc/backups")) {
-        if fs::create_dir_all(&dir).is_ok() {
+    if let Some(dir) = state_home.map(|s| s.join("mc")) {
+        if safe_fs::ensure_dir(&dir, 0o700, Ownership::default()).is_ok() {
             return Ok(dir);
         }
     }
-    let dir = std::env::temp_dir().join(format!("mc-backups-{}", uid.unwrap_or(u32::MAX)));
+    let dir = std::env::temp_dir().join(format!("mc-state-{}", uid.unwrap_or(u32::MAX)));
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
         _ => {}
@@ -145,6 +121,11 @@ pub fn backup_root() -> io::Result<PathBuf> {
         )));
     }
     Ok(dir)
+}
+
+/// Where this user's backups go: `backups` in [`state_dir`].
+pub fn backup_root() -> io::Result<PathBuf> {
+    Ok(state_dir()?.join("backups"))
 }
 
 /// How many backups of one file to keep.
@@ -176,8 +157,11 @@ pub fn backup_dir_of(root: &Path, path: &str) -> PathBuf {
 /// Returns the backup's path.
 pub fn backup(path: &str, data: &[u8], retention: Retention) -> io::Result<PathBuf> {
     let dir = backup_dir_of(&backup_root()?, path);
-    fs::create_dir_all(&dir)?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    let private = Ownership {
+        mode: Some(0o700),
+        ..Ownership::default()
+    };
+    safe_fs::ensure_dir(&dir, 0o700, private)?;
     let digest = sha256_hex(data);
     let now = std::time::SystemTime::now();
     let name = format!("{}-{digest}", utc_stamp(now));

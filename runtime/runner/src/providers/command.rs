@@ -1,4 +1,5 @@
-//! `command`: runs `/bin/sh -c RUN`, streaming its output as events.
+//! `command`: runs the `run` script with `/bin/sh`, streaming its output
+//! as events. The script goes to the shell on stdin, never in its argv.
 //!
 //! The probe evaluates the guards (`creates`, `unless`, `only_if`; these
 //! should only read the host) and plans `create` when the command would run.
@@ -11,10 +12,10 @@ use super::{Emit, Outcome, Plan, Spec};
 use crate::protocol::{Action, Change, Event, EventKind, Status, Stream};
 use mc_ir::Value;
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,27 +56,35 @@ fn guard_blocks(spec: &Spec) -> Result<Option<String>, String> {
 }
 
 fn guard(spec: &Spec, script: &str) -> Result<bool, String> {
-    let mut cmd = shell(spec, script)?;
-    Ok(cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+    let mut cmd = shell(spec)?;
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = spawn_script(&mut cmd, script).map_err(|e| format!("running guard: {e}"))?;
+    Ok(child
+        .wait()
         .map_err(|e| format!("running guard: {e}"))?
         .success())
 }
 
-/// `sh -c script` with the resource's cwd, env and user.
-fn shell(spec: &Spec, script: &str) -> Result<Command, String> {
+/// What `sh -c` runs: the script, read whole from stdin before any of it
+/// runs, then stdin is `/dev/null` as for any command. The script never
+/// appears in an argv, which every local user can read in
+/// `/proc/PID/cmdline`, and a command reading stdin cannot eat it.
+const READ_SCRIPT: &str = "mc_script=$(cat; echo .) || exit 125
+exec </dev/null
+eval \"${mc_script%.}\"";
+
+/// `sh` with the resource's cwd, env and user, reading its script from
+/// stdin (see [`spawn_script`]).
+fn shell(spec: &Spec) -> Result<Command, String> {
     let mut cmd = match spec.str("user")? {
         Some(u) if u != "root" => {
             let mut c = Command::new("runuser");
-            c.args(["-u", u, "--", "/bin/sh", "-c", script]);
+            c.args(["-u", u, "--", "/bin/sh", "-c", READ_SCRIPT]);
             c
         }
         _ => {
             let mut c = Command::new("/bin/sh");
-            c.args(["-c", script]);
+            c.args(["-c", READ_SCRIPT]);
             c
         }
     };
@@ -101,6 +110,32 @@ fn shell(spec: &Spec, script: &str) -> Result<Command, String> {
         }
     }
     Ok(cmd)
+}
+
+/// Starts a [`shell`] and hands it `script` on stdin, from a thread of its
+/// own so a long script cannot block the runner.
+fn spawn_script(cmd: &mut Command, script: &str) -> std::io::Result<Child> {
+    let mut child = cmd.stdin(Stdio::piped()).spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let script = script.to_string();
+        // A shell that ended early closed the pipe: nothing to do then.
+        std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    }
+    Ok(child)
+}
+
+/// The `timeout` attribute, else the `timeout` meta-attribute, in seconds;
+/// none when unset, zero, negative, or too far off to reach.
+fn timeout(spec: &Spec) -> Result<Option<Duration>, String> {
+    let secs = match spec.int("timeout")? {
+        Some(t) => t,
+        None => spec
+            .res
+            .meta
+            .timeout
+            .map_or(0, |t| i64::try_from(t).unwrap_or(i64::MAX)),
+    };
+    Ok((secs > 0).then(|| crate::sys::seconds(secs)))
 }
 
 pub fn probe(spec: &Spec) -> Result<Plan, String> {
@@ -138,24 +173,19 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
     if let Some(reason) = guard_blocks(spec)? {
         return Ok(skip(format!("not run: {reason}")));
     }
-    let timeout = spec
-        .int("timeout")?
-        .or(spec.res.meta.timeout.map(|t| t as i64))
-        .filter(|t| *t > 0)
-        .map(|t| Duration::from_secs(t as u64));
+    let timeout = timeout(spec)?;
     let returns: Vec<i64> = match spec.res.attrs.get("returns") {
         Some(Value::List(l)) => l.iter().filter_map(Value::as_int).collect(),
         _ => vec![0],
     };
-    let mut cmd = shell(spec, run.require("run")?)?;
+    let mut cmd = shell(spec)?;
     // Its own process group, so a timeout kills everything it started.
     cmd.process_group(0)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
+    let mut child = spawn_script(&mut cmd, run.require("run")?)
         .map_err(|e| format!("starting the command: {e}"))?;
+    crate::session::set_command_group(Some(child.id()));
     let (tx, rx) = mpsc::channel::<(Stream, String)>();
     if let Some(out) = child.stdout.take() {
         spawn_reader(out, Stream::Stdout, tx.clone());
@@ -164,7 +194,8 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         spawn_reader(err, Stream::Stderr, tx.clone());
     }
     drop(tx);
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too far off to reach is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut timed_out = false;
     let mut session_closed = false;
     let id = spec.res.id.clone();
@@ -196,6 +227,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         }
         if exited_at.is_none() && child.try_wait().ok().flatten().is_some() {
             exited_at = Some(Instant::now());
+            crate::session::set_command_group(None);
         }
         let idle = last_output.elapsed() > Duration::from_millis(500);
         // Bounded even if something left behind never stops printing.
@@ -214,6 +246,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
             break;
         }
     }
+    crate::session::set_command_group(None);
     let status = child
         .wait()
         .map_err(|e| format!("waiting for the command: {e}"))?;
@@ -250,10 +283,8 @@ fn until_holds(spec: &Spec) -> Result<(), String> {
 }
 
 /// Kills the command and everything it started (its own process group).
-fn kill_group(child: &mut std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .status();
+fn kill_group(child: &mut Child) {
+    crate::session::kill_command_group();
     let _ = child.kill();
 }
 

@@ -4,12 +4,12 @@
 //! `state = "absent"` it removes the whole tree. Without it, an absent
 //! directory is only removed when empty, and the apply fails otherwise.
 
-use super::file::{diff_ownership, fix_ownership};
+use super::file::{diff_ownership, ownership};
 use super::{Plan, Spec};
 use crate::protocol::{Action, Change};
+use crate::safe_fs::{self, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
-use std::fs;
 use std::path::Path;
 
 struct Desired {
@@ -38,11 +38,19 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
 
 pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let d = desired(spec)?;
-    let meta = match fs::symlink_metadata(&d.path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("{}: {e}", d.path)),
-        Ok(m) if m.is_dir() => Some(m),
-        Ok(_) => return Err(format!("{} exists and is not a directory", d.path)),
+    let at = PathAt::looking_at(Path::new(&d.path)).map_err(|e| e.to_string())?;
+    let found = match &at {
+        Some(at) => at.stat().map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let meta = match (found, &at) {
+        (None, _) | (_, None) => None,
+        (Some(st), Some(at)) if safe_fs::is_dir(&st) => Some(
+            at.open_dir()
+                .and_then(|dir| dir.metadata())
+                .map_err(|e| e.to_string())?,
+        ),
+        (Some(_), Some(_)) => return Err(format!("{} exists and is not a directory", d.path)),
     };
     let observed = match &meta {
         None => Json::Null,
@@ -85,30 +93,36 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
 pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
     let d = desired(spec)?;
     let path = Path::new(&d.path);
+    let at = if plan.action == Action::Create && d.recurse {
+        PathAt::creating_parents(path, 0o755)
+    } else {
+        PathAt::of(path)
+    }
+    .map_err(|e| e.to_string())?;
     match plan.action {
-        Action::Delete if d.recurse => {
-            fs::remove_dir_all(path).map_err(|e| format!("removing {}: {e}", d.path))
-        }
-        Action::Delete => fs::remove_dir(path).map_err(|e| {
+        Action::Delete if d.recurse => at
+            .remove_tree()
+            .map_err(|e| format!("removing {}: {e}", d.path)),
+        Action::Delete => at.remove_dir().map_err(|e| {
             format!(
                 "removing {}: {e} (set `recurse` to remove a non-empty directory)",
                 d.path
             )
         }),
         Action::Create => {
-            let made = if d.recurse {
-                fs::create_dir_all(path)
-            } else {
-                fs::create_dir(path)
-            };
-            made.map_err(|e| format!("creating {}: {e}", d.path))?;
-            fix_ownership(
-                path,
+            // Private until its owner and mode are set.
+            at.mkdir(0o700)
+                .map_err(|e| format!("creating {}: {e}", d.path))?;
+            let own = ownership(
                 d.owner.as_deref(),
                 d.group.as_deref(),
                 Some(d.mode.unwrap_or(0o755)),
-            )
+            )?;
+            at.set_ownership(own).map_err(|e| e.to_string())
         }
-        _ => fix_ownership(path, d.owner.as_deref(), d.group.as_deref(), d.mode),
+        _ => {
+            let own = ownership(d.owner.as_deref(), d.group.as_deref(), d.mode)?;
+            at.set_ownership(own).map_err(|e| e.to_string())
+        }
     }
 }

@@ -7,12 +7,13 @@
 use super::file::{diff_ownership, fix_ownership};
 use super::{Plan, Spec};
 use crate::protocol::{Action, Change};
+use crate::safe_fs::{self, Ownership, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
         owner: spec.str("owner")?.map(str::to_string),
         group: spec.str("group")?.map(str::to_string),
         mode: spec.mode()?,
-        timeout: Duration::from_secs(timeout.max(1) as u64),
+        timeout: sys::seconds(timeout.max(1)),
         path,
         url,
         sha256,
@@ -138,7 +139,9 @@ pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
     let d = desired(spec)?;
     let path = Path::new(&d.path);
     if plan.action == Action::Delete {
-        return fs::remove_file(path).map_err(|e| format!("removing {}: {e}", d.path));
+        return PathAt::of(path)
+            .and_then(|at| at.remove_file())
+            .map_err(|e| format!("removing {}: {e}", d.path));
     }
     if plan.changes.iter().any(|c| c.attr == "sha256") {
         fetch_into_place(&d)
@@ -163,38 +166,29 @@ fn agent(d: &Desired) -> Result<ureq::Agent, String> {
     Ok(config.build().new_agent())
 }
 
-/// Streams the URL into a temporary file beside the destination, checks the
-/// checksum, sets owner and mode, then renames it over the destination.
+/// Streams the URL into a temporary file beside the destination (see
+/// [`crate::safe_fs`]), checks the checksum, sets owner and mode, then
+/// renames it over the destination.
 fn fetch_into_place(d: &Desired) -> Result<(), String> {
-    let path = Path::new(&d.path);
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mc-download-{}", std::process::id()));
-    let result = download_to(d, &tmp).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|e| format!("renaming into {}: {e}", d.path))
+    let at = PathAt::of(Path::new(&d.path)).map_err(|e| e.to_string())?;
+    let old = at
+        .open_regular()
+        .and_then(|f| f.map(|f| f.metadata()).transpose())
+        .map_err(|e| e.to_string())?;
+    let (mut out, tmp) = at
+        .create_temp()
+        .map_err(|e| format!("creating a temp file: {e}"))?;
+    let result = download_to(d, &mut out, old.as_ref()).and_then(|()| {
+        at.commit(&tmp)
+            .map_err(|e| format!("renaming into {}: {e}", d.path))
     });
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        at.discard(&tmp);
     }
     result
 }
 
-fn download_to(d: &Desired, tmp: &Path) -> Result<(), String> {
-    let old = fs::metadata(&d.path).ok();
-    let mode = d
-        .mode
-        .or(old.as_ref().map(|m| m.mode() & 0o7777))
-        .unwrap_or(0o644);
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(tmp)
-        .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+fn download_to(d: &Desired, out: &mut File, old: Option<&fs::Metadata>) -> Result<(), String> {
     let mut response = agent(d)?
         .get(&d.url)
         .call()
@@ -211,7 +205,7 @@ fn download_to(d: &Desired, tmp: &Path) -> Result<(), String> {
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+            .map_err(|e| format!("writing {}: {e}", d.path))?;
     }
     let got = hex(&hasher.finalize());
     if got != d.sha256 {
@@ -220,20 +214,18 @@ fn download_to(d: &Desired, tmp: &Path) -> Result<(), String> {
             d.url, d.sha256, d.path
         ));
     }
-    let uid = match &d.owner {
-        Some(o) => Some(sys::uid_of(o)?),
-        None => old.as_ref().map(|m| m.uid()),
+    let own = Ownership {
+        mode: Some(d.mode.or(old.map(|m| m.mode() & 0o7777)).unwrap_or(0o644)),
+        uid: match &d.owner {
+            Some(o) => Some(sys::uid_of(o)?),
+            None => old.map(|m| m.uid()),
+        },
+        gid: match &d.group {
+            Some(g) => Some(sys::gid_of(g)?),
+            None => old.map(|m| m.gid()),
+        },
     };
-    let gid = match &d.group {
-        Some(g) => Some(sys::gid_of(g)?),
-        None => old.as_ref().map(|m| m.gid()),
-    };
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::fchown(&out, uid, gid)
-            .map_err(|e| format!("chown {}: {e}", tmp.display()))?;
-    }
-    out.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {e}", tmp.display()))?;
+    safe_fs::set_ownership(out, own).map_err(|e| format!("setting owner and mode: {e}"))?;
     out.sync_all()
-        .map_err(|e| format!("syncing {}: {e}", tmp.display()))
+        .map_err(|e| format!("syncing {}: {e}", d.path))
 }

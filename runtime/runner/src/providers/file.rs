@@ -2,11 +2,12 @@
 
 use super::{unified_diff, Plan, Spec};
 use crate::protocol::{sha256_hex, Action};
+use crate::safe_fs::{Ownership, PathAt};
 use crate::sys;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use serde_json::{json, Value as Json};
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 struct Desired {
@@ -145,44 +146,52 @@ pub fn diff_ownership(
     Ok(())
 }
 
-/// Sets owner, group and mode of an existing path.
+/// Sets owner, group and mode of an existing file or directory, without
+/// following a symbolic link at the path (see [`crate::safe_fs`]).
 pub fn fix_ownership(
     path: &Path,
     owner: Option<&str>,
     group: Option<&str>,
     mode: Option<u32>,
 ) -> Result<(), String> {
-    let uid = owner.map(sys::uid_of).transpose()?;
-    let gid = group.map(sys::gid_of).transpose()?;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::chown(path, uid, gid)
-            .map_err(|e| format!("chown {}: {e}", path.display()))?;
-    }
-    if let Some(m) = mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(m))
-            .map_err(|e| format!("chmod {}: {e}", path.display()))?;
-    }
-    Ok(())
+    let own = ownership(owner, group, mode)?;
+    PathAt::of(path)
+        .and_then(|at| at.set_ownership(own))
+        .map_err(|e| format!("setting owner and mode: {e}"))
+}
+
+/// Owner and group names resolved to ids.
+pub fn ownership(
+    owner: Option<&str>,
+    group: Option<&str>,
+    mode: Option<u32>,
+) -> Result<Ownership, String> {
+    Ok(Ownership {
+        uid: owner.map(sys::uid_of).transpose()?,
+        gid: group.map(sys::gid_of).transpose()?,
+        mode,
+    })
 }
 
 /// A regular file found on disk: its metadata and content.
 type Existing = (fs::Metadata, Vec<u8>);
 
+/// What is at the path: a regular file (read through a handle that did
+/// not follow a link), a symbolic link (never followed), or nothing.
 fn observe(path: &str) -> Result<(Json, Option<Existing>), String> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Json::Null, None)),
-        Err(e) => Err(format!("{path}: {e}")),
-        Ok(meta) if meta.is_file() => {
-            let data = fs::read(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let Some(at) = PathAt::looking_at(Path::new(path)).map_err(|e| e.to_string())? else {
+        return Ok((Json::Null, None));
+    };
+    match at.read_regular().map_err(|e| e.to_string())? {
+        Some((meta, data)) => {
             let mut obs = sys::ownership_json(&meta);
             obs["type"] = json!("file");
             obs["sha256"] = json!(sha256_hex(&data));
             obs["size"] = json!(data.len());
             Ok((obs, Some((meta, data))))
         }
-        Ok(meta) if meta.file_type().is_symlink() => Ok((json!({"type": "link"}), None)),
-        Ok(meta) if meta.is_dir() => Err(format!("{path} is a directory, not a file")),
-        Ok(_) => Err(format!("{path} is not a regular file")),
+        None if at.is_link().map_err(|e| e.to_string())? => Ok((json!({"type": "link"}), None)),
+        None => Ok((Json::Null, None)),
     }
 }
 
@@ -267,54 +276,51 @@ fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> crate::prot
 pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
     let d = desired(spec)?;
     let path = Path::new(&d.path);
-    let old = fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .and_then(|_| fs::read(path).ok());
+    let at = PathAt::of(path).map_err(|e| e.to_string())?;
+    // Only a regular file counts: a symbolic link gives neither content nor
+    // owner nor mode.
+    let old = at.read_regular().map_err(|e| e.to_string())?;
     if d.backup {
-        if let Some(old) = &old {
+        if let Some((_, data)) = &old {
             if plan
                 .changes
                 .iter()
                 .any(|c| c.attr == "content" || c.attr == "state")
             {
-                sys::backup(&d.path, old, spec.retention()?)
+                sys::backup(&d.path, data, spec.retention()?)
                     .map_err(|e| format!("backing up {}: {e}", d.path))?;
             }
         }
     }
     if !d.present {
-        return fs::remove_file(path).map_err(|e| format!("removing {}: {e}", d.path));
+        return at
+            .remove_file()
+            .map_err(|e| format!("removing {}: {e}", d.path));
     }
     let rewrite = plan.action == Action::Create
         || plan
             .changes
             .iter()
             .any(|c| c.attr == "content" || c.attr == "state");
-    if rewrite {
-        let data: Vec<u8> = match &d.content {
-            Some(c) => c.require()?.to_vec(),
-            None => old.clone().unwrap_or_default(),
-        };
-        let meta = fs::metadata(path).ok();
-        let mode = d
-            .mode
-            .or(meta.as_ref().map(|m| m.mode() & 0o7777))
-            .unwrap_or(0o644);
-        let uid = match &d.owner {
-            Some(o) => Some(sys::uid_of(o)?),
-            None => meta.as_ref().map(|m| m.uid()),
-        };
-        let gid = match &d.group {
-            Some(g) => Some(sys::gid_of(g)?),
-            None => meta.as_ref().map(|m| m.gid()),
-        };
-        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            fs::remove_file(path).map_err(|e| format!("removing link {}: {e}", d.path))?;
-        }
-        sys::atomic_write(path, &data, Some(mode), uid, gid)
-            .map_err(|e| format!("writing {}: {e}", d.path))
-    } else {
-        fix_ownership(path, d.owner.as_deref(), d.group.as_deref(), d.mode)
+    if !rewrite {
+        return fix_ownership(path, d.owner.as_deref(), d.group.as_deref(), d.mode);
     }
+    let meta = old.as_ref().map(|(m, _)| m);
+    let data: Vec<u8> = match &d.content {
+        Some(c) => c.require()?.to_vec(),
+        None => old.as_ref().map(|(_, b)| b.clone()).unwrap_or_default(),
+    };
+    let own = Ownership {
+        mode: Some(d.mode.or(meta.map(|m| m.mode() & 0o7777)).unwrap_or(0o644)),
+        uid: match &d.owner {
+            Some(o) => Some(sys::uid_of(o)?),
+            None => meta.map(|m| m.uid()),
+        },
+        gid: match &d.group {
+            Some(g) => Some(sys::gid_of(g)?),
+            None => meta.map(|m| m.gid()),
+        },
+    };
+    at.write(&data, own)
+        .map_err(|e| format!("writing {}: {e}", d.path))
 }

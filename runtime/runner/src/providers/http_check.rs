@@ -46,7 +46,7 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
     Ok(Desired {
         status: u16::try_from(status).map_err(|_| format!("bad status {status}"))?,
         contains: spec.str("contains")?.map(str::to_string),
-        within: Duration::from_secs(spec.int("within")?.unwrap_or(30).max(0) as u64),
+        within: crate::sys::seconds(spec.int("within")?.unwrap_or(30)),
         url,
         ca_file,
     })
@@ -168,7 +168,8 @@ pub fn apply(spec: &Spec) -> Result<Outcome, String> {
                     observed_digest: None,
                 })
             }
-            Err(e) if Instant::now() + RETRY_EVERY >= deadline => {
+            // No more tries once mc has gone away.
+            Err(e) if Instant::now() + RETRY_EVERY >= deadline || crate::session::closed() => {
                 return Err(format!("GET {}: {e}", d.url));
             }
             Err(_) => std::thread::sleep(RETRY_EVERY),

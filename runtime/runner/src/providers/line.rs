@@ -7,10 +7,11 @@
 
 use super::{unified_diff, Plan, Spec, Text};
 use crate::protocol::{Action, Change};
+use crate::safe_fs::{Ownership, PathAt};
 use crate::sys;
 use regex::Regex;
 use serde_json::{json, Value as Json};
-use std::fs;
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -110,19 +111,33 @@ fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<
     (out, changes)
 }
 
-fn read_lines(path: &str) -> Result<Option<(Vec<String>, bool)>, String> {
-    match fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("reading {path}: {e}")),
-        Ok(data) => {
-            let text = String::from_utf8(data).map_err(|_| format!("{path} is not UTF-8 text"))?;
-            let trailing_newline = text.ends_with('\n') || text.is_empty();
-            Ok(Some((
-                text.lines().map(str::to_string).collect(),
-                trailing_newline,
-            )))
-        }
+/// The file as it is: its metadata and exact bytes, read through a handle
+/// that did not follow a link. A symbolic link at the path is refused:
+/// editing through it would change a file elsewhere.
+fn read_file(path: &str) -> Result<Option<(Metadata, Vec<u8>)>, String> {
+    let Some(at) = PathAt::looking_at(Path::new(path)).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    match at.read_regular().map_err(|e| format!("reading {e}"))? {
+        Some(found) => Ok(Some(found)),
+        None if at.is_link().map_err(|e| e.to_string())? => Err(format!(
+            "{path} is a symbolic link: `line` edits only regular files (name the file it points to)"
+        )),
+        None => Ok(None),
     }
+}
+
+/// The file's lines and whether it ends with a newline.
+fn lines_of(path: &str, data: &[u8]) -> Result<(Vec<String>, bool), String> {
+    let text = std::str::from_utf8(data).map_err(|_| format!("{path} is not UTF-8 text"))?;
+    let trailing_newline = text.ends_with('\n') || text.is_empty();
+    Ok((text.lines().map(str::to_string).collect(), trailing_newline))
+}
+
+fn read_lines(path: &str) -> Result<Option<(Vec<String>, bool)>, String> {
+    read_file(path)?
+        .map(|(_, data)| lines_of(path, &data))
+        .transpose()
 }
 
 fn join(lines: &[String], trailing_newline: bool) -> String {
@@ -172,8 +187,11 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
 
 pub fn fix(spec: &Spec, _plan: &Plan) -> Result<(), String> {
     let d = desired(spec)?;
-    let current = read_lines(&d.path)?;
-    let (lines, nl) = current.clone().unwrap_or((Vec::new(), true));
+    let current = read_file(&d.path)?;
+    let (lines, nl) = match &current {
+        Some((_, data)) => lines_of(&d.path, data)?,
+        None => (Vec::new(), true),
+    };
     let line_text = match &d.line {
         Some(t) => t.require("line")?.to_string(),
         None => String::new(),
@@ -182,20 +200,18 @@ pub fn fix(spec: &Spec, _plan: &Plan) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }
-    let path = Path::new(&d.path);
-    let meta = fs::metadata(path).ok();
-    if current.is_some() {
+    if let Some((_, raw)) = &current {
         // Back up the exact bytes, not the re-joined lines.
-        let raw = fs::read(path).map_err(|e| format!("reading {}: {e}", d.path))?;
-        sys::backup(&d.path, &raw, spec.retention()?)
+        sys::backup(&d.path, raw, spec.retention()?)
             .map_err(|e| format!("backing up {}: {e}", d.path))?;
     }
-    sys::atomic_write(
-        path,
-        join(&new_lines, nl).as_bytes(),
-        Some(meta.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(0o644)),
-        meta.as_ref().map(|m| m.uid()),
-        meta.as_ref().map(|m| m.gid()),
-    )
-    .map_err(|e| format!("writing {}: {e}", d.path))
+    let meta = current.as_ref().map(|(m, _)| m);
+    let own = Ownership {
+        mode: Some(meta.map(|m| m.mode() & 0o7777).unwrap_or(0o644)),
+        uid: meta.map(|m| m.uid()),
+        gid: meta.map(|m| m.gid()),
+    };
+    PathAt::of(Path::new(&d.path))
+        .and_then(|at| at.write(join(&new_lines, nl).as_bytes(), own))
+        .map_err(|e| format!("writing {}: {e}", d.path))
 }

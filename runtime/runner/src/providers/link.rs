@@ -6,10 +6,9 @@
 
 use super::{Plan, Spec};
 use crate::protocol::{Action, Change};
+use crate::safe_fs::{self, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 struct Desired {
@@ -46,20 +45,26 @@ enum Found {
     Dir,
 }
 
-fn observe(path: &str) -> Result<Found, String> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Found::Nothing),
-        Err(e) => Err(format!("{path}: {e}")),
-        Ok(m) if m.file_type().is_symlink() => {
-            let t = fs::read_link(path).map_err(|e| format!("{path}: {e}"))?;
+fn observe(at: &Option<PathAt>) -> Result<Found, String> {
+    let Some(at) = at else {
+        return Ok(Found::Nothing);
+    };
+    match at.stat().map_err(|e| e.to_string())? {
+        None => Ok(Found::Nothing),
+        Some(st) if safe_fs::is_link(&st) => {
+            let t = at.read_link().map_err(|e| e.to_string())?;
             Ok(Found::Link {
                 target: t.to_string_lossy().into_owned(),
-                uid: m.uid(),
+                uid: st.st_uid,
             })
         }
-        Ok(m) if m.is_dir() => Ok(Found::Dir),
-        Ok(_) => Ok(Found::File),
+        Some(st) if safe_fs::is_dir(&st) => Ok(Found::Dir),
+        Some(_) => Ok(Found::File),
     }
+}
+
+fn place(path: &str) -> Result<Option<PathAt>, String> {
+    PathAt::looking_at(Path::new(path)).map_err(|e| e.to_string())
 }
 
 fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
@@ -72,7 +77,7 @@ fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
 
 pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let d = desired(spec)?;
-    let found = observe(&d.path)?;
+    let found = observe(&place(&d.path)?)?;
     let observed = match &found {
         Found::Nothing => Json::Null,
         Found::Link { target, uid } => {
@@ -120,33 +125,28 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
 
 pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
     let d = desired(spec)?;
-    let path = Path::new(&d.path);
+    let found = place(&d.path)?;
+    let at = found
+        .as_ref()
+        .ok_or_else(|| format!("{}: the directory does not exist", d.path))?;
     if plan.action == Action::Delete {
-        return fs::remove_file(path).map_err(|e| format!("removing {}: {e}", d.path));
+        // Only a link goes, whatever was swapped in since the probe.
+        if !matches!(observe(&found)?, Found::Link { .. }) {
+            return Err(format!("{} exists and is not a link", d.path));
+        }
+        return at
+            .remove_file()
+            .map_err(|e| format!("removing {}: {e}", d.path));
     }
     if plan.changes.iter().any(|c| c.attr == "target") {
-        let target = d.target.as_deref().unwrap_or_default();
-        // Make the new link beside the old one and rename it over, so the
-        // path never disappears.
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = path
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .join(format!(".{name}.mc-tmp-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(target, &tmp)
-            .map_err(|e| format!("creating link {}: {e}", d.path))?;
-        if let Err(e) = fs::rename(&tmp, path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(format!("replacing {}: {e}", d.path));
+        if matches!(observe(&found)?, Found::Dir) {
+            return Err(format!("{} is a directory", d.path));
         }
+        at.set_link(d.target.as_deref().unwrap_or_default())
+            .map_err(|e| format!("replacing {}: {e}", d.path))?;
     }
     if let Some(o) = &d.owner {
-        let uid = sys::uid_of(o)?;
-        std::os::unix::fs::lchown(path, Some(uid), None)
+        at.set_link_owner(sys::uid_of(o)?)
             .map_err(|e| format!("chown {}: {e}", d.path))?;
     }
     Ok(())

@@ -8,10 +8,10 @@
 
 use super::{Plan, Spec};
 use crate::protocol::{sha256_hex, Action, Change};
+use crate::safe_fs::{self, Ownership, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -132,7 +132,13 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     }
     if let Some(keys) = spec.str_list("authorized_keys")? {
         let want = keys_content(&keys);
-        let have = std::fs::read_to_string(keys_path(&o.home)).unwrap_or_default();
+        // Read without following links, as written.
+        let have = PathAt::of(Path::new(&keys_path(&o.home)))
+            .and_then(|at| at.read_regular())
+            .ok()
+            .flatten()
+            .map(|(_, data)| String::from_utf8_lossy(&data).into_owned())
+            .unwrap_or_default();
         if want != have {
             plan.change("authorized_keys", sha256_hex(&have), sha256_hex(&want));
         }
@@ -229,20 +235,21 @@ fn set_password(name: &str, hash: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes `~/.ssh/authorized_keys`. The home belongs to the user, so
+/// `.ssh` is opened without following a link and owner and mode are set on
+/// open handles: a link planted there cannot turn root's write elsewhere.
 fn write_keys(name: &str, keys: &[String]) -> Result<(), String> {
     let o = observe(name).ok_or_else(|| format!("user {name} vanished"))?;
     let dir = format!("{}/.ssh", o.home.trim_end_matches('/'));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("chmod {dir}: {e}"))?;
-    std::os::unix::fs::chown(&dir, Some(o.uid), Some(o.gid))
-        .map_err(|e| format!("chown {dir}: {e}"))?;
-    sys::atomic_write(
-        Path::new(&keys_path(&o.home)),
-        keys_content(keys).as_bytes(),
-        Some(0o600),
-        Some(o.uid),
-        Some(o.gid),
-    )
-    .map_err(|e| format!("writing authorized_keys: {e}"))
+    let own = |mode| Ownership {
+        uid: Some(o.uid),
+        gid: Some(o.gid),
+        mode: Some(mode),
+    };
+    let ssh = safe_fs::ensure_dir(Path::new(&dir), 0o700, own(0o700))
+        .map_err(|e| format!("preparing {dir}: {e}"))?;
+    let keys_file = keys_path(&o.home);
+    PathAt::in_dir(&ssh, "authorized_keys", Path::new(&keys_file))
+        .and_then(|at| at.write(keys_content(keys).as_bytes(), own(0o600)))
+        .map_err(|e| format!("writing authorized_keys: {e}"))
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 /// Upper bound for one response; generous for package installs on 2 cores.
@@ -42,6 +42,13 @@ pub fn upload(host: &Host) {
         "upload: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The tests share one host, where one apply runs at a time (the runner's
+/// host lock): they take turns here instead of waiting there.
+pub fn apply_turn() -> MutexGuard<'static, ()> {
+    static ONE_APPLY: Mutex<()> = Mutex::new(());
+    ONE_APPLY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A runner session over ssh. Every line the runner sends is kept in
@@ -146,6 +153,7 @@ impl Session {
     }
 
     pub fn apply(&mut self, items: Vec<ApplyItem>) -> (Vec<Event>, Vec<ApplyResult>) {
+        let _turn = apply_turn();
         match self.request(&Request::Apply { items }) {
             (events, Response::Applied { results }) => (events, results),
             (_, other) => panic!("expected applied, got {other:?}"),
