@@ -123,26 +123,12 @@ pub enum SecretError {
 fn did_you_mean(known: &[String], name: &str) -> String {
     let close = known
         .iter()
-        .filter(|k| edit_distance(k, name) <= 2)
-        .min_by_key(|k| edit_distance(k, name));
+        .filter(|k| strsim::osa_distance(k, name) <= 2)
+        .min_by_key(|k| strsim::osa_distance(k, name));
     match close {
         Some(k) => format!(" (did you mean {k:?}?)"),
         None => String::new(),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 pub type Result<T> = std::result::Result<T, SecretError>;
