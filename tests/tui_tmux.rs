@@ -228,6 +228,7 @@ fn the_plan() -> mc_ir::plan::Plan {
     mc_runtime::policy::PolicyOutcome {
         findings: vec![],
         required_approvals: vec!["high-risk change: delete user[olduser] on db1".into()],
+        ..Default::default()
     }
     .seal_into(&mut plan);
     plan
@@ -274,6 +275,7 @@ fn pending_plan(store: &StateStore) -> String {
             &plan.source_digest,
             &plan.host_names(),
             &plan.to_json_pretty(),
+            &serde_json::json!({}),
         )
         .unwrap();
     plan.hash

@@ -89,6 +89,9 @@ pub struct Policies {
     /// Changes at or above this risk need an approval; `None`: risk alone
     /// never needs one.
     approval_risk: Option<Risk>,
+    /// `project { self_approval = false }`: whoever made a plan cannot
+    /// approve it.
+    self_approval: bool,
     setting_errors: Vec<Diagnostic>,
     /// Resource type → name of its title parameter (`file` → `path`).
     title_params: HashMap<String, String>,
@@ -135,6 +138,7 @@ impl Project {
         // configuration, restarting sshd…) wait for an approval unless the
         // project says otherwise.
         let mut approval_risk = Some(DEFAULT_APPROVAL_RISK);
+        let mut self_approval = true;
         let mut setting_errors = Vec::new();
         for (shown, module) in self.modules() {
             for item in module.items.iter() {
@@ -145,6 +149,16 @@ impl Project {
                         decl: decl.clone(),
                     }),
                     Item::Project(p) => {
+                        for f in p.fields.iter().filter(|f| f.name.name == "self_approval") {
+                            match &f.value {
+                                Expr::Bool { value, .. } => self_approval = *value,
+                                other => setting_errors.push(Diagnostic::error(
+                                    BAD_SETTING,
+                                    "`self_approval` must be `true` or `false`",
+                                    Label::new(shown.clone(), range(other.span())),
+                                )),
+                            }
+                        }
                         for f in p.fields.iter().filter(|f| f.name.name == "approval_risk") {
                             let value = match &f.value {
                                 Expr::Str(s) => s.as_plain(),
@@ -180,6 +194,7 @@ impl Project {
         Policies {
             policies,
             approval_risk,
+            self_approval,
             setting_errors,
             title_params,
             sources,
@@ -240,6 +255,12 @@ impl Policies {
 
     pub fn approval_risk(&self) -> Option<Risk> {
         self.approval_risk
+    }
+
+    /// False when the project requires that someone other than the planner
+    /// approves a plan (`project { self_approval = false }`).
+    pub fn self_approval(&self) -> bool {
+        self.self_approval
     }
 
     /// Every policy against one change, in declaration order, then the

@@ -473,21 +473,24 @@ impl Runtime {
         Ok(Planned { plan, sessions })
     }
 
-    /// Stores a sealed plan as `pending` and audits it.
+    /// Records a sealed plan as `pending`, with its audit entry: only
+    /// plans recorded this way can be applied.
     pub fn save_plan(&self, plan: &Plan) -> Result<(), RuntimeError> {
         let body = plan.to_json_pretty();
-        self.store
-            .save_plan(&plan.hash, &plan.source_digest, &plan.host_names(), &body)?;
         let c = plan.counts();
-        self.store.audit(
-            "plan",
-            &serde_json::json!({
-                "plan": plan.hash, "hosts": plan.host_names(),
-                "create": c.create, "update": c.update, "delete": c.delete,
-                "refresh": c.refresh, "errors": c.errors,
-                "required_approvals": plan.required_approvals,
-                "denied": plan.denials().count(),
-            }),
+        let detail = serde_json::json!({
+            "hosts": plan.host_names(),
+            "create": c.create, "update": c.update, "delete": c.delete,
+            "refresh": c.refresh, "errors": c.errors,
+            "required_approvals": plan.required_approvals,
+            "denied": plan.denials().count(),
+        });
+        self.store.save_plan(
+            &plan.hash,
+            &plan.source_digest,
+            &plan.host_names(),
+            &body,
+            &detail,
         )?;
         Ok(())
     }
@@ -517,13 +520,7 @@ impl Runtime {
                 return refused(RuntimeError::PlanAlreadyApplied(rec.run_id.unwrap_or(0)))
             }
             Some(rec) if rec.status == "stale" => return refused(RuntimeError::PlanStale),
-            Some(_) => {}
-            None => self.store.save_plan(
-                &plan.hash,
-                &plan.source_digest,
-                &plan.host_names(),
-                &plan.to_json_pretty(),
-            )?,
+            _ => {}
         }
         if let Err(r) = crate::policy::check_plan_in(&self.store, plan) {
             return refused(RuntimeError::Policy(r));

@@ -16,6 +16,8 @@ pub struct PolicyOutcome {
     pub findings: Vec<PolicyFinding>,
     /// Why the plan needs an approval; empty when it does not.
     pub required_approvals: Vec<String>,
+    /// Only someone other than the planner may approve the plan.
+    pub forbid_self_approval: bool,
 }
 
 impl PolicyOutcome {
@@ -27,6 +29,7 @@ impl PolicyOutcome {
         let mut seen = std::collections::HashSet::new();
         reasons.retain(|r| seen.insert(r.clone()));
         plan.required_approvals = reasons;
+        plan.forbid_self_approval = self.forbid_self_approval;
         plan.seal();
     }
 }
@@ -43,6 +46,9 @@ pub enum Refusal {
         status: String,
         reasons: Vec<String>,
     },
+    /// The state store has no trustworthy record of the plan: it was not
+    /// made by `mc plan` there, or its record or approval was tampered with.
+    Untrusted { hash: String, why: String },
 }
 
 impl std::fmt::Display for Refusal {
@@ -80,6 +86,13 @@ impl std::fmt::Display for Refusal {
                 }
                 Ok(())
             }
+            Refusal::Untrusted { hash, why } => {
+                let short = hash.get(..12).unwrap_or(hash);
+                write!(
+                    f,
+                    "plan {short} cannot be applied: {why}; nothing was applied"
+                )
+            }
         }
     }
 }
@@ -111,10 +124,70 @@ pub fn check_plan(plan: &Plan, status: Option<&str>) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// [`check_plan`] with the plan's status read from the store.
+/// Checks that `plan` may run now, trusting only the state store: it must
+/// be a plan `mc plan` recorded there (same content hash, with its audit
+/// entry), and its approval and policy findings are the stored record's,
+/// whatever a plan file says. An approval counts only with its decision row
+/// and audit entry, in an intact audit log.
 pub fn check_plan_in(store: &StateStore, plan: &Plan) -> Result<(), Refusal> {
-    let status = store.plan(&plan.hash).ok().flatten().map(|r| r.status);
-    check_plan(plan, status.as_deref())
+    let untrusted = |why: String| Refusal::Untrusted {
+        hash: plan.hash.clone(),
+        why,
+    };
+    let unreadable = |e: crate::state::StateError| untrusted(format!("the state store: {e}"));
+    let not_recorded = || {
+        untrusted(format!(
+            "it was not recorded by `mc plan` in the state store {} (a plan file is applied only when that exact plan was made and recorded there); run `mc plan` again",
+            store.path().display()
+        ))
+    };
+    let record = store
+        .plan(&plan.hash)
+        .map_err(unreadable)?
+        .ok_or_else(not_recorded)?;
+    let stored = store
+        .plan_body(&plan.hash)
+        .map_err(unreadable)?
+        .and_then(|body| Plan::from_json(&body).ok())
+        .filter(|p| p.verify() && p.hash == plan.hash)
+        .ok_or_else(|| {
+            untrusted(
+                "its record in the state store was altered (it no longer matches its hash)".into(),
+            )
+        })?;
+    let planner = store
+        .plan_recorded_by(&plan.hash)
+        .map_err(unreadable)?
+        .ok_or_else(not_recorded)?;
+    if stored.needs_approval() && record.status == "approved" {
+        check_approval(store, &stored, &planner).map_err(untrusted)?;
+    }
+    check_plan(&stored, Some(&record.status))
+}
+
+/// The standing approval of a plan that needs one: recorded by `mc approve`
+/// (decision row and audit entry), in an intact log, and by someone other
+/// than the planner when the project asks for that.
+fn check_approval(store: &StateStore, plan: &Plan, planner: &str) -> Result<(), String> {
+    if let crate::state::AuditVerdict::Broken { seq, reason } =
+        store.verify_audit().map_err(|e| e.to_string())?
+    {
+        return Err(format!(
+            "the audit log that records its approval is broken at entry {seq} ({reason}); see `mc audit verify`"
+        ));
+    }
+    let approval = store
+        .standing_approval(&plan.hash)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            "it is marked approved, but no approval of it was recorded (`mc approve` records a decision and an audit entry)".to_string()
+        })?;
+    if plan.forbid_self_approval && approval.actor == planner {
+        return Err(format!(
+            "it was approved by {planner}, who also planned it, and the project sets `self_approval = false`; another person must approve it"
+        ));
+    }
+    Ok(())
 }
 
 /// Approves or rejects a stored plan: the one path for `mc approve`,
@@ -137,6 +210,17 @@ pub fn decide(
         if plan.denials().next().is_some() {
             return Err(format!(
                 "plan {short} is denied by policy; an approval cannot override a deny"
+            ));
+        }
+        let planner = store
+            .plan_recorded_by(hash)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!("plan {short} was not recorded by `mc plan`; it cannot be approved")
+            })?;
+        if plan.forbid_self_approval && planner == crate::state::actor() {
+            return Err(format!(
+                "plan {short} was made by {planner}: the project sets `self_approval = false`, so another person must approve it"
             ));
         }
     }
@@ -168,6 +252,7 @@ mod tests {
         PolicyOutcome {
             findings: vec![finding(FindingKind::RequireApproval)],
             required_approvals: vec!["sshd change".into(), "sshd change".into()],
+            ..Default::default()
         }
         .seal_into(&mut plan);
         assert!(plan.verify());
@@ -187,6 +272,7 @@ mod tests {
         PolicyOutcome {
             findings: vec![finding(FindingKind::Deny), finding(FindingKind::Warn)],
             required_approvals: vec![],
+            ..Default::default()
         }
         .seal_into(&mut plan);
         let err = check_plan(&plan, Some("approved")).unwrap_err();

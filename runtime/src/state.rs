@@ -412,9 +412,10 @@ impl StateStore {
     pub fn open(path: &Path) -> Result<StateStore> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
+                private_dir(dir)?;
             }
         }
+        private_file(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -728,20 +729,86 @@ impl StateStore {
 
     // ---- plans ---------------------------------------------------------------
 
-    /// Stores a plan as `pending` (a plan already known keeps its status).
+    /// Records a plan made by `mc plan` as `pending`, with its `plan` audit
+    /// entry (`detail` plus the plan's hash) in the same transaction: a plan
+    /// row without that entry was not recorded by `mc plan` and is never
+    /// applied. A plan already known keeps its status.
     pub fn save_plan(
         &self,
         hash: &str,
         source_digest: &str,
         hosts: &[String],
         body: &str,
+        detail: &serde_json::Value,
     ) -> Result<()> {
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let inserted = tx.execute(
             "INSERT OR IGNORE INTO plans (hash, status, created_at, source_digest, hosts, body)
              VALUES (?1, 'pending', ?2, ?3, ?4, ?5)",
             params![hash, now(), source_digest, to_json(hosts), body],
         )?;
+        if inserted == 1 {
+            let mut detail = detail.clone();
+            match detail.as_object_mut() {
+                Some(d) => {
+                    d.insert("plan".into(), hash.into());
+                }
+                None => detail = serde_json::json!({ "plan": hash, "hosts": hosts }),
+            }
+            append_audit(&tx, "plan", &detail)?;
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// The audit entries of `kind` about plan `hash`, oldest first.
+    fn plan_audit_entries(&self, kind: &str, hash: &str) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at, actor, kind, detail, prev_hash, hash FROM audit
+             WHERE kind = ?1 AND instr(detail, ?2) > 0 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![kind, hash], audit_from_row)?;
+        let mut out = Vec::new();
+        for e in rows {
+            let e = e?;
+            let about: Option<String> = serde_json::from_str::<serde_json::Value>(&e.detail)
+                .ok()
+                .and_then(|d| d.get("plan").and_then(|p| p.as_str()).map(str::to_string));
+            if about.as_deref() == Some(hash) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Who recorded plan `hash` with `mc plan`, from its audit entry; `None`
+    /// when no `plan` entry names it (a row inserted by other means).
+    pub fn plan_recorded_by(&self, hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .plan_audit_entries("plan", hash)?
+            .into_iter()
+            .next()
+            .map(|e| e.actor))
+    }
+
+    /// The approval that stands for plan `hash`: its latest decision, when
+    /// that is an approval whose audit entry (same sequence number, kind,
+    /// plan and actor) is in the log. `None` when the plan was never
+    /// approved this way, e.g. its status was set by a bare SQL `UPDATE`.
+    pub fn standing_approval(&self, hash: &str) -> Result<Option<PlanDecision>> {
+        let Some(last) = self.plan_decisions(hash)?.pop() else {
+            return Ok(None);
+        };
+        if last.decision != "approved" {
+            return Ok(None);
+        }
+        let audited = self
+            .plan_audit_entries("plan.approve", hash)?
+            .iter()
+            .any(|e| e.seq == last.audit_seq && e.actor == last.actor);
+        Ok(audited.then_some(last))
     }
 
     pub fn plan(&self, hash: &str) -> Result<Option<PlanRecord>> {
@@ -1187,6 +1254,59 @@ impl StateStore {
         })
     }
 
+    /// The head of the audit log as `SEQ:HASH` (`0:` + the genesis hash
+    /// when empty): keep it outside the database and give it to
+    /// [`StateStore::verify_audit_anchor`] later.
+    pub fn audit_head(&self) -> Result<String> {
+        let last: Option<(i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, hash) = last.unwrap_or((0, AUDIT_GENESIS.to_string()));
+        Ok(format!("{seq}:{hash}"))
+    }
+
+    /// [`StateStore::verify_audit`], and the entry named by an anchor
+    /// (`SEQ:HASH` from [`StateStore::audit_head`]) must still be in the
+    /// chain with that hash: a tail cut before it, or a chain rebuilt from
+    /// an earlier point, no longer matches.
+    pub fn verify_audit_anchor(&self, anchor: &str) -> Result<AuditVerdict> {
+        let (seq, want) = parse_anchor(anchor)?;
+        let verdict = self.verify_audit()?;
+        let AuditVerdict::Intact { entries, .. } = &verdict else {
+            return Ok(verdict);
+        };
+        if seq > *entries {
+            return Ok(AuditVerdict::Broken {
+                seq: entries + 1,
+                reason: format!(
+                    "the log ends at entry {entries}, before the anchor's entry {seq} (entries removed from the end)"
+                ),
+            });
+        }
+        let found: String = if seq == 0 {
+            AUDIT_GENESIS.to_string()
+        } else {
+            self.conn()
+                .query_row("SELECT hash FROM audit WHERE seq = ?1", params![seq], |r| {
+                    r.get(0)
+                })?
+        };
+        if found != want {
+            return Ok(AuditVerdict::Broken {
+                seq,
+                reason: format!(
+                    "entry {seq} is not the one the anchor names (the chain was rebuilt)"
+                ),
+            });
+        }
+        Ok(verdict)
+    }
+
     // ---- the apply lock --------------------------------------------------
 
     /// Takes the apply lock on every host in `hosts` for `run_id`, atomically:
@@ -1460,6 +1580,83 @@ fn audit_hash(prev: &str, seq: i64, at: i64, actor: &str, kind: &str, detail: &s
     sha256_hex(format!("{prev}\n{content}").as_bytes())
 }
 
+/// Creates `dir` (and missing parents) readable by its owner only. An
+/// existing `.mc` directory of ours is tightened to 0700: it holds the state
+/// store and plans, which name hosts, users and the history of changes.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if !dir.exists() {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
+    let meta = std::fs::metadata(dir)?;
+    let ours = Some(meta.uid()) == current_uid();
+    if ours && dir.file_name() == Some(".mc".as_ref()) && meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 when missing, or tightens an
+/// existing file of ours to 0600 (SQLite gives its `-wal` and `-shm` files
+/// the database's mode).
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+        }
+        Err(e) => return Err(e),
+        Ok(meta) if meta.is_file() && meta.mode() & 0o077 != 0 => {
+            if Some(meta.uid()) == current_uid() {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        Ok(_) => {}
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` with mode 0600 (plan files: they show the
+/// project's hosts and changes), replacing what was there.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private_dir(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(contents)
+}
+
+/// `SEQ:HASH` (or `SEQ HASH`, as `meta` stores it).
+fn parse_anchor(anchor: &str) -> Result<(i64, String)> {
+    let bad = || {
+        StateError::Other(format!(
+            "{anchor:?} is not an audit anchor; give SEQ:HASH as `mc audit head` prints it"
+        ))
+    };
+    let (seq, hash) = anchor.trim().split_once([':', ' ']).ok_or_else(bad)?;
+    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    let hash = hash.trim().to_ascii_lowercase();
+    if seq < 0 || hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((seq, hash))
+}
+
 fn to_json(hosts: &[String]) -> String {
     serde_json::to_string(hosts).unwrap_or_else(|_| "[]".into())
 }
@@ -1477,18 +1674,17 @@ pub fn now() -> i64 {
 }
 
 /// `user@hostname` of whoever runs mc, for the audit log.
+///
+/// The name comes from the process's real uid, never from `$USER`, which
+/// anyone can set (`USER=alice mc approve` is still audited as its caller).
 pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(user_from_passwd)
+    let user = user_from_passwd()
+        .or_else(|| current_uid().map(|uid| format!("uid{uid}")))
         .unwrap_or_else(|| "unknown".into());
     format!("{user}@{}", local_hostname())
 }
 
-/// The login name of this process's real uid, from `/etc/passwd` (for
-/// environments without `$USER`, such as cron or CI).
+/// The login name of this process's real uid, from `/etc/passwd`.
 fn user_from_passwd() -> Option<String> {
     let uid = current_uid()?;
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;

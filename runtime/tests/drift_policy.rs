@@ -206,6 +206,7 @@ fn needs_approval(plan: &Plan) -> PolicyOutcome {
     PolicyOutcome {
         required_approvals: findings.iter().map(|f| f.message.clone()).collect(),
         findings,
+        ..Default::default()
     }
 }
 
@@ -213,6 +214,7 @@ fn denies(plan: &Plan) -> PolicyOutcome {
     PolicyOutcome {
         findings: finding_per_change(plan, FindingKind::Deny, "files are frozen"),
         required_approvals: vec![],
+        ..Default::default()
     }
 }
 

@@ -161,7 +161,9 @@ fn overlapping_locks_exclude_each_other() {
 fn a_plan_is_claimed_for_apply_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&dir.path().join("s.db")).unwrap();
-    store.save_plan("h", "src", &hosts(&["a"]), "{}").unwrap();
+    store
+        .save_plan("h", "src", &hosts(&["a"]), "{}", &serde_json::json!({}))
+        .unwrap();
     assert_eq!(store.plan("h").unwrap().unwrap().status, "pending");
     assert!(store.claim_plan_for_apply("h", 7, false).unwrap());
     assert!(!store.claim_plan_for_apply("h", 8, false).unwrap());

@@ -88,14 +88,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         let text = std::fs::read_to_string(&args.path)
             .map_err(|e| format!("cannot read {}: {e}", args.path.display()))?;
         let plan = Plan::from_json(&text).map_err(|e| format!("{}: {e}", args.path.display()))?;
-        // The plan's own project locates the state store unless --state says otherwise.
-        let project = plan
-            .project
-            .as_deref()
-            .map(Path::new)
-            .filter(|p| p.is_dir())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let project = plan_project(&plan, args.run.state.is_some())?;
         let rt = args.run.runtime(&project)?;
         if opts.serial.is_none() && project.join("main.mc").is_file() {
             opts.serial = project_serial(&project)?;
@@ -220,6 +213,20 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// The plan's own project locates the state store unless `--state` says
+/// otherwise. When that directory is gone, another directory's store would
+/// not know the plan (or, worse, know another history): refuse instead.
+fn plan_project(plan: &Plan, state_given: bool) -> Result<PathBuf, String> {
+    match plan.project.as_deref().map(Path::new) {
+        Some(p) if p.is_dir() => Ok(p.to_path_buf()),
+        Some(p) if !state_given => Err(format!(
+            "the plan's project directory {} no longer exists, so its state store is unknown; pass --state FILE to apply it with another store",
+            p.display()
+        )),
+        _ => Ok(PathBuf::from(".")),
+    }
+}
+
 /// The project's `project { serial = 2 }` (or `"25%"`) setting, the
 /// default rollout batch size.
 fn project_serial(dir: &Path) -> Result<Option<Serial>, String> {
@@ -254,10 +261,11 @@ fn unapproved_hint(project: &Path, plan: &Plan, refusal: mc_runtime::Refusal) ->
     let mut msg = refusal.to_string();
     if let mc_runtime::Refusal::Unapproved { .. } = refusal {
         let short = plan.hash.get(..12).unwrap_or(&plan.hash);
-        let dir = project.join(".mc").join("plans");
-        let file = dir.join(format!("plan-{short}.json"));
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&file, plan.to_json_pretty()));
+        let file = project
+            .join(".mc")
+            .join("plans")
+            .join(format!("plan-{short}.json"));
+        let written = mc_runtime::state::write_private(&file, plan.to_json_pretty().as_bytes());
         if written.is_ok() {
             msg = format!(
                 "{msg}\nthe plan was saved to {}: once approved, run `mc apply {}`",

@@ -59,19 +59,18 @@ fn resolve(args: &Args, plan: &str) -> Result<(StateStore, String), String> {
             _ => args.project.clone(),
         };
         let store = open_store(args.state.as_deref(), &project)?;
+        // Only what `mc plan` recorded can be decided: a plan file is a
+        // pointer to that record, never a source of plans.
         if store
             .plan(&parsed.hash)
             .map_err(|e| e.to_string())?
             .is_none()
         {
-            store
-                .save_plan(
-                    &parsed.hash,
-                    &parsed.source_digest,
-                    &parsed.host_names(),
-                    &parsed.to_json_pretty(),
-                )
-                .map_err(|e| e.to_string())?;
+            return Err(format!(
+                "{} was not recorded by `mc plan` in {}; only recorded plans can be approved",
+                path.display(),
+                store.path().display()
+            ));
         }
         return Ok((store, parsed.hash));
     }

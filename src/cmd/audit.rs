@@ -34,7 +34,15 @@ pub enum Action {
         count: usize,
     },
     /// Check the whole chain: exit 1 if any entry was edited, deleted or reordered.
-    Verify,
+    Verify {
+        /// A head printed earlier by `mc audit head` and kept outside the
+        /// database: also detects a cut tail or a rebuilt chain.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
+    },
+    /// Print the head of the chain (`SEQ:HASH`), to keep outside the
+    /// database and give to `mc audit verify --anchor` later.
+    Head,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -73,7 +81,20 @@ fn audit(args: &Args) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Action::Verify => match store.verify_audit().map_err(|e| e.to_string())? {
+        Action::Head => {
+            let head = store.audit_head().map_err(|e| e.to_string())?;
+            if args.output.json() {
+                crate::out::json(AUDIT_SCHEMA, serde_json::json!({ "head": head }));
+            } else {
+                crate::outln!("{head}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Verify { anchor } => match anchor
+            .as_deref()
+            .map_or_else(|| store.verify_audit(), |a| store.verify_audit_anchor(a))
+            .map_err(|e| e.to_string())?
+        {
             AuditVerdict::Intact { entries, head } => {
                 if args.output.json() {
                     crate::out::json(

@@ -58,17 +58,12 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
         fix_denied = plan.denials().next().is_some();
         let out = match &args.out {
             Some(o) => o.clone(),
-            None => {
-                let dir = project.join(".mc").join("plans");
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                dir.join(format!(
-                    "drift-{}.json",
-                    plan.hash.get(..12).unwrap_or("plan")
-                ))
-            }
+            None => project.join(".mc").join("plans").join(format!(
+                "drift-{}.json",
+                plan.hash.get(..12).unwrap_or("plan")
+            )),
         };
-        std::fs::write(&out, plan.to_json_pretty())
+        mc_runtime::state::write_private(&out, plan.to_json_pretty().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         if args.output.json() {
             json["fix"] = serde_json::json!({

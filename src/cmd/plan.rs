@@ -190,10 +190,12 @@ impl CatalogSource for CompilerSource {
         self.project.params().clone()
     }
     fn evaluate_policies(&self, plan: &mc_ir::plan::Plan) -> mc_runtime::PolicyOutcome {
-        let (findings, required_approvals) = self.project.policies().evaluate_plan(plan);
+        let policies = self.project.policies();
+        let (findings, required_approvals) = policies.evaluate_plan(plan);
         mc_runtime::PolicyOutcome {
             findings,
             required_approvals,
+            forbid_self_approval: !policies.self_approval(),
         }
     }
 }
@@ -250,7 +252,7 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
         );
     }
     if let Some(out) = &args.out {
-        std::fs::write(out, plan.to_json_pretty())
+        mc_runtime::state::write_private(out, plan.to_json_pretty().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
         if !args.output.json() {
             crate::outln!(

@@ -41,6 +41,10 @@ pub struct Plan {
     /// What the project's policies said about the planned changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy: Vec<PolicyFinding>,
+    /// The project requires that someone other than the planner approves
+    /// this plan (`project { self_approval = false }`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forbid_self_approval: bool,
     /// sha256 of the canonical JSON of everything above; see [`Plan::seal`].
     #[serde(default)]
     pub hash: String,
@@ -258,6 +262,7 @@ impl Plan {
             hosts,
             required_approvals: Vec::new(),
             policy: Vec::new(),
+            forbid_self_approval: false,
             hash: String::new(),
         };
         plan.seal();
@@ -330,6 +335,10 @@ impl Plan {
         }
         serde_json::from_value(value).map_err(|e| format!("not a plan file: {e}"))
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]
