@@ -288,7 +288,7 @@ fn main() {
     for _ in 0..3 {
         let t = Instant::now();
         let drifted = tokio
-            .block_on(rt.drift(source.clone(), &sel))
+            .block_on(rt.drift(source.clone(), &sel, Arc::new(mc_runtime::Quiet)))
             .expect("drift")
             .drifted();
         drift_times.push(t.elapsed());
@@ -311,7 +311,7 @@ fn main() {
     }
     let t = Instant::now();
     let report = tokio
-        .block_on(rt.drift(source.clone(), &sel))
+        .block_on(rt.drift(source.clone(), &sel, Arc::new(mc_runtime::Quiet)))
         .expect("drift");
     println!(
         "drift (one file edited per host): {:.3} s, {} drifted",

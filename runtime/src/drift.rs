@@ -9,8 +9,8 @@
 //! resources, which goes through the same policies and approvals.
 
 use crate::engine::{
-    gather_facts, planned_from_probe, probe, unprobed_resource, CatalogSource, Runtime,
-    RuntimeError, Selection,
+    gather_facts, planned_from_probe, probe, unprobed_resource, CatalogSource, ProgressEvent,
+    Runtime, RuntimeError, Selection,
 };
 use crate::render;
 use crate::state::{self, DriftItem, ResourceState};
@@ -242,6 +242,7 @@ impl Runtime {
         &self,
         source: Arc<dyn CatalogSource>,
         sel: &Selection,
+        progress: Arc<dyn crate::engine::Progress>,
     ) -> Result<DriftReport, RuntimeError> {
         let hosts = Self::select_hosts(source.as_ref(), sel)?;
         let source_digest = source.source_digest();
@@ -254,8 +255,11 @@ impl Runtime {
             let secrets = self.secrets.clone();
             let sel = sel.clone();
             let applied = self.store.resource_states(&host.name)?;
+            let progress = progress.clone();
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await;
+                let name = host.name.clone();
+                progress.event(&name, ProgressEvent::Phase("checking for drift"));
                 let hd = drift_host(
                     host,
                     source.as_ref(),
@@ -265,6 +269,12 @@ impl Runtime {
                     applied,
                 )
                 .await;
+                progress.event(
+                    &name,
+                    ProgressEvent::Checked {
+                        error: hd.error.as_deref(),
+                    },
+                );
                 (i, hd)
             });
         }

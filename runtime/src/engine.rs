@@ -96,6 +96,13 @@ pub enum ProgressEvent<'a> {
         message: &'a str,
     },
     HostDone(&'a HostResult),
+    /// What the host is doing, for work without per-resource steps
+    /// (`mc drift`, `mc facts`).
+    Phase(&'a str),
+    /// The host's drift check or fact gathering ended.
+    Checked {
+        error: Option<&'a str>,
+    },
 }
 
 /// Reports nothing.
@@ -384,6 +391,7 @@ impl Runtime {
     pub async fn facts(
         &self,
         hosts: Vec<HostInfo>,
+        progress: Arc<dyn Progress>,
     ) -> Vec<(String, Result<serde_json::Value, String>)> {
         let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
@@ -391,8 +399,10 @@ impl Runtime {
             let sem = sem.clone();
             let opts = self.connect.clone();
             let store = self.store.clone();
+            let progress = progress.clone();
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await;
+                progress.event(&host.name, ProgressEvent::Phase("gathering facts"));
                 let r = async {
                     let mut s = transport::connect(&host, &opts)
                         .await
@@ -404,6 +414,8 @@ impl Runtime {
                     Ok(facts)
                 }
                 .await;
+                let error = r.as_ref().err().map(String::as_str);
+                progress.event(&host.name, ProgressEvent::Checked { error });
                 (i, host.name, r)
             });
         }
@@ -1294,14 +1306,16 @@ impl HostRun<'_> {
             status,
             Some(message),
         );
-        self.progress.event(
-            self.host,
-            ProgressEvent::ResourceDone {
-                id,
-                status,
-                message,
-            },
-        );
+        if !outcome.shown {
+            self.progress.event(
+                self.host,
+                ProgressEvent::ResourceDone {
+                    id,
+                    status,
+                    message,
+                },
+            );
+        }
     }
 
     /// Records a resource that never reached the runner.
@@ -1610,6 +1624,8 @@ struct Outcome {
     observed: Option<String>,
     ms: u64,
     output: Option<String>,
+    /// Already shown as it finished (the runner's `done` event).
+    shown: bool,
 }
 
 impl Outcome {
@@ -1620,6 +1636,7 @@ impl Outcome {
             observed: None,
             ms: 0,
             output: None,
+            shown: false,
         }
     }
 }
@@ -1737,6 +1754,16 @@ async fn apply_batch(
             durations.insert(ev.id.clone(), ms);
             if let Some(status) = ev.status {
                 done.insert(ev.id.clone(), status);
+                let message =
+                    with_attempts(ev.line.as_deref().unwrap_or(""), ev.attempt.unwrap_or(1));
+                progress.event(
+                    host,
+                    ProgressEvent::ResourceDone {
+                        id: &ev.id,
+                        status: status_name(status),
+                        message: &message,
+                    },
+                );
                 if status == Status::Changed {
                     // Persisted as soon as the notifier changed, so a crash
                     // before the refresh keeps it pending.
@@ -1774,6 +1801,7 @@ async fn apply_batch(
                         observed: r.observed_digest.clone(),
                         ms: durations.get(id).copied().unwrap_or(total_ms),
                         output: r.output.clone(),
+                        shown: done.contains_key(id),
                     },
                     None => Outcome::new(Status::Failed, "the runner returned no result".into()),
                 });
@@ -1817,7 +1845,10 @@ fn lost_outcomes(
         if outcomes[i].is_none() {
             if let Some(status) = done.get(&it.resource.id) {
                 let msg = "finished before the connection was lost".to_string();
-                outcomes[i] = Some(Outcome::new(*status, msg));
+                outcomes[i] = Some(Outcome {
+                    shown: true,
+                    ..Outcome::new(*status, msg)
+                });
             }
         }
     }

@@ -3,6 +3,7 @@
 use crate::engine::{Progress, ProgressEvent};
 use crate::state::HostResult;
 use anstyle::{AnsiColor, Style};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -331,158 +332,205 @@ impl Progress for LineProgress {
                 }
             }
             ProgressEvent::HostDone(_) => return,
+            // Drift and facts print their own report at the end.
+            ProgressEvent::Phase(_) | ProgressEvent::Checked { .. } => return,
         };
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "{line}");
     }
 }
 
-/// A live view for terminals: changed/failed lines scroll above a block
-/// with one status line per host, redrawn in place.
+/// A live view for terminals, drawn by `indicatif`: changed and failed
+/// resources and command output scroll above one bar per host, which shows
+/// its progress through its resources, the time it has taken, its counts and
+/// what it is doing now, cut to the terminal's width.
 pub struct LiveProgress {
-    inner: Mutex<LiveState>,
-}
-
-struct LiveState {
-    out: Box<dyn Write + Send>,
+    multi: MultiProgress,
     color: bool,
-    hosts: Vec<(String, HostLine)>,
-    drawn: usize,
+    hosts: Mutex<Vec<(String, HostBar)>>,
 }
 
-#[derive(Default)]
-struct HostLine {
-    total: usize,
+struct HostBar {
+    bar: ProgressBar,
     changed: usize,
     failed: usize,
     skipped: usize,
     current: String,
-    done: Option<String>,
+}
+
+impl HostBar {
+    fn counts(&self) -> String {
+        format!(
+            "{} changed, {} failed, {} skipped",
+            self.changed, self.failed, self.skipped
+        )
+    }
+
+    /// The bar's message: counts, then what runs now.
+    fn show(&self) {
+        let mut msg = self.counts();
+        if !self.current.is_empty() {
+            msg.push_str("  ▸ ");
+            msg.push_str(&self.current);
+        }
+        self.bar.set_message(msg);
+    }
 }
 
 impl LiveProgress {
-    pub fn new(out: Box<dyn Write + Send>, color: bool) -> LiveProgress {
+    pub fn new(target: ProgressDrawTarget, color: bool) -> LiveProgress {
         LiveProgress {
-            inner: Mutex::new(LiveState {
-                out,
-                color,
-                hosts: Vec::new(),
-                drawn: 0,
-            }),
+            multi: MultiProgress::with_draw_target(target),
+            color,
+            hosts: Mutex::new(Vec::new()),
         }
     }
-}
 
-impl LiveState {
-    fn host(&mut self, name: &str) -> &mut HostLine {
-        let i = match self.hosts.iter().position(|(h, _)| h == name) {
+    fn style(&self, finished: bool) -> ProgressStyle {
+        let template = match (self.color, finished) {
+            (true, false) => {
+                "{prefix:16.bold} {bar:16.cyan/blue} {pos:>4}/{len:<4} {elapsed:>4} {wide_msg}"
+            }
+            (true, true) => {
+                "{prefix:16.bold} {bar:16.green/blue} {pos:>4}/{len:<4} {elapsed:>4} {wide_msg}"
+            }
+            (false, _) => "{prefix:16} {bar:16} {pos:>4}/{len:<4} {elapsed:>4} {wide_msg}",
+        };
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    }
+
+    /// Runs `f` on the host's bar, adding the bar on first sight.
+    fn with_host(&self, host: &str, f: impl FnOnce(&mut HostBar)) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let i = match hosts.iter().position(|(h, _)| h == host) {
             Some(i) => i,
             None => {
-                self.hosts.push((name.to_string(), HostLine::default()));
-                self.hosts.len() - 1
+                let bar = self.multi.add(ProgressBar::new(0));
+                bar.set_style(self.style(false));
+                bar.set_prefix(host.to_string());
+                bar.enable_steady_tick(std::time::Duration::from_millis(250));
+                hosts.push((
+                    host.to_string(),
+                    HostBar {
+                        bar,
+                        changed: 0,
+                        failed: 0,
+                        skipped: 0,
+                        current: "connecting".into(),
+                    },
+                ));
+                hosts.len() - 1
             }
         };
-        &mut self.hosts[i].1
+        let hb = &mut hosts[i].1;
+        f(hb);
     }
 
-    fn clear(&mut self) {
-        for _ in 0..self.drawn {
-            // Up one line, erase it.
-            let _ = write!(self.out, "\x1b[1A\x1b[2K");
-        }
-        self.drawn = 0;
+    fn println(&self, line: String) {
+        let _ = self.multi.println(line);
     }
 
-    fn draw(&mut self) {
-        let p = Paint(self.color);
-        let mut lines = Vec::new();
-        for (name, h) in &self.hosts {
-            let state = match &h.done {
-                Some(s) if s == "ok" => p.green("done"),
-                Some(s) if s == "skipped" => p.yellow(s),
-                Some(s) => p.red(s),
-                None if h.total == 0 => "planning".to_string(),
-                None => p.cyan("applying"),
-            };
-            let mut line = format!(
-                "{name:<16} {state:<8} {} changed, {} failed, {} skipped of {}",
-                h.changed, h.failed, h.skipped, h.total
-            );
-            if h.done.is_none() && !h.current.is_empty() {
-                line.push_str(&format!("  ▸ {}", h.current));
-            }
-            lines.push(line);
-        }
-        for l in &lines {
-            let _ = writeln!(self.out, "{l}");
-        }
-        self.drawn = lines.len();
-        let _ = self.out.flush();
+    fn finish_host(&self, host: &str, outcome: &str) {
+        let style = self.style(true);
+        self.with_host(host, |hb| {
+            hb.current.clear();
+            hb.bar.set_style(style);
+            hb.bar
+                .finish_with_message(format!("{outcome}: {}", hb.counts()));
+        });
     }
 }
 
 impl Progress for LiveProgress {
     fn event(&self, host: &str, event: ProgressEvent<'_>) {
-        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let p = Paint(st.color);
-        st.clear();
+        let p = Paint(self.color);
         match event {
             ProgressEvent::Connected { uploaded } => {
-                st.host(host);
+                self.with_host(host, |hb| {
+                    hb.current = "planning".into();
+                    hb.show();
+                });
                 if uploaded {
-                    let _ = writeln!(st.out, "{host}: runner uploaded");
+                    self.println(format!("{host}: runner uploaded"));
                 }
             }
-            ProgressEvent::Applying { total } => st.host(host).total = total,
-            ProgressEvent::ResourceStarted(id) => st.host(host).current = id.to_string(),
-            ProgressEvent::Output(id, text) => {
-                let _ = writeln!(st.out, "{host}: {id} | {text}");
-            }
+            ProgressEvent::Applying { total } => self.with_host(host, |hb| {
+                hb.bar.set_length(total as u64);
+                hb.bar.set_position(0);
+                hb.current = "applying".into();
+                hb.show();
+            }),
+            ProgressEvent::ResourceStarted(id) => self.with_host(host, |hb| {
+                hb.current = id.to_string();
+                hb.show();
+            }),
+            ProgressEvent::Output(id, text) => self.println(format!("{host}: {id} | {text}")),
             ProgressEvent::ResourceDone {
                 id,
                 status,
                 message,
             } => {
-                let shown = match status {
-                    "changed" => {
-                        st.host(host).changed += 1;
-                        Some(p.yellow("changed"))
-                    }
-                    "failed" => {
-                        st.host(host).failed += 1;
-                        Some(p.red("failed"))
-                    }
-                    "skipped" => {
-                        st.host(host).skipped += 1;
-                        Some(p.cyan("skipped"))
-                    }
-                    _ => None,
-                };
+                let mut shown = None;
+                self.with_host(host, |hb| {
+                    hb.bar.inc(1);
+                    shown = match status {
+                        "changed" => {
+                            hb.changed += 1;
+                            Some(p.yellow("changed"))
+                        }
+                        "failed" => {
+                            hb.failed += 1;
+                            Some(p.red("failed"))
+                        }
+                        "skipped" => {
+                            hb.skipped += 1;
+                            Some(p.cyan("skipped"))
+                        }
+                        _ => None,
+                    };
+                    hb.show();
+                });
                 if let Some(s) = shown {
                     let tail = if message.is_empty() {
                         String::new()
                     } else {
                         format!(": {message}")
                     };
-                    let _ = writeln!(st.out, "{host}: {id} {s}{tail}");
+                    self.println(format!("{host}: {id} {s}{tail}"));
                 }
             }
-            ProgressEvent::HostDone(r) => st.host(host).done = Some(r.status.clone()),
+            ProgressEvent::HostDone(r) => {
+                let outcome = match r.status.as_str() {
+                    "ok" => "done",
+                    other => other,
+                };
+                self.finish_host(host, outcome);
+            }
+            ProgressEvent::Phase(what) => self.with_host(host, |hb| {
+                hb.current = what.to_string();
+                hb.show();
+            }),
+            ProgressEvent::Checked { error } => {
+                if let Some(e) = error {
+                    self.println(format!("{host}: {}: {e}", p.red("error")));
+                }
+                self.finish_host(host, if error.is_some() { "error" } else { "done" });
+            }
         }
-        st.draw();
     }
 
     fn finish(&self) {
-        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        st.clear();
-        let _ = st.out.flush();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, hb) in hosts.drain(..) {
+            hb.bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
     }
 
     fn notice(&self, text: &str) {
-        let mut st = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        st.clear();
-        let _ = writeln!(st.out, "{text}");
-        st.draw();
+        self.println(text.to_string());
     }
 }
 
@@ -490,7 +538,7 @@ impl Progress for LiveProgress {
 /// terminal (`live`), plain lines otherwise; coloured when `color`.
 pub fn progress_for_stderr(live: bool, color: bool) -> Arc<dyn Progress> {
     if live {
-        Arc::new(LiveProgress::new(Box::new(std::io::stderr()), color))
+        Arc::new(LiveProgress::new(ProgressDrawTarget::stderr(), color))
     } else {
         Arc::new(LineProgress::new(color, Box::new(std::io::stderr())))
     }
@@ -671,37 +719,96 @@ mod tests {
         }
     }
 
+    /// The live view on an in-memory terminal `cols` wide, and the terminal.
+    fn live(cols: u16) -> (LiveProgress, indicatif::InMemoryTerm) {
+        let term = indicatif::InMemoryTerm::new(20, cols);
+        let target = ProgressDrawTarget::term_like_with_hz(Box::new(term.clone()), 100);
+        (LiveProgress::new(target, false), term)
+    }
+
+    fn done<'a>(id: &'a ResourceId, status: &'a str, message: &'a str) -> ProgressEvent<'a> {
+        ProgressEvent::ResourceDone {
+            id,
+            status,
+            message,
+        }
+    }
+
     #[test]
-    fn live_view_redraws_in_place_and_clears_at_the_end() {
-        let buf = Shared::default();
-        let live = LiveProgress::new(Box::new(buf.clone()), true);
-        let id = ResourceId::new("file", "/a");
+    fn live_view_shows_each_result_as_it_finishes_with_per_host_counts() {
+        let (live, term) = live(100);
+        let (a, b) = (ResourceId::new("file", "/a"), ResourceId::new("file", "/b"));
         live.event("web1", ProgressEvent::Applying { total: 3 });
-        live.event("web1", ProgressEvent::ResourceStarted(&id));
+        live.event("web2", ProgressEvent::Applying { total: 2 });
+        live.event("web1", ProgressEvent::ResourceStarted(&a));
+        live.event("web1", done(&a, "changed", "created"));
+        live.event("web1", ProgressEvent::ResourceStarted(&b));
+        let screen = term.contents();
+        assert!(
+            screen.contains("web1: file[/a] changed: created"),
+            "{screen}"
+        );
+        let web1 = screen.lines().find(|l| l.starts_with("web1 ")).unwrap();
+        assert!(web1.contains("1/3"), "{screen}");
+        assert!(web1.contains("1 changed, 0 failed, 0 skipped"), "{screen}");
+        assert!(web1.contains("▸ file[/b]"), "{screen}");
+        assert!(web1.contains("0s"), "elapsed time: {screen}");
+        let web2 = screen.lines().find(|l| l.starts_with("web2 ")).unwrap();
+        assert!(web2.contains("0/2"), "{screen}");
+
+        live.event("web2", done(&a, "failed", "boom"));
+        let screen = term.contents();
+        assert!(screen.contains("web2: file[/a] failed: boom"), "{screen}");
+        live.finish();
+        let screen = term.contents();
+        assert!(
+            !screen.contains("web1 "),
+            "bars are cleared at the end: {screen}"
+        );
+        assert!(screen.contains("web1: file[/a] changed"), "{screen}");
+    }
+
+    #[test]
+    fn live_lines_fit_the_terminal_width() {
+        let (live, term) = live(60);
+        let long = ResourceId::new("file", &format!("/srv/{}", "x".repeat(200)));
+        live.event("web1", ProgressEvent::Applying { total: 1 });
+        live.event("web1", ProgressEvent::ResourceStarted(&long));
+        let screen = term.contents();
+        let web1 = screen.lines().find(|l| l.starts_with("web1 ")).unwrap();
+        assert!(web1.chars().count() <= 60, "{web1:?}");
+        assert!(web1.contains("0/1"), "{web1:?}");
+
+        let (live, term) = self::live(120);
+        live.event("web1", ProgressEvent::Applying { total: 1 });
+        live.event("web1", ProgressEvent::ResourceStarted(&long));
+        let screen = term.contents();
+        let web1 = screen.lines().find(|l| l.starts_with("web1 ")).unwrap();
+        assert!(web1.chars().count() <= 120, "{web1:?}");
+        assert!(web1.contains("▸ file[/srv/xxx"), "{web1:?}");
+    }
+
+    #[test]
+    fn drift_and_facts_show_each_host_until_it_is_checked() {
+        let (live, term) = live(100);
+        live.event("db1", ProgressEvent::Phase("checking for drift"));
+        live.event("db2", ProgressEvent::Phase("checking for drift"));
+        live.event("db1", ProgressEvent::Checked { error: None });
         live.event(
-            "web1",
-            ProgressEvent::ResourceDone {
-                id: &id,
-                status: "changed",
-                message: "created",
+            "db2",
+            ProgressEvent::Checked {
+                error: Some("connection refused"),
             },
         );
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let screen = term.contents();
+        let db2 = screen.lines().find(|l| l.starts_with("db2 ")).unwrap();
+        assert!(db2.contains("error"), "{screen}");
+        let db1 = screen.lines().find(|l| l.starts_with("db1 ")).unwrap();
+        assert!(db1.contains("done"), "{screen}");
         assert!(
-            text.contains("web1: file[/a] \x1b[33mchanged\x1b[0m: created\n"),
-            "{text:?}"
+            screen.contains("db2: error: connection refused"),
+            "{screen}"
         );
-        assert!(
-            text.contains("1 changed, 0 failed, 0 skipped of 3"),
-            "{text:?}"
-        );
-        assert!(
-            text.contains("\x1b[1A\x1b[2K"),
-            "redraws over the old block: {text:?}"
-        );
-        live.finish();
-        let after = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert!(after.ends_with("\x1b[1A\x1b[2K"), "{after:?}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ async fn a_file_changed_by_hand_is_drift_with_its_diff_and_the_fix_restores_it()
 
     // Nothing changed yet: no drift.
     let clean = rt
-        .drift(source.clone(), &Selection::default())
+        .drift(source.clone(), &Selection::default(), Arc::new(Quiet))
         .await
         .unwrap();
     assert_eq!(clean.drifted(), 0, "{:?}", clean.items());
@@ -78,7 +78,7 @@ async fn a_file_changed_by_hand_is_drift_with_its_diff_and_the_fix_restores_it()
         .unwrap();
     let before: Vec<usize> = fleet.hosts().iter().map(|h| h.count_sessions()).collect();
     let report = rt
-        .drift(source.clone(), &Selection::default())
+        .drift(source.clone(), &Selection::default(), Arc::new(Quiet))
         .await
         .unwrap();
     // One SSH session per host for the whole check.
@@ -131,7 +131,7 @@ async fn a_file_changed_by_hand_is_drift_with_its_diff_and_the_fix_restores_it()
         format!("hello {}\nsecond line\n", web.name()).as_bytes()
     );
     let after = rt
-        .drift(source.clone(), &Selection::default())
+        .drift(source.clone(), &Selection::default(), Arc::new(Quiet))
         .await
         .unwrap();
     assert_eq!(after.drifted(), 0, "{:?}", after.items());
@@ -151,7 +151,10 @@ async fn a_source_change_is_not_drift_and_unapplied_hosts_are_not_contacted() {
     let hosts: Vec<_> = fleet.hosts().iter().map(|h| ssh_host(h.name())).collect();
     let changed = TestSource::new(hosts, files_for(root, "changed"));
     let before = fleet.host(1).count_sessions();
-    let report = rt.drift(changed, &Selection::default()).await.unwrap();
+    let report = rt
+        .drift(changed, &Selection::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
     assert_eq!(report.drifted(), 0, "{:?}", report.items());
     assert_eq!(report.hosts[1].probed, 0);
     assert_eq!(fleet.host(1).count_sessions(), before);

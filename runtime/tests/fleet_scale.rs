@@ -103,7 +103,7 @@ async fn facts_never_ask_dns() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(dir.path(), Some(fleet.ssh_config()));
     let facts_of_host = || async {
-        let mut all = rt.facts(vec![ssh_host(host.name())]).await;
+        let mut all = rt.facts(vec![ssh_host(host.name())], Arc::new(Quiet)).await;
         all.remove(0).1.unwrap()
     };
 

@@ -44,7 +44,10 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     let source = catalog_source(&project, &args.run.vars)?;
     let rt = args.run.runtime(&project)?;
     let sel = args.run.selection();
-    let report = mc_runtime::block_on(rt.drift(source.clone(), &sel)).map_err(|e| e.to_string())?;
+    let progress = super::progress();
+    let report = mc_runtime::block_on(rt.drift(source.clone(), &sel, progress.clone()));
+    progress.finish();
+    let report = report.map_err(|e| e.to_string())?;
     let color = crate::style::stdout_color();
     let mut json = report.to_json();
     if !args.output.json() {

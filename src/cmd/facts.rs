@@ -74,7 +74,10 @@ fn facts(args: &Args) -> Result<ExitCode, String> {
             .collect()
     } else {
         let rt = args.run.runtime(&project)?;
-        mc_runtime::block_on(rt.facts(hosts))
+        let progress = super::progress();
+        let results = mc_runtime::block_on(rt.facts(hosts, progress.clone()));
+        progress.finish();
+        results
     };
     let mut out = serde_json::Map::new();
     let mut failed = false;

@@ -218,12 +218,12 @@ pub struct Event {
     /// For `output`: one line of output, without its newline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
-    /// For `done`: the item's final status. For `attempt`: the status of
-    /// that attempt.
+    /// For `done`: the item's final status (and its message in `line`).
+    /// For `attempt`: the status of that attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
     /// For `attempt`: which attempt (1-based) just ended, and why it failed
-    /// in `line`.
+    /// in `line`. For `done`: how many attempts the item took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
 }

@@ -269,6 +269,19 @@ fn event<W: Write>(
     }))
 }
 
+/// An item is finished: its status, message and attempts go out at once,
+/// so `mc` can show each result as it happens.
+fn done<W: Write>(out: &mut Out<W>, result: &ApplyResult) -> io::Result<()> {
+    out.send(&Response::Event(Event {
+        id: result.id.clone(),
+        kind: EventKind::Done,
+        stream: None,
+        line: (!result.message.is_empty()).then(|| result.message.clone()),
+        status: Some(result.status),
+        attempt: Some(result.attempts),
+    }))
+}
+
 /// What happened to the items of a batch so far, for the items after them.
 #[derive(Default)]
 struct BatchProgress {
@@ -416,7 +429,7 @@ fn apply_packages<W: Write>(
             )?;
             result = retry_from(item, &specs[i], false, out, 2)?;
         } else {
-            event(out, &item.resource.id, EventKind::Done, Some(result.status))?;
+            done(out, &result)?;
         }
         results.push((i, result));
     }
@@ -485,7 +498,7 @@ fn retry_from<W: Write>(
         // A closed session (mc went away) gets no further attempt.
         if !failed || n > policy.retries || crate::session::closed() {
             let result = to_result(item, outcome, output, n);
-            event(out, &item.resource.id, EventKind::Done, Some(result.status))?;
+            done(out, &result)?;
             return Ok(result);
         }
         let why = match &outcome {

@@ -7,7 +7,7 @@ mod common;
 
 use common::{apply_turn, host, item, res, Session};
 use mc_runner::protocol::{
-    Action, ApplyItem, ErrorKind, Request, Response, Status, PROTOCOL_VERSION,
+    Action, ApplyItem, ErrorKind, EventKind, Request, Response, Status, PROTOCOL_VERSION,
 };
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
@@ -114,8 +114,14 @@ fn a_command_reading_stdin_gets_nothing_and_its_whole_script_runs() {
     );
     let (events, results) = s.apply(vec![item(r, Action::Create)]);
     assert_eq!(results[0].status, Status::Changed, "{}", results[0].message);
-    let lines: Vec<&str> = events.iter().filter_map(|e| e.line.as_deref()).collect();
+    let lines: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Output)
+        .filter_map(|e| e.line.as_deref())
+        .collect();
     assert_eq!(lines, ["after-cat", "no-input", "last"]);
+    let done = events.iter().find(|e| e.kind == EventKind::Done).unwrap();
+    assert_eq!(done.line.as_deref(), Some(results[0].message.as_str()));
     s.bye();
 }
 

@@ -130,6 +130,8 @@ impl Progress for Recorder {
                 format!("{host} {status} {id} {message}")
             }
             ProgressEvent::HostDone(r) => format!("{host} done {}", r.status),
+            ProgressEvent::Phase(what) => format!("{host} phase {what}"),
+            ProgressEvent::Checked { error } => format!("{host} checked {error:?}"),
         };
         self.lines.lock().unwrap().push(line);
     }
