@@ -50,6 +50,8 @@ enum Command {
     Fmt(cmd::fmt::Args),
     /// Print the compiled catalog of one host.
     Compile(cmd::compile::Args),
+    /// Draw a host's catalog as a graph (DOT, Mermaid or JSON).
+    Graph(cmd::graph::Args),
     /// Probe hosts and show what an apply would change.
     Plan(cmd::plan::Args),
     /// Apply a plan file, or plan and apply a project.
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Compile(args) => cmd::compile::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Show(args) => cmd::show::run(args),

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod explain;
 pub mod facts;
 pub mod fmt;
+pub mod graph;
 pub mod import;
 pub mod init;
 pub mod lsp;
@@ -26,8 +27,9 @@ pub struct Output {
     /// Print JSON on stdout (see docs/json.md); messages for people go to stderr.
     #[arg(long, global = true)]
     json: bool,
-    /// The same as `--json` when FORMAT is `json`.
-    #[arg(long, value_enum, value_name = "FORMAT", global = true, hide = true)]
+    /// Output format: `json` is the same as `--json`; `mc graph` also
+    /// prints `dot` and `mermaid`.
+    #[arg(long, value_enum, value_name = "FORMAT", global = true)]
     format: Option<Format>,
 }
 
@@ -35,11 +37,22 @@ pub struct Output {
 pub enum Format {
     Human,
     Json,
+    Dot,
+    Mermaid,
 }
 
 impl Output {
     pub fn json(&self) -> bool {
         self.json || self.format == Some(Format::Json)
+    }
+
+    /// The format asked for: `--json` wins, else `--format`.
+    pub fn format(&self) -> Option<Format> {
+        if self.json {
+            Some(Format::Json)
+        } else {
+            self.format
+        }
     }
 }
 

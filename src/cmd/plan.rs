@@ -13,6 +13,10 @@ pub struct Args {
     /// Write the plan to FILE, for `mc apply FILE`.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write the graph of the changes and what depends on them to FILE
+    /// (Mermaid for `.mmd`, JSON for `.json`, Graphviz DOT otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub graph: Option<PathBuf>,
     #[command(flatten)]
     pub output: super::Output,
     /// Exit 0 when there is nothing to change, 2 when there are changes, 1 on errors.
@@ -261,6 +265,9 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
                 out.display()
             );
         }
+    }
+    if let Some(file) = &args.graph {
+        super::graph::write_plan_graph(&plan, file)?;
     }
     let c = plan.counts();
     Ok(if c.errors > 0 || plan.denials().next().is_some() {
