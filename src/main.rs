@@ -52,6 +52,8 @@ enum Command {
     Compile(cmd::compile::Args),
     /// Draw a host's catalog as a graph (DOT, Mermaid or JSON).
     Graph(cmd::graph::Args),
+    /// Run a command on the selected hosts (an audited, policy-checked plan).
+    Run(cmd::run::Args),
     /// Probe hosts and show what an apply would change.
     Plan(cmd::plan::Args),
     /// Apply a plan file, or plan and apply a project.
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Compile(args) => cmd::compile::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Show(args) => cmd::show::run(args),

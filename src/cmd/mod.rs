@@ -14,6 +14,7 @@ pub mod import;
 pub mod init;
 pub mod lsp;
 pub mod plan;
+pub mod run;
 pub mod runs;
 pub mod secret;
 pub mod show;
