@@ -6,6 +6,7 @@
 
 mod cmd;
 mod out;
+mod sarif;
 mod signals;
 mod style;
 

@@ -52,14 +52,24 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    match args.output.json() {
-        true => {
+    match args.output.format() {
+        Some(super::Format::Json) => {
             let sources = project.sources();
             for diag in &diagnostics {
                 crate::outln!("{}", with_schema(&diag.to_json_line(&sources)));
             }
         }
-        false => {
+        Some(super::Format::Sarif) => {
+            let sources = project.sources();
+            let findings: Vec<crate::sarif::Finding> = diagnostics
+                .iter()
+                .filter_map(|d| serde_json::from_str(&d.to_json_line(&sources)).ok())
+                .map(|v| crate::sarif::from_diagnostic_json(&v))
+                .collect();
+            let log = crate::sarif::log(&findings);
+            crate::outln!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
+        }
+        _ => {
             let color = crate::style::stderr_color();
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{}", project.render(&diagnostics, color));

@@ -50,7 +50,8 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     let report = report.map_err(|e| e.to_string())?;
     let color = crate::style::stdout_color();
     let mut json = report.to_json();
-    if !args.output.json() {
+    let sarif = args.output.format() == Some(super::Format::Sarif);
+    if !args.output.json() && !sarif {
         crate::out!("{}", render_drift(&report, color));
     }
     let mut fix_denied = false;
@@ -75,7 +76,7 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
                 "required_approvals": plan.required_approvals,
                 "denied": fix_denied,
             });
-        } else {
+        } else if !sarif {
             crate::outln!("\nPlan to restore the desired state:\n");
             crate::out!("{}", render::render_plan(&plan, color));
             crate::outln!(
@@ -87,6 +88,8 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     }
     if args.output.json() {
         crate::out::json(DRIFT_SCHEMA, json);
+    } else if sarif {
+        crate::outln!("{}", drift_sarif(&report));
     }
     Ok(if report.errors() > 0 || fix_denied {
         ExitCode::from(1)
@@ -95,4 +98,23 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The report as a SARIF log: each drifted resource where it is declared,
+/// and each host that could not be checked.
+fn drift_sarif(report: &mc_runtime::drift::DriftReport) -> String {
+    let mut findings = Vec::new();
+    for h in &report.hosts {
+        if let Some(e) = &h.error {
+            findings.push(crate::sarif::host_error(&h.host.name, e));
+        }
+        for r in &h.drifted {
+            findings.push(crate::sarif::from_drift(
+                &h.host.name,
+                h.catalog.as_ref(),
+                r,
+            ));
+        }
+    }
+    serde_json::to_string_pretty(&crate::sarif::log(&findings)).unwrap_or_default()
 }

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> ExitCode {
 fn graph(args: &Args) -> Result<(), String> {
     let format = match args.output.format() {
         None => Format::Dot,
-        Some(Format::Human) => return Err(NOT_A_GRAPH_FORMAT.into()),
+        Some(Format::Human | Format::Sarif) => return Err(NOT_A_GRAPH_FORMAT.into()),
         Some(f) => f,
     };
     let project = Project::load_dir(&super::project_dir(&args.path));
@@ -175,7 +175,7 @@ impl Graph {
             Format::Dot => Ok(self.dot()),
             Format::Mermaid => Ok(self.mermaid()),
             Format::Json => Ok(self.json(title)),
-            Format::Human => Err(NOT_A_GRAPH_FORMAT.into()),
+            Format::Human | Format::Sarif => Err(NOT_A_GRAPH_FORMAT.into()),
         }
     }
 

@@ -28,8 +28,8 @@ pub struct Output {
     /// Print JSON on stdout (see docs/json.md); messages for people go to stderr.
     #[arg(long, global = true)]
     json: bool,
-    /// Output format: `json` is the same as `--json`; `mc graph` also
-    /// prints `dot` and `mermaid`.
+    /// Output format: `json` is the same as `--json`; `sarif` on `mc check`,
+    /// `mc plan` and `mc drift`; `dot` and `mermaid` on `mc graph`.
     #[arg(long, value_enum, value_name = "FORMAT", global = true)]
     format: Option<Format>,
 }
@@ -40,6 +40,7 @@ pub enum Format {
     Json,
     Dot,
     Mermaid,
+    Sarif,
 }
 
 impl Output {

@@ -249,6 +249,9 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
     check_targets(&args.run.targets, &plan)?;
     if args.output.json() {
         crate::outln!("{}", plan.to_json_pretty());
+    } else if args.output.format() == Some(super::Format::Sarif) {
+        let log = crate::sarif::log(&crate::sarif::from_plan(&plan));
+        crate::outln!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
     } else {
         crate::out!(
             "{}",
@@ -258,7 +261,7 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
     if let Some(out) = &args.out {
         mc_runtime::state::write_private(out, plan.to_json_pretty().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        if !args.output.json() {
+        if args.output.format().is_none() {
             crate::outln!(
                 "Saved the plan to {}; apply it with `mc apply {}`.",
                 out.display(),
