@@ -9,6 +9,7 @@ mod out;
 mod sarif;
 mod signals;
 mod style;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Completions(args) => cmd::completions::run::<Cli>(args),
         Command::Man(args) => cmd::completions::man::<Cli>(args),
@@ -128,7 +129,9 @@ fn main() -> ExitCode {
         Command::Tui(args) => cmd::tui::run(args),
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Explain(args) => cmd::explain::run(args),
-    }
+    };
+    telemetry::shutdown();
+    code
 }
 
 #[cfg(test)]

@@ -68,13 +68,34 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        // salsa reports every query it runs at info: only its warnings.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},salsa=warn")));
+    // With -v, each run, host, phase and resource span logs its time when
+    // it closes: the spans that traces export.
+    let span_events = if verbose >= 1 {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(crate::style::stderr_color())
         .without_time()
         .with_target(verbose >= 2)
+        .with_span_events(span_events)
+        .with_filter(filter);
+    // Traces get mc's spans whatever -v says.
+    let traces = crate::telemetry::layer().map(|l| {
+        l.with_filter(tracing_subscriber::EnvFilter::new(
+            "mc_runtime=info,masterchef=info",
+        ))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(traces)
         .try_init();
 }

@@ -22,6 +22,7 @@ use mc_runner::protocol::{self, ApplyItem, Request, Response, Status};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Where catalogs come from. The CLI implements it over the compiler; tests
 /// build catalogs in Rust. The runtime never parses source.
@@ -436,9 +437,11 @@ impl Runtime {
     ) -> Result<Planned, RuntimeError> {
         let hosts = Self::select_hosts(source.as_ref(), sel)?;
         let source_digest = source.source_digest();
+        let run_span = tracing::info_span!("mc.plan", hosts = hosts.len());
         let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, host) in hosts.into_iter().enumerate() {
+            let span = tracing::info_span!(parent: &run_span, "host", host = %host.name);
             let sem = sem.clone();
             let source = source.clone();
             let opts = self.connect.clone();
@@ -446,20 +449,23 @@ impl Runtime {
             let secrets = self.secrets.clone();
             let sel = sel.clone();
             let progress = progress.clone();
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let (hp, session) = plan_host(
-                    host,
-                    source.as_ref(),
-                    &opts,
-                    &store,
-                    secrets.as_ref(),
-                    &sel,
-                    progress.as_ref(),
-                )
-                .await;
-                (i, hp, session)
-            });
+            tasks.spawn(
+                async move {
+                    let _permit = sem.acquire_owned().await;
+                    let (hp, session) = plan_host(
+                        host,
+                        source.as_ref(),
+                        &opts,
+                        &store,
+                        secrets.as_ref(),
+                        &sel,
+                        progress.as_ref(),
+                    )
+                    .await;
+                    (i, hp, session)
+                }
+                .instrument(span),
+            );
         }
         let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -549,8 +555,10 @@ impl Runtime {
             )?;
             return refused(e.into());
         }
+        let short = plan.hash.get(..12).unwrap_or(&plan.hash);
         let result = self
             .apply_locked(plan, &mut sessions, opts, progress, run_id)
+            .instrument(tracing::info_span!("mc.apply", run = run_id, plan = short))
             .await;
         for (_, s) in sessions.drain() {
             s.close().await;
@@ -595,6 +603,24 @@ impl Runtime {
             &serde_json::json!({ "run": run_id, "plan": plan.hash, "hosts": plan.host_names() }),
         )?;
 
+        // One span per host across both phases (for traces and `-v`).
+        let run_span = tracing::Span::current();
+        let host_spans: HashMap<String, tracing::Span> = plan
+            .hosts
+            .iter()
+            .map(|hp| {
+                let name = hp.host.name.clone();
+                let span = tracing::info_span!(parent: &run_span, "host", host = %name);
+                (name, span)
+            })
+            .collect();
+        let host_span = |name: &str| {
+            host_spans
+                .get(name)
+                .cloned()
+                .unwrap_or_else(tracing::Span::none)
+        };
+
         // Phase 1: connect (where plan did not) and, for a plan file, re-probe.
         let mut prepared: Vec<(
             HostPlan,
@@ -612,37 +638,47 @@ impl Runtime {
                 let secrets = self.secrets.clone();
                 let check = opts.check_stale;
                 let progress = progress.clone();
-                tasks.spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    let session = match existing {
-                        Some(s) => Ok(s),
-                        None if hp.catalog.is_none() => {
-                            Err(hp.error.clone().unwrap_or_else(|| "no catalog".into()))
-                        }
-                        None => match transport::connect(&hp.host, &copts).await {
-                            Ok(s) => {
-                                progress.event(
-                                    &hp.host.name,
-                                    ProgressEvent::Connected {
-                                        uploaded: s.uploaded,
-                                    },
-                                );
-                                Ok(s)
+                let span = host_span(&hp.host.name);
+                tasks.spawn(
+                    async move {
+                        let _permit = sem.acquire_owned().await;
+                        let session = match existing {
+                            Some(s) => Ok(s),
+                            None if hp.catalog.is_none() => {
+                                Err(hp.error.clone().unwrap_or_else(|| "no catalog".into()))
                             }
-                            Err(e) => Err(e.to_string()),
-                        },
-                    };
-                    let (session, stale) = match session {
-                        Ok(mut s) if check && hp.catalog.is_some() => {
-                            match reprobe_stale(&mut s, &hp, secrets.as_ref()).await {
-                                Ok(stale) => (Ok(s), stale),
-                                Err(e) => (Err(e), vec![]),
+                            None => match transport::connect(&hp.host, &copts)
+                                .instrument(tracing::info_span!("connect"))
+                                .await
+                            {
+                                Ok(s) => {
+                                    progress.event(
+                                        &hp.host.name,
+                                        ProgressEvent::Connected {
+                                            uploaded: s.uploaded,
+                                        },
+                                    );
+                                    Ok(s)
+                                }
+                                Err(e) => Err(e.to_string()),
+                            },
+                        };
+                        let (session, stale) = match session {
+                            Ok(mut s) if check && hp.catalog.is_some() => {
+                                match reprobe_stale(&mut s, &hp, secrets.as_ref())
+                                    .instrument(tracing::info_span!("probe"))
+                                    .await
+                                {
+                                    Ok(stale) => (Ok(s), stale),
+                                    Err(e) => (Err(e), vec![]),
+                                }
                             }
-                        }
-                        other => (other, vec![]),
-                    };
-                    (i, hp, session, stale)
-                });
+                            other => (other, vec![]),
+                        };
+                        (i, hp, session, stale)
+                    }
+                    .instrument(span),
+                );
             }
             let mut all = Vec::new();
             while let Some(joined) = tasks.join_next().await {
@@ -713,68 +749,73 @@ impl Runtime {
                 // Taken here, not in the task: hosts start in plan order, so
                 // `max_fail` sees the failures of the hosts before them.
                 let permit = sem.acquire_owned().await;
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let over_budget = opts.max_fail.is_some_and(|m| {
-                        *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m
-                    });
-                    let result = if opts.interrupt.requested() {
-                        if let Ok(s) = session {
-                            s.close().await;
-                        }
-                        skip_host(&store, run_id, &hp, "skipped", INTERRUPTED)
-                    } else if over_budget {
-                        if let Ok(s) = session {
-                            s.close().await;
-                        }
-                        skip_host(
-                            &store,
-                            run_id,
-                            &hp,
-                            "skipped",
-                            "not started: max_fail exceeded",
-                        )
-                    } else {
-                        match session {
-                            Ok(mut s) => {
-                                let _ = store.record_event(
-                                    run_id,
-                                    &hp.host.name,
-                                    None,
-                                    "host-started",
-                                    None,
-                                );
-                                let r = apply_host(
-                                    &mut s,
-                                    &hp,
-                                    &stale,
-                                    &store,
-                                    run_id,
-                                    secrets.as_ref(),
-                                    progress.as_ref(),
-                                    &opts,
-                                )
-                                .await;
+                let span = host_span(&hp.host.name);
+                tasks.spawn(
+                    async move {
+                        let _permit = permit;
+                        let over_budget = opts.max_fail.is_some_and(|m| {
+                            *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m
+                        });
+                        let result = if opts.interrupt.requested() {
+                            if let Ok(s) = session {
                                 s.close().await;
-                                let _ = store.record_event(
-                                    run_id,
-                                    &hp.host.name,
-                                    None,
-                                    "host-done",
-                                    Some(&r.status),
-                                );
-                                r
                             }
-                            Err(e) => skip_host(&store, run_id, &hp, "failed", &e),
+                            skip_host(&store, run_id, &hp, "skipped", INTERRUPTED)
+                        } else if over_budget {
+                            if let Ok(s) = session {
+                                s.close().await;
+                            }
+                            skip_host(
+                                &store,
+                                run_id,
+                                &hp,
+                                "skipped",
+                                "not started: max_fail exceeded",
+                            )
+                        } else {
+                            match session {
+                                Ok(mut s) => {
+                                    let _ = store.record_event(
+                                        run_id,
+                                        &hp.host.name,
+                                        None,
+                                        "host-started",
+                                        None,
+                                    );
+                                    let r = apply_host(
+                                        &mut s,
+                                        &hp,
+                                        &stale,
+                                        &store,
+                                        run_id,
+                                        secrets.as_ref(),
+                                        progress.as_ref(),
+                                        &opts,
+                                    )
+                                    .instrument(tracing::info_span!("apply"))
+                                    .await;
+                                    s.close().await;
+                                    let _ = store.record_event(
+                                        run_id,
+                                        &hp.host.name,
+                                        None,
+                                        "host-done",
+                                        Some(&r.status),
+                                    );
+                                    r
+                                }
+                                Err(e) => skip_host(&store, run_id, &hp, "failed", &e),
+                            }
+                        };
+                        if result.status != "ok" {
+                            *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                         }
-                    };
-                    if result.status != "ok" {
-                        *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                        let _ = store.record_host_result(run_id, &result);
+                        progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
+                        (i, result)
                     }
-                    let _ = store.record_host_result(run_id, &result);
-                    progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
-                    (i, result)
-                });
+                    .instrument(span),
+                );
             }
             while let Some(joined) = tasks.join_next().await {
                 match joined {
@@ -843,7 +884,10 @@ async fn plan_host(
         resources: vec![],
         error: Some(e),
     };
-    let mut session = match transport::connect(&host, opts).await {
+    let mut session = match transport::connect(&host, opts)
+        .instrument(tracing::info_span!("connect"))
+        .await
+    {
         Ok(s) => s,
         Err(e) => return (failed(host, e.to_string()), None),
     };
@@ -853,7 +897,10 @@ async fn plan_host(
             uploaded: session.uploaded,
         },
     );
-    let facts = match gather_facts(&mut session).await {
+    let facts = match gather_facts(&mut session)
+        .instrument(tracing::info_span!("facts"))
+        .await
+    {
         Ok(f) => f,
         Err(e) => {
             session.close().await;
@@ -861,7 +908,8 @@ async fn plan_host(
         }
     };
     let _ = store.cache_facts(&host.name, &facts);
-    let catalog = match source.compile(&host, &facts) {
+    let compiled = tracing::info_span!("compile").in_scope(|| source.compile(&host, &facts));
+    let catalog = match compiled {
         Ok(c) => c,
         Err(e) => {
             session.close().await;
@@ -874,7 +922,10 @@ async fn plan_host(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let probed = match probe(&mut session, &selected, secrets).await {
+    let probed = match probe(&mut session, &selected, secrets)
+        .instrument(tracing::info_span!("probe"))
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
             session.close().await;
@@ -1719,6 +1770,8 @@ async fn apply_batch(
     budget = budget.saturating_add(mc_runner::host_lock::WAIT);
     let started = Instant::now();
     let mut started_at: HashMap<ResourceId, Instant> = HashMap::new();
+    // A span per resource, from its `started` to its `done` event.
+    let mut spans: HashMap<ResourceId, tracing::Span> = HashMap::new();
     let mut durations: HashMap<ResourceId, u64> = HashMap::new();
     let mut done: HashMap<ResourceId, Status> = HashMap::new();
     let req = Request::Apply { items: send };
@@ -1726,6 +1779,12 @@ async fn apply_batch(
     let fut = s.request_stoppable(&req, stop, |ev| match ev.kind {
         protocol::EventKind::Started => {
             started_at.insert(ev.id.clone(), Instant::now());
+            let span = tracing::info_span!(
+                "resource",
+                id = %ev.id,
+                status = tracing::field::Empty
+            );
+            spans.insert(ev.id.clone(), span);
             let _ = store.record_event(run_id, host, Some(ev.id.as_str()), "started", None);
             progress.event(host, ProgressEvent::ResourceStarted(&ev.id));
         }
@@ -1752,6 +1811,9 @@ async fn apply_batch(
                 .map(|t| t.elapsed().as_millis() as u64)
                 .unwrap_or(0);
             durations.insert(ev.id.clone(), ms);
+            if let Some(span) = spans.remove(&ev.id) {
+                span.record("status", ev.status.map(status_name).unwrap_or("unknown"));
+            }
             if let Some(status) = ev.status {
                 done.insert(ev.id.clone(), status);
                 let message =

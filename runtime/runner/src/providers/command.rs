@@ -209,7 +209,6 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok((stream, line)) => {
-                last_output = Instant::now();
                 if stream == Stream::Stderr {
                     last_stderr.clone_from(&line);
                 }
@@ -221,6 +220,9 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
                     status: None,
                     attempt: None,
                 });
+                // Idle counts from here: forwarding may block on a slow
+                // reader, and lines still queued are not idleness.
+                last_output = Instant::now();
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
