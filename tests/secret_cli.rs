@@ -76,7 +76,7 @@ fn set_list_rm_round_trip_through_the_binary() {
     let store = mc_secrets::SecretStore::with_identity(&project, identity);
     assert_eq!(store.resolve("db_password").unwrap().expose(), value);
 
-    let out = mc_secret(&project, &config, &["set", "api_token"], b"tok");
+    let out = mc_secret(&project, &config, &["set", "api_token"], b"tok-value");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = mc_secret(&project, &config, &["list"], b"");
     assert!(out.status.success());
@@ -116,7 +116,7 @@ fn a_teammate_is_added_with_rekey() {
     std::fs::create_dir_all(&project).unwrap();
     let alice = tmp.path().join("alice");
     let bob = tmp.path().join("bob");
-    assert!(mc_secret(&project, &alice, &["set", "token"], b"abc")
+    assert!(mc_secret(&project, &alice, &["set", "token"], b"abc-123")
         .status
         .success());
     let out = mc_secret(&project, &bob, &["public-key"], b"");
@@ -132,7 +132,7 @@ fn a_teammate_is_added_with_rekey() {
     assert!(text(&out.stderr).contains("re-encrypted 1 secret"));
 
     let store = mc_secrets::SecretStore::with_identity(&project, bob.join("mc/identity.txt"));
-    assert_eq!(store.resolve("token").unwrap().expose(), "abc");
+    assert_eq!(store.resolve("token").unwrap().expose(), "abc-123");
 }
 
 /// On a terminal the value is prompted for and not echoed: the real binary

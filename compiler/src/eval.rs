@@ -643,6 +643,15 @@ impl<'p> Evaluator<'p> {
             }
         }
 
+        // A file holding a secret is readable by its owner only unless
+        // `mode` says otherwise, also when it exists with another mode.
+        if type_name == "file"
+            && matches!(attrs.get("content"), Some(Value::Secret(_)))
+            && matches!(attrs.get("mode"), None | Some(Value::Null))
+        {
+            attrs.insert("mode".to_string(), Value::Mode(0o600));
+        }
+
         // Meta-attributes.
         let mut meta = mc_ir::Meta::default();
         let mut edges: Vec<MetaEdge> = Vec::new();

@@ -1023,9 +1023,14 @@ fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String>
             for part in &s.parts {
                 match part {
                     mc_ir::SecretPart::Text(t) => out.push_str(t),
-                    mc_ir::SecretPart::Secret(n) => out.push_str(&secrets.resolve(n)?),
+                    mc_ir::SecretPart::Secret(n) => {
+                        let value = secrets.resolve(n)?;
+                        crate::scrub::remember(&value);
+                        out.push_str(&value);
+                    }
                 }
             }
+            crate::scrub::remember(&out);
             Value::String(out)
         }
         Value::List(l) => Value::List(
@@ -1744,7 +1749,7 @@ async fn apply_batch(
             unsent.insert(&it.resource.id);
             continue;
         }
-        let (resource, sensitive) = match resolved(it.resource, secrets) {
+        let (resource, sensitive, scrub) = match resolved(it.resource, secrets) {
             Ok(x) => x,
             Err(e) => {
                 outcomes[i] = Some(Outcome::new(Status::Failed, e));
@@ -1758,6 +1763,7 @@ async fn apply_batch(
             action: to_protocol_action(it.action),
             refresh: it.refresh,
             sensitive,
+            scrub,
             after: it.after.clone(),
             notified_by: it.notified_by.clone(),
         });
@@ -1917,17 +1923,34 @@ fn lost_outcomes(
     (outcomes, e)
 }
 
-/// A resource with its secrets resolved, and the attributes that held them.
-fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<(Resource, Vec<String>), String> {
+/// A resource with its secrets resolved, the attributes that held them, and
+/// each secret's value (for the runner to scrub from its answers).
+fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, String> {
     let mut resource = r.clone();
     let mut sensitive = Vec::new();
+    let mut scrub = Vec::new();
     for (k, v) in resource.attrs.iter_mut() {
         if v.contains_secret() {
+            for name in secret_names(v) {
+                scrub.push(secrets.resolve(name)?);
+            }
             *v = resolve_value(v, secrets)?;
             sensitive.push(k.clone());
         }
     }
-    Ok((resource, sensitive))
+    Ok((resource, sensitive, scrub))
+}
+
+type Resolved = (Resource, Vec<String>, Vec<String>);
+
+/// The names of the secrets in a value, also inside lists and maps.
+fn secret_names(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Secret(s) => s.secret_names().collect(),
+        Value::List(l) => l.iter().flat_map(secret_names).collect(),
+        Value::Map(m) => m.values().flat_map(secret_names).collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod limit;
 pub mod policy;
 pub mod render;
 pub mod runners;
+pub mod scrub;
 pub mod state;
 pub mod target;
 pub mod transport;

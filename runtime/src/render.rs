@@ -41,6 +41,30 @@ impl Paint {
 }
 
 /// `1 host`, `2 hosts`, `0 resources`: a count with its noun.
+/// Text from a host (content, output, messages, titles) made safe for a
+/// terminal: control characters other than newline and tab, and the
+/// bidirectional overrides that reorder what is shown, are printed as
+/// escapes (`\x1b`, `\u{202e}`), so a host cannot move the cursor, retitle
+/// the window or hide text.
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !hostile(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
@@ -194,7 +218,8 @@ pub fn render_planned_resource(r: &PlannedResource, color: bool) -> String {
 
 fn render_resource(out: &mut String, r: &PlannedResource, p: Paint) {
     if let Some(e) = &r.error {
-        out.push_str(&format!("  {} {}: {}\n", p.red("!"), r.id, p.red(e)));
+        let (id, e) = (r.id.to_string(), safe(e));
+        out.push_str(&format!("  {} {}: {}\n", p.red("!"), safe(&id), p.red(&e)));
         return;
     }
     let (marker, suffix) = match r.action {
@@ -213,7 +238,8 @@ fn render_resource(out: &mut String, r: &PlannedResource, p: Paint) {
         mc_ir::Risk::Medium => format!(" {}", p.yellow("[risk: medium]")),
         mc_ir::Risk::High => format!(" {}", p.red("[risk: high]")),
     };
-    out.push_str(&format!("  {marker} {}{suffix}{risk}\n", r.id));
+    let id = r.id.to_string();
+    out.push_str(&format!("  {marker} {}{suffix}{risk}\n", safe(&id)));
     for c in &r.changes {
         out.push_str(&format!(
             "      {}\n",
@@ -222,6 +248,7 @@ fn render_resource(out: &mut String, r: &PlannedResource, p: Paint) {
     }
     if let Some(diff) = &r.content_diff {
         for line in diff.lines() {
+            let line = &*safe(line);
             let painted = if line.starts_with("+++") || line.starts_with("---") {
                 p.bold(line)
             } else if line.starts_with('+') {
@@ -264,7 +291,8 @@ pub fn render_change(c: &AttrChange, has_diff: bool) -> String {
             other => other.to_string(),
         }
     };
-    format!("{} {} → {}", c.attr, show(&c.from), show(&c.to))
+    let text = format!("{} {} → {}", c.attr, show(&c.from), show(&c.to));
+    safe(&text).into_owned()
 }
 
 /// One line per host after an apply.
@@ -282,7 +310,7 @@ pub fn render_summary(hosts: &[HostResult], color: bool) -> String {
             h.host, h.changed, h.unchanged, h.failed, h.skipped
         ));
         if let Some(e) = &h.error {
-            out.push_str(&format!(" ({e})"));
+            out.push_str(&format!(" ({})", safe(e)));
         }
         out.push('\n');
     }
@@ -313,7 +341,7 @@ impl Progress for LineProgress {
             ProgressEvent::Connected { uploaded: false } => return,
             ProgressEvent::Applying { .. } => return,
             ProgressEvent::ResourceStarted(_) => return,
-            ProgressEvent::Output(id, text) => format!("{host}: {id} | {text}"),
+            ProgressEvent::Output(id, text) => safe(&format!("{host}: {id} | {text}")).into_owned(),
             ProgressEvent::ResourceDone {
                 id,
                 status,
@@ -325,10 +353,11 @@ impl Progress for LineProgress {
                     "skipped" => p.cyan("skipped"),
                     _ => return,
                 };
+                let (id, message) = (id.to_string(), safe(message));
                 if message.is_empty() {
-                    format!("{host}: {id} {status}")
+                    format!("{host}: {} {status}", safe(&id))
                 } else {
-                    format!("{host}: {id} {status}: {message}")
+                    format!("{host}: {} {status}: {message}", safe(&id))
                 }
             }
             ProgressEvent::HostDone(_) => return,
@@ -463,10 +492,12 @@ impl Progress for LiveProgress {
                 hb.show();
             }),
             ProgressEvent::ResourceStarted(id) => self.with_host(host, |hb| {
-                hb.current = id.to_string();
+                hb.current = safe(&id.to_string()).into_owned();
                 hb.show();
             }),
-            ProgressEvent::Output(id, text) => self.println(format!("{host}: {id} | {text}")),
+            ProgressEvent::Output(id, text) => {
+                self.println(safe(&format!("{host}: {id} | {text}")).into_owned())
+            }
             ProgressEvent::ResourceDone {
                 id,
                 status,
@@ -496,9 +527,10 @@ impl Progress for LiveProgress {
                     let tail = if message.is_empty() {
                         String::new()
                     } else {
-                        format!(": {message}")
+                        format!(": {}", safe(message))
                     };
-                    self.println(format!("{host}: {id} {s}{tail}"));
+                    let id = id.to_string();
+                    self.println(format!("{host}: {} {s}{tail}", safe(&id)));
                 }
             }
             ProgressEvent::HostDone(r) => {
@@ -514,7 +546,7 @@ impl Progress for LiveProgress {
             }),
             ProgressEvent::Checked { error } => {
                 if let Some(e) = error {
-                    self.println(format!("{host}: {}: {e}", p.red("error")));
+                    self.println(format!("{host}: {}: {}", p.red("error"), safe(e)));
                 }
                 self.finish_host(host, if error.is_some() { "error" } else { "done" });
             }

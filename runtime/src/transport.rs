@@ -807,9 +807,12 @@ impl RunnerSession {
             if text.is_empty() {
                 continue;
             }
-            let resp: Response = serde_json::from_str(text).map_err(|e| {
+            let mut resp: Response = serde_json::from_str(text).map_err(|e| {
+                let text = crate::scrub::text(text);
                 TransportError::Runner(format!("unreadable message from the runner: {e}: {text}"))
             })?;
+            // The runner scrubs too; nothing it sends is trusted to be clean.
+            crate::scrub::response(&mut resp);
             match resp {
                 Response::Event(ev) => on_event(&ev),
                 other => {
@@ -920,7 +923,7 @@ impl RunnerSession {
 }
 
 async fn lost(stderr: Arc<std::sync::Mutex<String>>, what: String) -> TransportError {
-    let err = wait_for_stderr(&stderr).await;
+    let err = crate::scrub::text(&wait_for_stderr(&stderr).await);
     if err.is_empty() {
         TransportError::Lost(what)
     } else {

@@ -1,6 +1,7 @@
 //! `mc runs`: list past and running applies, or show one run.
 
 use super::plan::open_store;
+use mc_runtime::render::safe;
 use mc_runtime::state::format_time;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,7 +86,7 @@ fn runs(args: &Args) -> Result<(), String> {
             .iter()
             .filter(|r| r.status != "ok" || r.output.is_some())
         {
-            crate::outln!(
+            let line = format!(
                 "  {}: {} {} {}{}",
                 r.host,
                 r.resource,
@@ -96,6 +97,7 @@ fn runs(args: &Args) -> Result<(), String> {
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default()
             );
+            crate::outln!("{}", safe(&line));
             if let Some(output) = &r.output {
                 crate::out!("{}", indented_output(output));
             }
@@ -160,7 +162,10 @@ fn runs(args: &Args) -> Result<(), String> {
 /// A resource's stored output under its result line, marked off so it
 /// cannot be mistaken for mc's own lines.
 fn indented_output(output: &str) -> String {
-    output.lines().map(|l| format!("    | {l}\n")).collect()
+    output
+        .lines()
+        .map(|l| format!("    | {}\n", safe(l)))
+        .collect()
 }
 
 fn event_line(e: &mc_runtime::state::EventRecord) -> String {
@@ -168,5 +173,9 @@ fn event_line(e: &mc_runtime::state::EventRecord) -> String {
     let resource = e.resource.as_deref().unwrap_or("-");
     let message = e.message.as_deref().filter(|m| !m.is_empty());
     let message = message.map(|m| format!(": {m}")).unwrap_or_default();
-    format!("  {at}  {}  {resource}  {}{message}", e.host, e.kind)
+    safe(&format!(
+        "  {at}  {}  {resource}  {}{message}",
+        e.host, e.kind
+    ))
+    .into_owned()
 }

@@ -56,6 +56,14 @@ fn execute(args: Args) -> Result<(), String> {
             if value.is_empty() {
                 return Err("the value is empty; nothing was stored".into());
             }
+            let min = mc_runtime::scrub::MIN_SCRUB_CHARS;
+            if value.expose().chars().count() < min {
+                return Err(format!(
+                    "the value is shorter than {min} characters; nothing was stored: mc removes \
+                     secrets from output and state by their value, which is not safe for so \
+                     short a value (use a longer secret)"
+                ));
+            }
             let outcome = store.set(&name, &value).map_err(|e| e.to_string())?;
             if let Some(path) = &outcome.created_identity {
                 eprintln!("created your identity at {} (mode 0600)", path.display());

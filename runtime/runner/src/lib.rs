@@ -11,6 +11,7 @@ pub mod host_lock;
 pub mod protocol;
 pub mod providers;
 pub mod safe_fs;
+pub mod scrub;
 pub mod server;
 pub mod session;
 pub mod sys;

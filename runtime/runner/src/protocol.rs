@@ -105,6 +105,10 @@ pub struct ApplyItem {
     /// Attributes whose value must never appear in any response.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
+    /// Every resolved secret value in the item, also those inside longer
+    /// strings: the runner removes each from the text it sends back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrub: Vec<String>,
     /// Items of the same batch this one depends on (every edge kind). If
     /// one of them failed or was skipped, this item is skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -377,6 +381,7 @@ mod tests {
                 action: Action::Create,
                 refresh: false,
                 sensitive: vec!["content".into()],
+                scrub: vec![],
                 after: vec![],
                 notified_by: vec![],
             }],

@@ -5,6 +5,7 @@ use crate::protocol::{
     ProbeResult, Request, Response, Status, MAX_REQUEST_LINE, OUTPUT_KEEP, PROTOCOL_VERSION,
 };
 use crate::providers::{self, package, Spec};
+use crate::scrub::Scrubber;
 use crate::session::{Line, TOO_LONG};
 use mc_ir::{Resource, ResourceId, Value};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -42,10 +43,10 @@ fn id_from_file_name(path: &std::path::Path) -> Option<String> {
         .then(|| hash[..16].to_string())
 }
 
-/// Writes responses, removing any sensitive value from their strings.
+/// Writes responses, removing every secret value from their free text.
 struct Out<W: Write> {
     w: W,
-    secrets: Vec<String>,
+    secrets: Scrubber,
 }
 
 impl<W: Write> Out<W> {
@@ -53,13 +54,9 @@ impl<W: Write> Out<W> {
         let line = if self.secrets.is_empty() {
             resp.to_line()
         } else {
-            match serde_json::to_value(resp) {
-                Ok(mut v) => {
-                    scrub(&mut v, &self.secrets);
-                    v.to_string()
-                }
-                Err(e) => Response::error(ErrorKind::Internal, e.to_string()).to_line(),
-            }
+            let mut resp = resp.clone();
+            self.secrets.response(&mut resp);
+            resp.to_line()
         };
         self.w.write_all(line.as_bytes())?;
         self.w.write_all(b"\n")?;
@@ -67,21 +64,22 @@ impl<W: Write> Out<W> {
     }
 }
 
-/// Replaces every occurrence of a secret in the string values (never the
-/// keys, so the message stays well-formed).
-fn scrub(v: &mut serde_json::Value, secrets: &[String]) {
-    match v {
-        serde_json::Value::String(s) => {
-            for secret in secrets {
-                if s.contains(secret.as_str()) {
-                    *s = s.replace(secret.as_str(), crate::protocol::SECRET_PLACEHOLDER);
-                }
+/// Every secret value of a batch: each sensitive attribute's strings and
+/// each resolved secret the runtime lists in `scrub` (a secret inside a
+/// longer string, which a command may print on its own).
+fn scrubber_for(items: &[ApplyItem]) -> Scrubber {
+    let mut terms = Vec::new();
+    for item in items {
+        for attr in &item.sensitive {
+            if let Some(val) = item.resource.attrs.get(attr) {
+                collect_strings(val, &mut terms);
             }
         }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub(x, secrets)),
-        serde_json::Value::Object(m) => m.values_mut().for_each(|x| scrub(x, secrets)),
-        _ => {}
+        terms.extend(item.scrub.iter().cloned());
     }
+    let mut scrubber = Scrubber::default();
+    terms.iter().for_each(|t| scrubber.add(t));
+    scrubber
 }
 
 fn collect_strings(v: &Value, out: &mut Vec<String>) {
@@ -97,7 +95,7 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
 pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
     let mut out = Out {
         w: output,
-        secrets: Vec::new(),
+        secrets: Scrubber::default(),
     };
     let mut greeted = false;
     let mut buf = Vec::new();
@@ -185,20 +183,7 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
             }
             Request::Apply { items } => {
                 crate::providers::firewall::set_batch(items.iter().map(|i| &i.resource));
-                out.secrets = items
-                    .iter()
-                    .flat_map(|i| {
-                        let mut v = Vec::new();
-                        for attr in &i.sensitive {
-                            if let Some(val) = i.resource.attrs.get(attr) {
-                                collect_strings(val, &mut v);
-                            }
-                        }
-                        v
-                    })
-                    .collect();
-                // Longest first, so a secret containing another is replaced whole.
-                out.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                out.secrets = scrubber_for(&items);
                 let results = match crate::host_lock::acquire(crate::host_lock::WAIT) {
                     Ok(_held) => apply_batch(&items, &mut out)?,
                     Err(busy) => items
@@ -207,7 +192,7 @@ pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
                         .collect(),
                 };
                 out.send(&Response::Applied { results })?;
-                out.secrets.clear();
+                out.secrets = Scrubber::default();
             }
         }
     }
@@ -740,16 +725,6 @@ mod tests {
         assert_eq!(
             [p.delay(1), p.delay(2), p.delay(3)],
             [2, 6, 18].map(Duration::from_secs)
-        );
-    }
-
-    #[test]
-    fn scrub_replaces_secrets_in_values_only() {
-        let mut v = serde_json::json!({"type": "event", "line": "token=abc123 and abc123", "abc123": ["xabc123y"]});
-        scrub(&mut v, &["abc123".to_string()]);
-        assert_eq!(
-            v,
-            serde_json::json!({"type": "event", "line": "token=(secret) and (secret)", "abc123": ["x(secret)y"]})
         );
     }
 }

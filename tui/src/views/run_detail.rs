@@ -8,6 +8,7 @@ use crate::widgets::{
     cell, change_lines, empty_state, matches, status_rank, status_style, text_pane, Cursor,
     ListTable,
 };
+use mc_runtime::render::safe;
 use mc_runtime::state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -236,7 +237,7 @@ impl RunDetailView {
             ),
         ])];
         if let Some(m) = &e.message {
-            lines.extend(m.lines().map(|l| Line::raw(l.to_string())));
+            lines.extend(m.lines().map(|l| Line::raw(safe(l).into_owned())));
         }
         let planned = self.detail.plan.as_ref().and_then(|p| {
             p.hosts
@@ -252,7 +253,7 @@ impl RunDetailView {
                 "output:",
                 Style::new().add_modifier(Modifier::BOLD),
             ));
-            lines.extend(output.lines().map(|l| Line::raw(format!("  {l}"))));
+            lines.extend(output.lines().map(|l| Line::raw(format!("  {}", safe(l)))));
         }
         for ev in
             self.detail.events.iter().filter(|ev| {
@@ -262,7 +263,7 @@ impl RunDetailView {
             if let Some(m) = &ev.message {
                 if Some(m) != e.message.as_ref() {
                     lines.push(Line::styled(
-                        format!("{}: {m}", ev.kind),
+                        format!("{}: {}", ev.kind, safe(m)),
                         Style::new().add_modifier(Modifier::DIM),
                     ));
                 }

@@ -208,6 +208,7 @@ pub fn item(resource: Resource, action: Action) -> ApplyItem {
         action,
         refresh: false,
         sensitive: Vec::new(),
+        scrub: Vec::new(),
         after: Vec::new(),
         notified_by: Vec::new(),
     }
