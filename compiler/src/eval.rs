@@ -10,8 +10,8 @@ use crate::suggest;
 use crate::types::{self, coerce, DefaultEval, MismatchKind, RecordField, RecordType, Type};
 use crate::value::{Handle, SecretBuilder, Value};
 use mc_grammar::ast::{
-    Arg, BinaryOp, Block, ElseBranch, Expr, Field, ForPattern, IfStmt, Item, Param, ResourceMember,
-    ResourceStmt, Stmt, StrPart, Target, TypeExpr, UnaryOp,
+    Arg, AssertStmt, BinaryOp, Block, ElseBranch, Expr, Field, ForPattern, IfStmt, Item, Param,
+    ResourceMember, ResourceStmt, Stmt, StrPart, Target, TypeExpr, UnaryOp,
 };
 use mc_grammar::span::Span;
 use std::collections::{BTreeMap, HashMap};
@@ -363,9 +363,35 @@ impl<'p> Evaluator<'p> {
                     }
                 }
             }
+            Stmt::Assert(a) => self.exec_assert(cx, scope, a)?,
             Stmt::Error(_) => {}
         }
         Ok(())
+    }
+
+    /// `assert COND : MESSAGE`: a false COND fails this host's evaluation
+    /// with MESSAGE, reported like a failing `check` with the host named.
+    fn exec_assert(&mut self, cx: Ctx, scope: &mut Scope, a: &AssertStmt) -> R<()> {
+        if self.eval_bool(cx, scope, &a.cond)? {
+            return Ok(());
+        }
+        let message = match self.eval(cx, scope, &a.message)? {
+            Value::Str(s) => s.to_string(),
+            other => other.render(),
+        };
+        let host = self
+            .host
+            .as_ref()
+            .map_or_else(String::new, |h| h.info.name.clone());
+        let loc = self.loc(cx, a.cond.span());
+        Err(self.err(
+            Diag::error(
+                "E0314",
+                loc,
+                format!("assertion failed on host `{host}`: {message}"),
+            )
+            .label(format!("this is false on `{host}`")),
+        ))
     }
 
     fn exec_if(&mut self, cx: Ctx, scope: &mut Scope, i: &IfStmt) -> R<()> {

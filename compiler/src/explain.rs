@@ -165,6 +165,20 @@ top-level bindings."),
     ("E0313", "data file does not parse", "\
 A file read with `yaml_file`, `json_file` or `toml_file` is not valid YAML,
 JSON or TOML. The message gives the line and column the parser stopped at."),
+    ("E0314", "assertion failed", "\
+An `assert COND : \"message\"` statement in an `on` block or a role found COND
+false for a host. The host's evaluation stops there; the message names the
+host, so a role applied to many hosts reports each host whose facts or vars
+break the assumption:
+
+    role nginx(workers: Int) {
+      assert workers > 0 : \"workers must be positive\"
+      assert facts.os.family == \"Debian\" : \"this role supports Debian only\"
+    }
+
+COND must be a Bool (E0202 otherwise) and the message a String. `mc check`
+evaluates each host with its facts (see docs/cli.md), so an assertion only a
+RedHat host fails is caught before any host is touched."),
     ("E0315", "unknown parameter", "\
 `--var NAME=VALUE` names no `param NAME: Type = default` item of the project.
 Check the spelling, or declare the parameter. A value that does not fit the

@@ -693,6 +693,10 @@ impl Eval {
                 Ok(())
             }
             Stmt::Resource(r) => Err(("a policy cannot declare resources".into(), r.span)),
+            Stmt::Assert(a) => Err((
+                "a policy cannot assert; use deny, require_approval or warn".into(),
+                a.span,
+            )),
             Stmt::Error(s) => Err(("this statement does not parse".into(), *s)),
         }
     }

@@ -116,16 +116,23 @@ impl Project {
             return out;
         }
         let prog = self.program(db);
-        let mut seen: HashSet<(String, String, usize, usize)> = HashSet::new();
+        let mut seen: HashSet<(String, String, usize, usize, String)> = HashSet::new();
         let typed_vars = self.check_host_vars(db, &inv.0);
         for diags in std::iter::once(typed_vars).chain(self.evaluate_all(&prog, &inv.0.hosts)) {
             {
                 for d in diags {
+                    // Failed assertions name their host: each host's is kept.
+                    let host_specific = d.code == "E0314";
                     let key = (
                         d.code.to_string(),
                         d.loc.file.to_string(),
                         d.loc.span.start as usize,
                         d.loc.span.end as usize,
+                        if host_specific {
+                            d.message.clone()
+                        } else {
+                            String::new()
+                        },
                     );
                     if seen.insert(key) {
                         out.push(to_diagnostic(&d));

@@ -566,6 +566,12 @@ impl<'a> Resolver<'a> {
                 });
             }
             Stmt::Call(c) => self.role_call(c),
+            Stmt::Assert(a) => {
+                self.expr(&a.cond);
+                self.condition(&a.cond);
+                self.expr(&a.message);
+                self.check_value("the assertion message", &SType::Str, &a.message);
+            }
             Stmt::Error(_) => {}
         }
     }

@@ -721,3 +721,88 @@ on all {
     let text = with_facts.render(&with_facts.check(), false);
     assert!(text.contains("httpd-x") && text.contains("E0202"), "{text}");
 }
+
+#[test]
+fn failed_assertions_are_reported_per_host_with_the_message() {
+    let src = r#"
+host "web1" { vars = { workers = 4 } }
+host "web2" { vars = { workers = 0 } }
+host "web3" { vars = { workers = -1 } }
+role nginx(workers: Int) {
+  assert workers > 0 : "workers must be positive, got ${workers}"
+  file "/etc/nginx/workers" { content = "${workers}\n" }
+}
+on all { nginx(workers = host.vars.workers) }
+"#;
+    let p = project(src, &[]);
+    let diags = p.check();
+    let failed: Vec<_> = diags.iter().filter(|d| d.code == "E0314").collect();
+    assert_eq!(failed.len(), 2, "{}", p.render(&diags, false));
+    let text = p.render(&diags, false);
+    assert!(
+        text.contains("assertion failed on host `web2`: workers must be positive, got 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("host `web3`") && text.contains("got -1"),
+        "{text}"
+    );
+    assert!(!text.contains("web1"), "{text}");
+    assert!(text.contains("main.mc:6:10"), "{text}");
+    // A host that passes compiles; one that fails gets the same error.
+    assert!(p.compile("web1", &serde_json::Value::Null).is_ok());
+    let err = p.compile("web2", &serde_json::Value::Null).unwrap_err();
+    assert_eq!(err[0].code, "E0314");
+}
+
+#[test]
+fn an_assertion_condition_must_be_a_bool() {
+    let p = project(
+        r#"
+host "h" {}
+on all { assert 1 : "one" }
+"#,
+        &[],
+    );
+    let diags = p.check();
+    assert!(
+        diags.iter().any(|d| d.code == "E0202"),
+        "{}",
+        p.render(&diags, false)
+    );
+    let p = project(
+        r#"
+host "h" {}
+on all { assert true : 1 }
+"#,
+        &[],
+    );
+    let diags = p.check();
+    assert!(
+        diags.iter().any(|d| d.code == "E0202"),
+        "{}",
+        p.render(&diags, false)
+    );
+}
+
+#[test]
+fn an_assertion_only_a_redhat_host_reaches_is_caught_by_check() {
+    let src = r#"
+host "deb" {}
+host "rh" {}
+on all {
+  if facts.os.family == "redhat" {
+    assert facts.os.version != "" : "RedHat hosts need a version"
+    assert false : "this role does not support RedHat yet"
+  }
+}
+"#;
+    let clean = project(src, &[]);
+    assert!(!clean.check().iter().any(|d| d.is_error()));
+    let with_facts = project(src, &[("facts/rh.json", r#"{"os": {"family": "redhat"}}"#)]);
+    let text = with_facts.render(&with_facts.check(), false);
+    assert!(
+        text.contains("assertion failed on host `rh`: this role does not support RedHat yet"),
+        "{text}"
+    );
+}

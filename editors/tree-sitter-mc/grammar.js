@@ -28,14 +28,14 @@ const PREC = {
 // Words the compiler's lexer turns into keyword tokens.
 const KEYWORDS = [
   'import', 'as', 'let', 'type', 'fn', 'builtin', 'role', 'on', 'policy',
-  'when', 'resource', 'check', 'project', 'if', 'else', 'for', 'in', 'is',
+  'when', 'resource', 'check', 'assert', 'project', 'if', 'else', 'for', 'in', 'is',
   'true', 'false', 'null',
 ];
 
 // Keywords that also work as a field name or after `.`, where they read
 // naturally (`type = "oneshot"`, `change.resource`).
 const SOFT_KEYWORDS = [
-  'type', 'check', 'on', 'in', 'when', 'role', 'policy', 'project',
+  'type', 'check', 'assert', 'on', 'in', 'when', 'role', 'policy', 'project',
   'resource', 'import', 'as', 'builtin', 'fn',
 ];
 
@@ -216,6 +216,7 @@ module.exports = grammar({
       $.if_statement,
       $.for_statement,
       $.call_statement,
+      $.assert_statement,
     ),
 
     // `file "/etc/motd" { … }`, or bound: `let conf = file "/etc/x" { … }`.
@@ -287,6 +288,14 @@ module.exports = grammar({
     call_statement: $ => seq(
       field('function', $.qualified_name),
       field('arguments', $.argument_list),
+    ),
+
+    // `assert workers > 0 : "workers must be positive"`
+    assert_statement: $ => seq(
+      'assert',
+      field('condition', $._expression),
+      ':',
+      field('message', $._expression),
     ),
 
     qualified_name: $ => seq($.identifier, repeat(seq('.', $.identifier))),

@@ -345,6 +345,9 @@ pub enum Stmt {
     /// A role call `base(admins = […])`, `web.nginx(port = 80)`, or in a
     /// policy `deny("…")`.
     Call(CallStmt),
+    /// `assert COND : MESSAGE`: evaluation of the host fails with MESSAGE
+    /// when COND is false.
+    Assert(AssertStmt),
     Error(Span),
 }
 
@@ -356,6 +359,7 @@ impl Stmt {
             Stmt::If(x) => x.span,
             Stmt::For(x) => x.span,
             Stmt::Call(x) => x.span,
+            Stmt::Assert(x) => x.span,
             Stmt::Error(s) => *s,
         }
     }
@@ -409,6 +413,13 @@ pub struct ForStmt {
 pub enum ForPattern {
     Single(Ident),
     Pair(Ident, Ident),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssertStmt {
+    pub cond: Expr,
+    pub message: Expr,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -332,6 +332,7 @@ role r(xs: [String], n: Int = 3) {
   for k, v in m { sysctl k { value = v } }
   if a { } else if b { } else { }
   package names[0] {}
+  assert n > 0 : "n must be positive"
   "#;
     // The closing brace is missing on purpose: the tree is still complete.
     let parsed = parse(src);
@@ -357,6 +358,7 @@ role r(xs: [String], n: Int = 3) {
             Stmt::If(i) => format!("if else={}", i.else_branch.is_some()),
             Stmt::For(f) => format!("for pair={}", matches!(f.pattern, ForPattern::Pair(..))),
             Stmt::Call(c) => format!("call {} args={}", c.callee.dotted(), c.args.len()),
+            Stmt::Assert(_) => "assert".into(),
             Stmt::Error(_) => "error".into(),
         })
         .collect();
@@ -371,6 +373,7 @@ role r(xs: [String], n: Int = 3) {
             "for pair=true",
             "if else=true",
             "resource package",
+            "assert",
         ]
     );
 }

@@ -45,7 +45,7 @@ pub const META_ATTRIBUTES: &[(&str, &str, &str)] = &[
 
 pub const KEYWORDS: &[&str] = &[
     "import", "let", "type", "fn", "role", "host", "group", "on", "policy", "when", "resource",
-    "check", "project", "if", "else", "for", "in", "is", "true", "false", "null", "all",
+    "check", "assert", "project", "if", "else", "for", "in", "is", "true", "false", "null", "all",
 ];
 
 // ----------------------------------------------------------------------
@@ -848,7 +848,7 @@ fn block_symbols(file: &FileData, b: &Block) -> Vec<DocumentSymbol> {
                 }
             }
             Stmt::For(f) => out.extend(block_symbols(file, &f.body)),
-            Stmt::Call(_) | Stmt::Error(_) => {}
+            Stmt::Call(_) | Stmt::Assert(_) | Stmt::Error(_) => {}
         }
     }
     out

@@ -341,6 +341,10 @@ impl<'w> Resolver<'w> {
                 let callee = self.qual(&c.callee);
                 self.args(callee.as_deref(), &c.args);
             }
+            Stmt::Assert(a) => {
+                self.expr(&a.cond);
+                self.expr(&a.message);
+            }
             Stmt::Error(_) => {}
         }
     }

@@ -138,6 +138,32 @@ fn evaluation_errors_follow_the_front_end() {
     c.diagnostics_until(&main, |d| d.is_empty());
 }
 
+/// A failing `assert` is reported per host, like in `mc check`.
+#[test]
+fn failed_assertions_name_the_host() {
+    let (_dir, root) = project();
+    let (mut c, main) = start(&root);
+    c.diagnostics_until(&main, |d| d.is_empty());
+    let asserting = MAIN.replace(
+        "  web.nginx(port = http_port)\n",
+        "  web.nginx(port = http_port)\n  assert http_port < 1024 : \"a privileged port\"\n",
+    );
+    c.change(&main, 2, &asserting);
+    let diags = c.diagnostics_until(&main, |d| {
+        d.iter().any(|x| x["code"].as_str() == Some("E0314"))
+    });
+    let failed = diags
+        .iter()
+        .find(|x| x["code"].as_str() == Some("E0314"))
+        .unwrap();
+    let message = failed["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("assertion failed on host `web1`: a privileged port"),
+        "{failed}"
+    );
+    assert_eq!(failed["range"]["start"]["line"], 13, "{failed}");
+}
+
 #[test]
 fn hover_shows_types_and_docs() {
     let (_dir, root) = project();

@@ -590,6 +590,12 @@ impl<'a> Formatter<'a> {
                 let close = c.span.end.saturating_sub(1);
                 Doc::concat(vec![callee, self.args(&c.args, close)])
             }
+            Stmt::Assert(a) => Doc::concat(vec![
+                Doc::text("assert "),
+                self.expr(&a.cond),
+                Doc::text(" : "),
+                self.expr(&a.message),
+            ]),
             Stmt::Error(span) => self.verbatim(*span),
         }
     }

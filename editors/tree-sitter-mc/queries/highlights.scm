@@ -11,7 +11,7 @@
 ; Keywords
 
 ["import" "as"] @keyword.import
-["let" "on" "policy" "when" "project" "check"] @keyword
+["let" "on" "policy" "when" "project" "check" "assert"] @keyword
 ["type" "resource"] @keyword.type
 ["fn" "role"] @keyword.function
 "builtin" @keyword.modifier

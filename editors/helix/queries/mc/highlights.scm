@@ -14,7 +14,7 @@
 ; Keywords
 
 ["import" "as"] @keyword.control.import
-["let" "on" "policy" "when" "project" "check"] @keyword
+["let" "on" "policy" "when" "project" "check" "assert"] @keyword
 ["type" "resource"] @keyword.storage.type
 ["fn" "role"] @keyword.function
 "builtin" @keyword.storage.modifier
