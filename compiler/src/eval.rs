@@ -1618,77 +1618,45 @@ impl<'p> Evaluator<'p> {
     }
 
     /// A template that another one includes: `name` is relative to the
-    /// directory of the template passed to `template()`, and must stay
-    /// inside the project.
+    /// directory of the template passed to `template()`, and is read like
+    /// every compile-time read.
     fn read_template_include(&self, cx: Ctx, dir: &Path, name: &str) -> Result<String, String> {
-        let Some(module) = self.prog.modules.get(cx.file) else {
-            return Err(format!("cannot read `{name}`"));
-        };
-        let base = module
-            .fs_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let root = project_root(&module.fs_path, &module.path);
-        let path = crate::fs::normalize(&base.join(dir).join(name));
-        if !path.starts_with(&root) {
-            return Err(format!(
-                "`{name}` is outside the project: templates include only the project's files"
-            ));
-        }
-        self.fs
-            .read_to_string(&path)
-            .map_err(|e| format!("cannot read the included template `{name}`: {e}"))
+        let path = self.file_dir(cx).join(dir).join(name);
+        let bytes = self
+            .fs
+            .read_in(&path, &self.prog.read_scope)
+            .map_err(|e| format!("cannot read the included template `{name}`: {e}"))?;
+        String::from_utf8(bytes)
+            .map_err(|_| format!("the included template `{name}` is not UTF-8 text"))
     }
 
-    /// The bytes of a project file named relative to the current file.
-    fn read_project_bytes(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<Vec<u8>> {
-        let path = self.project_path(cx, rel, loc.clone())?;
-        self.fs.read_bytes(&path).map_err(|e| {
-            self.err(
-                Diag::error("E0308", loc, format!("cannot read `{rel}`"))
-                    .label(format!("{e}"))
-                    .note("paths are relative to the file that names them"),
-            )
-        })
-    }
-
-    /// `rel` resolved against the current file's folder; refused outside
-    /// the project.
-    fn project_path(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<PathBuf> {
-        let base = self
-            .prog
+    /// The folder of the current file, against which its reads resolve.
+    fn file_dir(&self, cx: Ctx) -> PathBuf {
+        self.prog
             .modules
             .get(cx.file)
             .and_then(|m| m.fs_path.parent().map(Path::to_path_buf))
-            .unwrap_or_default();
-        let path = crate::fs::normalize(&base.join(rel));
-        let root = self
-            .prog
-            .modules
-            .get(cx.file)
-            .filter(|m| !m.stdlib)
-            .map(|m| project_root(&m.fs_path, &m.path));
-        if root.is_some_and(|r| !path.starts_with(r)) {
-            return Err(self.err(
-                Diag::error("E0308", loc, format!("cannot read `{rel}`"))
-                    .label("this file is outside the project")
-                    .note("compile-time reads (templates, data files, `file_contents`, `source`) stay inside the project folder"),
-            ));
-        }
-        Ok(path)
+            .unwrap_or_default()
+    }
+
+    /// The bytes of a project file named relative to the current file;
+    /// refused outside the project's read scope.
+    fn read_project_bytes(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<Vec<u8>> {
+        let path = self.file_dir(cx).join(rel);
+        self.fs
+            .read_in(&path, &self.prog.read_scope)
+            .map_err(|e| self.err(read_refused(loc, rel, &e)))
     }
 
     fn read_project_file(&mut self, cx: Ctx, rel: &str, loc: Loc) -> R<String> {
-        let path = self.project_path(cx, rel, loc.clone())?;
-        match self.fs.read_to_string(&path) {
-            Ok(t) => Ok(t),
-            Err(e) => Err(self.err(
+        let bytes = self.read_project_bytes(cx, rel, loc.clone())?;
+        String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            self.err(
                 Diag::error("E0308", loc, format!("cannot read `{rel}`"))
-                    .label(format!("{e}"))
-                    .note("paths are relative to the file that names them"),
-            )),
-        }
+                    .label(format!("this file is not UTF-8 text (byte {at})")),
+            )
+        })
     }
 
     // -----------------------------------------------------------------
@@ -2531,14 +2499,15 @@ pub fn host_value(h: &HostCtx) -> Value {
     Value::record(m)
 }
 
-/// The project's root folder: `fs_path` less the components of its
-/// project-relative `shown` path.
-fn project_root(fs_path: &Path, shown: &str) -> std::path::PathBuf {
-    let mut root = fs_path.to_path_buf();
-    for _ in Path::new(shown).components() {
-        root.pop();
-    }
-    root
+/// E0308 for a refused compile-time read. Says why, never what the file holds.
+pub(crate) fn read_refused(loc: Loc, rel: &str, why: &crate::fs::ReadError) -> Diag {
+    let note = match why {
+        crate::fs::ReadError::Io(_) => "paths are relative to the file that names them",
+        _ => "compile-time reads stay in the project folder and the folders of `project { read_paths = [...] }`",
+    };
+    Diag::error("E0308", loc, format!("cannot read `{rel}`"))
+        .label(why.to_string())
+        .note(note)
 }
 
 /// The text of `--var NAME=TEXT` as a value of the param's type: a string

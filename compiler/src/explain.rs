@@ -143,8 +143,16 @@ A requires/before/notify/subscribe edge, or a handle used in an attribute,
 names a resource that is not declared for this host. Resources can only depend
 on resources of the same host's catalog; declare it, or target it to the host."),
     ("E0308", "cannot read file", "\
-`file_contents(path)` or `template(path, …)` names a file that cannot be read.
-Paths are relative to the `.mc` file that contains the call."),
+A compile-time read (`import`, `file_contents(path)`, `template(path, …)`, a
+template's include, `yaml_file`/`json_file`/`toml_file`, a file's `source`)
+names a file that cannot be read, or one it may not read. Paths are relative
+to the `.mc` file that names them. Reads are confined to the project folder
+(the folder of `main.mc`) and the folders of `project { read_paths = [...] }`
+(E0316); refused are paths that lead out of them (absolute, `..`, or through
+a symbolic link), files in hidden folders (`.mc`, `.git`, `.ssh`), anything
+under `/proc`, `/sys` or `/dev`, what is not a regular file (folders, pipes,
+devices), files over 16 MiB, and imports of files not named `*.mc`. The
+message says why; it never shows what the file holds."),
     ("E0309", "template error", "\
 A Jinja2 template failed to render: a syntax error, a variable the template
 prints that is not passed in `vars` (printing an undefined variable is an
@@ -183,6 +191,18 @@ RedHat host fails is caught before any host is touched."),
 `--var NAME=VALUE` names no `param NAME: Type = default` item of the project.
 Check the spelling, or declare the parameter. A value that does not fit the
 param's type is reported as a type mismatch (E0202) naming the `--var`."),
+    ("E0316", "invalid read_paths", "\
+`project { read_paths = [...] }` widens where compile-time reads (imports,
+templates, data files, `file_contents`, `source`) may go beyond the project
+folder. It must be a list of quoted paths, relative to the project folder or
+absolute, and it is read from the entry file (`main.mc`) only, so an imported
+file cannot widen it:
+
+    project {
+      read_paths = [\"../shared\"]
+    }
+
+`/proc`, `/sys`, `/dev` and hidden folders are never read, whatever it says."),
     ("E0401", "var missing on a host", "\
 Code inside `on` reads `host.vars.NAME`, but one of the hosts the block targets
 has no var NAME: neither the host nor any of its groups sets it. The message

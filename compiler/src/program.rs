@@ -60,6 +60,8 @@ pub struct Program {
     pub prelude: HashMap<String, ItemRef>,
     /// `--var NAME=VALUE` from the command line, for `param` items.
     pub params: std::collections::BTreeMap<String, String>,
+    /// Where compile-time reads may go.
+    pub read_scope: crate::fs::ReadScope,
 }
 
 /// What a name in scope refers to.

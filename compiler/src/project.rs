@@ -4,7 +4,7 @@
 use crate::db::{self, Database, ProjectInput, SourceFile};
 use crate::diag::{Diag, Level, Loc};
 use crate::eval::{merge, Evaluator, HostCtx};
-use crate::fs::{normalize, FileSystem, OsFileSystem};
+use crate::fs::{normalize, FileSystem, OsFileSystem, ReadError, ReadScope};
 use crate::inventory::{self, Inventory};
 use crate::program::{item_name, ItemRef, Module, Program};
 use crate::value::Value;
@@ -35,6 +35,8 @@ pub struct Project {
     cache: Mutex<Cache>,
     /// `--var NAME=VALUE` values for `param` items.
     params: BTreeMap<String, String>,
+    /// Where compile-time reads may go (the root and `read_paths`).
+    read_scope: ReadScope,
 }
 
 #[derive(Default)]
@@ -82,6 +84,7 @@ impl Project {
             unreadable: BTreeMap::new(),
             cache: Mutex::default(),
             params: BTreeMap::new(),
+            read_scope: ReadScope::default(),
         };
         project.discover();
         project
@@ -472,7 +475,8 @@ impl Project {
 
     /// Reads a file again from the file system (after a change on disk).
     pub fn reload_file(&mut self, path: &Path) {
-        if let Ok(text) = self.fs.read_to_string(path) {
+        let read = self.fs.read_in(path, &self.read_scope).ok();
+        if let Some(text) = read.and_then(|b| String::from_utf8(b).ok()) {
             self.set_file_text(path, text);
         } else {
             // Gone from disk: forget it, so importing it is an error again.
@@ -497,95 +501,113 @@ impl Project {
     }
 
     /// Finds the files reachable from the entry through imports, reading
-    /// the ones not loaded yet, and stores the set in the database.
+    /// the ones not loaded yet, and stores the set in the database. The
+    /// entry file's `project { read_paths }` sets where reads may go.
     fn discover(&mut self) {
         self.load_errors.clear();
         self.unreadable.clear();
-        let root = self.root.clone();
-        let display = |p: &Path| {
-            p.strip_prefix(&root)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned()
-        };
-        let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.read_scope = ReadScope::new(&self.root, []);
         let mut order: Vec<SourceFile> = Vec::new();
         let mut seen: HashSet<PathBuf> = HashSet::new();
-        let mut queue: VecDeque<PathBuf> = VecDeque::from([self.entry.clone()]);
-        while let Some(p) = queue.pop_front() {
+        let mut queue: VecDeque<(PathBuf, Option<Loc>)> =
+            VecDeque::from([(self.entry.clone(), None)]);
+        while let Some((p, site)) = queue.pop_front() {
             if !seen.insert(p.clone()) {
                 continue;
             }
-            let file = match self.files.get(&p) {
-                Some(f) => *f,
-                None => match self.fs.read_to_string(&p) {
-                    Ok(text) => {
-                        let shown = display(&p);
-                        let f = SourceFile::new(
-                            db,
-                            Arc::from(shown.as_str()),
-                            p.clone(),
-                            Arc::from(text),
-                        );
-                        self.files.insert(p.clone(), f);
-                        f
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                        let shown = display(&p);
-                        // Kept (lossily) only so the diagnostic can show the line.
-                        let bytes = self.fs.read_bytes(&p).unwrap_or_default();
-                        let offset = std::str::from_utf8(&bytes)
-                            .err()
-                            .map_or(0, |e| e.valid_up_to());
-                        self.unreadable
-                            .insert(shown.clone(), String::from_utf8_lossy(&bytes).into_owned());
-                        self.load_errors.push(
-                            Diag::error(
-                                mc_grammar::errors::codes::INVALID_UTF8,
-                                Loc {
-                                    file: Arc::from(shown.as_str()),
-                                    span: Span::new(offset as u32, offset as u32 + 1),
-                                },
-                                "file is not valid UTF-8",
-                            )
-                            .label("this file")
-                            .note("mc sources are UTF-8 text; re-encode the file (e.g. with `iconv -t UTF-8`)"),
-                        );
-                        continue;
-                    }
-                    Err(e) => {
-                        if p == self.entry {
-                            let shown = display(&p);
-                            self.load_errors.push(
-                                Diag::error(
-                                    "E0101",
-                                    Loc {
-                                        file: Arc::from(shown.as_str()),
-                                        span: Span::empty(0),
-                                    },
-                                    format!("cannot read `{shown}`: {e}"),
-                                )
-                                .label("entry file")
-                                .note("a project is a directory with a `main.mc`, or a single `.mc` file"),
-                            );
-                        }
-                        // A missing import is reported where it is imported.
-                        continue;
-                    }
-                },
+            let Some(file) = self.load_source(&p, site) else {
+                continue;
             };
             order.push(file);
-            for item in &db::parse_file(db, file).module.items {
+            let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
+            let module = &db::parse_file(db, file).module;
+            let shown = file.path(db).clone();
+            if p == self.entry {
+                let (extra, errors) = read_paths(&module.items, &shown, true);
+                self.read_scope = ReadScope::new(&self.root, extra);
+                self.load_errors.extend(errors);
+            } else {
+                let (_, errors) = read_paths(&module.items, &shown, false);
+                self.load_errors.extend(errors);
+            }
+            for item in &module.items {
                 if let Item::Import(imp) = item {
-                    queue.push_back(db::import_fs_path(&p, &imp.path.value));
+                    let site = Loc {
+                        file: shown.clone(),
+                        span: imp.path.span,
+                    };
+                    queue.push_back((db::import_fs_path(&p, &imp.path.value), Some(site)));
                 }
             }
         }
+        let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
         if self.input.files(db) != &order {
             self.input.set_files(db).to(order);
         }
         if let Ok(mut c) = self.cache.lock() {
             *c = Cache::default();
+        }
+    }
+
+    /// The source file at `p`, read through the read scope when not loaded
+    /// yet. `site` is the import naming it (`None` for the entry file).
+    fn load_source(&mut self, p: &Path, site: Option<Loc>) -> Option<SourceFile> {
+        if let Some(f) = self.files.get(p) {
+            return Some(*f);
+        }
+        let shown = self.display_path(p);
+        let read = match site {
+            Some(_) => crate::fs::read_import(self.fs.as_ref(), p, &self.read_scope),
+            None => self.fs.read_in(p, &self.read_scope),
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            // A missing import is reported where it is imported (E0101).
+            Err(ReadError::Io(e)) if site.is_some() && e.kind() == std::io::ErrorKind::NotFound => {
+                return None
+            }
+            Err(e) => {
+                self.load_errors
+                    .push(self.unreadable_source(&shown, site, &e));
+                return None;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                self.load_errors
+                    .push(not_utf8(&shown, e.utf8_error().valid_up_to()));
+                // Its text is never shown: it is not mc.
+                self.unreadable.insert(shown, String::new());
+                return None;
+            }
+        };
+        let db = self.db.get_mut().unwrap_or_else(|e| e.into_inner());
+        let f = SourceFile::new(
+            db,
+            Arc::from(shown.as_str()),
+            p.to_path_buf(),
+            Arc::from(text),
+        );
+        self.files.insert(p.to_path_buf(), f);
+        Some(f)
+    }
+
+    /// E0308 at the import that names an unreadable file, or E0101 for an
+    /// entry file that cannot be read.
+    fn unreadable_source(&self, shown: &str, site: Option<Loc>, e: &ReadError) -> Diag {
+        match site {
+            Some(loc) => crate::eval::read_refused(loc, shown, e),
+            None => Diag::error(
+                "E0101",
+                Loc {
+                    file: Arc::from(shown),
+                    span: Span::empty(0),
+                },
+                format!("cannot read `{shown}`: {e}"),
+            )
+            .label("entry file")
+            .note("a project is a directory with a `main.mc`, or a single `.mc` file"),
         }
     }
 
@@ -642,6 +664,16 @@ impl Project {
             out.extend(db::parse_file(db, *f).errors.iter().cloned());
             diags.extend(db::check_file(db, self.input, *f));
         }
+        // An import refused by the read scope is E0308, not also "not found".
+        let refused: HashSet<(Arc<str>, u32)> = self
+            .load_errors
+            .iter()
+            .filter(|d| d.code == "E0308")
+            .map(|d| (d.loc.file.clone(), d.loc.span.start))
+            .collect();
+        diags.retain(|d| {
+            d.code != "E0101" || !refused.contains(&(d.loc.file.clone(), d.loc.span.start))
+        });
         for d in diags
             .iter_mut()
             .filter(|d| d.code == "E0101" && d.fix.is_none())
@@ -834,6 +866,7 @@ impl Project {
         let stdlib: HashSet<SourceFile> = self.input.stdlib(db).iter().copied().collect();
         let mut prog = Program {
             params: self.params.clone(),
+            read_scope: self.read_scope.clone(),
             ..Program::default()
         };
         for f in &files {
@@ -880,7 +913,8 @@ impl Project {
     /// defaults), so an error only a RedHat host reaches is caught.
     fn facts_file(&self, host: &mc_ir::HostInfo) -> Result<Option<serde_json::Value>, Box<Diag>> {
         let path = self.root.join("facts").join(format!("{}.json", host.name));
-        let Ok(text) = self.fs.read_to_string(&path) else {
+        let read = self.fs.read_in(&path, &self.read_scope).ok();
+        let Some(text) = read.and_then(|b| String::from_utf8(b).ok()) else {
             return Ok(None);
         };
         let loc = Loc {
@@ -1086,4 +1120,87 @@ pub fn to_diagnostic(d: &Diag) -> Diagnostic {
         });
     }
     out
+}
+
+/// The read scope of the project in `root` whose entry file is `entry`:
+/// the one [`Project::load`] uses, without loading the project.
+pub fn entry_read_scope(fs: &dyn FileSystem, root: &Path, entry: &Path) -> ReadScope {
+    let base = ReadScope::new(root, []);
+    let Some(text) = fs
+        .read_in(entry, &base)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+    else {
+        return base;
+    };
+    let items = mc_grammar::parse(&text).module.items;
+    let (extra, _) = read_paths(&items, &Arc::from(""), true);
+    ReadScope::new(root, extra)
+}
+
+/// The folders a `project { read_paths = ["…", …] }` item of the entry file
+/// adds to the read scope (relative to the project root, or absolute), and
+/// E0316 for a malformed setting or one outside the entry file.
+fn read_paths(items: &[Item], shown: &Arc<str>, is_entry: bool) -> (Vec<PathBuf>, Vec<Diag>) {
+    let mut paths = Vec::new();
+    let mut errors = Vec::new();
+    let fields = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Project(p) => Some(p.fields.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|f| f.name.name == "read_paths");
+    for f in fields {
+        let loc = Loc {
+            file: shown.clone(),
+            span: f.value.span(),
+        };
+        if !is_entry {
+            errors.push(
+                Diag::error("E0316", loc, "`read_paths` is set in the entry file only")
+                    .label("not the entry file")
+                    .note("only the project's `main.mc` may widen what the compiler reads"),
+            );
+            continue;
+        }
+        match literal_strings(&f.value) {
+            Some(list) => paths.extend(list.into_iter().map(PathBuf::from)),
+            None => errors.push(
+                Diag::error("E0316", loc, "`read_paths` must be a list of quoted paths")
+                    .label("not a list of plain strings")
+                    .note("write `read_paths = [\"../shared\"]`; paths are relative to the project folder"),
+            ),
+        }
+    }
+    (paths, errors)
+}
+
+/// The strings of a list literal of plain strings (no interpolation).
+fn literal_strings(e: &Expr) -> Option<Vec<String>> {
+    let Expr::List { items, .. } = e else {
+        return None;
+    };
+    items
+        .iter()
+        .map(|i| match i {
+            Expr::Str(s) => s.as_plain().filter(|p| !p.is_empty() && !p.contains('\0')),
+            _ => None,
+        })
+        .collect()
+}
+
+/// E0026 for a source that is not UTF-8: where, never what.
+fn not_utf8(shown: &str, offset: usize) -> Diag {
+    Diag::error(
+        mc_grammar::errors::codes::INVALID_UTF8,
+        Loc {
+            file: Arc::from(shown),
+            span: Span::empty(0),
+        },
+        format!("file is not valid UTF-8 (byte {offset})"),
+    )
+    .label("this file")
+    .note("mc sources are UTF-8 text; re-encode the file (e.g. with `iconv -t UTF-8`)")
 }

@@ -2,7 +2,7 @@
 //! order they arrived, waits for typing to pause (debounce), checks, and
 //! hands diagnostics to the publisher.
 
-use mc_compiler::Project;
+use mc_compiler::{FileSystem, Project};
 use mc_diagnostics::{Diagnostic as McDiagnostic, LineCol, LineIndex, Severity};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -256,10 +256,11 @@ impl Compiler {
                 .unwrap_or(path)
                 .to_string_lossy()
                 .into_owned();
-            texts
-                .get(&shown)
-                .cloned()
-                .or_else(|| std::fs::read_to_string(path).ok())
+            texts.get(&shown).cloned().or_else(|| {
+                let scope = mc_compiler::fs::ReadScope::new(&root, []);
+                let bytes = mc_compiler::OsFileSystem.read_in(path, &scope).ok()?;
+                String::from_utf8(bytes).ok()
+            })
         };
         let mut out = Vec::new();
         let previous = self.published.remove(entry).unwrap_or_default();

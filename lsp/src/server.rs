@@ -243,8 +243,13 @@ impl LanguageServer for Backend {
             return;
         };
         self.lock().versions.remove(&path);
-        // The file on disk is the truth again.
-        if let Ok(text) = std::fs::read_to_string(&path) {
+        // The file on disk is the truth again (a regular file: a device or
+        // pipe is never read).
+        let is_file = std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+        if let Some(text) = is_file
+            .then(|| std::fs::read_to_string(&path).ok())
+            .flatten()
+        {
             let mut s = self.lock();
             Arc::make_mut(&mut s.world).set_text(path.clone(), Arc::from(text));
         }

@@ -242,13 +242,18 @@ impl World {
         self.load_imports(&data);
     }
 
+    /// Reads imports as the compiler does: `.mc` regular files inside the
+    /// project's read scope only (`import "/dev/stdin"` reads nothing).
     fn load_imports(&mut self, data: &FileData) {
         let mut queue: Vec<PathBuf> = data.table.imports.values().cloned().collect();
+        let mut scope = None;
         while let Some(p) = queue.pop() {
             if self.files.contains_key(&p) {
                 continue;
             }
-            let Ok(text) = std::fs::read_to_string(&p) else {
+            let scope = scope.get_or_insert_with(|| read_scope_of(&data.path));
+            let read = mc_compiler::fs::read_import(&mc_compiler::OsFileSystem, &p, scope);
+            let Some(text) = read.ok().and_then(|b| String::from_utf8(b).ok()) else {
                 continue;
             };
             let d = FileData::new(p.clone(), Arc::from(text), false);
@@ -270,6 +275,18 @@ impl World {
             .or_else(|| self.prelude.resources.get(name))
             .cloned()
     }
+}
+
+/// The read scope of the project `file` belongs to.
+fn read_scope_of(file: &Path) -> mc_compiler::fs::ReadScope {
+    let entry = crate::compile::entry_for(file);
+    let (root, main) = if entry.is_dir() {
+        (entry.clone(), entry.join("main.mc"))
+    } else {
+        let root = entry.parent().map(Path::to_path_buf).unwrap_or_default();
+        (root, entry)
+    };
+    mc_compiler::entry_read_scope(&mc_compiler::OsFileSystem, &root, &main)
 }
 
 /// `import "a/b.mc"` relative to the importing file, normalised.
