@@ -126,7 +126,9 @@ fn build_runner(out_dir: &Path, triple: &str, linker: Option<&str>) -> Result<Pa
         .arg(triple)
         .arg("--target-dir")
         .arg(&target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // Read at run time: a build script compiled for another checkout
+        // of the workspace (same target dir) is reused by cargo.
+        .current_dir(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     if release {
         cmd.arg("--release");
     }
