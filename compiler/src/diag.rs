@@ -116,3 +116,14 @@ impl Diag {
 }
 
 pub type Diags = Vec<Diag>;
+
+/// E0212: `==`/`!=` on a secret, which is only a reference at compile time.
+pub(crate) fn secret_comparison(loc: Loc, op: mc_grammar::ast::BinaryOp) -> Diag {
+    Diag::error(
+        "E0212",
+        loc,
+        format!("a secret cannot be compared with `{}`", op.symbol()),
+    )
+    .label("one side is a secret")
+    .note("a secret's value is only read on the host when the plan is applied, so this comparison would never see it")
+}

@@ -983,8 +983,8 @@ impl<'p> Evaluator<'p> {
                     )
                     .label(format!("this value holds a secret; {what} has type {ty}"))
                     .note("secrets may only flow into attributes declared `Secret` (file content, command env, …), so they never end up in plans or logs"),
-                    MismatchKind::NotAbsolute { .. } => {
-                        Diag::error("E0211", loc, format!("{what} must be an absolute path"))
+                    MismatchKind::BadPath { headline, .. } => {
+                        Diag::error("E0211", loc, format!("{what} {headline}"))
                             .label(m.describe())
                     }
                     MismatchKind::BadLiteral { value, options } => {
@@ -2245,6 +2245,15 @@ impl<'p> Evaluator<'p> {
                 .label("wrong operand types"),
             )
         };
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne)
+            && (matches!(l, Value::Secret(_)) || matches!(r, Value::Secret(_)))
+            // Whether a secret is set at all is known: `pw != null`.
+            && !matches!(l, Value::Null)
+            && !matches!(r, Value::Null)
+        {
+            let loc = self.loc(cx, op_span);
+            return Err(self.err(crate::diag::secret_comparison(loc, op)));
+        }
         Ok(match op {
             BinaryOp::Eq => Value::Bool(values_equal(&l, &r)),
             BinaryOp::Ne => Value::Bool(!values_equal(&l, &r)),

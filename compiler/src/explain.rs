@@ -104,9 +104,17 @@ time.
 
     file \"/etc/app.env\" { content = \"DB=${secret(\\\"db\\\")}\" }   // fine
     file \"/etc/${secret(\\\"db\\\")}\" { }                          // E0210: titles are not secret"),
-    ("E0211", "not an absolute path", "\
-A `Path` value must be absolute (start with `/`). mc normalises paths (removes
-`.`, `..` and repeated slashes), but does not guess a base directory."),
+    ("E0211", "invalid path", "\
+A `Path` value must be absolute (start with `/`) and hold no control
+characters (NUL, newline, tab, escape …): no file a user means has one in its
+name, and they would cut or forge lines in plans and logs. mc normalises paths
+(removes `.`, `..` and repeated slashes), but does not guess a base directory."),
+    ("E0212", "secret compared", "\
+A secret is compared with `==` or `!=`. At compile time a secret is only a
+reference: its value is read on the host when the plan is applied, so such a
+comparison could only ever be false (or true for `!=`), whatever the secret
+holds. Decide on something that is not secret instead, e.g. a `param` or a
+host var, or let the host check it with a `command`'s `unless`."),
     ("E0230", "decimal permission mode", "\
 A `mode` was written as a decimal number, such as `mode = 644`. Permission
 modes are octal: decimal 644 is 0o1204 (sticky bit, owner write, others read),

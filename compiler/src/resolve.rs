@@ -753,12 +753,9 @@ impl<'a> Resolver<'a> {
                 Diag::error("E0202", loc, format!("mismatched types in {}", sig.name))
                     .label(format!("expected {}, found {found}", problem.expected))
             }
-            LitProblem::NotAbsolute(p) => Diag::error(
-                "E0211",
-                loc,
-                format!("{} must be an absolute path", sig.name),
-            )
-            .label(format!("`{p}` is not an absolute path")),
+            LitProblem::BadPath(headline, problem) => {
+                Diag::error("E0211", loc, format!("{} {headline}", sig.name)).label(problem)
+            }
             LitProblem::BadLiteral { value, options } => {
                 let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
                 Diag::error(
@@ -1403,7 +1400,16 @@ impl<'a> Resolver<'a> {
                 }
                 self.expr(rhs);
                 let (l, r) = (self.infer(lhs), self.infer(rhs));
-                if !operands_ok(*op, &l, &r) {
+                if matches!(
+                    op,
+                    mc_grammar::ast::BinaryOp::Eq | mc_grammar::ast::BinaryOp::Ne
+                ) && (l == SType::Secret || r == SType::Secret)
+                    && !matches!(**lhs, Expr::Null(_))
+                    && !matches!(**rhs, Expr::Null(_))
+                {
+                    let loc = self.loc(*op_span);
+                    self.diags.push(crate::diag::secret_comparison(loc, *op));
+                } else if !operands_ok(*op, &l, &r) {
                     let loc = self.loc(*op_span);
                     self.diags.push(
                         Diag::error(
@@ -1623,7 +1629,7 @@ struct Problem {
 
 enum LitProblem {
     Wrong { found: String },
-    NotAbsolute(String),
+    BadPath(&'static str, String),
     BadLiteral { value: String, options: Vec<String> },
 }
 
@@ -1646,14 +1652,14 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
         (SType::Opt(t), e) => literal_problem(e, t),
         (_, Expr::Null(_)) => wrong("null"),
         (SType::Str | SType::Secret, Expr::Str(_)) => None,
-        (SType::Path, Expr::Str(s)) => match s.as_plain() {
-            Some(p) if !p.starts_with('/') => Some(Problem {
+        (SType::Path, Expr::Str(s)) => {
+            let (headline, problem) = crate::types::path_problem(&s.as_plain()?)?;
+            Some(Problem {
                 span: e.span(),
                 expected: ty.to_string(),
-                kind: LitProblem::NotAbsolute(p),
-            }),
-            _ => None,
-        },
+                kind: LitProblem::BadPath(headline, problem),
+            })
+        }
         (SType::Lits(opts), Expr::Str(s)) => match s.as_plain() {
             Some(v) if !opts.contains(&v) => Some(Problem {
                 span: e.span(),

@@ -110,13 +110,32 @@ pub struct Mismatch {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MismatchKind {
-    Wrong { expected: String, found: String },
-    SecretLeak { expected: String },
-    UnknownField { name: String, known: Vec<String> },
-    MissingField { name: String },
-    NotAbsolute { path: String },
-    BadLiteral { value: String, options: Vec<String> },
-    BadMode { value: i64 },
+    Wrong {
+        expected: String,
+        found: String,
+    },
+    SecretLeak {
+        expected: String,
+    },
+    UnknownField {
+        name: String,
+        known: Vec<String>,
+    },
+    MissingField {
+        name: String,
+    },
+    /// Not absolute, or holding a control character; `problem` says which.
+    BadPath {
+        headline: &'static str,
+        problem: String,
+    },
+    BadLiteral {
+        value: String,
+        options: Vec<String>,
+    },
+    BadMode {
+        value: i64,
+    },
 }
 
 impl Mismatch {
@@ -147,9 +166,7 @@ impl Mismatch {
             }
             MismatchKind::UnknownField { name, .. } => format!("unknown field `{name}`{at}"),
             MismatchKind::MissingField { name } => format!("missing field `{name}`{at}"),
-            MismatchKind::NotAbsolute { path } => {
-                format!("`{path}` is not an absolute path{at}")
-            }
+            MismatchKind::BadPath { problem, .. } => format!("{problem}{at}"),
             MismatchKind::BadLiteral { value, options } => {
                 let opts: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
                 format!("{value:?} is not one of {}{at}", opts.join(", "))
@@ -193,10 +210,8 @@ pub fn coerce(v: Value, ty: &Type, defaults: &mut dyn DefaultEval) -> Result<Val
         (Type::Str, v @ Value::Str(_)) => Ok(v),
         (Type::Secret, v @ Value::Str(_)) => Ok(v),
         (Type::Path, Value::Str(s)) => {
-            if !s.starts_with('/') {
-                return Err(Mismatch::new(MismatchKind::NotAbsolute {
-                    path: s.to_string(),
-                }));
+            if let Some((headline, problem)) = path_problem(&s) {
+                return Err(Mismatch::new(MismatchKind::BadPath { headline, problem }));
             }
             Ok(Value::str(normalize_path(&s)))
         }
@@ -301,6 +316,24 @@ pub fn describe_value(v: &Value) -> String {
     }
 }
 
+/// Why `path` is not a valid `Path`, as (headline, detail): it must be
+/// absolute, and control characters (NUL, newline, escape …) are refused
+/// because no file name a user means holds one, and they would cut or forge
+/// lines in plans and logs.
+pub fn path_problem(path: &str) -> Option<(&'static str, String)> {
+    if !path.starts_with('/') {
+        let detail = format!("`{}` is not an absolute path", path.escape_debug());
+        return Some(("must be an absolute path", detail));
+    }
+    let (at, c) = path.char_indices().find(|(_, c)| c.is_control())?;
+    let detail = format!(
+        "\"{}\" holds the control character {} at byte {at}",
+        path.escape_debug(),
+        c.escape_unicode()
+    );
+    Some(("must not hold control characters", detail))
+}
+
 /// Lexical normalisation of an absolute path: `//`, `.` and `..` removed,
 /// no trailing slash.
 pub fn normalize_path(p: &str) -> String {
@@ -337,7 +370,7 @@ mod tests {
         let ok = coerce(Value::str("/a/../b"), &Type::Path, &mut NoDefaults).unwrap();
         assert_eq!(ok, Value::str("/b"));
         let err = coerce(Value::str("rel/x"), &Type::Path, &mut NoDefaults).unwrap_err();
-        assert!(matches!(err.kind, MismatchKind::NotAbsolute { .. }));
+        assert!(matches!(err.kind, MismatchKind::BadPath { .. }));
     }
 
     #[test]

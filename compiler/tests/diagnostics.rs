@@ -201,6 +201,38 @@ fn e0211_relative_path() {
 }
 
 #[test]
+fn e0211_control_characters_in_a_path() {
+    // A literal is refused by the checker, a computed path by evaluation.
+    let src = format!("{HOST}on all {{\n  file \"/etc/mo\\ntd\" {{}}\n}}\n");
+    let d = case("e0211_control_character", &src, &[], "E0211");
+    assert!(d.message.contains("control characters"), "{}", d.message);
+    let src = format!(
+        "{HOST}let name = \"motd\\u{{0}}\"\non all {{\n  file \"/etc/${{name}}\" {{}}\n}}\n"
+    );
+    let p = project(&src, &[]);
+    let diags = p.check();
+    let text = p.render(&diags, false);
+    assert_eq!(diags.len(), 1, "{text}");
+    assert_eq!(diags[0].code, "E0211", "{text}");
+    assert!(text.contains("control character \\u{0}"), "{text}");
+}
+
+#[test]
+fn e0212_secret_compared() {
+    let src = format!("{HOST}fn same(v: Secret) -> Bool = v == \"x\"\n");
+    let d = case("e0212_secret_compared", &src, &[], "E0212");
+    assert_eq!(primary_text(&src, &d), "==");
+    // An untyped binding is caught when it is evaluated.
+    let src = format!(
+        "{HOST}let pw = secret(\"db\")\non all {{\n  if pw != \"\" {{\n    file \"/etc/motd\" {{}}\n  }}\n}}\n"
+    );
+    let p = project(&src, &[]);
+    let diags = p.check();
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, vec!["E0212"], "{}", p.render(&diags, false));
+}
+
+#[test]
 fn e0301_duplicate_resource() {
     let src = format!(
         "{HOST}on all {{\n  package \"git\" {{}}\n  package \"git\" {{ state = \"absent\" }}\n}}\n"
