@@ -12,6 +12,7 @@
 
 mod compile;
 pub mod features;
+pub mod framing;
 mod infer;
 pub mod resolve;
 mod server;
@@ -26,26 +27,34 @@ pub fn stdlib_dir() -> std::path::PathBuf {
 }
 
 /// Serves the language server protocol on stdin/stdout until the client
-/// exits. Returns an error only when the runtime cannot start.
-pub fn run_stdio() -> std::io::Result<()> {
+/// exits or closes stdin, and returns the exit code the LSP specification
+/// asks for (0 after `shutdown`, 1 without). Errs only when the runtime
+/// cannot start.
+pub fn run_stdio() -> std::io::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
-    Ok(())
+    let ended = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    // The thread blocked reading stdin never returns after `exit`.
+    runtime.shutdown_background();
+    Ok(ended.exit_code())
 }
 
 /// Serves one client on any byte streams (stdio in `mc lsp`; an in-memory
 /// pipe in the benchmarks). Must run inside a tokio runtime.
-pub async fn serve<I, O>(input: I, output: O)
+pub async fn serve<I, O>(input: I, output: O) -> framing::Ended
 where
     I: tokio::io::AsyncRead + Unpin,
-    O: tokio::io::AsyncWrite,
+    O: tokio::io::AsyncWrite + Unpin,
 {
     let (service, socket) =
         tower_lsp::LspService::new(|client| server::Backend::new(client, stdlib_dir()));
-    tower_lsp::Server::new(input, output, socket)
-        .serve(service)
-        .await;
+    let out = std::sync::Arc::new(tokio::sync::Mutex::new(output));
+    let (to_server, server_input) = tokio::io::duplex(1 << 16);
+    let (server_output, from_server) = tokio::io::duplex(1 << 16);
+    let server = tower_lsp::Server::new(server_input, server_output, socket).serve(service);
+    let input = framing::filter_input(tokio::io::BufReader::new(input), to_server, out.clone());
+    let (ended, (), ()) = tokio::join!(input, server, framing::forward_output(from_server, out));
+    ended
 }

@@ -24,7 +24,14 @@ struct State {
     versions: HashMap<PathBuf, i32>,
     /// Quick fixes of the published diagnostics, per document.
     fixes: HashMap<Url, Vec<(Diagnostic, WorkspaceEdit, String)>>,
+    /// Open documents over `MAX_DOCUMENT_BYTES`, held as empty text until a
+    /// full change brings them under it.
+    oversized: std::collections::HashSet<PathBuf>,
 }
+
+/// The largest document analysed: what the server holds per document stays
+/// bounded whatever the client sends.
+pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
 
 pub struct Backend {
     client: Client,
@@ -80,6 +87,31 @@ impl Backend {
             text,
             version,
         });
+    }
+
+    /// Like `set_text`, but a document over `MAX_DOCUMENT_BYTES` is held as
+    /// empty text, and the user is told why it is not analysed.
+    async fn set_bounded_text(&self, path: PathBuf, text: String, version: i32) {
+        let size = text.len();
+        if size <= MAX_DOCUMENT_BYTES {
+            self.lock().oversized.remove(&path);
+            self.set_text(path, text, version);
+            return;
+        }
+        drop(text);
+        let newly = self.lock().oversized.insert(path.clone());
+        self.set_text(path.clone(), String::new(), version);
+        if newly {
+            let message = format!(
+                "{}: {} MiB is over the {} MiB that mc lsp analyses; the file is not analysed",
+                path.display(),
+                size >> 20,
+                MAX_DOCUMENT_BYTES >> 20
+            );
+            self.client
+                .show_message(MessageType::WARNING, message)
+                .await;
+        }
     }
 
     /// The world and the file of `uri`.
@@ -219,7 +251,7 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         if let Ok(path) = doc.uri.to_file_path() {
-            self.set_text(path, doc.text, doc.version);
+            self.set_bounded_text(path, doc.text, doc.version).await;
         }
     }
 
@@ -232,17 +264,26 @@ impl LanguageServer for Backend {
             s.world.file(&path).map(|f| f.text.to_string())
         };
         let Some(mut text) = current else { return };
+        let oversized = self.lock().oversized.contains(&path);
         for change in &params.content_changes {
-            apply_change(&mut text, change);
+            // Ranges into an oversized document point into text never kept.
+            if !oversized || change.range.is_none() {
+                apply_change(&mut text, change);
+            }
         }
-        self.set_text(path, text, params.text_document.version);
+        self.set_bounded_text(path, text, params.text_document.version)
+            .await;
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let Ok(path) = params.text_document.uri.to_file_path() else {
             return;
         };
-        self.lock().versions.remove(&path);
+        {
+            let mut s = self.lock();
+            s.versions.remove(&path);
+            s.oversized.remove(&path);
+        }
         // The file on disk is the truth again (a regular file: a device or
         // pipe is never read).
         let is_file = std::fs::metadata(&path).is_ok_and(|m| m.is_file());

@@ -562,3 +562,47 @@ fn odd_requests_never_take_the_server_down() {
         .unwrap_or("")
         .contains("http_port"));
 }
+
+#[test]
+fn malformed_frames_get_errors_and_exit_needs_no_shutdown() {
+    let (_dir, root) = project();
+    let (mut c, main) = start(&root);
+    // Not JSON, a header that is not a length, then a message that is
+    // JSON but not JSON-RPC 2.0: each is answered, none ends the session.
+    c.send_raw(b"Content-Length: 5\r\n\r\n{bad}");
+    let e = c.wait_for(|m| m.get("error").is_some());
+    assert_eq!(e["error"]["code"], -32700, "{e}");
+    assert!(e["id"].is_null(), "{e}");
+    c.send_raw(b"Content-Length: many\r\n\r\n");
+    let e = c.wait_for(|m| m.get("error").is_some());
+    assert_eq!(e["error"]["code"], -32700, "{e}");
+    let body = r#"{"jsonrpc":"1.0","id":41,"method":"textDocument/hover"}"#;
+    c.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    let e = c.wait_for(|m| m.get("error").is_some());
+    assert_eq!(
+        (e["error"]["code"].clone(), e["id"].clone()),
+        (json!(-32600), json!(41)),
+        "{e}"
+    );
+    let hover = c.result("textDocument/hover", at(&main, pos(MAIN, "http_port", 2)));
+    assert!(hover.to_string().contains("Int"), "{hover}");
+
+    // A document over the size the server analyses is refused with a
+    // message, and the server carries on.
+    let big = root.join("big.mc");
+    c.open(&big, &"// padding\n".repeat((8 << 20) / 11 + 1));
+    let m = c.wait_for(|m| m["method"] == "window/showMessage");
+    assert_eq!(m["method"], "window/showMessage", "{m}");
+    assert!(
+        m["params"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not analysed"),
+        "{m}"
+    );
+    let hover = c.result("textDocument/hover", at(&main, pos(MAIN, "http_port", 2)));
+    assert!(hover.to_string().contains("Int"), "{hover}");
+
+    // `exit` without `shutdown` ends the server at once, with code 1.
+    assert_eq!(c.exit_without_shutdown(), Some(1));
+}

@@ -12,7 +12,7 @@ pub struct Args {
 
 pub fn run(_args: Args) -> ExitCode {
     match mc_lsp::run_stdio() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("error: cannot start the language server: {e}");
             ExitCode::from(1)

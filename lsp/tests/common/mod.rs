@@ -201,6 +201,9 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = self.request_quietly("shutdown");
         self.notify("exit", Value::Null);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -216,6 +219,43 @@ impl Drop for Client {
 }
 
 impl Client {
+    /// Writes bytes as they are, framing and all.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The first message for which `wanted` holds; the others are kept in
+    /// `notifications`.
+    pub fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self
+                .rx
+                .recv_timeout(left)
+                .expect("a message from the server");
+            if wanted(&msg) {
+                return msg;
+            }
+            self.notifications.push(msg);
+        }
+    }
+
+    /// Sends `exit` (with no `shutdown` before it) and waits for the server
+    /// to end; its exit code.
+    pub fn exit_without_shutdown(&mut self) -> Option<i32> {
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + BOUND;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     fn request_quietly(&mut self, method: &str) -> Option<Value> {
         self.next_id += 1;
         let id = self.next_id;
