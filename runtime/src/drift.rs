@@ -365,7 +365,12 @@ async fn drift_host(
         .collect();
     not_in_source.sort();
     hd.not_in_source = not_in_source;
-    let probed = probe(&mut session, &selected, secrets).await;
+    let remembered: crate::engine::Remembered = applied
+        .values()
+        .filter(|s| !s.sensitive.is_empty())
+        .map(|s| (s.resource.clone(), s.sensitive.clone()))
+        .collect();
+    let probed = probe(&mut session, &selected, secrets, &remembered).await;
     session.close().await;
     let probed = match probed {
         Ok(p) => p,

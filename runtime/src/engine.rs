@@ -637,6 +637,7 @@ impl Runtime {
                 let copts = self.connect.clone();
                 let secrets = self.secrets.clone();
                 let check = opts.check_stale;
+                let remembered = remembered_sensitive(&self.store, &hp.host.name);
                 let progress = progress.clone();
                 let span = host_span(&hp.host.name);
                 tasks.spawn(
@@ -665,7 +666,7 @@ impl Runtime {
                         };
                         let (session, stale) = match session {
                             Ok(mut s) if check && hp.catalog.is_some() => {
-                                match reprobe_stale(&mut s, &hp, secrets.as_ref())
+                                match reprobe_stale(&mut s, &hp, secrets.as_ref(), &remembered)
                                     .instrument(tracing::info_span!("probe"))
                                     .await
                                 {
@@ -922,7 +923,8 @@ async fn plan_host(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let probed = match probe(&mut session, &selected, secrets)
+    let remembered = remembered_sensitive(store, &host.name);
+    let probed = match probe(&mut session, &selected, secrets, &remembered)
         .instrument(tracing::info_span!("probe"))
         .await
     {
@@ -1061,6 +1063,22 @@ fn sensitive_digest(v: &Value) -> String {
 
 pub(crate) type ProbeMap = HashMap<ResourceId, Result<protocol::ProbeResult, String>>;
 
+/// Per resource id, the attributes that held a secret when it was last
+/// applied. The host may still hold that secret, so a probe treats them as
+/// sensitive even when the new value is plain: the plan never shows it.
+pub(crate) type Remembered = HashMap<String, Vec<String>>;
+
+/// What the store remembers of `host`'s sensitive attributes.
+pub(crate) fn remembered_sensitive(store: &StateStore, host: &str) -> Remembered {
+    store
+        .resource_states(host)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.sensitive.is_empty())
+        .map(|s| (s.resource, s.sensitive))
+        .collect()
+}
+
 /// The user a resource's provider must run as, when not the host's runner:
 /// `become_user` (which implies `become`), or root for `become = true`.
 /// `become = false` keeps the host's runner.
@@ -1095,6 +1113,7 @@ pub(crate) async fn probe(
     s: &mut RunnerSession,
     resources: &[&Resource],
     secrets: &dyn SecretSource,
+    remembered: &Remembered,
 ) -> Result<ProbeMap, String> {
     let mut by_user: Vec<(Option<&str>, Vec<&Resource>)> = Vec::new();
     for r in resources {
@@ -1115,7 +1134,7 @@ pub(crate) async fn probe(
                 continue;
             }
         };
-        match probe_batch(runner, &rs, secrets).await {
+        match probe_batch(runner, &rs, secrets, remembered).await {
             Ok(m) => out.extend(m),
             Err(e) if user.is_none() => return Err(e),
             Err(e) => {
@@ -1134,14 +1153,20 @@ async fn probe_batch(
     s: &mut RunnerSession,
     resources: &[&Resource],
     secrets: &dyn SecretSource,
+    remembered: &Remembered,
 ) -> Result<ProbeMap, String> {
     let mut out: ProbeMap = HashMap::new();
     let mut batch = Vec::new();
     let mut sensitive = BTreeMap::new();
     'res: for r in resources {
         let mut digests = BTreeMap::new();
+        let was_secret = remembered.get(r.id.as_str());
         for (k, v) in &r.attrs {
-            if v.contains_secret() {
+            if !v.contains_secret() {
+                if was_secret.is_some_and(|w| w.contains(k)) && *v != Value::Null {
+                    digests.insert(k.clone(), sensitive_digest(v));
+                }
+            } else {
                 match resolve_value(v, secrets) {
                     Ok(resolved) => {
                         digests.insert(k.clone(), sensitive_digest(&resolved));
@@ -1187,6 +1212,7 @@ async fn reprobe_stale(
     s: &mut RunnerSession,
     hp: &HostPlan,
     secrets: &dyn SecretSource,
+    remembered: &Remembered,
 ) -> Result<Vec<ResourceId>, String> {
     let Some(catalog) = &hp.catalog else {
         return Ok(vec![]);
@@ -1200,7 +1226,7 @@ async fn reprobe_stale(
         .filter(observed)
         .filter_map(|p| catalog.resource(&p.id))
         .collect();
-    let now = probe(s, &resources, secrets).await?;
+    let now = probe(s, &resources, secrets, remembered).await?;
     let mut stale = Vec::new();
     for p in hp.resources.iter().filter(observed) {
         match now.get(&p.id) {
@@ -1647,6 +1673,12 @@ fn record_outcomes(
                 .unwrap_or_default(),
             run_id: run.run_id,
             applied_at: state::now(),
+            sensitive: r
+                .attrs
+                .iter()
+                .filter(|(_, v)| v.contains_secret())
+                .map(|(k, _)| k.clone())
+                .collect(),
         });
         run.record(&r.id, it.action, &o, applied);
         match o.status {

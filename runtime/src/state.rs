@@ -172,6 +172,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE resource_results ADD COLUMN output TEXT;
     "#,
+    // 4: which attributes held a secret when the resource was applied, so a
+    // later plan keeps hiding what the host still holds.
+    r#"
+    ALTER TABLE resource_state ADD COLUMN sensitive TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// The hash that precedes the first audit entry.
@@ -287,6 +292,8 @@ pub struct ResourceState {
     pub observed_digest: String,
     pub run_id: i64,
     pub applied_at: i64,
+    /// Attributes that held a secret when it was applied (names only).
+    pub sensitive: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -640,20 +647,11 @@ impl StateStore {
     pub fn resource_states(&self, host: &str) -> Result<Vec<ResourceState>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at
+            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at,
+                    sensitive
              FROM resource_state WHERE host = ?1 ORDER BY resource",
         )?;
-        let rows = stmt.query_map(params![host], |r| {
-            Ok(ResourceState {
-                host: r.get(0)?,
-                resource: r.get(1)?,
-                type_name: r.get(2)?,
-                desired_digest: r.get(3)?,
-                observed_digest: r.get(4)?,
-                run_id: r.get(5)?,
-                applied_at: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![host], resource_state_from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
@@ -661,20 +659,11 @@ impl StateStore {
     pub fn all_resource_states(&self) -> Result<Vec<ResourceState>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at
+            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at,
+                    sensitive
              FROM resource_state ORDER BY host, resource",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ResourceState {
-                host: r.get(0)?,
-                resource: r.get(1)?,
-                type_name: r.get(2)?,
-                desired_digest: r.get(3)?,
-                observed_digest: r.get(4)?,
-                run_id: r.get(5)?,
-                applied_at: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map([], resource_state_from_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
@@ -1487,8 +1476,8 @@ fn plan_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRecord> {
 fn upsert_resource_state(conn: &Connection, s: &ResourceState) -> Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO resource_state
-           (host, resource, type, desired_digest, observed_digest, run_id, applied_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+           (host, resource, type, desired_digest, observed_digest, run_id, applied_at, sensitive)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             s.host,
             s.resource,
@@ -1496,10 +1485,24 @@ fn upsert_resource_state(conn: &Connection, s: &ResourceState) -> Result<()> {
             s.desired_digest,
             s.observed_digest,
             s.run_id,
-            s.applied_at
+            s.applied_at,
+            serde_json::to_string(&s.sensitive).unwrap_or_else(|_| "[]".into())
         ],
     )?;
     Ok(())
+}
+
+fn resource_state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResourceState> {
+    Ok(ResourceState {
+        host: r.get(0)?,
+        resource: r.get(1)?,
+        type_name: r.get(2)?,
+        desired_digest: r.get(3)?,
+        observed_digest: r.get(4)?,
+        run_id: r.get(5)?,
+        applied_at: r.get(6)?,
+        sensitive: from_json_list(&r.get::<_, String>(7)?),
+    })
 }
 
 fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {

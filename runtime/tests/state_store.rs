@@ -203,6 +203,7 @@ fn backup_and_restore_round_trip() {
         observed_digest: "o1".into(),
         run_id: 1,
         applied_at: 5,
+        sensitive: vec!["content".into()],
     };
     store.set_resource_state(&state).unwrap();
     store

@@ -576,6 +576,7 @@ fn drift_fixed_by_a_later_apply_shows_as_resolved() {
             observed_digest: "o".into(),
             run_id: 1,
             applied_at: detected + 5,
+            sensitive: vec![],
         })
         .unwrap();
     let source = mc_tui::StoreSource::new(store).unwrap();
