@@ -54,6 +54,14 @@ A type annotation names a type that does not exist. Built-in types are Int,
 Bool, String, Path, Mode, Duration and Secret; named types come from `type`
 items, and resource types (`file`, `package`, …) are the types of resource
 handles. Type aliases may not refer to themselves."),
+    ("E0109", "resource type without a provider", "\
+A project declares its own `resource` type. mc applies a resource through a
+provider of its runner, and providers exist only for the standard library's
+types (file, directory, link, line, package, service, user, group, command,
+cron, sysctl, download, archive, git, systemd_unit, firewall_rule, …:
+docs/stdlib.md lists them all). So every plan of it would fail on the host;
+`mc check` refuses it instead. Build on the standard types in a `role`, or
+run a `command` for a one-off."),
     ("E0201", "unknown attribute", "\
 A resource sets an attribute its type does not declare. Every resource type
 declares its attributes in the stdlib (see docs/stdlib.md); in addition every

@@ -34,6 +34,7 @@ pub mod policy;
 pub mod program;
 mod project;
 pub mod resolve;
+pub mod settings;
 mod stack;
 pub mod suggest;
 pub mod template;

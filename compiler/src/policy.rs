@@ -30,8 +30,8 @@ pub const DENIED: &str = "E0501";
 pub const EVAL_ERROR: &str = "E0502";
 /// A change needs an approval (`require_approval`, or `approval_risk`).
 pub const NEEDS_APPROVAL: &str = "E0503";
-/// The `project { approval_risk = … }` setting is invalid.
-pub const BAD_SETTING: &str = "E0504";
+/// A `project { … }` setting is unknown or invalid.
+pub use crate::settings::BAD_SETTING;
 /// A policy `warn("…")`.
 pub const WARNED: &str = "W0501";
 
@@ -68,11 +68,14 @@ approved with `mc approve PLAN --reason \"…\"` or in `mc tui`.",
     ),
     (
         BAD_SETTING,
-        "invalid approval_risk",
+        "invalid project setting",
         "\
-`project { approval_risk = … }` must be one of \"low\", \"medium\", \"high\" or
-\"none\": changes at or above that risk need an approval. Any other value
-denies every plan until it is fixed.",
+A `project { … }` setting is unknown (a misspelt name gets a \"did you mean\")
+or has a value it cannot take. The settings: `approval_risk` (\"low\",
+\"medium\", \"high\" or \"none\": changes at or above that risk need an
+approval), `self_approval` (`true` or `false`), `serial` (a number of hosts
+or a percentage, `\"25%\"`) and `read_paths` (E0316). `mc check` reports it,
+and every plan is denied until it is fixed.",
     ),
     (
         WARNED,
@@ -125,8 +128,7 @@ pub struct Verdict {
     pub diagnostic: Diagnostic,
 }
 
-/// The `approval_risk` of a project that does not set one.
-pub const DEFAULT_APPROVAL_RISK: Risk = Risk::High;
+pub use crate::settings::DEFAULT_APPROVAL_RISK;
 
 impl Project {
     /// The project's policies and `approval_risk` setting (user files only;
@@ -134,52 +136,15 @@ impl Project {
     pub fn policies(&self) -> Policies {
         let sources = self.sources();
         let mut policies = Vec::new();
-        // Secure by default: high-risk changes (deleting a user, sshd
-        // configuration, restarting sshd…) wait for an approval unless the
-        // project says otherwise.
-        let mut approval_risk = Some(DEFAULT_APPROVAL_RISK);
-        let mut self_approval = true;
-        let mut setting_errors = Vec::new();
+        let (settings, setting_errors) = self.settings();
         for (shown, module) in self.modules() {
             for item in module.items.iter() {
-                match item {
-                    Item::Policy(decl) => policies.push(Policy {
+                if let Item::Policy(decl) = item {
+                    policies.push(Policy {
                         name: decl.name.value.clone(),
                         file: shown.clone(),
                         decl: decl.clone(),
-                    }),
-                    Item::Project(p) => {
-                        for f in p.fields.iter().filter(|f| f.name.name == "self_approval") {
-                            match &f.value {
-                                Expr::Bool { value, .. } => self_approval = *value,
-                                other => setting_errors.push(Diagnostic::error(
-                                    BAD_SETTING,
-                                    "`self_approval` must be `true` or `false`",
-                                    Label::new(shown.clone(), range(other.span())),
-                                )),
-                            }
-                        }
-                        for f in p.fields.iter().filter(|f| f.name.name == "approval_risk") {
-                            let value = match &f.value {
-                                Expr::Str(s) => s.as_plain(),
-                                _ => None,
-                            };
-                            match value.as_deref().map(parse_setting) {
-                                Some(Some(r)) => approval_risk = r,
-                                _ => setting_errors.push(
-                                    Diagnostic::error(
-                                        BAD_SETTING,
-                                        "`approval_risk` must be \"low\", \"medium\", \"high\" or \"none\"",
-                                        Label::new(shown.clone(), range(f.value.span())),
-                                    )
-                                    .with_note(
-                                        "changes at or above this risk need `mc approve` before `mc apply`",
-                                    ),
-                                ),
-                            }
-                        }
-                    }
-                    _ => {}
+                    });
                 }
             }
         }
@@ -193,22 +158,12 @@ impl Project {
         }
         Policies {
             policies,
-            approval_risk,
-            self_approval,
+            approval_risk: settings.approval_risk,
+            self_approval: settings.self_approval,
             setting_errors,
             title_params,
             sources,
         }
-    }
-}
-
-fn parse_setting(s: &str) -> Option<Option<Risk>> {
-    match s {
-        "none" => Some(None),
-        "low" => Some(Some(Risk::Low)),
-        "medium" => Some(Some(Risk::Medium)),
-        "high" => Some(Some(Risk::High)),
-        _ => None,
     }
 }
 
@@ -516,6 +471,46 @@ impl Policies {
         )
     }
 }
+
+/// The static type of `change` as [`Policies`] builds it, for the checker:
+/// `change.resource` depends on the resource type, so it stays open.
+pub(crate) fn change_type() -> crate::db::SType {
+    use crate::db::{SField, SType};
+    let field = |name: &str, ty: SType| SField {
+        name: name.into(),
+        ty,
+        required: true,
+    };
+    let lits = |v: &[&str]| SType::Lits(v.iter().map(|s| s.to_string()).collect());
+    SType::Record(vec![
+        field("action", lits(&["create", "update", "delete", "refresh"])),
+        field("risk", lits(&["low", "medium", "high"])),
+        field(
+            "host",
+            SType::Record(vec![
+                field("name", SType::Str),
+                field("address", SType::Str),
+                field("groups", SType::List(Box::new(SType::Str))),
+            ]),
+        ),
+        field("resource", SType::Any),
+    ])
+}
+
+/// What a policy may call: the statements that decide, and the functions
+/// the policy evaluator implements.
+pub const POLICY_STATEMENTS: &[&str] = &["deny", "require_approval", "warn"];
+pub const POLICY_FUNCTIONS: &[&str] = &[
+    "starts_with",
+    "ends_with",
+    "contains",
+    "len",
+    "lower",
+    "upper",
+    "basename",
+    "dirname",
+    "to_string",
+];
 
 /// A value inside a policy.
 #[derive(Clone, Debug, PartialEq)]
@@ -1214,25 +1209,23 @@ on all {
 
     #[test]
     fn a_policy_that_cannot_be_evaluated_denies_with_its_span() {
-        let p = project(
-            r#"host "web1" {}
-policy "broken" {
-  when change.resource.path > 3 {
+        // `mc check` refuses such a policy (see the next test); a plan made
+        // before it was written must still be denied by it.
+        let resources =
+            "host \"web1\" {}\non all {\n  file \"/etc/motd\" {\n    content = \"x\"\n  }\n}\n";
+        let broken = project(&format!(
+            r#"{resources}policy "broken" {{
+  when change.resource.path > 3 {{
     warn("never")
-  }
-  when unknown_name {
+  }}
+  when unknown_name {{
     warn("never")
-  }
-}
-on all {
-  file "/etc/motd" {
-    content = "x"
-  }
-}
-"#,
-        );
-        let plan = plan_of(&p, |_| Action::Update);
-        let (findings, reasons) = p.policies().evaluate_plan(&plan);
+  }}
+}}
+"#
+        ));
+        let plan = plan_of(&project(resources), |_| Action::Update);
+        let (findings, reasons) = broken.policies().evaluate_plan(&plan);
         assert!(reasons.is_empty());
         assert_eq!(findings.len(), 2, "{findings:?}");
         assert!(findings.iter().all(|f| f.kind == FindingKind::Deny));
@@ -1247,21 +1240,54 @@ on all {
     }
 
     #[test]
-    fn an_invalid_approval_risk_fails_the_plan() {
+    fn mc_check_reports_policy_and_setting_mistakes() {
         let p = project(
             r#"host "web1" {}
 project {
+  serail = 2
   approval_risk = "sometimes"
 }
-on all {
-  file "/etc/motd" {
-    content = "x"
+policy "typos" {
+  when chnage.action == "delete" || change.resorce is file {
+    deny("no")
+    denny("no")
+  }
+  when template("x.j2", {}) == "" {
+    warn("never")
   }
 }
 "#,
         );
-        let plan = plan_of(&p, |_| Action::Update);
-        let (findings, _) = p.policies().evaluate_plan(&plan);
+        let diags = p.check();
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            ["E0504", "E0504", "E0103", "E0207", "E0502", "E0502"],
+            "{}",
+            p.render(&diags, false)
+        );
+        let fix = |i: usize| {
+            diags[i]
+                .suggestion
+                .as_ref()
+                .and_then(|s| s.edits.first())
+                .map(|e| e.replacement.clone())
+        };
+        assert_eq!(fix(0).as_deref(), Some("serial"));
+        assert_eq!(fix(2).as_deref(), Some("change"));
+        assert_eq!(fix(3).as_deref(), Some("resource"));
+        assert_eq!(fix(4).as_deref(), Some("deny"));
+    }
+
+    #[test]
+    fn an_invalid_approval_risk_fails_the_plan() {
+        let resources =
+            "host \"web1\" {}\non all {\n  file \"/etc/motd\" {\n    content = \"x\"\n  }\n}\n";
+        let broken = project(&format!(
+            "{resources}project {{\n  approval_risk = \"sometimes\"\n}}\n"
+        ));
+        let plan = plan_of(&project(resources), |_| Action::Update);
+        let (findings, _) = broken.policies().evaluate_plan(&plan);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].kind, FindingKind::Deny);
         assert!(findings[0].message.contains("approval_risk"));

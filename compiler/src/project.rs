@@ -906,6 +906,23 @@ impl Project {
         prog
     }
 
+    /// The project's `project { … }` settings, and what is wrong with them
+    /// (also reported by `mc check`, E0504).
+    pub fn settings(&self) -> (crate::settings::Settings, Vec<Diagnostic>) {
+        let mut settings = crate::settings::Settings::default();
+        let mut errors = Vec::new();
+        for (shown, module) in self.modules() {
+            for item in module.items.iter() {
+                if let Item::Project(p) = item {
+                    let file: Arc<str> = Arc::from(shown.as_str());
+                    let diags = settings.read(&p.fields, |span| Loc::new(&file, span));
+                    errors.extend(diags.iter().map(to_diagnostic));
+                }
+            }
+        }
+        (settings, errors)
+    }
+
     /// Evaluates every host with its default facts, on as many threads as
     /// the machine has (hosts are independent), results in host order.
     /// The host's facts file, `facts/HOST.json` in the project, which

@@ -51,6 +51,9 @@ struct Resolver<'a> {
     /// The type of `host.vars`: `Any` unless the hosts an `on` block
     /// targets are known.
     host_vars: SType,
+    /// Inside a `policy`: only `change`, the policy statements and the
+    /// functions the policy evaluator implements.
+    in_policy: bool,
 }
 
 /// A field of an open record: the record may have more fields than it
@@ -83,6 +86,7 @@ pub fn check_item(
         diags: Vec::new(),
         memo: HashMap::new(),
         host_vars: SType::Any,
+        in_policy: false,
     };
     r.item(item);
     r.diags
@@ -112,6 +116,7 @@ pub fn check_on_block(
         diags: Vec::new(),
         memo: HashMap::new(),
         host_vars: vars,
+        in_policy: false,
     };
     r.item(item);
     r.diags
@@ -450,6 +455,7 @@ impl<'a> Resolver<'a> {
                 self.with_scope(|r| r.block(&on.body));
             }
             Item::Resource(decl) => {
+                self.unimplemented_resource_type(decl);
                 self.ty(&decl.title.ty);
                 self.with_scope(|r| {
                     let title = r.expand(&SType::of(&decl.title.ty));
@@ -477,8 +483,28 @@ impl<'a> Resolver<'a> {
                     }
                 });
             }
-            // Policies are evaluated against plans, later; nothing to resolve yet.
-            Item::Policy(_) | Item::Project(_) | Item::Error(_) => {}
+            // Policies run against plans; their names, fields and calls are
+            // checked here so a typo fails `mc check`, not the plan.
+            Item::Policy(decl) => {
+                self.in_policy = true;
+                self.with_scope(|r| {
+                    r.locals
+                        .push(("change".into(), crate::policy::change_type()));
+                    for rule in &decl.rules {
+                        r.expr(&rule.cond);
+                        r.condition(&rule.cond);
+                        r.block(&rule.body);
+                    }
+                });
+                self.in_policy = false;
+            }
+            Item::Project(p) => {
+                let path = self.path.clone();
+                let diags = crate::settings::Settings::default()
+                    .read(&p.fields, |span| Loc::new(&path, span));
+                self.diags.extend(diags);
+            }
+            Item::Error(_) => {}
         }
     }
 
@@ -565,6 +591,7 @@ impl<'a> Resolver<'a> {
                     r.block(&f.body);
                 });
             }
+            Stmt::Call(c) if self.in_policy => self.policy_call(c),
             Stmt::Call(c) => self.role_call(c),
             Stmt::Assert(a) => {
                 self.expr(&a.cond);
@@ -1073,6 +1100,57 @@ impl<'a> Resolver<'a> {
         Some(Diag::error("E0202", loc, format!("mismatched types in {what}")).label(why))
     }
 
+    /// A resource type declared in the project: no provider implements it
+    /// (the runner's providers are the stdlib's types), so every plan of it
+    /// would fail on the host.
+    fn unimplemented_resource_type(&mut self, decl: &ResourceDecl) {
+        if self.path.starts_with(mc_stdlib::PATH_PREFIX) {
+            return;
+        }
+        let name = &decl.name.name;
+        let loc = self.loc(decl.name.span);
+        self.diags.push(
+            Diag::error(
+                "E0109",
+                loc,
+                format!("no provider implements resource type `{name}`"),
+            )
+            .label("declared here, but mc cannot apply it")
+            .note("resource types come from the standard library (file, package, service, user, command, …: docs/stdlib.md); build on them in a role, or use a `command` for a one-off"),
+        );
+    }
+
+    /// `deny(…)`, `require_approval(…)` or `warn(…)` in a policy.
+    fn policy_call(&mut self, c: &CallStmt) {
+        for a in &c.args {
+            self.expr(&a.value);
+        }
+        let name = c.callee.dotted();
+        if crate::policy::POLICY_STATEMENTS.contains(&name.as_str()) {
+            if let [only] = c.args.as_slice() {
+                self.check_value("the message", &SType::Str, &only.value);
+                return;
+            }
+            let loc = self.loc(c.span);
+            self.diags.push(
+                Diag::error("E0205", loc, format!("`{name}` takes one message"))
+                    .label("one String argument")
+                    .note(format!("write `{name}(\"why\")`")),
+            );
+            return;
+        }
+        let loc = self.loc(c.callee.span);
+        let d = Diag::error(
+            "E0502",
+            loc.clone(),
+            format!("`{name}` cannot stand alone in a policy"),
+        )
+        .label("not a policy statement")
+        .did_you_mean(loc, &name, crate::policy::POLICY_STATEMENTS.iter().copied())
+        .note("a policy decides with `deny(\"…\")`, `require_approval(\"…\")` or `warn(\"…\")`");
+        self.diags.push(d);
+    }
+
     fn role_call(&mut self, c: &CallStmt) {
         for a in &c.args {
             self.expr(&a.value);
@@ -1329,6 +1407,26 @@ impl<'a> Resolver<'a> {
                 };
                 let dotted: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
                 let dotted = dotted.join(".");
+                if self.in_policy && !crate::policy::POLICY_FUNCTIONS.contains(&dotted.as_str()) {
+                    let loc = self.loc(callee.span());
+                    let d = Diag::error(
+                        "E0502",
+                        loc.clone(),
+                        format!("`{dotted}` cannot be called in a policy"),
+                    )
+                    .label("not available to policies")
+                    .did_you_mean(
+                        loc,
+                        &dotted,
+                        crate::policy::POLICY_FUNCTIONS.iter().copied(),
+                    )
+                    .note(format!(
+                        "policies can call {}",
+                        crate::policy::POLICY_FUNCTIONS.join(", ")
+                    ));
+                    self.diags.push(d);
+                    return;
+                }
                 match self.resolve_callee(&segs, false) {
                     Some(NameKind::Fn(params, _)) => {
                         self.args(&params, args, *span, &dotted, "function")

@@ -115,6 +115,13 @@ fn e0108_unknown_type() {
 }
 
 #[test]
+fn e0109_resource_type_without_a_provider() {
+    let src = format!("{HOST}resource widget(name: String) {{\n  size: Int = 1\n}}\n");
+    let d = case("e0109_resource_without_provider", &src, &[], "E0109");
+    assert_eq!(primary_text(&src, &d), "widget");
+}
+
+#[test]
 fn e0201_unknown_attribute() {
     let src = format!("{HOST}on all {{\n  file \"/etc/motd\" {{ contnet = \"hi\" }}\n}}\n");
     let d = case("e0201_unknown_attribute", &src, &[], "E0201");

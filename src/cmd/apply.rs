@@ -230,28 +230,11 @@ fn plan_project(plan: &Plan, state_given: bool) -> Result<PathBuf, String> {
 /// The project's `project { serial = 2 }` (or `"25%"`) setting, the
 /// default rollout batch size.
 fn project_serial(dir: &Path) -> Result<Option<Serial>, String> {
-    let project = mc_compiler::Project::load_dir(dir);
-    let mut serial = None;
-    for (shown, module) in project.modules() {
-        for item in module.items.iter() {
-            let mc_grammar::ast::Item::Project(p) = item else {
-                continue;
-            };
-            for f in p.fields.iter().filter(|f| f.name.name == "serial") {
-                let value = match &f.value {
-                    mc_grammar::ast::Expr::Int { value, .. } => Some(value.to_string()),
-                    mc_grammar::ast::Expr::Str(s) => s.as_plain(),
-                    _ => None,
-                };
-                let parsed = value
-                    .as_deref()
-                    .ok_or_else(|| "serial must be a number or a string".to_string())
-                    .and_then(str::parse::<Serial>);
-                serial = Some(parsed.map_err(|e| format!("{shown}: project: {e}"))?);
-            }
-        }
+    let (settings, errors) = mc_compiler::Project::load_dir(dir).settings();
+    match errors.first() {
+        Some(e) => Err(format!("{}: project: {}", e.primary.file, e.message)),
+        None => Ok(settings.serial),
     }
-    Ok(serial)
 }
 
 /// The refusal, plus for a plan that only lacks an approval the file it
@@ -310,7 +293,7 @@ mod tests {
     fn a_bad_serial_setting_is_an_error_naming_the_file() {
         let d = project("project {\n  serial = \"lots\"\n}\n");
         let err = project_serial(d.path()).unwrap_err();
-        assert!(err.starts_with("main.mc: project: serial"), "{err}");
+        assert!(err.starts_with("main.mc: project: `serial`"), "{err}");
         let d = project("project {\n  serial = true\n}\n");
         assert!(project_serial(d.path()).is_err());
     }

@@ -249,6 +249,43 @@ impl Value {
     }
 }
 
+/// The size of a rollout batch: a number of hosts or a percentage of the
+/// hosts in the plan (rounded up, at least one host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serial {
+    Hosts(usize),
+    Percent(u8),
+}
+
+impl std::str::FromStr for Serial {
+    type Err = String;
+    /// `"2"` or `"25%"`.
+    fn from_str(s: &str) -> Result<Serial, String> {
+        let s = s.trim();
+        let bad =
+            || format!("serial must be a number of hosts (2) or a percentage (25%), not {s:?}");
+        match s.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(p) if (1..=100).contains(&p) => Ok(Serial::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => match s.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(Serial::Hosts(n)),
+                _ => Err(bad()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Serial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Serial::Hosts(n) => write!(f, "{n}"),
+            Serial::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
