@@ -474,6 +474,19 @@ impl Context<'_, '_> {
             if is_binary_operator(&prev_tok) && wants_expression(expected) {
                 return missing_operand(prev_tok, prev_span);
             }
+            // `let a =` at the end of a line: the mistake is on that line,
+            // not at whatever starts the next one.
+            let line_break = self
+                .source
+                .get(prev_span.end as usize..l)
+                .is_some_and(|gap| gap.contains('\n'));
+            if prev_tok == Tok::Eq && line_break && wants_expression(expected) {
+                return Diagnostic::error(
+                    codes::UNEXPECTED_TOKEN,
+                    format!("expected a value after `=`, found {found} on the next line"),
+                    label(prev_span).with_message("nothing follows this `=`"),
+                );
+            }
             if matches!(prev_tok, Tok::Ident(_))
                 && tok == Tok::LBrace
                 && expects("str_start")
@@ -736,8 +749,11 @@ pub(crate) fn tidy(source: &str, mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> 
         }
         // After a first error, recovery often leaves a closing delimiter
         // with nothing to close: an echo, not a new mistake.
+        // A missing value before the closer (`mode = }`) is a mistake of
+        // its own.
         let text = source.get(diag.primary.range.clone()).unwrap_or("");
-        if is_parse && !out.is_empty() && matches!(text, "}" | ")" | "]") {
+        let wants_value = diag.message.starts_with("expected an expression");
+        if is_parse && !out.is_empty() && matches!(text, "}" | ")" | "]") && !wants_value {
             continue;
         }
         last_line = Some(line);

@@ -428,6 +428,26 @@ fn recovery_reports_every_error_and_keeps_good_items() {
 }
 
 #[test]
+fn one_error_per_line_each_at_its_own_line() {
+    // Three independent mistakes on three lines: three errors, each on the
+    // line that holds it (a value missing at the end of a line is reported
+    // there, not at the next line's first token).
+    let src = "let a =\nlet b = 2 +\non all { file \"/x\" { mode = } }\n";
+    let parsed = parse(src);
+    let at: Vec<(&str, &str)> = parsed
+        .errors
+        .iter()
+        .map(|d| (d.code.as_str(), &src[d.primary.range.clone()]))
+        .collect();
+    assert_eq!(at, [("E0010", "="), ("E0021", "+"), ("E0010", "}")]);
+    assert!(
+        parsed.errors[0].message.contains("after `=`"),
+        "{}",
+        parsed.errors[0].message
+    );
+}
+
+#[test]
 fn empty_and_comment_only_files() {
     assert!(strict("").items.is_empty());
     let parsed = parse("// nothing here\n/* at all */\n");
