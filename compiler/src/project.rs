@@ -120,7 +120,19 @@ impl Project {
         }
         let prog = self.program(db);
         let mut seen: HashSet<(String, String, usize, usize, String)> = HashSet::new();
-        let typed_vars = self.check_host_vars(db, &inv.0);
+        let (typed_vars, blamed_uses) = self.check_host_vars(db, &inv.0);
+        // A use whose error was moved to the inventory is not reported
+        // again by evaluation.
+        for loc in blamed_uses {
+            let (start, end) = (loc.span.start as usize, loc.span.end as usize);
+            seen.insert((
+                "E0202".into(),
+                loc.file.to_string(),
+                start,
+                end,
+                String::new(),
+            ));
+        }
         for diags in std::iter::once(typed_vars).chain(self.evaluate_all(&prog, &inv.0.hosts)) {
             {
                 for d in diags {
@@ -782,8 +794,11 @@ impl Project {
     /// Checks each `on` block whose hosts are known before evaluation with
     /// `host.vars` typed as the merge of those hosts' vars, so a wrong use
     /// of a var is found even in a branch no host takes.
-    fn check_host_vars(&self, db: &Database, inv: &Inventory) -> Vec<Diag> {
+    /// The `on` blocks checked with `host.vars` typed from the hosts they
+    /// target; also the uses whose errors were moved to the inventory.
+    fn check_host_vars(&self, db: &Database, inv: &Inventory) -> (Vec<Diag>, Vec<Loc>) {
         let mut out = Vec::new();
+        let mut blamed_uses = Vec::new();
         for f in self.input.files(db).iter().copied() {
             for (start, item) in db::items_of(db, f) {
                 let Item::On(on) = item.as_ref() else {
@@ -793,7 +808,7 @@ impl Project {
                 let mut known = true;
                 for h in &inv.hosts {
                     match selects(&on.target, &h.info) {
-                        Some(true) => targeted.push(&h.vars),
+                        Some(true) => targeted.push(h),
                         Some(false) => {}
                         None => known = false,
                     }
@@ -801,14 +816,104 @@ impl Project {
                 if !known || targeted.is_empty() {
                     continue;
                 }
-                let vars = crate::resolve::vars_type(targeted);
+                let vars = crate::resolve::vars_type(targeted.iter().map(|h| &h.vars));
                 let path = f.path(db).clone();
                 for d in crate::resolve::check_on_block(db, self.input, f, &path, &item, vars) {
-                    out.push(db::shift(d, start));
+                    let d = db::shift(d, start);
+                    match self.blame_inventory(db, (f, start, &item), &targeted, inv, &d) {
+                        Some(blamed) => {
+                            if blamed.loc != d.loc {
+                                blamed_uses.push(d.loc);
+                            }
+                            out.push(blamed);
+                        }
+                        None => out.push(d),
+                    }
                 }
             }
         }
-        out
+        (out, blamed_uses)
+    }
+
+    /// A type error at `host.vars.NAME` is a mistake in the inventory: the
+    /// diagnostic goes to the hosts whose `NAME` has the wrong type (each
+    /// host checked alone finds it), and the use becomes a secondary label.
+    /// `on` is the block's file, start and item; `d` is in file positions.
+    fn blame_inventory(
+        &self,
+        db: &Database,
+        on: (SourceFile, u32, &Item),
+        targeted: &[&inventory::HostEntry],
+        inv: &Inventory,
+        d: &Diag,
+    ) -> Option<Diag> {
+        let (f, start, item) = on;
+        if d.code != "E0202" {
+            return None;
+        }
+        let span = d.loc.span.start as usize..d.loc.span.end as usize;
+        let text: String = f.text(db).get(span)?.split_whitespace().collect();
+        let name = text.strip_prefix("host.vars.")?;
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        let path = f.path(db).clone();
+        let culprits: Vec<&inventory::HostEntry> = targeted
+            .iter()
+            .copied()
+            .filter(|h| {
+                let alone = crate::resolve::vars_type([&h.vars]);
+                crate::resolve::check_on_block(db, self.input, f, &path, item, alone)
+                    .into_iter()
+                    .any(|x| x.code == d.code && db::shift(x, start).loc.span == d.loc.span)
+            })
+            .collect();
+        let first = culprits.first()?;
+        let hosts: Vec<String> = culprits
+            .iter()
+            .map(|h| format!("`{}`", h.info.name))
+            .collect();
+        let value = match &first.vars {
+            Value::Record(m) => m.get(name),
+            _ => None,
+        };
+        // The group the value comes from, when a group sets this very value
+        // (later groups win, so the last such group).
+        let group = first.info.groups.iter().rev().find_map(|g| {
+            let (vars, loc) = inv.groups.get(g.as_str())?;
+            match vars {
+                Value::Record(m) if m.get(name) == value => Some((g, loc)),
+                _ => None,
+            }
+        });
+        let (loc, whose) = match group {
+            Some((g, loc)) => (loc.clone(), format!("group `{g}`")),
+            None => (first.loc.clone(), "this host".to_string()),
+        };
+        // A role's parameter is a contract the inventory must meet (as an
+        // Ansible role's argument spec): the var is wrong. An attribute
+        // may just need the var converted: the use stays the error there.
+        if !d.message.starts_with("mismatched types in argument") {
+            let mut d = d.clone();
+            let hosts = hosts.join(", ");
+            d.secondary
+                .push((loc, format!("{whose} sets `{name}` for {hosts}")));
+            return Some(d);
+        }
+        let blamed = Diag::error(
+            "E0202",
+            loc,
+            format!(
+                "var `{name}` of host {} does not fit where it is used",
+                hosts.join(", ")
+            ),
+        )
+        .label(format!(
+            "{whose} sets `{name}`, which does not fit: {}",
+            d.label
+        ))
+        .secondary(d.loc.clone(), format!("`host.vars.{name}` used here"));
+        Some(blamed.note(format!("the use: {}", d.message)))
     }
 
     /// `host("x")` / `group("y")` in targets must name inventory entries.

@@ -806,3 +806,32 @@ on all {
         "{text}"
     );
 }
+
+#[test]
+fn a_var_of_the_wrong_type_is_reported_at_its_host() {
+    let src = r#"group "web" { vars = { port = "80" } }
+host "a" { groups = ["web"] }
+host "c" { groups = ["web"] }
+host "d" {}
+role r(port: Int) {
+  file "/y" { content = "${port}" }
+}
+on group("web") {
+  r(port = host.vars.port)
+}
+"#;
+    let p = project(src, &[]);
+    let diags = p.check();
+    let text = p.render(&diags, false);
+    assert_eq!(diags.len(), 1, "{text}");
+    let d = &diags[0];
+    assert_eq!(d.code, "E0202", "{text}");
+    assert!(d.message.contains("host `a`, `c`"), "{text}");
+    assert_eq!(&src[d.primary.range.clone()], "\"web\"", "{text}");
+    assert_eq!(
+        &src[d.secondary[0].range.clone()],
+        "host.vars.port",
+        "{text}"
+    );
+    assert!(text.contains("group `web` sets `port`"), "{text}");
+}
