@@ -37,6 +37,7 @@ fn stdlib_reference_is_up_to_date() {
         "git",
         "firewall_rule",
         "systemd_unit",
+        "mount",
     ] {
         assert!(md.contains(&format!("### `{ty}`")), "{ty} documented");
     }

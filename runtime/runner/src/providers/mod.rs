@@ -22,6 +22,7 @@ pub mod group;
 pub mod http_check;
 pub mod line;
 pub mod link;
+pub mod mount;
 pub mod package;
 pub mod service;
 pub mod sysctl;
@@ -29,7 +30,7 @@ pub mod systemd_unit;
 pub mod user;
 
 /// The resource types this runner knows.
-pub const TYPES: [&str; 18] = [
+pub const TYPES: [&str; 19] = [
     "file",
     "directory",
     "link",
@@ -48,6 +49,7 @@ pub const TYPES: [&str; 18] = [
     "git",
     "firewall_rule",
     "systemd_unit",
+    "mount",
 ];
 
 /// A resource plus what the runtime said about its sensitive attributes.
@@ -328,6 +330,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "git" => git::probe(spec),
         "firewall_rule" => firewall::probe(spec),
         "systemd_unit" => systemd_unit::probe(spec),
+        "mount" => mount::probe(spec),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
@@ -353,6 +356,7 @@ pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, Str
         "git" => converge(spec, git::fix),
         "firewall_rule" => converge(spec, firewall::fix),
         "systemd_unit" => systemd_unit::apply(spec),
+        "mount" => converge(spec, mount::fix),
         other => Err(format!("unknown resource type `{other}`")),
     }
 }
