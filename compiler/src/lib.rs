@@ -44,4 +44,4 @@ pub mod version;
 
 pub use explain::{all_codes, explain, CODES};
 pub use fs::{FileSystem, MemoryFileSystem, OsFileSystem};
-pub use project::{entry_read_scope, Project};
+pub use project::{entry_read_scope, FactsSource, Project};

@@ -37,6 +37,20 @@ pub struct Project {
     params: BTreeMap<String, String>,
     /// Where compile-time reads may go (the root and `read_paths`).
     read_scope: ReadScope,
+    /// Facts last gathered from each host (the state store's cache), which
+    /// `check` evaluates a host with when it has no facts file.
+    gathered_facts: BTreeMap<String, serde_json::Value>,
+}
+
+/// Which facts `check` evaluated a host with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactsSource {
+    /// `facts/HOST.json` in the project.
+    File,
+    /// The facts last gathered from the host.
+    Gathered,
+    /// The defaults of [`Project::default_facts`].
+    Default,
 }
 
 #[derive(Default)]
@@ -85,6 +99,7 @@ impl Project {
             cache: Mutex::default(),
             params: BTreeMap::new(),
             read_scope: ReadScope::default(),
+            gathered_facts: BTreeMap::new(),
         };
         project.discover();
         project
@@ -1053,6 +1068,40 @@ impl Project {
         ))
     }
 
+    /// Sets the facts last gathered from each host, by host name.
+    pub fn set_gathered_facts(&mut self, facts: BTreeMap<String, serde_json::Value>) {
+        self.gathered_facts = facts;
+    }
+
+    /// The facts `check` evaluates `host` with: its facts file, else the
+    /// facts last gathered from it, else the defaults.
+    fn facts_for(
+        &self,
+        host: &mc_ir::HostInfo,
+    ) -> Result<(serde_json::Value, FactsSource), Box<Diag>> {
+        if let Some(f) = self.facts_file(host)? {
+            return Ok((f, FactsSource::File));
+        }
+        Ok(match self.gathered_facts.get(&host.name) {
+            Some(f) if f.is_object() => (f.clone(), FactsSource::Gathered),
+            _ => (Project::default_facts(host), FactsSource::Default),
+        })
+    }
+
+    /// Which facts `check` evaluates each host with, in inventory order.
+    pub fn facts_sources(&self) -> Vec<(String, FactsSource)> {
+        let Ok(hosts) = self.hosts() else {
+            return Vec::new();
+        };
+        hosts
+            .iter()
+            .map(|h| {
+                let source = self.facts_for(h).map_or(FactsSource::File, |(_, s)| s);
+                (h.name.clone(), source)
+            })
+            .collect()
+    }
+
     fn evaluate_all(&self, prog: &Program, hosts: &[inventory::HostEntry]) -> Vec<Vec<Diag>> {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -1060,9 +1109,8 @@ impl Project {
             .clamp(1, hosts.len().max(1));
         let fleet = inventory::fleet(hosts);
         let run = |h: &inventory::HostEntry| {
-            let facts = match self.facts_file(&h.info) {
-                Ok(Some(f)) => f,
-                Ok(None) => Project::default_facts(&h.info),
+            let facts = match self.facts_for(&h.info) {
+                Ok((f, _)) => f,
                 Err(d) => return vec![*d],
             };
             self.evaluate(prog, h, &facts, &fleet)

@@ -12,6 +12,7 @@
 use crate::hash::sha256_hex;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -696,6 +697,26 @@ impl StateStore {
             params![host, facts.to_string(), now()],
         )?;
         Ok(())
+    }
+
+    /// Every host's cached facts in the store at `path`, read without
+    /// creating, migrating or locking anything (for `mc check`): empty when
+    /// there is no store there.
+    pub fn read_cached_facts(path: &Path) -> Result<BTreeMap<String, serde_json::Value>> {
+        if !path.is_file() {
+            return Ok(BTreeMap::new());
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut stmt = conn.prepare("SELECT host, facts FROM facts")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (host, text) = row?;
+            if let Ok(facts) = serde_json::from_str(&text) {
+                out.insert(host, facts);
+            }
+        }
+        Ok(out)
     }
 
     /// The cached facts of a host and when they were gathered.

@@ -35,6 +35,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut project = Project::load_dir(&args.path);
     project.set_params(args.vars.iter().cloned().collect());
+    project.set_gathered_facts(gathered_facts(&args.path));
     let mut diagnostics = project.check();
     if args.fix {
         match fix_all(&args.path, &args.vars, project, diagnostics) {
@@ -75,6 +76,7 @@ pub fn run(args: Args) -> ExitCode {
             let _ = write!(err, "{}", project.render(&diagnostics, color));
             let files = project.files().len();
             let plural = if files == 1 { "" } else { "s" };
+            report_facts(&mut err, &project);
             let _ = match errors {
                 0 => writeln!(err, "checked {files} file{plural}: no errors"),
                 1 => writeln!(err, "checked {files} file{plural}: 1 error"),
@@ -86,6 +88,46 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The facts last gathered from each host (`mc plan`, `mc facts`), from the
+/// project's state store when there is one. A store that cannot be read
+/// only costs the check its host-specific facts, with a note.
+fn gathered_facts(path: &Path) -> BTreeMap<String, serde_json::Value> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    let store = dir.join(".mc").join("state.db");
+    mc_runtime::state::StateStore::read_cached_facts(&store).unwrap_or_else(|e| {
+        eprintln!("note: the facts of the last run cannot be read from {}: {e}; hosts are checked with default facts", store.display());
+        BTreeMap::new()
+    })
+}
+
+/// Which facts each host was checked with: a summary line when any host
+/// used more than the defaults, each host with `-v`.
+fn report_facts(err: &mut impl Write, project: &Project) {
+    let sources = project.facts_sources();
+    for (host, source) in &sources {
+        tracing::info!(host = %host, ?source, "facts used by mc check");
+    }
+    let count = |want: mc_compiler::FactsSource| sources.iter().filter(|(_, s)| *s == want).count();
+    let (gathered, files) = (
+        count(mc_compiler::FactsSource::Gathered),
+        count(mc_compiler::FactsSource::File),
+    );
+    if gathered + files > 0 && !crate::out::quiet() {
+        let plural = mc_runtime::render::plural;
+        let _ = writeln!(
+            err,
+            "facts: {} checked with the facts last gathered, {} with facts/HOST.json, {} with defaults",
+            plural(gathered, "host"),
+            files,
+            sources.len() - gathered - files
+        );
     }
 }
 
