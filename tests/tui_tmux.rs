@@ -260,6 +260,7 @@ fn plan_without_policy() -> mc_ir::plan::Plan {
                 risk: mc_ir::Risk::High,
                 refresh: false,
                 notified_by: vec![],
+                refresh_action: None,
                 error: None,
             }],
             error: None,

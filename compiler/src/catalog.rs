@@ -12,6 +12,8 @@ pub struct MetaEdge {
     pub kind: String,
     pub target: Handle,
     pub loc: Loc,
+    /// `notify = [reload(svc)]`: what the refresh asks.
+    pub action: Option<mc_ir::RefreshAction>,
 }
 
 /// A resource as evaluation produced it.
@@ -85,6 +87,8 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
 
     let mut edges: BTreeSet<(usize, usize, EdgeKind)> = BTreeSet::new();
     let mut explicit: BTreeSet<(usize, usize)> = BTreeSet::new();
+    // Per notify edge, the strongest action its notifications asked.
+    let mut actions: BTreeMap<(usize, usize), mc_ir::RefreshAction> = BTreeMap::new();
     for (i, r) in kept.iter().enumerate() {
         for e in &r.edges {
             let Some(&j) = index.get(&e.target.id()) else {
@@ -115,6 +119,14 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
                     .label("this edge points back at the same resource"),
                 );
                 continue;
+            }
+            if let Some(action) = e.action {
+                if let Some(d) = refresh_action_problem(e, &kept[j].type_name) {
+                    diags.push(d);
+                    continue;
+                }
+                let slot = actions.entry((from, to)).or_insert(action);
+                *slot = (*slot).max(action);
             }
             explicit.insert((from, to));
             edges.insert((from, to, kind));
@@ -268,6 +280,9 @@ pub fn build(host: mc_ir::HostInfo, resources: Vec<EvalResource>) -> Result<Cata
             from: ids[f].clone(),
             to: ids[t].clone(),
             kind,
+            action: (kind == EdgeKind::Notify)
+                .then(|| actions.get(&(f, t)).copied())
+                .flatten(),
         })
         .collect();
     out_edges.sort();
@@ -336,6 +351,31 @@ fn find_cycle(n: usize, edges: &[(usize, usize, EdgeKind)]) -> Option<Vec<usize>
         }
     }
     None
+}
+
+/// `reload(x)` / `restart(x)` ask a service, in `notify` only.
+fn refresh_action_problem(e: &MetaEdge, target_type: &str) -> Option<Diag> {
+    let action = e.action?.name();
+    if e.kind != "notify" {
+        return Some(
+            Diag::error(
+                "E0202",
+                e.loc.clone(),
+                format!("`{action}(…)` can only be used in `notify`"),
+            )
+            .label(format!("in `{}`", e.kind))
+            .note("name the action where the change happens: `notify = [reload(svc)]` on the resource that changes; a service's `on_notify` sets what a plain notification does"),
+        );
+    }
+    (target_type != "service").then(|| {
+        Diag::error(
+            "E0202",
+            e.loc.clone(),
+            format!("`{action}(…)` asks a service, but {} is a `{target_type}`", e.target.id()),
+        )
+        .label("not a service")
+        .note("notify it without an action: a command runs (`refresh_only`), other types ignore refreshes")
+    })
 }
 
 #[cfg(test)]
@@ -448,7 +488,9 @@ mod tests {
             target: Handle {
                 type_name: "command".into(),
                 title: "b".into(),
+                action: None,
             },
+            action: None,
             loc: loc.clone(),
         });
         b.edges.push(MetaEdge {
@@ -456,7 +498,9 @@ mod tests {
             target: Handle {
                 type_name: "command".into(),
                 title: "a".into(),
+                action: None,
             },
+            action: None,
             loc,
         });
         let err = build(host(), vec![a, b]).unwrap_err();

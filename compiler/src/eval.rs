@@ -706,7 +706,11 @@ impl<'p> Evaluator<'p> {
             edges,
             refs,
         });
-        Ok(Handle { type_name, title })
+        Ok(Handle {
+            type_name,
+            title,
+            action: None,
+        })
     }
 
     fn apply_meta(
@@ -729,8 +733,12 @@ impl<'p> Evaluator<'p> {
                     match h {
                         Value::Handle(h) => edges.push(MetaEdge {
                             kind: name.to_string(),
-                            target: h.as_ref().clone(),
+                            target: Handle {
+                                action: None,
+                                ..h.as_ref().clone()
+                            },
                             loc: loc.clone(),
+                            action: h.action,
                         }),
                         other => {
                             return Err(self.err(
@@ -1287,6 +1295,7 @@ impl<'p> Evaluator<'p> {
                 Ok(Value::Handle(Arc::new(Handle {
                     type_name: d.name.name.clone(),
                     title,
+                    action: None,
                 })))
             }
             Some(Item::Role(_)) => Err(self.err(
@@ -1412,6 +1421,30 @@ impl<'p> Evaluator<'p> {
                 }
             },
             "to_mode" => self.mode_from_text(&s(0), loc)?,
+            "reload" | "restart" => match arg(0) {
+                Value::Handle(h) => Value::Handle(Arc::new(Handle {
+                    action: Some(if name == "reload" {
+                        mc_ir::RefreshAction::Reload
+                    } else {
+                        mc_ir::RefreshAction::Restart
+                    }),
+                    ..(*h).clone()
+                })),
+                other => return Err(self.err(
+                    Diag::error(
+                        "E0202",
+                        loc,
+                        format!(
+                            "`{name}` takes a service, found {}",
+                            types::describe_value(&other)
+                        ),
+                    )
+                    .label("not a resource")
+                    .note(format!(
+                        "name the service: `notify = [{name}(service(\"nginx\"))]` or a binding"
+                    )),
+                )),
+            },
             "version_compare" => match crate::version::compare_with(&s(0), &s(1), &s(2)) {
                 Ok(b) => Value::Bool(b),
                 Err(msg) => {

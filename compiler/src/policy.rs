@@ -1075,6 +1075,7 @@ on all {
                 risk: r.meta.risk,
                 refresh: false,
                 notified_by: vec![],
+                refresh_action: None,
                 error: None,
             })
             .collect();

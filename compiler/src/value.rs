@@ -29,6 +29,8 @@ pub enum Value {
 pub struct Handle {
     pub type_name: String,
     pub title: String,
+    /// Set by `reload(h)` / `restart(h)`: what a notification asks.
+    pub action: Option<mc_ir::RefreshAction>,
 }
 
 impl Handle {

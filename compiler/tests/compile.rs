@@ -835,3 +835,60 @@ on group("web") {
     );
     assert!(text.contains("group `web` sets `port`"), "{text}");
 }
+
+#[test]
+fn notifications_can_ask_for_reload_or_restart() {
+    let src = r#"host "a" {}
+on all {
+  service "nginx" {}
+  file "/etc/nginx/nginx.conf" {
+    content = "x"
+    notify = [reload(service("nginx"))]
+  }
+  package "nginx" {
+    notify = [restart(service("nginx")), service("nginx")]
+  }
+}
+"#;
+    let p = project(src, &[]);
+    let c = catalog(&p, "a");
+    let action = |from: &str| {
+        c.edges
+            .iter()
+            .find(|e| e.from.as_str() == from && e.to.as_str() == "service[nginx]")
+            .map(|e| (e.kind, e.action))
+    };
+    use mc_ir::RefreshAction::{Reload, Restart};
+    assert_eq!(
+        action("file[/etc/nginx/nginx.conf]"),
+        Some((EdgeKind::Notify, Some(Reload)))
+    );
+    // A plain notification of the same pair does not weaken the restart.
+    assert_eq!(
+        action("package[nginx]"),
+        Some((EdgeKind::Notify, Some(Restart)))
+    );
+
+    for (bad, wanted) in [
+        (
+            r#"command "c" { run = "true" }
+  file "/x" { content = "x", notify = [reload(command("c"))] }"#,
+            "asks a service",
+        ),
+        (
+            r#"service "s" {}
+  file "/x" { content = "x", subscribe = [restart(service("s"))] }"#,
+            "only be used in `notify`",
+        ),
+        (
+            r#"file "/x" { content = "x", notify = [reload("s")] }"#,
+            "takes a service",
+        ),
+    ] {
+        let p = project(&format!("host \"a\" {{}}\non all {{\n  {bad}\n}}\n"), &[]);
+        let diags = p.check();
+        let text = p.render(&diags, false);
+        assert!(diags.iter().any(|d| d.code == "E0202"), "{text}");
+        assert!(text.contains(wanted), "{text}");
+    }
+}

@@ -57,6 +57,7 @@ fn catalog_resources(host: &HostInfo) -> (Vec<Resource>, Vec<Edge>) {
             from: top.id.clone(),
             to: dir.id.clone(),
             kind: EdgeKind::Auto,
+            action: None,
         });
         rs.push(dir);
     }
@@ -77,6 +78,7 @@ fn catalog_resources(host: &HostInfo) -> (Vec<Resource>, Vec<Edge>) {
             from: ResourceId::new("directory", &format!("{root}/d{d}")),
             to: ResourceId::new("file", &format!("{root}/d{d}/file{f}.conf")),
             kind: EdgeKind::Auto,
+            action: None,
         });
     }
     for t in 0..10 {

@@ -55,6 +55,7 @@ fn fix_with_refreshes(h: &HostDrift) -> Vec<PlannedResource> {
             risk: r.meta.risk,
             refresh: false,
             notified_by: vec![],
+            refresh_action: None,
             error: None,
         })
         .collect();

@@ -17,7 +17,7 @@ use crate::hash::sha256_hex;
 use crate::state::{self, HostResult, ResourceResult, ResourceState, StateStore};
 use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
 use mc_ir::plan::{Action, AttrChange, HostPlan, Plan, PlannedResource};
-use mc_ir::{Catalog, EdgeKind, HostInfo, Resource, ResourceId, Value};
+use mc_ir::{Catalog, EdgeKind, HostInfo, RefreshAction, Resource, ResourceId, Value};
 use mc_runner::protocol::{self, ApplyItem, Request, Response, Status};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -883,7 +883,7 @@ async fn plan_host(
         }
     };
     let selected: Vec<&Resource> = sel.resources(&catalog);
-    let pending: BTreeSet<String> = store
+    let pending: HashMap<String, RefreshAction> = store
         .pending_notifications(&host.name)
         .unwrap_or_default()
         .into_iter()
@@ -916,7 +916,10 @@ async fn plan_host(
                 Some(Err(e)) => unprobed_resource(r, e.clone()),
                 None => unprobed_resource(r, "the runner returned no probe result".into()),
             };
-            pr.refresh = pending.contains(r.id.as_str());
+            if let Some(action) = pending.get(r.id.as_str()) {
+                pr.refresh = true;
+                pr.refresh_action = (*action != RefreshAction::OnNotify).then_some(*action);
+            }
             pr
         })
         .collect();
@@ -940,6 +943,7 @@ pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource 
         risk: r.meta.risk,
         refresh: false,
         notified_by: vec![],
+        refresh_action: None,
         error: Some(error),
     }
 }
@@ -968,6 +972,7 @@ pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> Pla
         risk: r.meta.risk,
         refresh: false,
         notified_by: vec![],
+        refresh_action: None,
         error: p.error.clone(),
     }
 }
@@ -1268,46 +1273,56 @@ struct SendItem<'c> {
     resource: &'c Resource,
     action: Action,
     /// A pending notification from an earlier run, or a notifier that
-    /// changed in an earlier request of this run.
-    refresh: bool,
+    /// changed in an earlier request of this run: what it asks.
+    refresh: Option<RefreshAction>,
     /// Predecessors in the same request (the runner skips the item if one
     /// of them did not apply).
     after: Vec<ResourceId>,
     /// Notifiers in the same request (the runner refreshes the item if one
-    /// of them changed).
-    notified_by: Vec<ResourceId>,
+    /// of them changed), with what each asks.
+    notified_by: Vec<(ResourceId, RefreshAction)>,
 }
 
 /// The edges of a host's catalog, by target.
 struct Preds<'c> {
-    of: HashMap<&'c ResourceId, Vec<(&'c ResourceId, EdgeKind)>>,
-    notify_targets: HashMap<&'c ResourceId, Vec<&'c ResourceId>>,
+    of: HashMap<&'c ResourceId, Vec<(&'c ResourceId, EdgeKind, RefreshAction)>>,
+    notify_targets: HashMap<&'c ResourceId, Vec<(&'c ResourceId, RefreshAction)>>,
 }
 
 impl<'c> Preds<'c> {
     fn new(catalog: &'c Catalog) -> Preds<'c> {
-        let mut of: HashMap<&ResourceId, Vec<(&ResourceId, EdgeKind)>> = HashMap::new();
-        let mut notify_targets: HashMap<&ResourceId, Vec<&ResourceId>> = HashMap::new();
+        let mut of: HashMap<&ResourceId, Vec<(&ResourceId, EdgeKind, RefreshAction)>> =
+            HashMap::new();
+        let mut notify_targets: HashMap<&ResourceId, Vec<(&ResourceId, RefreshAction)>> =
+            HashMap::new();
         for e in &catalog.edges {
-            of.entry(&e.to).or_default().push((&e.from, e.kind));
+            let action = e.action.unwrap_or(RefreshAction::OnNotify);
+            of.entry(&e.to).or_default().push((&e.from, e.kind, action));
             if e.kind == EdgeKind::Notify {
-                notify_targets.entry(&e.from).or_default().push(&e.to);
+                notify_targets
+                    .entry(&e.from)
+                    .or_default()
+                    .push((&e.to, action));
             }
         }
         Preds { of, notify_targets }
     }
 
     fn all(&self, id: &ResourceId) -> impl Iterator<Item = &'c ResourceId> + '_ {
-        self.of.get(id).into_iter().flatten().map(|(p, _)| *p)
+        self.of.get(id).into_iter().flatten().map(|(p, _, _)| *p)
     }
 
-    fn notifiers(&self, id: &ResourceId) -> impl Iterator<Item = &'c ResourceId> + '_ {
+    /// The resources that notify `id`, with what each asks.
+    fn notifiers(
+        &self,
+        id: &ResourceId,
+    ) -> impl Iterator<Item = (&'c ResourceId, RefreshAction)> + '_ {
         self.of
             .get(id)
             .into_iter()
             .flatten()
-            .filter(|(_, k)| *k == EdgeKind::Notify)
-            .map(|(p, _)| *p)
+            .filter(|(_, k, _)| *k == EdgeKind::Notify)
+            .map(|(p, _, a)| (*p, *a))
     }
 }
 
@@ -1556,7 +1571,7 @@ fn items_to_send<'c>(
             run.not_sent(id, p.action, Status::Skipped, why);
             continue;
         }
-        let may_be_notified = preds.notifiers(id).any(|n| sent.contains(n));
+        let may_be_notified = preds.notifiers(id).any(|(n, _)| sent.contains(n));
         if p.action == Action::None && !p.refresh && !may_be_notified {
             run.result.unchanged += 1;
             continue;
@@ -1565,7 +1580,9 @@ fn items_to_send<'c>(
         out.push(SendItem {
             resource,
             action: p.action,
-            refresh: p.refresh,
+            refresh: p
+                .refresh
+                .then(|| p.refresh_action.unwrap_or(RefreshAction::OnNotify)),
             after: vec![],
             notified_by: vec![],
         });
@@ -1590,7 +1607,11 @@ fn prepare_request<'c>(
             run.not_sent(id, it.action, Status::Skipped, why);
             continue;
         }
-        it.refresh |= preds.notifiers(id).any(|n| run.changed.contains(n));
+        let earlier = preds
+            .notifiers(id)
+            .filter(|(n, _)| run.changed.contains(*n))
+            .map(|(_, a)| a);
+        it.refresh = RefreshAction::strongest(it.refresh.into_iter().chain(earlier));
         it.after = preds
             .all(id)
             .filter(|p| in_request.contains(*p))
@@ -1598,10 +1619,10 @@ fn prepare_request<'c>(
             .collect();
         it.notified_by = preds
             .notifiers(id)
-            .filter(|p| in_request.contains(*p))
-            .cloned()
+            .filter(|(p, _)| in_request.contains(*p))
+            .map(|(p, a)| (p.clone(), a))
             .collect();
-        if it.action == Action::None && !it.refresh && it.notified_by.is_empty() {
+        if it.action == Action::None && it.refresh.is_none() && it.notified_by.is_empty() {
             run.result.unchanged += 1;
             continue;
         }
@@ -1621,7 +1642,8 @@ fn record_outcomes(
 ) {
     for (it, o) in items.iter().zip(outcomes) {
         let r = it.resource;
-        let refreshed = it.refresh || it.notified_by.iter().any(|n| run.changed.contains(n));
+        let refreshed =
+            it.refresh.is_some() || it.notified_by.iter().any(|(n, _)| run.changed.contains(n));
         if o.status == Status::Ok && it.action == Action::None && !refreshed {
             run.result.unchanged += 1; // waited for a notification that did not come
             continue;
@@ -1758,11 +1780,18 @@ async fn apply_batch(
         send.push(ApplyItem {
             resource,
             action: to_protocol_action(it.action),
-            refresh: it.refresh,
+            refresh: it.refresh.is_some(),
+            refresh_action: it.refresh.filter(|a| *a != RefreshAction::OnNotify),
             sensitive,
             scrub,
             after: it.after.clone(),
-            notified_by: it.notified_by.clone(),
+            notified_by: it.notified_by.iter().map(|(n, _)| n.clone()).collect(),
+            notify_actions: it
+                .notified_by
+                .iter()
+                .filter(|(_, a)| *a != RefreshAction::OnNotify)
+                .map(|(n, a)| (n.clone(), *a))
+                .collect(),
         });
         send_idx.push(i);
     }
@@ -1833,7 +1862,8 @@ async fn apply_batch(
                     // Persisted as soon as the notifier changed, so a crash
                     // before the refresh keeps it pending.
                     if let Some(targets) = preds.notify_targets.get(&ev.id) {
-                        let names: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+                        let names: Vec<(String, RefreshAction)> =
+                            targets.iter().map(|(t, a)| (t.to_string(), *a)).collect();
                         let _ = store.add_pending_notifications(host, &names, run_id);
                     }
                 }
@@ -1987,11 +2017,13 @@ mod tests {
                     from: c.id.clone(),
                     to: a.id.clone(),
                     kind: EdgeKind::Requires,
+                    action: None,
                 },
                 Edge {
                     from: a.id.clone(),
                     to: d.id.clone(),
                     kind: EdgeKind::Notify,
+                    action: None,
                 },
             ],
         };

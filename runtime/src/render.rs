@@ -100,7 +100,7 @@ pub fn render_plan(plan: &Plan, color: bool) -> String {
                 out.push_str(&format!("      schedule {schedule}\n"));
             }
             for target in refreshes.get(&r.id).into_iter().flatten() {
-                let verb = refresh_verb(hp.catalog.as_ref(), &target.id);
+                let verb = refresh_verb(hp.catalog.as_ref(), &target.id, Some(&r.id));
                 out.push_str(&format!(
                     "      {} {} {verb}, notified by {}\n",
                     p.cyan("↻"),
@@ -146,19 +146,33 @@ fn cron_schedule(catalog: Option<&mc_ir::Catalog>, r: &PlannedResource) -> Optio
     Some(fields.join(" "))
 }
 
-/// What a refresh does to a resource: a service's `on_notify`, a command
+/// What a refresh does to a resource: what the notification from
+/// `notifier` asked (`reload(svc)`), else a service's `on_notify`; a command
 /// runs, anything else is refreshed.
-pub fn refresh_verb(catalog: Option<&mc_ir::Catalog>, id: &mc_ir::ResourceId) -> String {
+pub fn refresh_verb(
+    catalog: Option<&mc_ir::Catalog>,
+    id: &mc_ir::ResourceId,
+    notifier: Option<&mc_ir::ResourceId>,
+) -> String {
     let Some(r) = catalog.and_then(|c| c.resource(id)) else {
         return "refresh".into();
     };
+    let asked = catalog.and_then(|c| {
+        c.edges
+            .iter()
+            .find(|e| Some(&e.from) == notifier && &e.to == id)
+            .and_then(|e| e.action)
+    });
     match r.type_name.as_str() {
-        "service" => r
-            .attrs
-            .get("on_notify")
-            .and_then(|v| v.as_str())
-            .unwrap_or("restart")
-            .to_string(),
+        "service" => match asked {
+            Some(a) if a != mc_ir::RefreshAction::OnNotify => a.name().to_string(),
+            _ => r
+                .attrs
+                .get("on_notify")
+                .and_then(|v| v.as_str())
+                .unwrap_or("restart")
+                .to_string(),
+        },
         "command" => "run".into(),
         _ => "refresh".into(),
     }
@@ -620,6 +634,7 @@ mod tests {
                         risk: Risk::High,
                         refresh: false,
                         notified_by: vec![],
+                        refresh_action: None,
                         error: None,
                     },
                     PlannedResource {
@@ -631,6 +646,7 @@ mod tests {
                         risk: Risk::Low,
                         refresh: false,
                         notified_by: vec![],
+                        refresh_action: None,
                         error: None,
                     },
                 ],
@@ -715,6 +731,7 @@ mod tests {
                 from: conf.clone(),
                 to: svc.clone(),
                 kind: mc_ir::EdgeKind::Notify,
+                action: None,
             }],
         });
         let mut target = hp.resources[1].clone();

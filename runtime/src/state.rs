@@ -178,6 +178,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE resource_state ADD COLUMN sensitive TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 5: what a pending refresh asks of a service (`reload(svc)`); NULL is
+    // the service's `on_notify`.
+    r#"
+    ALTER TABLE pending_notifications ADD COLUMN action TEXT;
+    "#,
 ];
 
 /// The hash that precedes the first audit entry.
@@ -1103,32 +1108,49 @@ impl StateStore {
     // ---- pending notifications -------------------------------------------
 
     /// Persists refreshes that must run, before running them, so a crash or
-    /// a failed run leaves them for the next apply.
+    /// a failed run leaves them for the next apply. A resource already
+    /// pending keeps the strongest action asked.
     pub fn add_pending_notifications(
         &self,
         host: &str,
-        resources: &[String],
+        resources: &[(String, mc_ir::RefreshAction)],
         run_id: i64,
     ) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        for r in resources {
+        for (r, action) in resources {
+            let old: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT action FROM pending_notifications WHERE host = ?1 AND resource = ?2",
+                    params![host, r],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let action = match old {
+                Some(old) => (*action).max(refresh_action_from(old.as_deref())),
+                None => *action,
+            };
             tx.execute(
-                "INSERT OR IGNORE INTO pending_notifications (host, resource, run_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![host, r, run_id, now()],
+                "INSERT INTO pending_notifications (host, resource, run_id, created_at, action)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (host, resource) DO UPDATE SET action = excluded.action",
+                params![host, r, run_id, now(), refresh_action_name(action)],
             )?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    pub fn pending_notifications(&self, host: &str) -> Result<Vec<String>> {
+    /// The host's pending refreshes: resource and what each asks.
+    pub fn pending_notifications(&self, host: &str) -> Result<Vec<(String, mc_ir::RefreshAction)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT resource FROM pending_notifications WHERE host = ?1 ORDER BY resource",
+            "SELECT resource, action FROM pending_notifications WHERE host = ?1 ORDER BY resource",
         )?;
-        let rows = stmt.query_map(params![host], |r| r.get(0))?;
+        let rows = stmt.query_map(params![host], |r| {
+            let action: Option<String> = r.get(1)?;
+            Ok((r.get(0)?, refresh_action_from(action.as_deref())))
+        })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
@@ -1683,6 +1705,22 @@ fn parse_anchor(anchor: &str) -> Result<(i64, String)> {
 
 fn to_json(hosts: &[String]) -> String {
     serde_json::to_string(hosts).unwrap_or_else(|_| "[]".into())
+}
+
+/// A pending refresh's action as stored: NULL for the service's own.
+fn refresh_action_name(a: mc_ir::RefreshAction) -> Option<&'static str> {
+    match a {
+        mc_ir::RefreshAction::OnNotify => None,
+        other => Some(other.name()),
+    }
+}
+
+fn refresh_action_from(s: Option<&str>) -> mc_ir::RefreshAction {
+    match s {
+        Some("reload") => mc_ir::RefreshAction::Reload,
+        Some("restart") => mc_ir::RefreshAction::Restart,
+        _ => mc_ir::RefreshAction::OnNotify,
+    }
 }
 
 fn from_json_list(s: &str) -> Vec<String> {

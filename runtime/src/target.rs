@@ -75,6 +75,7 @@ mod tests {
             from: from.id.clone(),
             to: to.id.clone(),
             kind: EdgeKind::Requires,
+            action: None,
         }
     }
 

@@ -405,7 +405,10 @@ async fn notifications_refresh_once_and_survive_a_failed_run() {
     assert!(!report.ok());
     assert_eq!(
         rt.store.pending_notifications(host.name()).unwrap(),
-        ["command[reload]"]
+        [(
+            "command[reload]".to_string(),
+            mc_ir::RefreshAction::OnNotify
+        )]
     );
 
     // Nothing else changes, but the pending refresh is planned and runs once.

@@ -176,14 +176,27 @@ fn pending_notifications_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let store = StateStore::open(&path).unwrap();
+    use mc_ir::RefreshAction::{Reload, Restart};
+    let nginx = || "service[nginx]".to_string();
     store
-        .add_pending_notifications("web", &hosts(&["service[nginx]", "service[nginx]"]), 1)
+        .add_pending_notifications("web", &[(nginx(), Reload), (nginx(), Reload)], 1)
         .unwrap();
     drop(store);
     let store = StateStore::open(&path).unwrap();
     assert_eq!(
         store.pending_notifications("web").unwrap(),
-        hosts(&["service[nginx]"])
+        vec![(nginx(), Reload)]
+    );
+    // A restart asked later wins; a reload after it does not undo it.
+    store
+        .add_pending_notifications("web", &[(nginx(), Restart)], 2)
+        .unwrap();
+    store
+        .add_pending_notifications("web", &[(nginx(), Reload)], 3)
+        .unwrap();
+    assert_eq!(
+        store.pending_notifications("web").unwrap(),
+        vec![(nginx(), Restart)]
     );
     store
         .clear_pending_notification("web", "service[nginx]")

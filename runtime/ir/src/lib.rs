@@ -157,6 +157,48 @@ pub struct Edge {
     pub from: ResourceId,
     pub to: ResourceId,
     pub kind: EdgeKind,
+    /// For a notify edge, what the refresh asks of a service
+    /// (`notify = [reload(svc)]`); `None` is the service's `on_notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RefreshAction>,
+}
+
+impl Edge {
+    pub fn new(from: ResourceId, to: ResourceId, kind: EdgeKind) -> Edge {
+        Edge {
+            from,
+            to,
+            kind,
+            action: None,
+        }
+    }
+}
+
+/// What a refresh asks of a service. Several requests in one apply make
+/// one refresh, the strongest: `restart` over the service's own `on_notify`
+/// over `reload` (so `reload` plus a plain notify of a restart-on-notify
+/// service restarts it once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshAction {
+    Reload,
+    OnNotify,
+    Restart,
+}
+
+impl RefreshAction {
+    /// The strongest of the requests, `None` when there is none.
+    pub fn strongest(requests: impl IntoIterator<Item = RefreshAction>) -> Option<RefreshAction> {
+        requests.into_iter().max()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RefreshAction::Reload => "reload",
+            RefreshAction::OnNotify => "refresh",
+            RefreshAction::Restart => "restart",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

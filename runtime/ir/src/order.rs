@@ -74,6 +74,7 @@ mod tests {
             from: ResourceId::new("file", from),
             to: ResourceId::new("file", to),
             kind: EdgeKind::Requires,
+            action: None,
         }
     }
 

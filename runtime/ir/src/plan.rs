@@ -113,6 +113,10 @@ pub struct PlannedResource {
     /// them changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notified_by: Vec<ResourceId>,
+    /// What the pending refresh (`refresh`) asks of a service, when its
+    /// notifier named an action (`reload(svc)`); `None` is `on_notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_action: Option<crate::RefreshAction>,
     /// The resource could not be probed; apply treats it as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -380,6 +384,7 @@ mod tests {
                     risk: Risk::Low,
                     refresh: false,
                     notified_by: vec![],
+                    refresh_action: None,
                     error: None,
                 }],
                 error: None,

@@ -102,6 +102,10 @@ pub struct ApplyItem {
     /// reload/restart, `refresh_only` commands run.
     #[serde(default)]
     pub refresh: bool,
+    /// What `refresh` asks of a service (`reload(svc)` in `notify`);
+    /// absent: its `on_notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_action: Option<mc_ir::RefreshAction>,
     /// Attributes whose value must never appear in any response.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
@@ -117,6 +121,21 @@ pub struct ApplyItem {
     /// changed, this item is refreshed as if `refresh` were true.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notified_by: Vec<ResourceId>,
+    /// What a notifier in `notified_by` asks when it is not the service's
+    /// `on_notify`. Several refreshes make one, the strongest:
+    /// `restart` > `on_notify` > `reload`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notify_actions: BTreeMap<ResourceId, mc_ir::RefreshAction>,
+}
+
+impl ApplyItem {
+    /// What the item's own `refresh` asks, if it is set.
+    pub fn action_of_refresh(&self) -> Option<mc_ir::RefreshAction> {
+        self.refresh.then(|| {
+            self.refresh_action
+                .unwrap_or(mc_ir::RefreshAction::OnNotify)
+        })
+    }
 }
 
 /// One backup of a file: `<dir>/<name>` holds the old bytes.
@@ -384,6 +403,8 @@ mod tests {
                 scrub: vec![],
                 after: vec![],
                 notified_by: vec![],
+                refresh_action: None,
+                notify_actions: Default::default(),
             }],
         };
         let line = apply.to_line();

@@ -7,7 +7,7 @@ use crate::protocol::{
 use crate::providers::{self, package, Spec};
 use crate::scrub::Scrubber;
 use crate::session::{Line, TOO_LONG};
-use mc_ir::{Resource, ResourceId, Value};
+use mc_ir::{RefreshAction, Resource, ResourceId, Value};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{self, BufRead, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -280,8 +280,21 @@ impl BatchProgress {
         item.after.iter().find(|d| self.not_applied.contains(*d))
     }
 
-    fn refreshes(&self, item: &ApplyItem) -> bool {
-        item.refresh || item.notified_by.iter().any(|n| self.changed.contains(n))
+    /// The refresh the item gets, if any: the strongest of what its
+    /// pending refresh and its notifiers that changed ask.
+    fn refreshes(&self, item: &ApplyItem) -> Option<RefreshAction> {
+        let own = item.action_of_refresh();
+        let notified = item
+            .notified_by
+            .iter()
+            .filter(|n| self.changed.contains(*n))
+            .map(|n| {
+                item.notify_actions
+                    .get(n)
+                    .copied()
+                    .unwrap_or(RefreshAction::OnNotify)
+            });
+        RefreshAction::strongest(own.into_iter().chain(notified))
     }
 
     fn record(&mut self, result: &ApplyResult) {
@@ -324,7 +337,7 @@ fn apply_batch<W: Write>(items: &[ApplyItem], out: &mut Out<W>) -> io::Result<Ve
                 Status::Skipped,
                 format!("skipped: depends on {dep}, which did not apply"),
             )
-        } else if item.action == Action::None && !progress.refreshes(item) {
+        } else if item.action == Action::None && progress.refreshes(item).is_none() {
             not_run_idle(item)
         } else if item.resource.type_name == "package" {
             let run = package_run(items, idx, &progress);
@@ -412,7 +425,7 @@ fn apply_packages<W: Write>(
                 &result.message,
                 RetryPolicy::of(item).delay(1),
             )?;
-            result = retry_from(item, &specs[i], false, out, 2)?;
+            result = retry_from(item, &specs[i], None, out, 2)?;
         } else {
             done(out, &result)?;
         }
@@ -458,7 +471,7 @@ impl RetryPolicy {
 fn apply_with_retries<W: Write>(
     item: &ApplyItem,
     spec: &Spec,
-    refresh: bool,
+    refresh: Option<RefreshAction>,
     out: &mut Out<W>,
 ) -> io::Result<ApplyResult> {
     event(out, &item.resource.id, EventKind::Started, None)?;
@@ -470,7 +483,7 @@ fn apply_with_retries<W: Write>(
 fn retry_from<W: Write>(
     item: &ApplyItem,
     spec: &Spec,
-    refresh: bool,
+    refresh: Option<RefreshAction>,
     out: &mut Out<W>,
     first: u32,
 ) -> io::Result<ApplyResult> {
@@ -522,7 +535,7 @@ fn attempt_failed<W: Write>(
 /// One run of the provider; its output events are streamed and kept.
 fn apply_once<W: Write>(
     spec: &Spec,
-    refresh: bool,
+    refresh: Option<RefreshAction>,
     out: &mut Out<W>,
     output: &mut OutputBuffer,
 ) -> io::Result<Result<providers::Outcome, String>> {

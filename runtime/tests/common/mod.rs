@@ -53,6 +53,7 @@ pub fn edge(from: &Resource, to: &Resource, kind: EdgeKind) -> Edge {
         from: from.id.clone(),
         to: to.id.clone(),
         kind,
+        action: None,
     }
 }
 

@@ -335,11 +335,16 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     }
 }
 
-/// Applies one resource. `refresh` is set when a notifying resource changed.
-pub fn apply(spec: &Spec, refresh: bool, emit: &mut Emit) -> Result<Outcome, String> {
+/// Applies one resource. `refresh` is set when a notifying resource
+/// changed (or a refresh was owed): what it asks of a service.
+pub fn apply(
+    spec: &Spec,
+    refresh: Option<mc_ir::RefreshAction>,
+    emit: &mut Emit,
+) -> Result<Outcome, String> {
     match spec.res.type_name.as_str() {
         "service" => service::apply(spec, refresh),
-        "command" => command::apply(spec, refresh, emit),
+        "command" => command::apply(spec, refresh.is_some(), emit),
         "http_check" => http_check::apply(spec),
         "apt_source" => apt_source::apply(spec),
         "package" => package::apply_one(spec),

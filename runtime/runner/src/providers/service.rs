@@ -156,7 +156,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
-pub fn apply(spec: &Spec, refresh: bool) -> Result<Outcome, String> {
+pub fn apply(spec: &Spec, refresh: Option<mc_ir::RefreshAction>) -> Result<Outcome, String> {
     let d = desired(spec)?;
     let plan = probe(spec)?;
     if plan.action != Action::None && missing(&d) {
@@ -180,10 +180,16 @@ pub fn apply(spec: &Spec, refresh: bool) -> Result<Outcome, String> {
     }
     // A service just started has already read its new configuration.
     let started = plan.changes.iter().any(|c| c.attr == "state");
-    if refresh && !started && d.state != "stopped" && is_running(&d)? {
-        control(&d, &d.on_notify)?;
-        did.push(format!("{}ed", d.on_notify.trim_end_matches('e')));
-        wait_running(&d)?;
+    let refresh = refresh.map(|asked| match asked {
+        mc_ir::RefreshAction::OnNotify => d.on_notify.as_str(),
+        other => other.name(),
+    });
+    if let Some(how) = refresh.filter(|_| !started && d.state != "stopped") {
+        if is_running(&d)? {
+            control(&d, how)?;
+            did.push(format!("{}ed", how.trim_end_matches('e')));
+            wait_running(&d)?;
+        }
     }
     let after = probe(spec)?;
     if after.action != Action::None {

@@ -211,6 +211,8 @@ pub fn item(resource: Resource, action: Action) -> ApplyItem {
         scrub: Vec::new(),
         after: Vec::new(),
         notified_by: Vec::new(),
+        refresh_action: None,
+        notify_actions: Default::default(),
     }
 }
 
