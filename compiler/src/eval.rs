@@ -103,7 +103,25 @@ pub struct Evaluator<'p> {
     /// Values read from data files, with the path as written and the
     /// file's text, so a type mismatch can point into the file.
     data_values: Vec<(Value, String, Arc<str>)>,
+    /// What this evaluation has spent (see [`Budget`]).
+    spent: Budget,
 }
+
+/// What one evaluation (one host's catalog) may spend: expression steps,
+/// bytes of strings built and list or record elements built. Generous: the
+/// standard 77-resource workload spends well under 1% of each. Past one of
+/// them, evaluation stops with E0317 where it ran out, so no input can hang
+/// `mc check` or exhaust memory.
+#[derive(Clone, Copy, Debug, Default)]
+struct Budget {
+    steps: u64,
+    bytes: u64,
+    elements: u64,
+}
+
+pub const MAX_STEPS: u64 = 20_000_000;
+pub const MAX_BYTES: u64 = 64 << 20;
+pub const MAX_ELEMENTS: u64 = 5_000_000;
 
 impl<'p> Evaluator<'p> {
     pub fn new(prog: &'p Program, fs: &'p dyn FileSystem, host: Option<HostCtx>) -> Self {
@@ -118,7 +136,64 @@ impl<'p> Evaluator<'p> {
             depth: 0,
             user_site: None,
             data_values: Vec::new(),
+            spent: Budget::default(),
         }
+    }
+
+    /// Charges one step, and what `v` built when `e` is an expression that
+    /// builds values; E0317 when a limit is passed.
+    fn charge(&mut self, cx: Ctx, e: &Expr, v: &Value) -> R<()> {
+        self.spent.steps += 1;
+        let builds = matches!(
+            e,
+            Expr::Binary { .. }
+                | Expr::Str(_)
+                | Expr::Call { .. }
+                | Expr::List { .. }
+                | Expr::Record { .. }
+                | Expr::Comprehension { .. }
+        );
+        if builds {
+            match v {
+                Value::Str(s) => self.spent.bytes += s.len() as u64,
+                Value::List(l) => self.spent.elements += l.len() as u64,
+                Value::Record(r) => self.spent.elements += r.len() as u64,
+                _ => {}
+            }
+        }
+        let over = [
+            (
+                self.spent.steps > MAX_STEPS,
+                "steps",
+                MAX_STEPS,
+                "expression evaluations",
+            ),
+            (
+                self.spent.bytes > MAX_BYTES,
+                "bytes",
+                MAX_BYTES,
+                "bytes of strings built",
+            ),
+            (
+                self.spent.elements > MAX_ELEMENTS,
+                "elements",
+                MAX_ELEMENTS,
+                "list and record elements built",
+            ),
+        ];
+        let Some((_, what, limit, meaning)) = over.into_iter().find(|o| o.0) else {
+            return Ok(());
+        };
+        let loc = self.loc(cx, e.span());
+        Err(self.err(
+            Diag::error(
+                "E0317",
+                loc,
+                format!("evaluation budget exceeded: more than {limit} {meaning}"),
+            )
+            .label(format!("the {what} budget ran out here"))
+            .note("a loop, recursion or doubling builds far more than any configuration needs; bound it"),
+        ))
     }
 
     fn loc(&self, cx: Ctx, span: Span) -> Loc {
@@ -1430,20 +1505,22 @@ impl<'p> Evaluator<'p> {
                     }),
                     ..(*h).clone()
                 })),
-                other => return Err(self.err(
-                    Diag::error(
-                        "E0202",
-                        loc,
-                        format!(
-                            "`{name}` takes a service, found {}",
-                            types::describe_value(&other)
-                        ),
-                    )
-                    .label("not a resource")
-                    .note(format!(
+                other => {
+                    return Err(self.err(
+                        Diag::error(
+                            "E0202",
+                            loc,
+                            format!(
+                                "`{name}` takes a service, found {}",
+                                types::describe_value(&other)
+                            ),
+                        )
+                        .label("not a resource")
+                        .note(format!(
                         "name the service: `notify = [{name}(service(\"nginx\"))]` or a binding"
                     )),
-                )),
+                    ))
+                }
             },
             "version_compare" => match crate::version::compare_with(&s(0), &s(1), &s(2)) {
                 Ok(b) => Value::Bool(b),
@@ -1793,7 +1870,9 @@ impl<'p> Evaluator<'p> {
     }
 
     fn eval(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<Value> {
-        crate::stack::guard(|| self.eval_inner(cx, scope, e))
+        let v = crate::stack::guard(|| self.eval_inner(cx, scope, e))?;
+        self.charge(cx, e, &v)?;
+        Ok(v)
     }
 
     fn eval_inner(&mut self, cx: Ctx, scope: &mut Scope, e: &Expr) -> R<Value> {

@@ -219,6 +219,14 @@ file cannot widen it:
     }
 
 `/proc`, `/sys`, `/dev` and hidden folders are never read, whatever it says."),
+    ("E0317", "evaluation budget exceeded", "\
+Evaluating one host's catalog spent more than its budget: 20 million
+expression steps, 64 MiB of strings built, or 5 million list and record
+elements built. The standard 77-resource workload uses well under 1% of
+each, so this is a loop, a recursion or a doubling (`s + s` in a recursive
+function, comprehensions nested over large ranges) that builds far more than
+any configuration needs. The error is where the budget ran out; bound the
+computation."),
     ("E0401", "var missing on a host", "\
 Code inside `on` reads `host.vars.NAME`, but one of the hosts the block targets
 has no var NAME: neither the host nor any of its groups sets it. The message
@@ -264,6 +272,11 @@ An `on` block's target matches none of the inventory's hosts, so its
 resources end up in no catalog. Usually a host or group name is misspelt, or
 a combination like `group(\"web\") && group(\"db\")` matches nobody. This
 is a warning: `mc check` still succeeds."),
+    ("W0002", "more diagnostics not shown", "\
+A file has more than 100 diagnostics: `mc check` (and the language server)
+show the first 100 and count the rest, as rustc and tsc stop early. Usually
+one early mistake (an unclosed string or brace) causes most of them: fix the
+first ones and check again."),
 ];
 
 /// The long explanation of any code, parser codes included.

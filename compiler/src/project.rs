@@ -42,6 +42,42 @@ pub struct Project {
     gathered_facts: BTreeMap<String, serde_json::Value>,
 }
 
+/// What `check` reports of one file: past this, the rest are counted, not
+/// shown (rustc and tsc stop early the same way).
+pub const MAX_DIAGNOSTICS_PER_FILE: usize = 100;
+
+/// The first `max` diagnostics of each file, in order, and for a file with
+/// more a W0002 warning (at its last shown one) saying how many were left out.
+pub fn cap_per_file(diags: Vec<Diagnostic>, max: usize) -> Vec<Diagnostic> {
+    let mut shown: HashMap<String, (usize, Label)> = HashMap::new();
+    let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(diags.len().min(max * 4));
+    for d in diags {
+        let (count, last) = shown
+            .entry(d.primary.file.clone())
+            .or_insert_with(|| (0, d.primary.clone()));
+        if *count < max {
+            *count += 1;
+            *last = d.primary.clone();
+            out.push(d);
+        } else {
+            *left_out.entry(d.primary.file.clone()).or_default() += 1;
+        }
+    }
+    for (file, n) in left_out {
+        let at = shown.get(&file).map(|(_, l)| l.clone());
+        if let Some(at) = at {
+            out.push(Diagnostic::new(
+                Severity::Warning,
+                "W0002",
+                format!("{n} more diagnostics in {file} not shown (the first {max} are)"),
+                Label::new(at.file, at.range).with_message("the last one shown"),
+            ));
+        }
+    }
+    out
+}
+
 /// Which facts `check` evaluated a host with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FactsSource {
@@ -115,8 +151,14 @@ impl Project {
 
     /// The full front end: parse, resolution, types, inventory, and every
     /// host evaluated with its default facts (duplicates, cycles, checks,
-    /// vars missing on some host). Ordered by file and position.
+    /// vars missing on some host). Ordered by file and position; at most
+    /// [`MAX_DIAGNOSTICS_PER_FILE`] per file, then a W0002 saying how many
+    /// more there are.
     pub fn check(&self) -> Vec<Diagnostic> {
+        cap_per_file(self.check_uncapped(), MAX_DIAGNOSTICS_PER_FILE)
+    }
+
+    fn check_uncapped(&self) -> Vec<Diagnostic> {
         let unknown = self.param_errors();
         if !unknown.is_empty() {
             return unknown;
@@ -236,7 +278,10 @@ impl Project {
     /// incremental; what an editor runs on every change.
     pub fn check_front_end(&self) -> Vec<Diagnostic> {
         let guard = self.lock();
-        self.front_end(&guard).as_ref().clone()
+        cap_per_file(
+            self.front_end(&guard).as_ref().clone(),
+            MAX_DIAGNOSTICS_PER_FILE,
+        )
     }
 
     /// The inventory's hosts, in declaration order.

@@ -173,8 +173,9 @@ package's name…) comes between the type and the `{`, e.g. `file \"/etc/motd\" 
         }
         "E0028" => {
             "Brackets, braces, parentheses, interpolations and prefix operators are \
-nested more than 256 levels deep. No real configuration needs this; the limit keeps the \
-compiler from running out of stack. Split the expression with `let` bindings."
+nested more than 256 levels deep, or one expression chains more than 10,000 binary operators \
+(`a + b + …`, which nests as deep as it is long). No real configuration needs this; the limit \
+keeps the compiler from running out of stack. Split the expression with `let` bindings."
         }
         "E0029" => {
             "Parameters, record type fields and resource attributes are declared \
@@ -230,6 +231,15 @@ pub(crate) fn too_deep(span: Span, limit: usize) -> Diagnostic {
         format!("nesting is deeper than {limit} levels"),
         label(span).with_message("too deep here"),
     )
+}
+
+pub(crate) fn too_long_chain(span: Span, limit: usize) -> Diagnostic {
+    Diagnostic::error(
+        codes::TOO_DEEP,
+        format!("more than {limit} operators in one expression"),
+        label(Span::new(span.start, span.start)).with_message("this expression"),
+    )
+    .with_note("split it with `let` bindings, or build the value with a comprehension")
 }
 
 pub(crate) fn chained_comparison(first: Span, second: Span) -> Diagnostic {

@@ -32,6 +32,6 @@ lalrpop_util::lalrpop_mod!(
 
 pub use errors::explain;
 pub use lexer::{Trivia, TriviaKind};
-pub use parser::{parse, parse_file, parse_strict, Parsed};
+pub use parser::{parse, parse_file, parse_strict, Parsed, MAX_CHAIN};
 pub use span::Span;
 pub use strings::unescape;

@@ -123,6 +123,10 @@ fn parse_inner(source: &str) -> Parsed {
     }
 }
 
+/// More operators than this in one expression (`a + b + …`) is E0028, as
+/// deep nesting is.
+pub const MAX_CHAIN: usize = 10_000;
+
 /// Deeper nesting than this is rejected before parsing, so that no later
 /// stage (drop, evaluation, formatting) can overflow the stack.
 pub const MAX_NESTING: usize = 256;
@@ -216,6 +220,19 @@ pub enum Tail {
 pub fn climb(first: Expr, rest: Vec<Tail>, custom: &mut Vec<Custom>) -> Expr {
     if rest.is_empty() {
         return first;
+    }
+    // A chain of operators is a tree as deep as it is long: past the
+    // nesting limit, no later stage could walk it without a deep stack.
+    if rest.len() > MAX_CHAIN {
+        let start = first.span();
+        let end = match rest.last() {
+            Some(Tail::Op(_, _, rhs)) => rhs.span(),
+            Some(Tail::Is(_, span)) => *span,
+            None => start,
+        };
+        let whole = start.to(end);
+        custom.push(Custom(Box::new(errors::too_long_chain(whole, MAX_CHAIN))));
+        return Expr::Error(whole);
     }
     let mut operands: Vec<Expr> = vec![first];
     let mut ops: Vec<(BinaryOp, Span)> = Vec::new();

@@ -283,9 +283,35 @@ fn render_one(diag: &Diagnostic, sources: &dyn SourceLookup, color: bool) -> Str
     let Some(primary_text) = sources.source(&diag.primary.file) else {
         return render_plain(diag);
     };
-    let primary_range = clamp(primary_text, &diag.primary.range);
-    let mut texts: Vec<(String, String)> =
-        vec![(diag.primary.file.clone(), primary_text.to_string())];
+    // Each file is handed to ariadne as the lines the labels touch, after
+    // as many empty lines as came before them (so line numbers stay): the
+    // whole file for every diagnostic made many diagnostics quadratic.
+    let mut files: Vec<(&str, &str)> = vec![(&diag.primary.file, primary_text)];
+    for label in &diag.secondary {
+        if let Some(text) = sources.source(&label.file) {
+            if !files.iter().any(|(f, _)| *f == label.file) {
+                files.push((&label.file, text));
+            }
+        }
+    }
+    let mut excerpts: HashMap<String, Excerpt> = HashMap::new();
+    for (file, text) in &files {
+        let ranges = std::iter::once(&diag.primary)
+            .chain(&diag.secondary)
+            .filter(|l| l.file == *file)
+            .map(|l| clamp(text, &l.range));
+        let e = Excerpt::new(text, ranges);
+        if e.longest_line > MAX_RENDERED_LINE {
+            return render_compact(diag, primary_text);
+        }
+        excerpts.insert(file.to_string(), e);
+    }
+    let local = |file: &str, text: &str, range: &Range<usize>| {
+        let shift = excerpts.get(file).map_or(0, |e| e.start - e.first_line);
+        let r = clamp(text, range);
+        r.start - shift..r.end - shift
+    };
+    let primary_range = local(&diag.primary.file, primary_text, &diag.primary.range);
     let mut labels = Vec::new();
     let mut primary_label =
         ariadne::Label::new((diag.primary.file.clone(), primary_range.clone())).with_order(0);
@@ -300,11 +326,9 @@ fn render_one(diag: &Diagnostic, sources: &dyn SourceLookup, color: bool) -> Str
         let Some(text) = sources.source(&label.file) else {
             continue;
         };
-        if !texts.iter().any(|(f, _)| f == &label.file) {
-            texts.push((label.file.clone(), text.to_string()));
-        }
-        let mut l = ariadne::Label::new((label.file.clone(), clamp(text, &label.range)))
-            .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX));
+        let mut l =
+            ariadne::Label::new((label.file.clone(), local(&label.file, text, &label.range)))
+                .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX));
         if let Some(message) = &label.message {
             l = l.with_message(message);
         }
@@ -328,15 +352,93 @@ fn render_one(diag: &Diagnostic, sources: &dyn SourceLookup, color: bool) -> Str
     if let Some(suggestion) = &diag.suggestion {
         builder = builder.with_help(&suggestion.message);
     }
+    let cache = ariadne::FnCache::new(
+        (|id: &String| Err(format!("no source {id}"))) as fn(&String) -> Result<String, String>,
+    )
+    .with_sources(
+        excerpts
+            .into_iter()
+            .map(|(file, e)| (file, ariadne::Source::from(e.text)))
+            .collect(),
+    );
     let mut out = Vec::new();
-    if builder
-        .finish()
-        .write(ariadne::sources(texts), &mut out)
-        .is_err()
-    {
+    if builder.finish().write(cache, &mut out).is_err() {
         return render_plain(diag);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A source line longer than this is not drawn whole: the diagnostic is
+/// rendered compactly, with a window of the line around its place.
+const MAX_RENDERED_LINE: usize = 400;
+
+/// The whole lines of a text that some ranges touch, after one empty line
+/// for each line before them.
+struct Excerpt {
+    /// Byte offset of the first line in the text.
+    start: usize,
+    /// 0-based number of the first line.
+    first_line: usize,
+    text: String,
+    longest_line: usize,
+}
+
+impl Excerpt {
+    fn new(text: &str, ranges: impl Iterator<Item = Range<usize>>) -> Excerpt {
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for r in ranges {
+            lo = lo.min(r.start);
+            hi = hi.max(r.end);
+        }
+        if lo == usize::MAX {
+            (lo, hi) = (0, 0);
+        }
+        let start = text[..lo].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[hi..].find('\n').map_or(text.len(), |i| hi + i + 1);
+        let body = &text[start..end];
+        let first_line = text.as_bytes()[..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        Excerpt {
+            start,
+            first_line,
+            longest_line: body.split('\n').map(str::len).max().unwrap_or(0),
+            text: "\n".repeat(first_line) + body,
+        }
+    }
+}
+
+/// One diagnostic whose line is too long to draw: `file:line:col`, a window
+/// of the line around the primary place, the label, notes and help.
+fn render_compact(diag: &Diagnostic, text: &str) -> String {
+    const SIDE: usize = 60;
+    let at = clamp(text, &diag.primary.range).start;
+    let (line, col) = LineIndex::new(text).line_col_chars(text, at);
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let from = floor_char_boundary(text, at.saturating_sub(SIDE).max(line_start));
+    let to = floor_char_boundary(text, (at + SIDE).min(line_end));
+    let before = if from > line_start { "…" } else { "" };
+    let after = if to < line_end { "…" } else { "" };
+    let caret = before.chars().count() + text[from..at].chars().count();
+    let mut out = format!(
+        "[{}] {}: {}\n  --> {}:{line}:{col}\n   | {before}{}{after}\n   | {}^ {}\n",
+        diag.code,
+        diag.severity.as_str(),
+        diag.message,
+        diag.primary.file,
+        &text[from..to],
+        " ".repeat(caret),
+        diag.primary.message.as_deref().unwrap_or(""),
+    );
+    for note in &diag.notes {
+        let _ = writeln!(out, "   = note: {note}");
+    }
+    if let Some(s) = &diag.suggestion {
+        let _ = writeln!(out, "   = help: {}", s.message);
+    }
+    out
 }
 
 /// Rendering without source text (file unreadable or unknown).
