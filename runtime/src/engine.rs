@@ -295,9 +295,7 @@ pub struct Planned {
 
 impl Planned {
     pub async fn close(self) {
-        for (_, s) in self.sessions {
-            s.close().await;
-        }
+        transport::close_all(self.sessions.into_values()).await;
     }
 }
 
@@ -525,9 +523,7 @@ impl Runtime {
             .apply_locked(plan, &mut sessions, opts, progress, run_id)
             .instrument(tracing::info_span!("mc.apply", run = run_id, plan = short))
             .await;
-        for (_, s) in sessions.drain() {
-            s.close().await;
-        }
+        transport::close_all(sessions.into_values()).await;
         let release = self.store.release_lock(run_id);
         let report = result?;
         release?;

@@ -922,6 +922,16 @@ impl RunnerSession {
     }
 }
 
+/// Closes every session at once: each `bye` and exit is a round trip to its
+/// host, which one host after the other would add up across a fleet.
+pub async fn close_all(sessions: impl IntoIterator<Item = RunnerSession>) {
+    let mut closing = tokio::task::JoinSet::new();
+    for s in sessions {
+        closing.spawn(s.close());
+    }
+    while closing.join_next().await.is_some() {}
+}
+
 async fn lost(stderr: Arc<std::sync::Mutex<String>>, what: String) -> TransportError {
     let err = crate::scrub::text(&wait_for_stderr(&stderr).await);
     if err.is_empty() {
