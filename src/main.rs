@@ -56,6 +56,8 @@ enum Command {
     Graph(cmd::graph::Args),
     /// Run a command on the selected hosts (an audited, policy-checked plan).
     Run(cmd::run::Args),
+    /// Bring a fresh host under management (`mc onboard ssh`), or undo it.
+    Onboard(cmd::onboard::Args),
     /// Probe hosts and show what an apply would change.
     Plan(cmd::plan::Args),
     /// Apply a plan file, or plan and apply a project.
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => cmd::compile::run(args),
         Command::Graph(args) => cmd::graph::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Onboard(args) => cmd::onboard::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Show(args) => cmd::show::run(args),

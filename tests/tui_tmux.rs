@@ -244,6 +244,7 @@ fn plan_without_policy() -> mc_ir::plan::Plan {
         transport: mc_ir::Transport::Ssh,
         r#become: false,
         groups: vec![],
+        ssh_key: None,
     };
     Plan::new(
         1_700_000_000,

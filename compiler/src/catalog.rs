@@ -409,6 +409,7 @@ mod tests {
             transport: Default::default(),
             r#become: false,
             groups: vec![],
+            ssh_key: None,
         }
     }
 

@@ -312,6 +312,7 @@ fn host_fields(
         transport: mc_ir::Transport::Ssh,
         r#become: false,
         groups: Vec::new(),
+        ssh_key: None,
     };
     let mut vars = Value::record(BTreeMap::new());
     for f in &h.fields {
@@ -357,7 +358,18 @@ fn host_fields(
                 info.transport = mc_ir::Transport::Local
             }
             ("become", Value::Bool(b)) => info.r#become = *b,
+            ("ssh_key", Value::Str(s)) if !s.is_empty() => {
+                // Relative to the file that declares the host, like every
+                // path the language reads.
+                let dir = ev.prog.modules.get(fi).and_then(|m| m.fs_path.parent());
+                let key = match dir {
+                    Some(d) if !s.starts_with('/') => d.join(&**s),
+                    _ => std::path::PathBuf::from(&**s),
+                };
+                info.ssh_key = Some(key.to_string_lossy().into_owned());
+            }
             ("address" | "user", _) => bad("a String", &v),
+            ("ssh_key", _) => bad("a path to a private key", &v),
             ("port", _) => bad("an Int", &v),
             ("groups", _) => bad("a list of group names", &v),
             ("transport", _) => bad("\"ssh\" or \"local\"", &v),

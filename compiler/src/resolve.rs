@@ -24,6 +24,7 @@ pub const HOST_FIELDS: &[&str] = &[
     "vars",
     "transport",
     "become",
+    "ssh_key",
 ];
 pub const GROUP_FIELDS: &[&str] = &["vars", "children"];
 

@@ -191,6 +191,7 @@ fn main() {
             transport: Transport::Ssh,
             r#become: false,
             groups: vec![],
+            ssh_key: None,
         })
         .collect();
     let source: Arc<dyn CatalogSource> = Arc::new(BenchSource { hosts });

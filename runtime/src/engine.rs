@@ -2002,6 +2002,7 @@ mod tests {
             transport: Transport::Local,
             r#become: false,
             groups: vec![],
+            ssh_key: None,
         };
         let (a, b, c, d) = (res("/a"), res("/b"), res("/c"), res("/d"));
         let catalog = Catalog {
@@ -2102,6 +2103,7 @@ mod tests {
             port: None,
             transport: Transport::Ssh,
             r#become: false,
+            ssh_key: None,
             groups: vec!["web".into()],
         };
         assert!(sel.selects_host(&h));

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod engine;
 pub mod hash;
 pub mod limit;
+pub mod onboard;
 pub mod policy;
 pub mod render;
 pub mod runners;

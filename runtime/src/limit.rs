@@ -76,6 +76,7 @@ impl HostPattern {
             transport: mc_ir::Transport::Ssh,
             r#become: false,
             groups: Vec::new(),
+            ssh_key: None,
         })
     }
 
@@ -107,6 +108,7 @@ mod tests {
             transport: Transport::Ssh,
             r#become: false,
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            ssh_key: None,
         }
     }
 

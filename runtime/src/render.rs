@@ -609,6 +609,7 @@ mod tests {
                     transport: Transport::Ssh,
                     r#become: false,
                     groups: vec![],
+                    ssh_key: None,
                 },
                 catalog: None,
                 resources: vec![

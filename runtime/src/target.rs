@@ -97,6 +97,7 @@ mod tests {
                 transport: Transport::Local,
                 r#become: false,
                 groups: vec![],
+                ssh_key: None,
             },
             edges: vec![edge(&pkg, &conf), edge(&conf, &svc)],
             resources: vec![pkg, conf, svc, other],

@@ -158,7 +158,7 @@ async fn connect_as(
                 let command_line = format!(
                     "if [ \"$(id -un)\" = {who} ]; then exec sh -c {boot}; else exec sudo -n -H -u {who} -- sh -c {boot}; fi"
                 );
-                start_ssh_runner(host, opts, session, false, command_line).await?
+                start_ssh_runner(host, opts, session, false, command_line, None).await?
             }
         };
         session.runs_as = Some(user.to_string());
@@ -342,7 +342,16 @@ async fn connect_ssh(
         let socket = dir.join(master_key(host, opts));
         if let Some(session) = resume_master(&socket).await {
             let session = Arc::new(session);
-            match start_ssh_runner(host, opts, session.clone(), true, command_line.clone()).await {
+            match start_ssh_runner(
+                host,
+                opts,
+                session.clone(),
+                true,
+                command_line.clone(),
+                None,
+            )
+            .await
+            {
                 Ok(s) => return Ok(with_runs_as(s, host)),
                 // The master answered but its connection is gone (the
                 // server went away before ServerAlive noticed): replace it.
@@ -356,8 +365,88 @@ async fn connect_ssh(
         let session = connect_master(host, opts, Some(&dir), true).await?;
         (adopt_master(session, &socket).await?, true)
     };
-    let s = start_ssh_runner(host, opts, Arc::new(session), persistent, command_line).await?;
+    let s = start_ssh_runner(
+        host,
+        opts,
+        Arc::new(session),
+        persistent,
+        command_line,
+        None,
+    )
+    .await?;
     Ok(with_runs_as(s, host))
+}
+
+/// How the first login of `mc onboard` becomes root.
+#[derive(Clone, Copy, Debug)]
+pub enum Elevation<'a> {
+    /// The login is root.
+    None,
+    /// `sudo -n`: the login may sudo without a password.
+    Sudo,
+    /// `sudo -S`, fed this password on stdin.
+    SudoPassword(&'a str),
+}
+
+/// Starts a root runner over an ssh master that `mc onboard` opened
+/// itself (control socket `socket`, e.g. after a password login) and
+/// completes `hello`. The master stays up when the session closes.
+pub async fn connect_over_master(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    socket: &Path,
+    elevation: Elevation<'_>,
+) -> Result<RunnerSession, TransportError> {
+    let session = Arc::new(openssh::Session::resume_mux(socket.into(), None));
+    let boot = shell_quote(&bootstrap_script(&opts.runner));
+    let (command_line, password) = match elevation {
+        Elevation::None => (format!("exec sh -c {boot}"), None),
+        Elevation::Sudo => (format!("exec sudo -n sh -c {boot}"), None),
+        // -k: never a cached ticket, so sudo always reads the password line
+        // (else the bootstrap would read it).
+        Elevation::SudoPassword(p) => (format!("exec sudo -S -k -p '' sh -c {boot}"), Some(p)),
+    };
+    let budget =
+        opts.connect_timeout * 3 + Duration::from_secs(30 + opts.runner.max_size() as u64 / 65_536);
+    let started = tokio::time::timeout(budget, async {
+        let mut s = start_ssh_runner(host, opts, session, true, command_line, password).await?;
+        s.runs_as = Some("root".into());
+        hello(s).await
+    })
+    .await;
+    started.unwrap_or(Err(TransportError::Timeout(budget)))
+}
+
+/// Runs `command` over a master's control socket with `input` on its
+/// stdin; its exit code (-1 when killed by a signal), stdout and stderr.
+pub async fn master_command(
+    socket: &Path,
+    command: &str,
+    input: &[u8],
+) -> Result<(i32, String, String), TransportError> {
+    let session = openssh::Session::resume_mux(socket.into(), None);
+    let mut child = session
+        .raw_command(command)
+        .stdin(openssh::Stdio::piped())
+        .stdout(openssh::Stdio::piped())
+        .stderr(openssh::Stdio::piped())
+        .spawn()
+        .await
+        .map_err(|e| TransportError::Connect(error_chain(&e)))?;
+    if let Some(mut stdin) = child.stdin().take() {
+        let _ = stdin.write_all(input).await;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| TransportError::Lost(error_chain(&e)))?;
+    // A resumed session leaves the master up: it is `mc onboard`'s to close.
+    drop(session);
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 fn main_command_line(host: &HostInfo, opts: &ConnectOptions) -> String {
@@ -419,6 +508,9 @@ async fn connect_master(
     }
     if let Some(user) = &host.user {
         builder.user(user.clone());
+    }
+    if let Some(key) = &host.ssh_key {
+        builder.keyfile(key);
     }
     if let Some(port) = host.port {
         builder.port(port);
@@ -497,7 +589,7 @@ fn sweep_dead_sockets(dir: &Path) {
 }
 
 /// Asks the master behind `socket` to exit and removes the socket.
-async fn stop_master(socket: &Path) {
+pub async fn stop_master(socket: &Path) {
     let session = openssh::Session::resume_mux(socket.into(), None);
     let _ = tokio::time::timeout(Duration::from_secs(5), session.close()).await;
     let _ = std::fs::remove_file(socket);
@@ -562,10 +654,14 @@ pub fn master_key(host: &HostInfo, opts: &ConnectOptions) -> String {
         .ssh_config
         .as_deref()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
-    let id = format!(
+    let mut id = format!(
         "user={:?}\naddress={}\nport={:?}\nconfig={:?}\ntrust_new={}",
         host.user, host.address, host.port, config, opts.trust_new_host_keys
     );
+    // Added only when set, so existing sockets keep their names.
+    if let Some(key) = &host.ssh_key {
+        id.push_str(&format!("\nkey={key}"));
+    }
     let mut key = sha256_hex(id.as_bytes());
     // Socket paths are limited to about 100 bytes.
     key.truncate(32);
@@ -620,12 +716,15 @@ fn persist_dir(opts: &ConnectOptions) -> Result<PathBuf, String> {
 
 /// Runs the bootstrap `command_line` in a new session of the connection,
 /// uploading the runner when it asks for it.
+/// Starts the runner with `command_line`; `sudo_password` (for `sudo -S`)
+/// goes first on its stdin, before anything the bootstrap reads.
 async fn start_ssh_runner(
     host: &HostInfo,
     opts: &ConnectOptions,
     session: Arc<openssh::Session>,
     persistent: bool,
     command_line: String,
+    sudo_password: Option<&str>,
 ) -> Result<RunnerSession, TransportError> {
     let mut child = session
         .clone()
@@ -646,6 +745,13 @@ async fn start_ssh_runner(
     let stderr = collect_stderr(stderr);
     let mut reader: Reader = BufReader::new(Box::new(stdout));
     let mut writer: Writer = Box::new(stdin);
+    if let Some(password) = sudo_password {
+        let line = zeroize::Zeroizing::new(format!("{password}\n"));
+        let sent = writer.write_all(line.as_bytes()).await;
+        if let Err(e) = sent.and(writer.flush().await) {
+            return Err(TransportError::Lost(format!("answering sudo: {e}")));
+        }
+    }
     let mut line = String::new();
     let n = reader
         .read_line(&mut line)
@@ -982,6 +1088,7 @@ mod tests {
             transport: Transport::Ssh,
             r#become: false,
             groups: vec![],
+            ssh_key: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod import;
 pub mod init;
 pub mod lsp;
+pub mod onboard;
 pub mod plan;
 pub mod run;
 pub mod runs;

@@ -60,6 +60,10 @@ pub struct HostInfo {
     pub r#become: bool,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The private key to log in with (`ssh -i`), an absolute path; the
+    /// ssh configuration's keys otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -359,6 +359,7 @@ mod tests {
             transport: Transport::Ssh,
             r#become: false,
             groups: vec![],
+            ssh_key: None,
         };
         Plan::new(
             1_700_000_000,

@@ -345,6 +345,32 @@ impl PathAt {
         written.map_err(|e| self.fail(e))
     }
 
+    /// [`PathAt::write`], with `check` run on the finished temp file (by
+    /// its path) before it replaces the name: a failed check leaves the
+    /// old file as it was. Used by `file`'s `validate`.
+    pub fn write_checked(
+        &self,
+        data: &[u8],
+        own: Ownership,
+        check: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let (mut f, tmp) = self.create_temp().map_err(|e| e.to_string())?;
+        let written = f
+            .write_all(data)
+            .and_then(|()| set_ownership(&f, own))
+            .and_then(|()| f.sync_all())
+            .map_err(|e| self.fail(e).to_string());
+        drop(f);
+        let dir = self.path.parent().unwrap_or(Path::new("/"));
+        let done = written
+            .and_then(|()| check(&dir.join(&tmp)))
+            .and_then(|()| self.commit(&tmp).map_err(|e| self.fail(e).to_string()));
+        if done.is_err() {
+            self.discard(&tmp);
+        }
+        done
+    }
+
     /// A new, empty, mode 0600 temp file beside the name: random name,
     /// `O_CREAT|O_EXCL|O_NOFOLLOW`, so nothing planted there is opened.
     pub fn create_temp(&self) -> io::Result<(File, OsString)> {

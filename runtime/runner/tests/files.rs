@@ -356,3 +356,51 @@ fn backups_older_than_max_age_are_pruned() {
     );
     s.bye();
 }
+
+#[test]
+fn validate_keeps_the_old_file_when_the_check_refuses_the_new_content() {
+    let h = host();
+    let mut s = Session::greeted(h);
+    let path = "/etc/sudoers.d/mc-validate-test";
+    let rule = |content: &str| {
+        res(
+            "file",
+            path,
+            json!({"content": content, "mode": 0o440, "validate": "visudo -cf %s"}),
+        )
+    };
+    assert_converges(
+        &mut s,
+        &rule("Defaults:nobody !requiretty\n"),
+        Action::Create,
+    );
+
+    // A broken rule never lands: sudo would stop working for everyone.
+    let broken = rule("nobody ALL=(ALL NOPASSWD ALL\n");
+    let plan = s.probe_one(&broken);
+    let result = s.apply(vec![common::item(broken, plan.action)]).1.remove(0);
+    assert_eq!(result.status, mc_runner::protocol::Status::Failed);
+    assert!(
+        result.message.contains("visudo -cf %s"),
+        "{}",
+        result.message
+    );
+    assert_eq!(h.read_file(path).unwrap(), b"Defaults:nobody !requiretty\n");
+    // No candidate is left behind for sudo to read.
+    assert_eq!(
+        h.exec_ok("ls -A /etc/sudoers.d | grep -c validate-test")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+
+    // A command without %s is refused at the probe.
+    let plan = s.probe_one(&res(
+        "file",
+        path,
+        json!({"content": "x\n", "validate": "visudo -c"}),
+    ));
+    assert!(plan.error.unwrap().contains("%s"));
+    h.exec_ok(&format!("rm -f {path}")).unwrap();
+    s.bye();
+}

@@ -27,6 +27,7 @@ pub fn ssh_host(name: &str) -> HostInfo {
         transport: Transport::Ssh,
         r#become: false,
         groups: vec![],
+        ssh_key: None,
     }
 }
 

@@ -84,6 +84,18 @@ echo ready
 while read -r _; do :; done
 "#;
 
+/// The password of root and `admin` on [`Fleet::start_password_only`] hosts.
+pub const PASSWORD: &str = "fresh-host-pw";
+
+/// How the hosts of a fleet let people log in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// Root with the fleet's key.
+    Key,
+    /// Root and `admin` with [`PASSWORD`], no keys.
+    Password,
+}
+
 /// A set of running test hosts. Dropping it stops them.
 pub struct Fleet {
     dir: Option<tempfile::TempDir>,
@@ -118,6 +130,18 @@ struct HostProcess {
 impl Fleet {
     /// Starts `n` hosts named `host1` … `hostN`.
     pub fn start(n: usize) -> Result<Fleet> {
+        Fleet::start_with(n, Login::Key)
+    }
+
+    /// Starts `n` hosts that only take passwords, as a fresh machine does
+    /// before it is onboarded: root has no authorized key, and root and
+    /// `admin` (a member of `sudo`, whose rule asks for the password) log in
+    /// with [`PASSWORD`]. `host.ssh()` does not work on them; `exec` does.
+    pub fn start_password_only(n: usize) -> Result<Fleet> {
+        Fleet::start_with(n, Login::Password)
+    }
+
+    fn start_with(n: usize, login: Login) -> Result<Fleet> {
         preflight()?;
         collect_stale_fleet_dirs();
         let dir = tempfile::Builder::new()
@@ -140,7 +164,7 @@ impl Fleet {
             known_hosts: client.join("known_hosts"),
         };
         for i in 1..=n {
-            let host = Host::start(&root, &format!("host{i}"), &private_key, &public_key)?;
+            let host = Host::start(&root, &format!("host{i}"), &private_key, &public_key, login)?;
             fleet.hosts.push(host);
         }
         // Fleet-wide files: every host in one config and one known_hosts.
@@ -248,7 +272,13 @@ pub fn shared(n: usize) -> Result<&'static Fleet> {
 }
 
 impl Host {
-    fn start(fleet_dir: &Path, name: &str, private_key: &Path, public_key: &str) -> Result<Host> {
+    fn start(
+        fleet_dir: &Path,
+        name: &str,
+        private_key: &Path,
+        public_key: &str,
+        login: Login,
+    ) -> Result<Host> {
         let (n, lock) = claim_address()?;
         let address = Ipv4Addr::new(127, 0, 0, n);
         let dir = fleet_dir.join(name);
@@ -269,14 +299,19 @@ impl Host {
         fs::create_dir_all(&ssh_dir)?;
         let host_key = ssh_dir.join("ssh_host_ed25519_key");
         keygen(&host_key, &format!("root@{name}"))?;
-        fs::write(ssh_dir.join("sshd_config"), sshd_config(address))?;
+        fs::write(
+            ssh_dir.join("sshd_config"),
+            sshd_config(address, login == Login::Password),
+        )?;
         fs::write(upper.join("etc/hostname"), format!("{name}\n"))?;
         let dot_ssh = upper.join("root/.ssh");
         fs::create_dir_all(&dot_ssh)?;
         fs::set_permissions(&dot_ssh, fs::Permissions::from_mode(0o700))?;
-        let authorized = dot_ssh.join("authorized_keys");
-        fs::write(&authorized, public_key)?;
-        fs::set_permissions(&authorized, fs::Permissions::from_mode(0o600))?;
+        if login == Login::Key {
+            let authorized = dot_ssh.join("authorized_keys");
+            fs::write(&authorized, public_key)?;
+            fs::set_permissions(&authorized, fs::Permissions::from_mode(0o600))?;
+        }
         fs::create_dir_all(upper.join("var/log"))?;
 
         let host_pub = fs::read_to_string(host_key.with_extension("pub"))?;
@@ -342,7 +377,15 @@ impl Host {
         match host.wait_init().and_then(|pid| {
             host.init_pid = pid;
             host.plug_network(n)?;
-            host.wait_ready()
+            host.wait_ready()?;
+            if login == Login::Password {
+                host.exec_ok(&format!(
+                    "useradd -m -s /bin/bash -G sudo admin && \
+                     printf 'root:%s\\nadmin:%s\\n' {pw} {pw} | chpasswd",
+                    pw = shell_quote(PASSWORD)
+                ))?;
+            }
+            Ok(())
         }) {
             Ok(()) => {}
             Err(e) => {
@@ -713,15 +756,20 @@ fn host_config_block(h: &Host, known_hosts: &Path, key: &Path) -> String {
     )
 }
 
-fn sshd_config(address: Ipv4Addr) -> String {
+fn sshd_config(address: Ipv4Addr, passwords: bool) -> String {
+    let (root, password) = if passwords {
+        ("yes", "yes")
+    } else {
+        ("prohibit-password", "no")
+    };
     format!(
         "ListenAddress {address}:22\n\
          HostKey /etc/ssh/ssh_host_ed25519_key\n\
          PidFile /run/sshd.pid\n\
          UsePAM no\n\
-         PermitRootLogin prohibit-password\n\
+         PermitRootLogin {root}\n\
          PubkeyAuthentication yes\n\
-         PasswordAuthentication no\n\
+         PasswordAuthentication {password}\n\
          KbdInteractiveAuthentication no\n\
          AuthorizedKeysFile .ssh/authorized_keys\n\
          StrictModes yes\n\

@@ -35,6 +35,13 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
         }
         None => spec.text("content")?.map(Content::Text),
     };
+    if let Some(v) = spec.str("validate")? {
+        if !v.contains("%s") {
+            return Err(format!(
+                "`validate` must name the candidate file as %s, e.g. \"visudo -cf %s\"; got {v:?}"
+            ));
+        }
+    }
     if content.is_none() && spec.str("source")?.is_some() {
         return Err("`source` must be inlined into `content` by the compiler".into());
     }
@@ -321,6 +328,32 @@ pub fn fix(spec: &Spec, plan: &Plan) -> Result<(), String> {
             None => meta.map(|m| m.gid()),
         },
     };
-    at.write(&data, own)
-        .map_err(|e| format!("writing {}: {e}", d.path))
+    match spec.str("validate")? {
+        None => at
+            .write(&data, own)
+            .map_err(|e| format!("writing {}: {e}", d.path)),
+        Some(check) => at
+            .write_checked(&data, own, |candidate| validate(check, candidate))
+            .map_err(|e| format!("writing {}: {e}", d.path)),
+    }
+}
+
+/// Runs `validate` with `%s` replaced by the candidate file (as Ansible's
+/// `validate`): the new content replaces the file only when it exits 0.
+fn validate(command: &str, candidate: &Path) -> Result<(), String> {
+    let quoted = format!("'{}'", candidate.to_string_lossy().replace('\'', r"'\''"));
+    let line = command.replace("%s", &quoted);
+    let out = sys::run("sh", &["-c", &line])?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if why.is_empty() {
+        why = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    }
+    Err(format!(
+        "`{command}` refused the new content ({}){}{why}",
+        out.status,
+        if why.is_empty() { "" } else { ": " }
+    ))
 }
