@@ -237,12 +237,7 @@ async fn onboard_over(
             let off = onboard::disable_passwords(&mut session, record).await;
             // sshd re-read its configuration: prove the key still gets in.
             let proven = match off {
-                Ok(()) => transport::connect(&managed, &opts)
-                    .await
-                    .map(|s| tokio::spawn(s.close()))
-                    .map_err(|e| {
-                        format!("the key login failed after password logins were turned off: {e}")
-                    }),
+                Ok(()) => key_login_after_reload(&managed, &opts).await,
                 Err(e) => Err(e),
             };
             session.close().await;
@@ -263,6 +258,35 @@ async fn onboard_over(
     }
     root.close().await;
     Ok(())
+}
+
+/// A new key login once sshd has reloaded. sshd re-executes itself on
+/// SIGHUP and refuses connections for a moment meanwhile, so a refused
+/// connection is tried again for a few seconds; anything else fails at once.
+async fn key_login_after_reload(
+    managed: &mc_ir::HostInfo,
+    opts: &ConnectOptions,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match transport::connect(managed, opts).await {
+            Ok(s) => {
+                s.close().await;
+                return Ok(());
+            }
+            Err(e)
+                if e.to_string().contains("Connection refused")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the key login failed after password logins were turned off: {e}"
+                ))
+            }
+        }
+    }
 }
 
 fn rollback(args: RollbackArgs) -> Result<(), String> {
@@ -340,6 +364,9 @@ fn rollback(args: RollbackArgs) -> Result<(), String> {
         }),
     };
     undone?;
+    if record.previous_sshd_config.is_some() {
+        wait_for_sshd(&record.address, record.port.unwrap_or(22));
+    }
     if let Some(file) = &record.known_hosts {
         forget_known_host(
             Path::new(file),
@@ -368,6 +395,26 @@ fn rollback(args: RollbackArgs) -> Result<(), String> {
         }
     );
     Ok(())
+}
+
+/// Waits (up to 15 s) until sshd, re-executing after a reload, takes
+/// connections again, so the next login does not meet a refused port.
+fn wait_for_sshd(address: &str, port: u16) {
+    use std::net::ToSocketAddrs;
+    let Some(addr) = (address, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// The known_hosts file for a rollback's own login: the recorded one, or
