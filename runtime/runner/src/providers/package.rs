@@ -373,6 +373,11 @@ fn run_manager(m: Manager, install: bool, args: &[String]) -> Result<(), String>
                 "Dpkg::Options::=--force-confdef",
                 "-o",
                 "Dpkg::Options::=--force-confold",
+                // Another apt or dpkg at work (unattended-upgrades, cloud-init,
+                // a trigger still finishing): wait for it, as Ansible's
+                // `lock_timeout`, instead of failing at once.
+                "-o",
+                "DPkg::Lock::Timeout=120",
             ]);
             if install {
                 c.args(["--no-install-recommends", "--allow-downgrades", "install"]);
