@@ -80,6 +80,16 @@ impl Project {
         extra: &[&str],
         password: &str,
     ) -> (i32, String, String) {
+        self.onboard_as("web", host, user, extra, password)
+    }
+    fn onboard_as(
+        &self,
+        name: &str,
+        host: &Host,
+        user: &str,
+        extra: &[&str],
+        password: &str,
+    ) -> (i32, String, String) {
         let mut cmd = mc(self.path());
         cmd.args([
             "onboard",
@@ -89,7 +99,7 @@ impl Project {
             "--user",
             user,
         ])
-        .args(["--name", "web", "--password-stdin", "--ssh-config"])
+        .args(["--name", name, "--password-stdin", "--ssh-config"])
         .arg(self.ssh_config())
         .args(extra);
         run_with(&mut cmd, &format!("{password}\n"))
@@ -276,12 +286,16 @@ fn a_sudo_user_with_a_password_onboards_against_a_vouched_host_key() {
 
     // A wrong password: a clear error, nothing on the host, no key left.
     let vouched = ["--host-key-fingerprint", fingerprint];
-    let (code, _, err) = p.onboard(host, "admin", &vouched, "not-the-password");
+    // (A dotted name: its key's `.pub` must go too.)
+    let (code, _, err) = p.onboard_as("web.example", host, "admin", &vouched, "not-the-password");
     assert_ne!(code, 0);
     assert!(err.contains("logging in"), "{err}");
     assert!(!err.contains("not-the-password"), "{err}");
     assert!(!user_exists(host, "mc"));
-    assert!(!p.path().join(".mc/keys/web").exists());
+    let keys = std::fs::read_dir(p.path().join(".mc/keys"))
+        .unwrap()
+        .count();
+    assert_eq!(keys, 0, "no key is left after a failed onboarding");
 
     let sshd_before = host.read_file("/etc/ssh/sshd_config").unwrap();
     let (code, out, err) = p.onboard(host, "admin", &vouched, PASSWORD);

@@ -197,13 +197,18 @@ fn ssh(args: SshArgs) -> Result<(), String> {
         }
         if generated {
             let _ = std::fs::remove_file(&private_key);
-            let _ = std::fs::remove_file(private_key.with_extension("pub"));
+            let _ = std::fs::remove_file(format!("{}.pub", private_key.display()));
         }
         return Err(e);
     }
     save_record(&record_path, &record)?;
     audit(&store, "onboard", &record);
-    print_inventory_item(&record, &private_key, check.added_fingerprints.as_deref());
+    let trusted = match check.accept_new {
+        // What the host showed at first contact, as ssh recorded it.
+        true => fingerprints(&check.file),
+        false => check.added_fingerprints.clone(),
+    };
+    print_inventory_item(&record, &private_key, trusted.as_deref());
     Ok(())
 }
 
@@ -682,7 +687,7 @@ fn host_key_check(
         return Ok(HostKeyCheck {
             file,
             accept_new: true,
-            added_fingerprints: Some("(trusted at first contact)".into()),
+            added_fingerprints: None,
         });
     }
     let scanned = key_scan(&args.host, args.port)?;
@@ -712,6 +717,21 @@ fn host_key_check(
         accept_new: false,
         added_fingerprints: Some(wanted.clone()),
     })
+}
+
+/// The `SHA256:…` fingerprints of the keys in a known_hosts file.
+fn fingerprints(file: &Path) -> Option<String> {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let fps: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    (!fps.is_empty()).then(|| fps.join(", "))
 }
 
 /// `ssh-keyscan` of the host: (fingerprint line, known_hosts line) per key.

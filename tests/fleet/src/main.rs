@@ -1,6 +1,8 @@
-//! `mc-testfleet N DIR`: starts N test hosts for scripts (benchmarks,
-//! trying `mc` by hand), writes their description to DIR and keeps them up
-//! until its stdin closes.
+//! `mc-testfleet [--password-only] N DIR`: starts N test hosts for scripts
+//! (benchmarks, trying `mc` by hand), writes their description to DIR and
+//! keeps them up until its stdin closes. `--password-only` hosts take
+//! root's and `admin`'s password (`fresh-host-pw`) and no key, as a fresh
+//! machine before `mc onboard`.
 //!
 //! DIR receives `ssh_config` (every host, strict host keys), `known_hosts`,
 //! `id_ed25519` (root's key on every host) and `hosts.tsv`: one line per
@@ -27,7 +29,11 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let passwords = args.first().is_some_and(|a| a == "--password-only");
+    if passwords {
+        args.remove(0);
+    }
     let (n, out) = match args.as_slice() {
         [n, dir] => (
             n.parse::<usize>()
@@ -36,9 +42,13 @@ fn run() -> Result<()> {
                 .with_context(|| format!("{n:?} is not a host count"))?,
             PathBuf::from(dir),
         ),
-        _ => bail!("usage: mc-testfleet N DIR (starts N hosts, describes them in DIR, stops them when stdin closes)"),
+        _ => bail!("usage: mc-testfleet [--password-only] N DIR (starts N hosts, describes them in DIR, stops them when stdin closes)"),
     };
-    let fleet = mc_testfleet::Fleet::start(n)?;
+    let fleet = if passwords {
+        mc_testfleet::Fleet::start_password_only(n)?
+    } else {
+        mc_testfleet::Fleet::start(n)?
+    };
     describe(&fleet, &out)?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "ready")?;
