@@ -321,3 +321,48 @@ fn a_sudo_user_with_a_password_onboards_against_a_vouched_host_key() {
     assert_ne!(code, 0);
     assert!(err.contains("already onboarded"), "{err}");
 }
+
+#[test]
+fn a_key_login_onboards_an_existing_user_and_rollback_gives_back_its_keys() {
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let p = Project::new();
+    // The management user exists already, with a key of its own.
+    let theirs = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ8a5s0FQ6bqW4v0h8bXq0o1Y7bq4xkzZ2cC3mJQbQ1x ops@laptop";
+    host.exec_ok(&format!(
+        "useradd -m -s /bin/sh mc && usermod -p '*' mc && mkdir -p /home/mc/.ssh && \
+         echo {} > /home/mc/.ssh/authorized_keys && chown -R mc: /home/mc/.ssh",
+        shell_quote(theirs)
+    ))
+    .unwrap();
+    let key = fleet.private_key().to_str().unwrap();
+    let (code, out, err) = p.onboard(
+        host,
+        "root",
+        &["--login-key", key, "--trust-new-host-key"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let keys = host.exec_ok("cat /home/mc/.ssh/authorized_keys").unwrap();
+    assert!(
+        keys.contains("ops@laptop") && keys.contains("mc@web"),
+        "{keys}"
+    );
+
+    let (code, out, err) = run_with(
+        mc(p.path())
+            .args(["onboard", "rollback", "web", "--ssh-config"])
+            .arg(p.ssh_config()),
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        user_exists(host, "mc"),
+        "a user onboarding did not create stays"
+    );
+    assert_eq!(
+        host.exec_ok("cat /home/mc/.ssh/authorized_keys").unwrap(),
+        format!("{theirs}\n")
+    );
+    assert!(!host.path_exists("/etc/sudoers.d/mc-mc").unwrap());
+}
