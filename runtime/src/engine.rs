@@ -457,7 +457,7 @@ impl Runtime {
     /// Records a sealed plan as `pending`, with its audit entry: only
     /// plans recorded this way can be applied.
     pub fn save_plan(&self, plan: &Plan) -> Result<(), RuntimeError> {
-        let body = plan.to_json_pretty();
+        let body = plan.to_json();
         let c = plan.counts();
         let detail = serde_json::json!({
             "hosts": plan.host_names(),

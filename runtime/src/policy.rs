@@ -148,8 +148,8 @@ pub fn check_plan_in(store: &StateStore, plan: &Plan) -> Result<(), Refusal> {
     let stored = store
         .plan_body(&plan.hash)
         .map_err(unreadable)?
-        .and_then(|body| Plan::from_json(&body).ok())
-        .filter(|p| p.verify() && p.hash == plan.hash)
+        .and_then(|body| Plan::verified_head(&body).ok())
+        .filter(|p| p.hash == plan.hash)
         .ok_or_else(|| {
             untrusted(
                 "its record in the state store was altered (it no longer matches its hash)".into(),

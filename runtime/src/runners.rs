@@ -6,6 +6,7 @@
 //! build of your own (its architecture is read from its ELF header).
 
 use crate::hash::sha256_hex;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +20,8 @@ pub struct RunnerBinary {
     pub path: Option<PathBuf>,
     /// sha256 of the file: the runner reports the same value as `build_id`.
     pub hash: String,
-    pub bytes: Arc<Vec<u8>>,
+    /// Borrowed from the `mc` executable when embedded: never copied.
+    pub bytes: Arc<Cow<'static, [u8]>>,
     /// The CPU architecture as `uname -m` names it (`x86_64`, `aarch64`).
     pub arch: String,
 }
@@ -39,16 +41,16 @@ impl RunnerBinary {
         Ok(RunnerBinary {
             path: Some(path.to_path_buf()),
             hash: sha256_hex(&bytes),
-            bytes: Arc::new(bytes),
+            bytes: Arc::new(Cow::Owned(bytes)),
             arch,
         })
     }
 
-    fn embedded(arch: &str, bytes: &[u8]) -> RunnerBinary {
+    fn embedded(arch: &str, bytes: &'static [u8]) -> RunnerBinary {
         RunnerBinary {
             path: None,
             hash: sha256_hex(bytes),
-            bytes: Arc::new(bytes.to_vec()),
+            bytes: Arc::new(Cow::Borrowed(bytes)),
             arch: arch.to_string(),
         }
     }
@@ -164,7 +166,7 @@ impl Runners {
         private_dir(&dir, uid)?;
         let file = dir.join(format!("mc-runner-{}", runner.hash));
         if !file.is_file() {
-            write_executable(&file, &runner.bytes)
+            write_executable(&file, &runner.bytes[..])
                 .map_err(|e| format!("writing the runner to {}: {e}", file.display()))?;
         }
         Ok(file)
@@ -238,9 +240,9 @@ mod tests {
     fn the_build_embeds_a_static_runner_for_this_machine() {
         let runners = Runners::embedded();
         let runner = runners.for_arch(std::env::consts::ARCH).unwrap();
-        assert_eq!(elf_arch(&runner.bytes), Some(std::env::consts::ARCH));
+        assert_eq!(elf_arch(&runner.bytes[..]), Some(std::env::consts::ARCH));
         assert!(
-            !has_interpreter(&runner.bytes),
+            !has_interpreter(&runner.bytes[..]),
             "the embedded runner needs a dynamic loader"
         );
     }

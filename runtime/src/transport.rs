@@ -771,7 +771,7 @@ async fn start_ssh_runner(
         "MC-UPLOAD" => {
             let runner = opts.runner.for_arch(arch).map_err(TransportError::Runner)?;
             writer
-                .write_all(&runner.bytes)
+                .write_all(&runner.bytes[..])
                 .await
                 .map_err(|e| TransportError::Lost(format!("uploading the runner: {e}")))?;
             writer

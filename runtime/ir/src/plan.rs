@@ -5,7 +5,6 @@
 //! hash (sha256 of the canonical JSON of the plan without its `hash` field),
 //! so an edited plan file is refused.
 
-use crate::hash::{canonical_json, sha256_hex};
 use crate::{Catalog, HostInfo, ResourceId, Risk};
 use serde::{Deserialize, Serialize};
 
@@ -275,11 +274,102 @@ impl Plan {
 
     /// The content hash: sha256 of the canonical JSON without `hash`.
     pub fn content_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        if let serde_json::Value::Object(map) = &mut value {
-            map.remove("hash");
+        let hosts = self.hosts.iter().map(|h| Ok(h.clone_value()));
+        self.head().hash_with(hosts).unwrap_or_default()
+    }
+
+    /// Everything but the hosts.
+    fn head(&self) -> Plan {
+        Plan {
+            schema: self.schema,
+            created_at: self.created_at,
+            source_digest: self.source_digest.clone(),
+            project: self.project.clone(),
+            vars: self.vars.clone(),
+            hosts: Vec::new(),
+            required_approvals: self.required_approvals.clone(),
+            policy: self.policy.clone(),
+            forbid_self_approval: self.forbid_self_approval,
+            hash: self.hash.clone(),
         }
-        sha256_hex(canonical_json(&value))
+    }
+
+    /// The content hash of this head with `hosts` as its hosts. The same
+    /// bytes as the canonical JSON of the whole plan, but only one host's
+    /// part exists as JSON at a time: a plan of 200 hosts would otherwise
+    /// be copied twice over (its JSON tree and its text).
+    fn hash_with(
+        &self,
+        hosts: impl Iterator<Item = Result<serde_json::Value, String>>,
+    ) -> Result<String, String> {
+        let serde_json::Value::Object(mut fields) =
+            serde_json::to_value(self).map_err(|e| e.to_string())?
+        else {
+            return Err("a plan is not a JSON object".into());
+        };
+        fields.remove("hash");
+        let mut keys: Vec<&String> = fields.keys().collect();
+        keys.sort();
+        let mut h = crate::hash::CanonicalHasher::new();
+        let mut hosts = Some(hosts);
+        h.raw("{");
+        for (i, k) in keys.into_iter().enumerate() {
+            if i > 0 {
+                h.raw(",");
+            }
+            h.key(k);
+            match (k.as_str(), hosts.take()) {
+                ("hosts", Some(list)) => {
+                    h.raw("[");
+                    for (j, host) in list.enumerate() {
+                        if j > 0 {
+                            h.raw(",");
+                        }
+                        h.value(&host?);
+                    }
+                    h.raw("]");
+                }
+                (_, rest) => {
+                    hosts = rest;
+                    h.value(&fields[k.as_str()]);
+                }
+            }
+        }
+        h.raw("}");
+        Ok(h.finish())
+    }
+
+    /// The header of a stored plan (all but its hosts), when its content
+    /// hash is its `hash`: what `mc apply` checks a recorded plan against,
+    /// read a host at a time rather than as a second copy of the plan.
+    pub fn verified_head(text: &str) -> Result<Plan, String> {
+        check_schema(text)?;
+        let raw: RawPlan<'_> =
+            serde_json::from_str(text).map_err(|e| format!("not a plan file: {e}"))?;
+        let head = Plan {
+            schema: raw.schema,
+            created_at: raw.created_at,
+            source_digest: raw.source_digest,
+            project: raw.project,
+            vars: raw.vars,
+            hosts: Vec::new(),
+            required_approvals: raw.required_approvals,
+            policy: raw.policy,
+            forbid_self_approval: raw.forbid_self_approval,
+            hash: raw.hash,
+        };
+        // Each host goes through its type, as a full parse would: the hash
+        // is over what this mc reads, defaults filled in.
+        let hosts = raw.hosts.into_iter().map(|r| {
+            serde_json::from_str::<HostPlan>(r.get())
+                .map(|h| h.clone_value())
+                .map_err(|e| format!("not a plan file: {e}"))
+        });
+        let hash = head.hash_with(hosts)?;
+        if head.hash.is_empty() || hash != head.hash {
+            return Err("its content does not match its hash".into());
+        }
+        Ok(head)
     }
 
     /// Sets `hash` to the content hash.
@@ -320,24 +410,67 @@ impl Plan {
         self.hosts.iter().map(|h| h.host.name.clone()).collect()
     }
 
+    /// Compact JSON: what the state store keeps (a third the size of the
+    /// pretty form, which matters at hundreds of hosts).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
     /// Parses a plan file, refusing other schema versions.
     pub fn from_json(text: &str) -> Result<Plan, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not a plan file: {e}"))?;
-        let schema = value.get("schema").and_then(|s| s.as_u64());
-        if !schema
-            .is_some_and(|s| (u64::from(PLAN_SCHEMA_MIN)..=u64::from(PLAN_SCHEMA)).contains(&s))
-        {
-            return Err(format!(
-                "plan schema {} is not supported (this mc reads schema {PLAN_SCHEMA})",
-                schema.map_or("missing".to_string(), |s| s.to_string())
-            ));
-        }
-        serde_json::from_value(value).map_err(|e| format!("not a plan file: {e}"))
+        check_schema(text)?;
+        serde_json::from_str(text).map_err(|e| format!("not a plan file: {e}"))
+    }
+}
+
+/// Refuses plan text of a schema this mc does not read (before the whole
+/// of it is parsed).
+fn check_schema(text: &str) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: Option<serde_json::Value>,
+    }
+    let found: Schema = serde_json::from_str(text).map_err(|e| format!("not a plan file: {e}"))?;
+    let schema = found.schema.as_ref().and_then(|s| s.as_u64());
+    if !schema.is_some_and(|s| (u64::from(PLAN_SCHEMA_MIN)..=u64::from(PLAN_SCHEMA)).contains(&s)) {
+        return Err(format!(
+            "plan schema {} is not supported (this mc reads schema {PLAN_SCHEMA})",
+            schema.map_or("missing".to_string(), |s| s.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// A plan with its hosts left as text: [`Plan::verified_head`]. Its
+/// fields and defaults are [`Plan`]'s.
+#[derive(Deserialize)]
+struct RawPlan<'a> {
+    schema: u32,
+    created_at: i64,
+    source_digest: String,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    vars: std::collections::BTreeMap<String, String>,
+    #[serde(borrow)]
+    hosts: Vec<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    required_approvals: Vec<String>,
+    #[serde(default)]
+    policy: Vec<PolicyFinding>,
+    #[serde(default)]
+    forbid_self_approval: bool,
+    #[serde(default)]
+    hash: String,
+}
+
+impl HostPlan {
+    fn clone_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
@@ -348,6 +481,7 @@ fn is_false(b: &bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::{canonical_json, sha256_hex};
     use crate::{Transport, CATALOG_SCHEMA};
 
     fn plan() -> Plan {
@@ -402,6 +536,39 @@ mod tests {
         assert!(back.verify());
         assert_eq!(p.counts().update, 1);
         assert_eq!(p.counts().changes(), 1);
+    }
+
+    #[test]
+    fn the_hash_is_that_of_the_whole_plans_canonical_json() {
+        // Hashed a host at a time, but the same bytes as before: plans
+        // recorded by earlier versions still verify.
+        let mut p = plan();
+        p.hosts.push(p.hosts[0].clone());
+        p.hosts[1].host.name = "web2".into();
+        p.vars.insert("tier".into(), "prod".into());
+        p.required_approvals.push("why".into());
+        let mut whole = serde_json::to_value(&p).unwrap();
+        whole.as_object_mut().unwrap().remove("hash");
+        assert_eq!(p.content_hash(), sha256_hex(canonical_json(&whole)));
+        let mut empty = plan();
+        empty.hosts.clear();
+        let mut whole = serde_json::to_value(&empty).unwrap();
+        whole.as_object_mut().unwrap().remove("hash");
+        assert_eq!(empty.content_hash(), sha256_hex(canonical_json(&whole)));
+    }
+
+    #[test]
+    fn a_stored_plan_is_verified_a_host_at_a_time() {
+        let p = plan();
+        let head = Plan::verified_head(&p.to_json()).unwrap();
+        assert_eq!(head.hash, p.hash);
+        assert!(head.hosts.is_empty());
+        assert_eq!(head.required_approvals, p.required_approvals);
+        let edited = p.to_json().replace("/etc/motd", "/etc/shadow");
+        assert!(Plan::verified_head(&edited).is_err());
+        let mut other = serde_json::to_value(&p).unwrap();
+        other["schema"] = 99.into();
+        assert!(Plan::verified_head(&other.to_string()).is_err());
     }
 
     #[test]
