@@ -1097,7 +1097,7 @@ mod tests {
         let runner = RunnerBinary {
             path: None,
             hash: "h".into(),
-            bytes: Arc::new(Vec::new()),
+            bytes: Arc::new(Vec::new().into()),
             arch: "x86_64".into(),
         };
         let opts = ConnectOptions::new(runner);
@@ -1122,7 +1122,7 @@ mod tests {
         let runner = RunnerBinary {
             path: None,
             hash: "h".into(),
-            bytes: Arc::new(Vec::new()),
+            bytes: Arc::new(Vec::new().into()),
             arch: "x86_64".into(),
         };
         let mut opts = ConnectOptions::new(runner);
@@ -1141,7 +1141,7 @@ mod tests {
         let runner = |arch: &str, hash: &str, size: usize| RunnerBinary {
             path: None,
             hash: hash.into(),
-            bytes: Arc::new(vec![0; size]),
+            bytes: Arc::new(vec![0; size].into()),
             arch: arch.into(),
         };
         let runners = Runners::from(runner("x86_64", "abc", 42));

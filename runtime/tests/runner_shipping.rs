@@ -42,7 +42,7 @@ fn the_shipped_runner_answers_hello_in_an_empty_chroot() {
     assert!(!has_interpreter(&runner.bytes), "the runner is dynamic");
     let root = tempfile::tempdir().unwrap();
     let exe = root.path().join("mc-runner");
-    std::fs::write(&exe, runner.bytes.as_slice()).unwrap();
+    std::fs::write(&exe, &runner.bytes[..]).unwrap();
     std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     // Nothing but the runner: no libc, no loader, no /proc, no /etc.
     let entries: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
@@ -87,7 +87,7 @@ async fn the_test_hosts_run_the_uploaded_static_runner_and_keep_the_newest_build
     let shipped = h
         .read_file(&format!("/var/lib/mc/runner/mc-runner-{}", runner.hash))
         .unwrap();
-    assert_eq!(shipped, *runner.bytes, "the upload is byte for byte");
+    assert_eq!(shipped[..], runner.bytes[..], "the upload is byte for byte");
     let kept = h.exec_ok("ls /var/lib/mc/runner").unwrap();
     let kept: Vec<&str> = kept.lines().collect();
     assert_eq!(kept.len(), RUNNER_BUILDS_KEPT, "{kept:?}");
