@@ -7,21 +7,13 @@ use mc_testfleet::{shell_quote, Fleet, Host, PASSWORD};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
+mod common;
+
+/// `mc -C DIR`.
 fn mc(dir: &Path) -> Command {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "mc-runner", "--bin", "mc-runner"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build for mc-runner");
-        assert!(status.success(), "building mc-runner failed");
-    });
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mc"));
-    cmd.stdin(Stdio::null()).arg("-C").arg(dir);
+    let mut cmd = common::mc("onboard");
+    cmd.arg("-C").arg(dir);
     cmd
 }
 

@@ -9,11 +9,10 @@
 //! (`MC_BENCH_HOSTS` changes the host count).
 
 use mc_ir::{Catalog, CATALOG_SCHEMA};
-use mc_ir::{Edge, EdgeKind, HostInfo, Meta, Resource, ResourceId, Transport, Value};
+use mc_ir::{Edge, EdgeKind, HostInfo, Resource, ResourceId, Transport, Value};
 use mc_runtime::{
     ApplyOptions, CatalogSource, ConnectOptions, Quiet, Runners, Runtime, Selection, StateStore,
 };
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,17 +21,7 @@ struct BenchSource {
 }
 
 fn res(type_name: &str, title: &str, attrs: Vec<(&str, Value)>) -> Resource {
-    Resource {
-        id: ResourceId::new(type_name, title),
-        type_name: type_name.into(),
-        title: title.into(),
-        attrs: attrs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect::<BTreeMap<_, _>>(),
-        meta: Meta::default(),
-        source: None,
-    }
+    Resource::with_attrs(type_name, title, attrs)
 }
 
 fn s(v: &str) -> Value {

@@ -5,7 +5,7 @@
 //! [`Onboarding`] record so `mc onboard rollback` can put it back.
 
 use crate::transport::RunnerSession;
-use mc_ir::{Meta, Resource, ResourceId, Value};
+use mc_ir::{Resource, Value};
 use mc_runner::protocol::{Action, ApplyItem, EventKind, Request, Response, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -292,17 +292,7 @@ fn strings(items: &[String]) -> Value {
 }
 
 fn resource(type_name: &str, title: &str, attrs: Vec<(&str, Value)>) -> Resource {
-    Resource {
-        id: ResourceId::new(type_name, title),
-        type_name: type_name.into(),
-        title: title.into(),
-        attrs: attrs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect::<BTreeMap<_, _>>(),
-        meta: Meta::default(),
-        source: None,
-    }
+    Resource::with_attrs(type_name, title, attrs)
 }
 
 /// Runs `body` with `/bin/sh` on the host as a `command` resource; its

@@ -110,6 +110,25 @@ pub struct Resource {
     pub source: Option<SourceLoc>,
 }
 
+impl Resource {
+    /// A resource with these attributes and default meta, for code that
+    /// builds one by hand (`mc onboard`, benchmarks) rather than compiling it.
+    pub fn with_attrs<'a>(
+        type_name: &str,
+        title: &str,
+        attrs: impl IntoIterator<Item = (&'a str, Value)>,
+    ) -> Resource {
+        Resource {
+            id: ResourceId::new(type_name, title),
+            type_name: type_name.into(),
+            title: title.into(),
+            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            meta: Meta::default(),
+            source: None,
+        }
+    }
+}
+
 /// Meta-attributes accepted by every resource (the ordering ones, `requires`,
 /// `before`, `notify`, `subscribe`, become edges in [`Catalog::edges`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
