@@ -59,6 +59,12 @@ impl Project {
     fn path(&self) -> &Path {
         self.dir.path()
     }
+    /// `mc ARGS --ssh-config CONFIG` in the project.
+    fn mc_ssh(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = mc(self.path());
+        cmd.args(args).arg("--ssh-config").arg(self.ssh_config());
+        run_with(&mut cmd, "")
+    }
     fn ssh_config(&self) -> PathBuf {
         self.path().join("ssh_config")
     }
@@ -219,21 +225,11 @@ fn a_password_only_host_is_onboarded_applied_to_with_the_new_key_and_rolled_back
 
     // The printed item works as it is, with the new key.
     write_project(&p, &out);
-    let (code, out, err) = run_with(
-        mc(p.path())
-            .args(["apply", "--yes", "--ssh-config"])
-            .arg(p.ssh_config()),
-        "",
-    );
+    let (code, out, err) = p.mc_ssh(&["apply", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(host.read_file("/etc/onboarded").unwrap(), b"managed\n");
 
-    let (code, out, err) = run_with(
-        mc(p.path())
-            .args(["onboard", "rollback", "web", "--ssh-config"])
-            .arg(p.ssh_config()),
-        "",
-    );
+    let (code, out, err) = p.mc_ssh(&["onboard", "rollback", "web"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!user_exists(host, "mc"), "the management user is gone");
     assert!(!host.path_exists("/etc/sudoers.d/mc-mc").unwrap());
@@ -300,12 +296,7 @@ fn a_sudo_user_with_a_password_onboards_against_a_vouched_host_key() {
     );
 
     write_project(&p, &out);
-    let (code, out, err) = run_with(
-        mc(p.path())
-            .args(["apply", "--yes", "--ssh-config"])
-            .arg(p.ssh_config()),
-        "",
-    );
+    let (code, out, err) = p.mc_ssh(&["apply", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(host.read_file("/etc/onboarded").unwrap(), b"managed\n");
     // Onboarding the same name twice is refused.
@@ -341,12 +332,7 @@ fn a_key_login_onboards_an_existing_user_and_rollback_gives_back_its_keys() {
         "{keys}"
     );
 
-    let (code, out, err) = run_with(
-        mc(p.path())
-            .args(["onboard", "rollback", "web", "--ssh-config"])
-            .arg(p.ssh_config()),
-        "",
-    );
+    let (code, out, err) = p.mc_ssh(&["onboard", "rollback", "web"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         user_exists(host, "mc"),

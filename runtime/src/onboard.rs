@@ -260,16 +260,11 @@ async fn write_checked(
     let attrs = vec![
         ("content", Value::String(content.to_string())),
         ("owner", Value::String("root".into())),
-        ("group", Value::String(root_group())),
+        ("group", Value::String("root".into())),
         ("mode", Value::Int(mode)),
         ("validate", Value::String(validate.into())),
     ];
     apply(session, resource("file", path, attrs)).await
-}
-
-/// Group 0 is `root` on Linux (`wheel` on the BSDs, which mc does not run on).
-fn root_group() -> String {
-    "root".into()
 }
 
 /// Whether two authorized_keys lines hold the same key (type and base64),
@@ -304,7 +299,7 @@ async fn script(session: &mut RunnerSession, title: &str, body: &str) -> Result<
     ];
     let r = resource("command", title, attrs);
     let mut lines = Vec::new();
-    let item = item(r, Action::Create);
+    let item = ApplyItem::new(r, Action::Create);
     let resp = session
         .request(&Request::Apply { items: vec![item] }, |ev| {
             if ev.kind == EventKind::Output {
@@ -347,27 +342,13 @@ async fn apply(session: &mut RunnerSession, r: Resource) -> Result<(), String> {
     let resp = session
         .request(
             &Request::Apply {
-                items: vec![item(r, action)],
+                items: vec![ApplyItem::new(r, action)],
             },
             |_| {},
         )
         .await
         .map_err(|e| e.to_string())?;
     applied(resp, &what).map(|_| ())
-}
-
-fn item(resource: Resource, action: Action) -> ApplyItem {
-    ApplyItem {
-        resource,
-        action,
-        refresh: false,
-        refresh_action: None,
-        sensitive: Vec::new(),
-        scrub: Vec::new(),
-        after: Vec::new(),
-        notified_by: Vec::new(),
-        notify_actions: BTreeMap::new(),
-    }
 }
 
 fn applied(resp: Response, what: &str) -> Result<String, String> {

@@ -225,10 +225,9 @@ async fn onboard_over(
 ) -> Result<(), String> {
     let opts = connect_options(runner, first.login.ssh_config.clone());
     let elevation = elevation(socket, first).await?;
-    let mut root =
-        transport::connect_over_master(&host_info(first, None), &opts, socket, elevation)
-            .await
-            .map_err(|e| format!("starting the runner over the first login: {e}"))?;
+    let mut root = transport::connect_over_master(&host_info(first), &opts, socket, elevation)
+        .await
+        .map_err(|e| format!("starting the runner over the first login: {e}"))?;
     let done = async {
         onboard::prepare_user(&mut root, record).await?;
         let managed = managed_host(record, private_key);
@@ -333,7 +332,7 @@ fn rollback(args: RollbackArgs) -> Result<(), String> {
                 let done = async {
                     let elevation = elevation(&socket, &first).await?;
                     let mut root = transport::connect_over_master(
-                        &host_info(&first, None),
+                        &host_info(&first),
                         &opts,
                         &socket,
                         elevation,
@@ -891,7 +890,8 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn host_info(first: &FirstLogin<'_>, key: Option<&Path>) -> mc_ir::HostInfo {
+/// The host as the first login reaches it.
+fn host_info(first: &FirstLogin<'_>) -> mc_ir::HostInfo {
     mc_ir::HostInfo {
         name: first.address.to_string(),
         address: first.address.to_string(),
@@ -900,7 +900,7 @@ fn host_info(first: &FirstLogin<'_>, key: Option<&Path>) -> mc_ir::HostInfo {
         transport: mc_ir::Transport::Ssh,
         r#become: false,
         groups: Vec::new(),
-        ssh_key: key.map(|k| k.display().to_string()),
+        ssh_key: None,
     }
 }
 

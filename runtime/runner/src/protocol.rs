@@ -129,6 +129,22 @@ pub struct ApplyItem {
 }
 
 impl ApplyItem {
+    /// An item that only does `action` on `resource`: no refresh, nothing
+    /// sensitive, no dependencies within the batch.
+    pub fn new(resource: Resource, action: Action) -> ApplyItem {
+        ApplyItem {
+            resource,
+            action,
+            refresh: false,
+            refresh_action: None,
+            sensitive: Vec::new(),
+            scrub: Vec::new(),
+            after: Vec::new(),
+            notified_by: Vec::new(),
+            notify_actions: BTreeMap::new(),
+        }
+    }
+
     /// What the item's own `refresh` asks, if it is set.
     pub fn action_of_refresh(&self) -> Option<mc_ir::RefreshAction> {
         self.refresh.then(|| {

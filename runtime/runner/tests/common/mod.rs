@@ -203,17 +203,7 @@ pub fn res(type_name: &str, title: &str, attrs: serde_json::Value) -> Resource {
 }
 
 pub fn item(resource: Resource, action: Action) -> ApplyItem {
-    ApplyItem {
-        resource,
-        action,
-        refresh: false,
-        sensitive: Vec::new(),
-        scrub: Vec::new(),
-        after: Vec::new(),
-        notified_by: Vec::new(),
-        refresh_action: None,
-        notify_actions: Default::default(),
-    }
+    ApplyItem::new(resource, action)
 }
 
 /// The full life cycle every provider must pass: plan `first`, apply →
