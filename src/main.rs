@@ -133,6 +133,10 @@ fn main() -> ExitCode {
         Command::Lsp(args) => cmd::lsp::run(args),
         Command::Explain(args) => cmd::explain::run(args),
     };
+    tracing::debug!(
+        statements = mc_runtime::state::statements_run(),
+        "state store statements"
+    );
     telemetry::shutdown();
     code
 }

@@ -9,9 +9,9 @@
 //! lock released, and mc exits; closing the sessions makes each runner end
 //! the commands it is running (see `mc_runner::session`).
 
+use mc_runtime::state::StateLocation;
 use mc_runtime::{Interrupt, Progress, StateStore};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
@@ -26,7 +26,10 @@ pub struct ApplySignals {
 
 impl ApplySignals {
     /// Starts listening; `store` is the state store the run is recorded in.
-    pub fn install(store: PathBuf, progress: Arc<dyn Progress>) -> Result<ApplySignals, String> {
+    pub fn install(
+        store: StateLocation,
+        progress: Arc<dyn Progress>,
+    ) -> Result<ApplySignals, String> {
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let me = ApplySignals {
@@ -57,7 +60,7 @@ impl ApplySignals {
         }
     }
 
-    fn on_signal(&self, sig: i32, store: &std::path::Path) {
+    fn on_signal(&self, sig: i32, store: &StateLocation) {
         let first = self.signal.swap(sig, Ordering::SeqCst) == 0;
         if !self.applying.load(Ordering::SeqCst) {
             eprintln!("\nInterrupted before anything was applied.");
@@ -81,8 +84,8 @@ impl ApplySignals {
 
 /// Records this process's running apply as interrupted and releases its
 /// lock, from a connection of our own (the apply's is busy).
-fn abort_runs(store: &std::path::Path) {
-    let Ok(store) = StateStore::open(store) else {
+fn abort_runs(store: &StateLocation) {
+    let Ok(store) = StateStore::open_at(store) else {
         return;
     };
     let me = std::process::id();

@@ -323,6 +323,9 @@ pub struct Runtime {
     pub parallel: usize,
     /// Recorded in plans (see [`Plan::project`]).
     pub project: Option<String>,
+    /// How long an apply waits for another run's lock on its hosts before
+    /// it is refused (Terraform's `-lock-timeout`; zero: refuse at once).
+    pub lock_timeout: std::time::Duration,
 }
 
 impl Runtime {
@@ -333,6 +336,7 @@ impl Runtime {
             secrets: Arc::new(EnvSecrets),
             parallel: 16,
             project: None,
+            lock_timeout: std::time::Duration::ZERO,
         }
     }
 
@@ -510,7 +514,13 @@ impl Runtime {
         let run_id =
             self.store
                 .start_run("apply", Some(&plan.hash), &plan.source_digest, &hosts)?;
-        if let Err(e) = self.store.acquire_lock(&hosts, run_id) {
+        let locked = {
+            let (store, hosts, wait) = (self.store.clone(), hosts.clone(), self.lock_timeout);
+            tokio::task::spawn_blocking(move || store.acquire_lock_waiting(&hosts, run_id, wait))
+                .await
+                .unwrap_or_else(|e| Err(state::StateError::Other(format!("taking the lock: {e}"))))
+        };
+        if let Err(e) = locked {
             self.store.finish_run(
                 run_id,
                 "refused",

@@ -138,7 +138,7 @@ pub fn check_plan_in(store: &StateStore, plan: &Plan) -> Result<(), Refusal> {
     let not_recorded = || {
         untrusted(format!(
             "it was not recorded by `mc plan` in the state store {} (a plan file is applied only when that exact plan was made and recorded there); run `mc plan` again",
-            store.path().display()
+            store.location()
         ))
     };
     let record = store

@@ -93,7 +93,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         if opts.serial.is_none() && project.join("main.mc").is_file() {
             opts.serial = project_serial(&project)?;
         }
-        let signals = ApplySignals::install(rt.store.path().to_path_buf(), progress.clone())?;
+        let signals = ApplySignals::install(rt.store.spec(), progress.clone())?;
         signals.applying();
         opts.interrupt = signals.interrupt.clone();
         interrupted = Some(signals);
@@ -108,7 +108,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         if opts.serial.is_none() {
             opts.serial = project_serial(&project)?;
         }
-        let signals = ApplySignals::install(rt.store.path().to_path_buf(), progress.clone())?;
+        let signals = ApplySignals::install(rt.store.spec(), progress.clone())?;
         opts.interrupt = signals.interrupt.clone();
         interrupted = Some(signals.clone());
         let sel = args.run.selection();

@@ -23,8 +23,8 @@ pub struct Args {
     /// Project directory (prefer `mc -C DIR`, the same on every command).
     #[arg(short = 'p', long = "project", default_value = ".", hide = true)]
     pub project: PathBuf,
-    /// State store (default: PROJECT/.mc/state.db).
-    #[arg(long, value_name = "FILE")]
+    /// State store: a SQLite file (`sqlite:PATH` or a path) or a shared PostgreSQL database (`postgres://USER@HOST/DB`; the password from `PGPASSWORD`); default `MC_STATE`, else PROJECT/.mc/state.db.
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     #[command(flatten)]
     pub output: super::Output,
@@ -69,7 +69,7 @@ fn resolve(args: &Args, plan: &str) -> Result<(StateStore, String), String> {
             return Err(format!(
                 "{} was not recorded by `mc plan` in {}; only recorded plans can be approved",
                 path.display(),
-                store.path().display()
+                store.location()
             ));
         }
         return Ok((store, parsed.hash));
@@ -85,7 +85,7 @@ fn resolve(args: &Args, plan: &str) -> Result<(StateStore, String), String> {
         .map_err(|e| e.to_string())?;
     match found.as_slice() {
         [one] => Ok((store, one.hash.clone())),
-        [] => Err(format!("no plan {plan} in {}", store.path().display())),
+        [] => Err(format!("no plan {plan} in {}", store.location())),
         many => Err(format!(
             "{plan} matches {} plans; give more of the hash",
             many.len()

@@ -18,8 +18,8 @@ pub struct Args {
         global = true
     )]
     pub project: PathBuf,
-    /// State store (default: PROJECT/.mc/state.db).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// State store: a SQLite file (`sqlite:PATH` or a path) or a shared PostgreSQL database (`postgres://USER@HOST/DB`; the password from `PGPASSWORD`); default `MC_STATE`, else PROJECT/.mc/state.db.
+    #[arg(long, value_name = "FILE|URL", global = true)]
     pub state: Option<PathBuf>,
     #[command(flatten)]
     pub output: super::Output,

@@ -1,5 +1,6 @@
 //! `mc plan`: probe hosts and show what an apply would change.
 
+use mc_runtime::state::StateLocation;
 use mc_runtime::{CatalogSource, ConnectOptions, Runners, Runtime, Selection, StateStore};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,8 +59,11 @@ pub struct RunArgs {
     /// Hosts worked on at the same time.
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
-    /// State store (default: PROJECT/.mc/state.db).
-    #[arg(long, value_name = "FILE")]
+    /// How long `mc apply` waits for another run's lock on its hosts before giving up (`30s`, `5m`; default: refuse at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// State store: a SQLite file (`sqlite:PATH` or a path) or a shared PostgreSQL database (`postgres://USER@HOST/DB`; the password from `PGPASSWORD`); default `MC_STATE`, else PROJECT/.mc/state.db.
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     /// Set a `param` of the project (repeatable); recorded in the plan.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -99,6 +103,7 @@ impl RunArgs {
             cache: Default::default(),
         });
         rt.parallel = self.parallel.max(1);
+        rt.lock_timeout = self.lock_timeout;
         rt.project = Some(absolute(project));
         Ok(rt)
     }
@@ -132,12 +137,15 @@ pub fn check_targets(targets: &[String], plan: &mc_ir::plan::Plan) -> Result<(),
     }
 }
 
+/// The state store of a run: `--state` (a path, `sqlite:PATH` or
+/// `postgres://…`), else `MC_STATE`, else the project's `.mc/state.db`.
 pub fn open_store(state: Option<&Path>, project: &Path) -> Result<StateStore, String> {
-    let path = match state {
-        Some(p) => p.to_path_buf(),
-        None => StateStore::default_path(project),
+    let location = match (state, std::env::var("MC_STATE")) {
+        (Some(p), _) => StateLocation::parse(&p.to_string_lossy()),
+        (None, Ok(env)) if !env.is_empty() => StateLocation::parse(&env),
+        _ => StateLocation::Sqlite(StateStore::default_path(project)),
     };
-    StateStore::open(&path).map_err(|e| e.to_string())
+    StateStore::open_at(&location).map_err(|e| e.to_string())
 }
 
 /// Secrets for the runtime: the project's encrypted store (`mc secret`),

@@ -13,8 +13,8 @@ pub struct Args {
     /// Project directory (prefer `mc -C DIR`, the same on every command).
     #[arg(short = 'p', long = "project", default_value = ".", hide = true)]
     pub project: PathBuf,
-    /// State store (default: PROJECT/.mc/state.db).
-    #[arg(long, value_name = "FILE")]
+    /// State store: a SQLite file (`sqlite:PATH` or a path) or a shared PostgreSQL database (`postgres://USER@HOST/DB`; the password from `PGPASSWORD`); default `MC_STATE`, else PROJECT/.mc/state.db.
+    #[arg(long, value_name = "FILE|URL")]
     pub state: Option<PathBuf>,
     /// How many runs to list (the latest first).
     #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 20)]

@@ -72,7 +72,7 @@ fn load(args: &Args) -> Result<(Plan, String), String> {
     let found = store.find_plans(&hex).map_err(|e| e.to_string())?;
     let record = match found.as_slice() {
         [one] => one,
-        [] => return Err(format!("no plan {hex} in {}", store.path().display())),
+        [] => return Err(format!("no plan {hex} in {}", store.location())),
         many => {
             return Err(format!(
                 "{hex} matches {} plans; give more of the hash",

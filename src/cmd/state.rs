@@ -3,7 +3,7 @@
 
 use super::plan::open_store;
 use mc_runtime::limit::HostPattern;
-use mc_runtime::state::{format_time, ResourceState};
+use mc_runtime::state::{format_time, ResourceState, StateLocation};
 use mc_runtime::StateStore;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,8 +22,8 @@ pub struct Args {
         global = true
     )]
     pub project: PathBuf,
-    /// State store (default: PROJECT/.mc/state.db).
-    #[arg(long, value_name = "FILE", global = true)]
+    /// State store: a SQLite file (`sqlite:PATH` or a path) or a shared PostgreSQL database (`postgres://USER@HOST/DB`; the password from `PGPASSWORD`); default `MC_STATE`, else PROJECT/.mc/state.db.
+    #[arg(long, value_name = "FILE|URL", global = true)]
     pub state: Option<PathBuf>,
 }
 
@@ -74,10 +74,20 @@ pub enum Action {
         )]
         limit: Vec<String>,
     },
-    /// Copy the state store to FILE (SQLite online backup; safe while mc runs).
+    /// Copy the state store to FILE, a SQLite file (SQLite's online backup, or
+    /// a snapshot of a PostgreSQL store; safe while mc runs).
     Backup { file: PathBuf },
     /// Replace the state store with the backup in FILE.
     Restore { file: PathBuf },
+    /// Copy the whole state store into another, new one: a local SQLite
+    /// store into a team's PostgreSQL database, or back. Ids, history and
+    /// the audit chain are kept; then point `--state`/`MC_STATE` at it.
+    Migrate {
+        /// The new store: `postgres://USER@HOST/DB` (password from
+        /// `PGPASSWORD`), `sqlite:PATH` or a path. It must be empty.
+        #[arg(long, value_name = "URL|FILE")]
+        to: String,
+    },
     /// Show who holds the apply lock.
     Locks,
     /// Release apply locks left by a crashed run.
@@ -110,14 +120,25 @@ fn state(args: &Args) -> Result<(), String> {
         Action::Forget { id, limit } => forget(&store, id, limit)?,
         Action::Backup { file } => {
             store.backup(file).map_err(err)?;
-            crate::outln!("backed up {} to {}", store.path().display(), file.display());
+            crate::outln!("backed up {} to {}", store.location(), file.display());
         }
         Action::Restore { file } => {
             store.restore(file).map_err(err)?;
+            crate::outln!("restored {} from {}", store.location(), file.display());
+        }
+        Action::Migrate { to } => {
+            let location = StateLocation::parse(to);
+            let target = StateStore::open_at(&location).map_err(err)?;
+            store.copy_into(&target).map_err(err)?;
+            let detail = serde_json::json!({ "from": store.location(), "to": target.location() });
+            target.audit("state.migrate", &detail).map_err(err)?;
+            store.audit("state.migrate", &detail).map_err(err)?;
             crate::outln!(
-                "restored {} from {}",
-                store.path().display(),
-                file.display()
+                "copied {} to {}: {} runs, {} audit entries; use it with --state or MC_STATE",
+                store.location(),
+                target.location(),
+                target.list_runs(usize::MAX).map_err(err)?.len(),
+                target.audit_entries(None).map_err(err)?.len()
             );
         }
         Action::Locks => {

@@ -11,9 +11,9 @@ pub struct Args {
     /// `mc plan -o`.
     #[arg(default_value = ".")]
     pub path: PathBuf,
-    /// Use this state store instead of the project's.
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
+    /// Use this state store instead of the project's: a SQLite file or a shared PostgreSQL database (`postgres://USER@HOST/DB`, password from `PGPASSWORD`); default `MC_STATE`.
+    #[arg(long, value_name = "FILE|URL", env = "MC_STATE")]
+    pub state: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -22,9 +22,11 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(1);
     }
     let app = match (&args.state, args.path.is_file()) {
-        (Some(state), _) => mc_tui::app_for_store(state),
-        (None, true) => mc_tui::app_for_plan_file(&args.path),
-        (None, false) => mc_tui::app_for_project(&args.path),
+        (Some(state), _) if !state.is_empty() => {
+            mc_tui::app_for_store(&mc_runtime::state::StateLocation::parse(state))
+        }
+        (_, true) => mc_tui::app_for_plan_file(&args.path),
+        (_, false) => mc_tui::app_for_project(&args.path),
     };
     match app.and_then(mc_tui::run) {
         Ok(()) => ExitCode::SUCCESS,

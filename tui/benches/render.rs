@@ -27,7 +27,8 @@ fn benches(c: &mut Criterion) {
         fixture::fill_large(&store, 100, 100)
     };
 
-    let mut app = mc_tui::app_for_store(&path).expect("app");
+    let mut app = mc_tui::app_for_store(&mc_runtime::state::StateLocation::Sqlite(path.clone()))
+        .expect("app");
     fixture::refresh(&mut app);
     app.update(mc_tui::Action::OpenRun(run));
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
@@ -50,7 +51,9 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("startup: open store to first frame with data", |b| {
         b.iter(|| {
-            let mut app = mc_tui::app_for_store(&path).expect("app");
+            let mut app =
+                mc_tui::app_for_store(&mc_runtime::state::StateLocation::Sqlite(path.clone()))
+                    .expect("app");
             fixture::refresh(&mut app);
             let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
             terminal.draw(|f| app.draw(f)).expect("draw");

@@ -3,9 +3,8 @@
 //! over the real [`StateStore`].
 
 use mc_ir::plan::Plan;
-use mc_runtime::state::{EventRecord, HostResult, ResourceResult, RunRecord};
+use mc_runtime::state::{EventRecord, HostResult, ResourceResult, RunRecord, StateLocation};
 use mc_runtime::StateStore;
-use std::path::{Path, PathBuf};
 
 /// Everything the run-detail view shows about one run.
 #[derive(Clone, Debug, Default)]
@@ -86,15 +85,18 @@ pub struct StoreSource {
 }
 
 impl StoreSource {
-    /// Opens `path`, refusing to create a store that does not exist.
-    pub fn open(path: &Path) -> Result<StoreSource, String> {
-        if !path.is_file() {
-            return Err(format!(
-                "no state store at {}: run `mc apply` or `mc plan` in the project first",
-                path.display()
-            ));
+    /// Opens the store at `location`, refusing to create a SQLite store
+    /// that does not exist.
+    pub fn open(location: &StateLocation) -> Result<StoreSource, String> {
+        if let StateLocation::Sqlite(path) = location {
+            if !path.is_file() {
+                return Err(format!(
+                    "no state store at {}: run `mc apply` or `mc plan` in the project first",
+                    path.display()
+                ));
+            }
         }
-        let store = StateStore::open(path).map_err(|e| e.to_string())?;
+        let store = StateStore::open_at(location).map_err(|e| e.to_string())?;
         StoreSource::new(store)
     }
 
@@ -102,8 +104,9 @@ impl StoreSource {
         Ok(StoreSource { store })
     }
 
-    pub fn path(&self) -> PathBuf {
-        self.store.path().to_path_buf()
+    /// Where the store is (a path, or a PostgreSQL URL without password).
+    pub fn location(&self) -> String {
+        self.store.location()
     }
 }
 

@@ -21,6 +21,7 @@ pub use app::{App, Mode, Tab};
 pub use data::{DataSource, Decision, DriftEntry, PendingPlan, RunDetail, StoreSource};
 
 use mc_ir::plan::Plan;
+use mc_runtime::state::StateLocation;
 use ratatui::buffer::Buffer;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,13 +29,14 @@ use std::sync::Arc;
 /// `mc tui DIR`: the views over `DIR/.mc/state.db`.
 pub fn app_for_project(dir: &Path) -> Result<App, String> {
     let path = mc_runtime::StateStore::default_path(dir);
-    app_for_store(&path)
+    app_for_store(&StateLocation::Sqlite(path))
 }
 
-/// The views over the state store at `path`.
-pub fn app_for_store(path: &Path) -> Result<App, String> {
-    let source = StoreSource::open(path)?;
-    Ok(App::new(Arc::new(source), path.display().to_string()))
+/// The views over the state store at `location` (a SQLite file, or a
+/// shared PostgreSQL store: the live view of an apply run elsewhere).
+pub fn app_for_store(location: &StateLocation) -> Result<App, String> {
+    let source = StoreSource::open(location)?;
+    Ok(App::new(Arc::new(source), location.display()))
 }
 
 /// `mc tui plan.json`: the plan viewer.

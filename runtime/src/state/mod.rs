@@ -1,16 +1,27 @@
-//! The state store: one SQLite database (WAL) per project, `.mc/state.db`.
+//! The state store: by default one SQLite database (WAL) per project,
+//! `.mc/state.db`; for a team, one PostgreSQL database shared by every
+//! checkout (`--state postgres://…`, `MC_STATE`, `project { state = … }`).
 //!
 //! It holds runs and their per-host and per-resource results, the last
 //! applied state of every resource (digests only, never secret values), the
 //! facts cache, plans, pending notifications, the live event stream of a
 //! running apply, the hash-chained audit log and the apply lock.
 //!
-//! One `Connection` behind a mutex: writes are short, and SQLite serialises
-//! writers anyway. Other processes (the TUI, a second `mc`) read concurrently
-//! thanks to WAL and wait on `busy_timeout` for writes.
+//! One connection behind a mutex: writes are short, and both databases
+//! serialise writers (SQLite by itself, PostgreSQL by a transaction
+//! advisory lock). Other processes (the TUI, a second `mc`) read
+//! concurrently and wait for writes. The logic is written once against
+//! [`db::Sql`]; `pg` holds what only PostgreSQL needs.
+
+mod db;
+mod pg;
+mod pg_schema;
+
+pub use db::statements_run;
 
 use crate::hash::sha256_hex;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use db::{params, Row, Sql, Value};
+use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -192,6 +203,8 @@ pub const AUDIT_GENESIS: &str = "00000000000000000000000000000000000000000000000
 pub enum StateError {
     #[error("state store: {}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
+    #[error("state store: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
     #[error("state store: {0}")]
     Io(#[from] std::io::Error),
     #[error(
@@ -230,6 +243,15 @@ fn sqlite_message(e: &rusqlite::Error) -> String {
         "{e} (SQLite code {}): {what}; free space there and rerun",
         f.extended_code
     )
+}
+
+/// The server's message when it sent one ("relation … does not exist"),
+/// else the client's ("connection closed").
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {}", db.message()),
+        None => format!("PostgreSQL: {e}"),
+    }
 }
 
 fn lock_held_message(holders: &[LockRecord]) -> String {
@@ -411,8 +433,54 @@ impl LockRecord {
 }
 
 pub struct StateStore {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    db: Db,
+}
+
+/// Where a store lives: a SQLite file (`sqlite:PATH` or a bare path) or a
+/// PostgreSQL database (`postgres://…` / `postgresql://…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl StateLocation {
+    /// Parses `--state`, `MC_STATE` or `project { state = … }`.
+    pub fn parse(s: &str) -> StateLocation {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            StateLocation::Postgres(s.to_string())
+        } else {
+            StateLocation::Sqlite(PathBuf::from(s.strip_prefix("sqlite:").unwrap_or(s)))
+        }
+    }
+
+    /// How messages name it: the path, or the URL without its password.
+    pub fn display(&self) -> String {
+        match self {
+            StateLocation::Sqlite(p) => p.display().to_string(),
+            StateLocation::Postgres(url) => pg::redact(url),
+        }
+    }
+}
+
+enum Db {
+    Sqlite {
+        conn: Mutex<Connection>,
+        path: PathBuf,
+    },
+    Postgres(Box<pg::Pg>),
+}
+
+/// SQLite through the [`Sql`] interface.
+struct Lite<'a>(&'a Connection);
+
+impl Sql for Lite<'_> {
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        db::sqlite_exec(self.0, sql, params)
+    }
+    fn rows(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        db::sqlite_rows(self.0, sql, params)
+    }
 }
 
 impl StateStore {
@@ -421,7 +489,8 @@ impl StateStore {
         project_dir.join(".mc").join("state.db")
     }
 
-    /// Opens (creating if needed) the store and runs pending migrations.
+    /// Opens (creating if needed) the SQLite store at `path` and runs
+    /// pending migrations.
     pub fn open(path: &Path) -> Result<StateStore> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
@@ -435,49 +504,128 @@ impl StateStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let store = StateStore {
-            conn: Mutex::new(conn),
-            path: path.to_path_buf(),
+            db: Db::Sqlite {
+                conn: Mutex::new(conn),
+                path: path.to_path_buf(),
+            },
         };
         store.migrate()?;
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the store at `location`: a SQLite file, or a PostgreSQL
+    /// database (created tables and pending migrations included).
+    pub fn open_at(location: &StateLocation) -> Result<StateStore> {
+        match location {
+            StateLocation::Sqlite(path) => StateStore::open(path),
+            StateLocation::Postgres(url) => {
+                let store = StateStore {
+                    db: Db::Postgres(Box::new(pg::Pg::connect(url)?)),
+                };
+                store.migrate()?;
+                Ok(store)
+            }
+        }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// The SQLite file, or `None` for a PostgreSQL store.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.db {
+            Db::Sqlite { path, .. } => Some(path),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// Where the store is, for messages.
+    pub fn location(&self) -> String {
+        match &self.db {
+            Db::Sqlite { path, .. } => path.display().to_string(),
+            Db::Postgres(pg) => pg.display.clone(),
+        }
+    }
+
+    /// Where the store is, to open it again (another connection).
+    pub fn spec(&self) -> StateLocation {
+        match &self.db {
+            Db::Sqlite { path, .. } => StateLocation::Sqlite(path.clone()),
+            Db::Postgres(pg) => StateLocation::Postgres(pg.url.clone()),
+        }
+    }
+
+    /// Whether the store is shared through PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    fn sqlite(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written
         // (transactions roll back on drop), so a poisoned mutex is usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the database outside any transaction.
+    fn read<T: Send>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T> + Send) -> Result<T> {
+        match &self.db {
+            Db::Sqlite { conn, .. } => f(&mut Lite(&Self::sqlite(conn))),
+            Db::Postgres(pg) => pg.with(|c| f(c)),
+        }
+    }
+
+    /// Runs `f` in a write transaction that commits when it returns `Ok`.
+    /// Writers are serialised (SQLite's `BEGIN IMMEDIATE`, a transaction
+    /// advisory lock in PostgreSQL), so audit entries chain in order.
+    fn write<T: Send>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T> + Send) -> Result<T> {
+        match &self.db {
+            Db::Sqlite { conn, .. } => {
+                let mut conn = Self::sqlite(conn);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&mut Lite(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Db::Postgres(pg) => pg.with(|c| {
+                c.transaction(|tx| {
+                    tx.exec("SELECT pg_advisory_xact_lock(?1)", &params![pg::WRITE_KEY])?;
+                    f(tx)
+                })
+            }),
+        }
     }
 
     fn migrate(&self) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as u32;
-        if version > known {
-            return Err(StateError::TooNew {
-                path: self.path.display().to_string(),
-                found: version,
-                known,
-            });
+        match &self.db {
+            Db::Sqlite { conn, path } => {
+                let mut conn = Self::sqlite(conn);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+                let known = MIGRATIONS.len() as u32;
+                if version > known {
+                    return Err(StateError::TooNew {
+                        path: path.display().to_string(),
+                        found: version,
+                        known,
+                    });
+                }
+                for sql in &MIGRATIONS[version as usize..] {
+                    tx.execute_batch(sql)?;
+                }
+                if version < known {
+                    tx.pragma_update(None, "user_version", known)?;
+                }
+                tx.commit()?;
+                Ok(())
+            }
+            Db::Postgres(pg) => pg.migrate(),
         }
-        for sql in &MIGRATIONS[version as usize..] {
-            tx.execute_batch(sql)?;
-        }
-        if version < known {
-            tx.pragma_update(None, "user_version", known)?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self
-            .conn()
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        match &self.db {
+            Db::Sqlite { conn, .. } => {
+                Ok(Self::sqlite(conn).pragma_query_value(None, "user_version", |r| r.get(0))?)
+            }
+            Db::Postgres(pg) => pg.with(pg::schema_version),
+        }
     }
 
     // ---- runs -------------------------------------------------------------
@@ -490,105 +638,117 @@ impl StateStore {
         source_digest: &str,
         hosts: &[String],
     ) -> Result<i64> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO runs (kind, status, started_at, plan_hash, source_digest, hosts, actor, pid)
-             VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                kind,
-                now(),
-                plan_hash,
-                source_digest,
-                to_json(hosts),
-                actor(),
-                std::process::id()
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        let p = params![
+            kind,
+            now(),
+            plan_hash,
+            source_digest,
+            to_json(hosts),
+            actor(),
+            i64::from(std::process::id())
+        ];
+        self.read(|db| {
+            db.row(
+                "INSERT INTO runs (kind, status, started_at, plan_hash, source_digest, hosts, actor, pid)
+                 VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                &p,
+            )?
+            .ok_or_else(|| StateError::Other("no id for the new run".into()))?
+            .int(0)
+        })
     }
 
     pub fn finish_run(&self, run_id: i64, status: &str, summary: &serde_json::Value) -> Result<()> {
-        self.conn().execute(
-            "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4 WHERE id = ?1",
-            params![run_id, status, now(), summary.to_string()],
-        )?;
+        let p = params![run_id, status, now(), summary.to_string()];
+        self.read(|db| {
+            db.exec(
+                "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4 WHERE id = ?1",
+                &p,
+            )
+        })?;
         Ok(())
     }
 
     /// Runs newest first. A run still marked `running` whose process is gone
     /// is reported as `crashed`.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, kind, status, started_at, finished_at, plan_hash, source_digest, hosts,
-                    actor, pid, summary
-             FROM runs ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit as i64], run_from_row)?;
-        let mut runs = Vec::new();
-        for r in rows {
-            runs.push(r?);
-        }
-        drop(stmt);
-        mark_crashed(&conn, &mut runs)?;
+        let mut runs = self.read(|db| {
+            db.rows(
+                &format!("{RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1"),
+                &params![sql_limit(limit)],
+            )?
+            .iter()
+            .map(run_from_row)
+            .collect::<Result<Vec<_>>>()
+        })?;
+        self.mark_crashed(&mut runs)?;
         Ok(runs)
     }
 
     /// One run, with the same `crashed` rule as [`StateStore::list_runs`].
     pub fn run(&self, run_id: i64) -> Result<Option<RunRecord>> {
-        let conn = self.conn();
-        let run = conn
-            .query_row(
-                "SELECT id, kind, status, started_at, finished_at, plan_hash, source_digest, hosts,
-                        actor, pid, summary
-                 FROM runs WHERE id = ?1",
-                params![run_id],
-                run_from_row,
-            )
-            .optional()?;
+        let run = self.read(|db| {
+            db.row(
+                &format!("{RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                &params![run_id],
+            )?
+            .as_ref()
+            .map(run_from_row)
+            .transpose()
+        })?;
         let mut runs: Vec<RunRecord> = run.into_iter().collect();
-        mark_crashed(&conn, &mut runs)?;
+        self.mark_crashed(&mut runs)?;
         Ok(runs.pop())
     }
 
     pub fn record_host_result(&self, run_id: i64, r: &HostResult) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO host_results
-               (run_id, host, status, changed, unchanged, failed, skipped, error, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                run_id,
-                r.host,
-                r.status,
-                r.changed,
-                r.unchanged,
-                r.failed,
-                r.skipped,
-                r.error,
-                now()
-            ],
-        )?;
+        let p = params![
+            run_id,
+            &r.host,
+            &r.status,
+            r.changed,
+            r.unchanged,
+            r.failed,
+            r.skipped,
+            r.error.as_deref(),
+            now()
+        ];
+        self.read(|db| {
+            db.exec(
+                "INSERT INTO host_results
+                   (run_id, host, status, changed, unchanged, failed, skipped, error, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (run_id, host) DO UPDATE SET status = excluded.status,
+                   changed = excluded.changed, unchanged = excluded.unchanged,
+                   failed = excluded.failed, skipped = excluded.skipped,
+                   error = excluded.error, finished_at = excluded.finished_at",
+                &p,
+            )
+        })?;
         Ok(())
     }
 
     pub fn host_results(&self, run_id: i64) -> Result<Vec<HostResult>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT host, status, changed, unchanged, failed, skipped, error
-             FROM host_results WHERE run_id = ?1 ORDER BY host",
-        )?;
-        let rows = stmt.query_map(params![run_id], |r| {
-            Ok(HostResult {
-                host: r.get(0)?,
-                status: r.get(1)?,
-                changed: r.get(2)?,
-                unchanged: r.get(3)?,
-                failed: r.get(4)?,
-                skipped: r.get(5)?,
-                error: r.get(6)?,
+        self.read(|db| {
+            db.rows(
+                "SELECT host, status, changed, unchanged, failed, skipped, error
+                 FROM host_results WHERE run_id = ?1 ORDER BY host",
+                &params![run_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(HostResult {
+                    host: r.text(0)?,
+                    status: r.text(1)?,
+                    changed: r.u32(2)?,
+                    unchanged: r.u32(3)?,
+                    failed: r.u32(4)?,
+                    skipped: r.u32(5)?,
+                    error: r.opt_text(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            .collect()
+        })
     }
 
     /// Records one resource's outcome and, when it converged, its new
@@ -599,141 +759,153 @@ impl StateStore {
         r: &ResourceResult,
         applied: Option<&ResourceState>,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO resource_results
-               (run_id, host, resource, action, status, message, duration_ms, output)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                run_id,
-                r.host,
-                r.resource,
-                r.action,
-                r.status,
-                r.message,
-                r.duration_ms as i64,
-                r.output
-            ],
-        )?;
-        if let Some(s) = applied {
-            upsert_resource_state(&tx, s)?;
+        let p = params![
+            run_id,
+            &r.host,
+            &r.resource,
+            &r.action,
+            &r.status,
+            r.message.as_deref(),
+            r.duration_ms.min(i64::MAX as u64) as i64,
+            r.output.as_deref()
+        ];
+        let go = |db: &mut dyn Sql| {
+            db.exec(
+                "INSERT INTO resource_results
+                   (run_id, host, resource, action, status, message, duration_ms, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (run_id, host, resource) DO UPDATE SET action = excluded.action,
+                   status = excluded.status, message = excluded.message,
+                   duration_ms = excluded.duration_ms, output = excluded.output",
+                &p,
+            )?;
+            if let Some(s) = applied {
+                upsert_resource_state(db, s)?;
+            }
+            Ok(())
+        };
+        // Without a state change there is one statement: no transaction.
+        match applied {
+            Some(_) => self.write(go),
+            None => self.read(go),
         }
-        tx.commit()?;
-        Ok(())
     }
 
     pub fn resource_results(&self, run_id: i64) -> Result<Vec<ResourceResult>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT host, resource, action, status, message, duration_ms, output
-             FROM resource_results WHERE run_id = ?1 ORDER BY host, rowid",
-        )?;
-        let rows = stmt.query_map(params![run_id], |r| {
-            Ok(ResourceResult {
-                host: r.get(0)?,
-                resource: r.get(1)?,
-                action: r.get(2)?,
-                status: r.get(3)?,
-                message: r.get(4)?,
-                duration_ms: r.get::<_, i64>(5)?.max(0) as u64,
-                output: r.get(6)?,
+        self.read(|db| {
+            db.rows(
+                "SELECT host, resource, action, status, message, duration_ms, output
+                 FROM resource_results WHERE run_id = ?1 ORDER BY host, rowid",
+                &params![run_id],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(ResourceResult {
+                    host: r.text(0)?,
+                    resource: r.text(1)?,
+                    action: r.text(2)?,
+                    status: r.text(3)?,
+                    message: r.opt_text(4)?,
+                    duration_ms: r.int(5)?.max(0) as u64,
+                    output: r.opt_text(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            .collect()
+        })
     }
 
     // ---- last-applied state ------------------------------------------------
 
     pub fn set_resource_state(&self, s: &ResourceState) -> Result<()> {
-        let conn = self.conn();
-        upsert_resource_state(&conn, s)
+        self.read(|db| upsert_resource_state(db, s))
     }
 
     pub fn resource_states(&self, host: &str) -> Result<Vec<ResourceState>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at,
-                    sensitive
-             FROM resource_state WHERE host = ?1 ORDER BY resource",
-        )?;
-        let rows = stmt.query_map(params![host], resource_state_from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.read(|db| {
+            db.rows(
+                &format!("{STATE_COLUMNS} FROM resource_state WHERE host = ?1 ORDER BY resource"),
+                &params![host],
+            )?
+            .iter()
+            .map(resource_state_from_row)
+            .collect()
+        })
     }
 
     /// Every host's last-applied resources, by host then resource.
     pub fn all_resource_states(&self) -> Result<Vec<ResourceState>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT host, resource, type, desired_digest, observed_digest, run_id, applied_at,
-                    sensitive
-             FROM resource_state ORDER BY host, resource",
-        )?;
-        let rows = stmt.query_map([], resource_state_from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.read(|db| {
+            db.rows(
+                &format!("{STATE_COLUMNS} FROM resource_state ORDER BY host, resource"),
+                &[],
+            )?
+            .iter()
+            .map(resource_state_from_row)
+            .collect()
+        })
     }
 
     /// Stops tracking a resource on a host (`mc state forget`): nothing on
     /// the host changes; drift no longer probes it. Audited with the removal,
     /// in one transaction. Returns whether it was tracked.
     pub fn forget_resource(&self, host: &str, resource: &str) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let removed = tx.execute(
-            "DELETE FROM resource_state WHERE host = ?1 AND resource = ?2",
-            params![host, resource],
-        )?;
-        if removed > 0 {
-            append_audit(
-                &tx,
-                "state.forget",
-                &serde_json::json!({ "host": host, "resource": resource }),
+        self.write(|db| {
+            let removed = db.exec(
+                "DELETE FROM resource_state WHERE host = ?1 AND resource = ?2",
+                &params![host, resource],
             )?;
-        }
-        tx.commit()?;
-        Ok(removed > 0)
+            if removed > 0 {
+                append_audit(
+                    db,
+                    "state.forget",
+                    &serde_json::json!({ "host": host, "resource": resource }),
+                )?;
+            }
+            Ok(removed > 0)
+        })
     }
 
     // ---- facts ---------------------------------------------------------------
 
     pub fn cache_facts(&self, host: &str, facts: &serde_json::Value) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO facts (host, facts, gathered_at) VALUES (?1, ?2, ?3)",
-            params![host, facts.to_string(), now()],
-        )?;
+        let p = params![host, facts.to_string(), now()];
+        self.read(|db| {
+            db.exec(
+                "INSERT INTO facts (host, facts, gathered_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (host) DO UPDATE SET facts = excluded.facts,
+                   gathered_at = excluded.gathered_at",
+                &p,
+            )
+        })?;
         Ok(())
     }
 
-    /// Every host's cached facts in the store at `path`, read without
-    /// creating, migrating or locking anything (for `mc check`): empty when
-    /// there is no store there.
+    /// Every host's cached facts in the SQLite store at `path`, read
+    /// without creating, migrating or locking anything (for `mc check`):
+    /// empty when there is no store there.
     pub fn read_cached_facts(path: &Path) -> Result<BTreeMap<String, serde_json::Value>> {
         if !path.is_file() {
             return Ok(BTreeMap::new());
         }
         let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let mut stmt = conn.prepare("SELECT host, facts FROM facts")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (host, text) = row?;
-            if let Ok(facts) = serde_json::from_str(&text) {
-                out.insert(host, facts);
-            }
-        }
-        Ok(out)
+        facts_in(&mut Lite(&conn))
+    }
+
+    /// Every host's cached facts.
+    pub fn all_cached_facts(&self) -> Result<BTreeMap<String, serde_json::Value>> {
+        self.read(facts_in)
     }
 
     /// The cached facts of a host and when they were gathered.
     pub fn cached_facts(&self, host: &str) -> Result<Option<(serde_json::Value, i64)>> {
-        let row: Option<(String, i64)> = self
-            .conn()
-            .query_row(
+        let row = self.read(|db| {
+            db.row(
                 "SELECT facts, gathered_at FROM facts WHERE host = ?1",
-                params![host],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+                &params![host],
+            )?
+            .map(|r| Ok((r.text(0)?, r.int(1)?)))
+            .transpose()
+        })?;
         match row {
             None => Ok(None),
             Some((text, at)) => serde_json::from_str(&text)
@@ -756,46 +928,50 @@ impl StateStore {
         body: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO plans (hash, status, created_at, source_digest, hosts, body)
-             VALUES (?1, 'pending', ?2, ?3, ?4, ?5)",
-            params![hash, now(), source_digest, to_json(hosts), body],
-        )?;
-        if inserted == 1 {
-            let mut detail = detail.clone();
-            match detail.as_object_mut() {
-                Some(d) => {
-                    d.insert("plan".into(), hash.into());
+        let p = params![hash, now(), source_digest, to_json(hosts), body];
+        self.write(|db| {
+            let inserted = db.exec(
+                "INSERT INTO plans (hash, status, created_at, source_digest, hosts, body)
+                 VALUES (?1, 'pending', ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                &p,
+            )?;
+            if inserted == 1 {
+                let mut detail = detail.clone();
+                match detail.as_object_mut() {
+                    Some(d) => {
+                        d.insert("plan".into(), hash.into());
+                    }
+                    None => detail = serde_json::json!({ "plan": hash, "hosts": hosts }),
                 }
-                None => detail = serde_json::json!({ "plan": hash, "hosts": hosts }),
+                append_audit(db, "plan", &detail)?;
             }
-            append_audit(&tx, "plan", &detail)?;
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The audit entries of `kind` about plan `hash`, oldest first.
     fn plan_audit_entries(&self, kind: &str, hash: &str) -> Result<Vec<AuditEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, at, actor, kind, detail, prev_hash, hash FROM audit
-             WHERE kind = ?1 AND instr(detail, ?2) > 0 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![kind, hash], audit_from_row)?;
-        let mut out = Vec::new();
-        for e in rows {
-            let e = e?;
-            let about: Option<String> = serde_json::from_str::<serde_json::Value>(&e.detail)
-                .ok()
-                .and_then(|d| d.get("plan").and_then(|p| p.as_str()).map(str::to_string));
-            if about.as_deref() == Some(hash) {
-                out.push(e);
-            }
-        }
-        Ok(out)
+        let entries = self.read(|db| {
+            db.rows(
+                &format!(
+                    "{AUDIT_COLUMNS} FROM audit WHERE kind = ?1 AND detail LIKE '%' || ?2 || '%'
+                     ORDER BY seq"
+                ),
+                &params![kind, hash],
+            )?
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| {
+                let about: Option<String> = serde_json::from_str::<serde_json::Value>(&e.detail)
+                    .ok()
+                    .and_then(|d| d.get("plan").and_then(|p| p.as_str()).map(str::to_string));
+                about.as_deref() == Some(hash)
+            })
+            .collect())
     }
 
     /// Who recorded plan `hash` with `mc plan`, from its audit entry; `None`
@@ -827,59 +1003,58 @@ impl StateStore {
     }
 
     pub fn plan(&self, hash: &str) -> Result<Option<PlanRecord>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT hash, status, created_at, source_digest, hosts, run_id
-                 FROM plans WHERE hash = ?1",
-                params![hash],
-                plan_from_row,
-            )
-            .optional()?)
+        self.read(|db| {
+            db.row(
+                &format!("{PLAN_COLUMNS} FROM plans WHERE hash = ?1"),
+                &params![hash],
+            )?
+            .as_ref()
+            .map(plan_from_row)
+            .transpose()
+        })
     }
 
     /// Plans newest first, all or only those with one of `statuses`.
     pub fn list_plans(&self, statuses: &[&str], limit: usize) -> Result<Vec<PlanRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT hash, status, created_at, source_digest, hosts, run_id
-             FROM plans ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = stmt.query_map([], plan_from_row)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let r = r?;
-            if statuses.is_empty() || statuses.contains(&r.status.as_str()) {
-                out.push(r);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        let all = self.read(|db| {
+            db.rows(
+                &format!("{PLAN_COLUMNS} FROM plans ORDER BY created_at DESC, rowid DESC"),
+                &[],
+            )?
+            .iter()
+            .map(plan_from_row)
+            .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(all
+            .into_iter()
+            .filter(|r| statuses.is_empty() || statuses.contains(&r.status.as_str()))
+            .take(limit)
+            .collect())
     }
 
     /// The stored plan JSON (as written by `mc plan`).
     pub fn plan_body(&self, hash: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT body FROM plans WHERE hash = ?1",
-                params![hash],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.read(|db| {
+            db.row("SELECT body FROM plans WHERE hash = ?1", &params![hash])?
+                .map(|r| r.text(0))
+                .transpose()
+        })
     }
 
     /// Plans whose hash starts with `prefix` (for `mc approve 3f2a9c…`).
     pub fn find_plans(&self, prefix: &str) -> Result<Vec<PlanRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT hash, status, created_at, source_digest, hosts, run_id
-             FROM plans WHERE substr(hash, 1, length(?1)) = ?1 ORDER BY created_at DESC",
-        )?;
-        let rows = stmt.query_map(params![prefix], plan_from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.read(|db| {
+            db.rows(
+                &format!(
+                    "{PLAN_COLUMNS} FROM plans WHERE substr(hash, 1, length(?1)) = ?1
+                     ORDER BY created_at DESC"
+                ),
+                &params![prefix],
+            )?
+            .iter()
+            .map(plan_from_row)
+            .collect()
+        })
     }
 
     /// Approves or rejects a plan: the status change, the decision record
@@ -894,80 +1069,80 @@ impl StateStore {
         reason: &str,
         extra: &serde_json::Value,
     ) -> Result<PlanDecision> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let status: Option<String> = tx
-            .query_row(
-                "SELECT status FROM plans WHERE hash = ?1",
-                params![hash],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let short = hash.get(..12).unwrap_or(hash);
-        let status = status
-            .ok_or_else(|| StateError::Other(format!("plan {short} is not in the state store")))?;
-        let allowed = match approve {
-            true => status == "pending",
-            false => status == "pending" || status == "approved",
-        };
-        if !allowed {
-            return Err(StateError::Other(format!(
-                "plan {short} is {status}; only a pending plan can be {}",
-                if approve { "approved" } else { "rejected" }
-            )));
-        }
-        let decision = if approve { "approved" } else { "rejected" };
-        tx.execute(
-            "UPDATE plans SET status = ?2 WHERE hash = ?1",
-            params![hash, decision],
-        )?;
-        let mut detail = serde_json::json!({ "plan": hash, "reason": reason });
-        if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
-            for (k, v) in e {
-                d.insert(k.clone(), v.clone());
+        self.write(|db| {
+            let status = db
+                .row("SELECT status FROM plans WHERE hash = ?1", &params![hash])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            let short = hash.get(..12).unwrap_or(hash);
+            let status = status.ok_or_else(|| {
+                StateError::Other(format!("plan {short} is not in the state store"))
+            })?;
+            let allowed = match approve {
+                true => status == "pending",
+                false => status == "pending" || status == "approved",
+            };
+            if !allowed {
+                return Err(StateError::Other(format!(
+                    "plan {short} is {status}; only a pending plan can be {}",
+                    if approve { "approved" } else { "rejected" }
+                )));
             }
-        }
-        let kind = if approve {
-            "plan.approve"
-        } else {
-            "plan.reject"
-        };
-        let seq = append_audit(&tx, kind, &detail)?;
-        let (actor, at) = (actor(), now());
-        tx.execute(
-            "INSERT INTO plan_decisions (plan_hash, decision, actor, at, reason, audit_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![hash, decision, actor, at, reason, seq],
-        )?;
-        tx.commit()?;
-        Ok(PlanDecision {
-            plan_hash: hash.to_string(),
-            decision: decision.to_string(),
-            actor,
-            at,
-            reason: reason.to_string(),
-            audit_seq: seq,
+            let decision = if approve { "approved" } else { "rejected" };
+            db.exec(
+                "UPDATE plans SET status = ?2 WHERE hash = ?1",
+                &params![hash, decision],
+            )?;
+            let mut detail = serde_json::json!({ "plan": hash, "reason": reason });
+            if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
+                for (k, v) in e {
+                    d.insert(k.clone(), v.clone());
+                }
+            }
+            let kind = if approve {
+                "plan.approve"
+            } else {
+                "plan.reject"
+            };
+            let seq = append_audit(db, kind, &detail)?;
+            let (actor, at) = (actor(), now());
+            db.exec(
+                "INSERT INTO plan_decisions (plan_hash, decision, actor, at, reason, audit_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &params![hash, decision, &actor, at, reason, seq],
+            )?;
+            Ok(PlanDecision {
+                plan_hash: hash.to_string(),
+                decision: decision.to_string(),
+                actor,
+                at,
+                reason: reason.to_string(),
+                audit_seq: seq,
+            })
         })
     }
 
     /// Decisions on a plan, oldest first.
     pub fn plan_decisions(&self, hash: &str) -> Result<Vec<PlanDecision>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT plan_hash, decision, actor, at, reason, audit_seq
-             FROM plan_decisions WHERE plan_hash = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![hash], |r| {
-            Ok(PlanDecision {
-                plan_hash: r.get(0)?,
-                decision: r.get(1)?,
-                actor: r.get(2)?,
-                at: r.get(3)?,
-                reason: r.get(4)?,
-                audit_seq: r.get(5)?,
+        self.read(|db| {
+            db.rows(
+                "SELECT plan_hash, decision, actor, at, reason, audit_seq
+                 FROM plan_decisions WHERE plan_hash = ?1 ORDER BY id",
+                &params![hash],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PlanDecision {
+                    plan_hash: r.text(0)?,
+                    decision: r.text(1)?,
+                    actor: r.text(2)?,
+                    at: r.int(3)?,
+                    reason: r.text(4)?,
+                    audit_seq: r.int(5)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            .collect()
+        })
     }
 
     // ---- drift -----------------------------------------------------------------
@@ -979,108 +1154,117 @@ impl StateStore {
         probed: u32,
         items: &[DriftItem],
     ) -> Result<i64> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let drifted = items.iter().filter(|i| i.status == "drifted").count() as u32;
         let errors = items.len() as u32 - drifted;
-        tx.execute(
-            "INSERT INTO drift_reports (at, actor, hosts, probed, drifted, errors)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![now(), actor(), to_json(hosts), probed, drifted, errors],
-        )?;
-        let id = tx.last_insert_rowid();
-        for i in items {
-            tx.execute(
-                "INSERT OR REPLACE INTO drift_items
-                   (report_id, host, resource, status, summary, changes, diff)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    i.host,
-                    i.resource,
-                    i.status,
-                    i.summary,
-                    serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
-                    i.diff
-                ],
+        let p = params![now(), actor(), to_json(hosts), probed, drifted, errors];
+        self.write(|db| {
+            let id = db
+                .row(
+                    "INSERT INTO drift_reports (at, actor, hosts, probed, drifted, errors)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                    &p,
+                )?
+                .ok_or_else(|| StateError::Other("no id for the drift report".into()))?
+                .int(0)?;
+            for i in items {
+                db.exec(
+                    "INSERT INTO drift_items
+                       (report_id, host, resource, status, summary, changes, diff)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (report_id, host, resource) DO UPDATE SET
+                       status = excluded.status, summary = excluded.summary,
+                       changes = excluded.changes, diff = excluded.diff",
+                    &params![
+                        id,
+                        &i.host,
+                        &i.resource,
+                        &i.status,
+                        &i.summary,
+                        serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
+                        i.diff.as_deref()
+                    ],
+                )?;
+            }
+            append_audit(
+                db,
+                "drift",
+                &serde_json::json!({
+                    "report": id, "hosts": hosts, "probed": probed,
+                    "drifted": drifted, "errors": errors,
+                }),
             )?;
-        }
-        append_audit(
-            &tx,
-            "drift",
-            &serde_json::json!({
-                "report": id, "hosts": hosts, "probed": probed,
-                "drifted": drifted, "errors": errors,
-            }),
-        )?;
-        tx.commit()?;
-        Ok(id)
+            Ok(id)
+        })
     }
 
     /// Drift reports newest first.
     pub fn drift_reports(&self, limit: usize) -> Result<Vec<DriftReportRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, at, actor, hosts, probed, drifted, errors
-             FROM drift_reports ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit as i64], |r| {
-            Ok(DriftReportRecord {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                hosts: from_json_list(&r.get::<_, String>(3)?),
-                probed: r.get(4)?,
-                drifted: r.get(5)?,
-                errors: r.get(6)?,
+        self.read(|db| {
+            db.rows(
+                "SELECT id, at, actor, hosts, probed, drifted, errors
+                 FROM drift_reports ORDER BY id DESC LIMIT ?1",
+                &params![sql_limit(limit)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(DriftReportRecord {
+                    id: r.int(0)?,
+                    at: r.int(1)?,
+                    actor: r.text(2)?,
+                    hosts: from_json_list(&r.text(3)?),
+                    probed: r.u32(4)?,
+                    drifted: r.u32(5)?,
+                    errors: r.u32(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            .collect()
+        })
     }
 
     /// The current drift: per host, the findings of the newest report that
     /// covered that host (a later clean report clears earlier findings).
     pub fn current_drift(&self) -> Result<Vec<DriftRecord>> {
-        let reports = self.drift_reports(i64::MAX as usize)?;
-        let mut latest: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let reports = self.drift_reports(usize::MAX)?;
+        let mut latest: BTreeMap<String, (i64, i64)> = Default::default();
         for r in &reports {
             for h in &r.hosts {
                 latest.entry(h.clone()).or_insert((r.id, r.at));
             }
         }
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT host, resource, status, summary, changes, diff
-             FROM drift_items WHERE report_id = ?1 AND host = ?2 ORDER BY resource",
-        )?;
-        let mut out = Vec::new();
-        for (host, (id, at)) in latest {
-            let rows = stmt.query_map(params![id, host], |r| {
-                Ok(DriftItem {
-                    host: r.get(0)?,
-                    resource: r.get(1)?,
-                    status: r.get(2)?,
-                    summary: r.get(3)?,
-                    changes: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
-                    diff: r.get(5)?,
-                })
-            })?;
-            for item in rows {
-                out.push(DriftRecord {
-                    report_id: id,
-                    detected_at: at,
-                    item: item?,
-                });
+        self.read(|db| {
+            let mut out = Vec::new();
+            for (host, (id, at)) in latest {
+                let rows = db.rows(
+                    "SELECT host, resource, status, summary, changes, diff
+                     FROM drift_items WHERE report_id = ?1 AND host = ?2 ORDER BY resource",
+                    &params![id, host],
+                )?;
+                for r in rows {
+                    out.push(DriftRecord {
+                        report_id: id,
+                        detected_at: at,
+                        item: DriftItem {
+                            host: r.text(0)?,
+                            resource: r.text(1)?,
+                            status: r.text(2)?,
+                            summary: r.text(3)?,
+                            changes: serde_json::from_str(&r.text(4)?).unwrap_or_default(),
+                            diff: r.opt_text(5)?,
+                        },
+                    });
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     pub fn set_plan_status(&self, hash: &str, status: &str, run_id: Option<i64>) -> Result<()> {
-        self.conn().execute(
-            "UPDATE plans SET status = ?2, run_id = COALESCE(?3, run_id) WHERE hash = ?1",
-            params![hash, status, run_id],
-        )?;
+        self.read(|db| {
+            db.exec(
+                "UPDATE plans SET status = ?2, run_id = COALESCE(?3, run_id) WHERE hash = ?1",
+                &params![hash, status, run_id],
+            )
+        })?;
         Ok(())
     }
 
@@ -1101,7 +1285,7 @@ impl StateStore {
             "UPDATE plans SET status = 'applied', run_id = ?2
              WHERE hash = ?1 AND status IN ('pending', 'approved')"
         };
-        let changed = self.conn().execute(sql, params![hash, run_id])?;
+        let changed = self.read(|db| db.exec(sql, &params![hash, run_id]))?;
         Ok(changed == 1)
     }
 
@@ -1116,49 +1300,50 @@ impl StateStore {
         resources: &[(String, mc_ir::RefreshAction)],
         run_id: i64,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for (r, action) in resources {
-            let old: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT action FROM pending_notifications WHERE host = ?1 AND resource = ?2",
-                    params![host, r],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            let action = match old {
-                Some(old) => (*action).max(refresh_action_from(old.as_deref())),
-                None => *action,
-            };
-            tx.execute(
-                "INSERT INTO pending_notifications (host, resource, run_id, created_at, action)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (host, resource) DO UPDATE SET action = excluded.action",
-                params![host, r, run_id, now(), refresh_action_name(action)],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.write(|db| {
+            for (r, action) in resources {
+                let old = db
+                    .row(
+                        "SELECT action FROM pending_notifications WHERE host = ?1 AND resource = ?2",
+                        &params![host, r],
+                    )?
+                    .map(|row| row.opt_text(0))
+                    .transpose()?;
+                let action = match old {
+                    Some(old) => (*action).max(refresh_action_from(old.as_deref())),
+                    None => *action,
+                };
+                db.exec(
+                    "INSERT INTO pending_notifications (host, resource, run_id, created_at, action)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (host, resource) DO UPDATE SET action = excluded.action",
+                    &params![host, r, run_id, now(), refresh_action_name(action)],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// The host's pending refreshes: resource and what each asks.
     pub fn pending_notifications(&self, host: &str) -> Result<Vec<(String, mc_ir::RefreshAction)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT resource, action FROM pending_notifications WHERE host = ?1 ORDER BY resource",
-        )?;
-        let rows = stmt.query_map(params![host], |r| {
-            let action: Option<String> = r.get(1)?;
-            Ok((r.get(0)?, refresh_action_from(action.as_deref())))
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.read(|db| {
+            db.rows(
+                "SELECT resource, action FROM pending_notifications WHERE host = ?1 ORDER BY resource",
+                &params![host],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, refresh_action_from(r.opt_text(1)?.as_deref()))))
+            .collect()
+        })
     }
 
     pub fn clear_pending_notification(&self, host: &str, resource: &str) -> Result<()> {
-        self.conn().execute(
-            "DELETE FROM pending_notifications WHERE host = ?1 AND resource = ?2",
-            params![host, resource],
-        )?;
+        self.read(|db| {
+            db.exec(
+                "DELETE FROM pending_notifications WHERE host = ?1 AND resource = ?2",
+                &params![host, resource],
+            )
+        })?;
         Ok(())
     }
 
@@ -1176,55 +1361,58 @@ impl StateStore {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        self.conn().execute(
-            "INSERT INTO events (run_id, at_ms, host, resource, kind, message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![run_id, at_ms, host, resource, kind, message],
-        )?;
+        let p = params![run_id, at_ms, host, resource, kind, message];
+        self.read(|db| {
+            db.exec(
+                "INSERT INTO events (run_id, at_ms, host, resource, kind, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &p,
+            )
+        })?;
         Ok(())
     }
 
     /// Events of a run with an id greater than `after`, oldest first.
     pub fn events_since(&self, run_id: i64, after: i64) -> Result<Vec<EventRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, run_id, at_ms, host, resource, kind, message
-             FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![run_id, after], |r| {
-            Ok(EventRecord {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                at_ms: r.get(2)?,
-                host: r.get(3)?,
-                resource: r.get(4)?,
-                kind: r.get(5)?,
-                message: r.get(6)?,
+        self.read(|db| {
+            db.rows(
+                "SELECT id, run_id, at_ms, host, resource, kind, message
+                 FROM events WHERE run_id = ?1 AND id > ?2 ORDER BY id",
+                &params![run_id, after],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(EventRecord {
+                    id: r.int(0)?,
+                    run_id: r.int(1)?,
+                    at_ms: r.int(2)?,
+                    host: r.text(3)?,
+                    resource: r.opt_text(4)?,
+                    kind: r.text(5)?,
+                    message: r.opt_text(6)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            .collect()
+        })
     }
 
     // ---- audit log -------------------------------------------------------------
 
     /// Appends an entry to the hash-chained audit log.
     pub fn audit(&self, kind: &str, detail: &serde_json::Value) -> Result<i64> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_audit(&tx, kind, detail)?;
-        tx.commit()?;
-        Ok(seq)
+        self.write(|db| append_audit(db, kind, detail))
     }
 
     pub fn audit_entries(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT seq, at, actor, kind, detail, prev_hash, hash FROM audit
-             ORDER BY seq DESC LIMIT ?1",
-        )?;
-        let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = stmt.query_map(params![limit], audit_from_row)?;
-        let mut entries: Vec<AuditEntry> = rows.collect::<std::result::Result<_, _>>()?;
+        let mut entries = self.read(|db| {
+            db.rows(
+                &format!("{AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT ?1"),
+                &params![sql_limit(limit.unwrap_or(usize::MAX))],
+            )?
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()
+        })?;
         entries.reverse();
         Ok(entries)
     }
@@ -1234,15 +1422,21 @@ impl StateStore {
     /// not the previous entry's hash) and a truncated tail (the head
     /// recorded in `meta` is missing).
     pub fn verify_audit(&self) -> Result<AuditVerdict> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT seq, at, actor, kind, detail, prev_hash, hash FROM audit ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([], audit_from_row)?;
+        let (rows, head) = self.read(|db| {
+            let rows = db
+                .rows(&format!("{AUDIT_COLUMNS} FROM audit ORDER BY seq"), &[])?
+                .iter()
+                .map(audit_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            let head = db
+                .row("SELECT value FROM meta WHERE key = 'audit_head'", &[])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            Ok((rows, head))
+        })?;
         let mut prev = AUDIT_GENESIS.to_string();
         let mut expected_seq = 1i64;
-        for row in rows {
-            let e = row?;
+        for e in rows {
             if e.seq != expected_seq {
                 return Ok(AuditVerdict::Broken {
                     seq: expected_seq,
@@ -1264,13 +1458,7 @@ impl StateStore {
             prev = e.hash;
             expected_seq += 1;
         }
-        drop(stmt);
         let entries = expected_seq - 1;
-        let head: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
         let recorded = head.unwrap_or_else(|| format!("0 {AUDIT_GENESIS}"));
         if recorded != format!("{entries} {prev}") {
             return Ok(AuditVerdict::Broken {
@@ -1290,14 +1478,7 @@ impl StateStore {
     /// when empty): keep it outside the database and give it to
     /// [`StateStore::verify_audit_anchor`] later.
     pub fn audit_head(&self) -> Result<String> {
-        let last: Option<(i64, String)> = self
-            .conn()
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let last = self.read(last_audit)?;
         let (seq, hash) = last.unwrap_or((0, AUDIT_GENESIS.to_string()));
         Ok(format!("{seq}:{hash}"))
     }
@@ -1323,10 +1504,12 @@ impl StateStore {
         let found: String = if seq == 0 {
             AUDIT_GENESIS.to_string()
         } else {
-            self.conn()
-                .query_row("SELECT hash FROM audit WHERE seq = ?1", params![seq], |r| {
-                    r.get(0)
-                })?
+            self.read(|db| {
+                db.row("SELECT hash FROM audit WHERE seq = ?1", &params![seq])?
+                    .map(|r| r.text(0))
+                    .transpose()
+            })?
+            .unwrap_or_default()
         };
         if found != want {
             return Ok(AuditVerdict::Broken {
@@ -1342,96 +1525,159 @@ impl StateStore {
     // ---- the apply lock --------------------------------------------------
 
     /// Takes the apply lock on every host in `hosts` for `run_id`, atomically:
-    /// either all of them or none. A holder that is a dead process on this
-    /// machine is taken over (and the takeover audited).
+    /// either all of them or none. A holder that is gone (a dead process on
+    /// this machine; with PostgreSQL, any holder whose session ended) is
+    /// taken over, and the takeover audited. With PostgreSQL the lock is
+    /// also a session advisory lock per host, held by this connection, so
+    /// it ends when this process or its connection does.
     pub fn acquire_lock(&self, hosts: &[String], run_id: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing = locks_in(&tx)?;
-        let mut held = Vec::new();
-        for l in existing.iter().filter(|l| hosts.contains(&l.host)) {
-            if l.is_stale() {
-                tx.execute("DELETE FROM locks WHERE host = ?1", params![l.host])?;
-                append_audit(
-                    &tx,
-                    "lock.takeover",
-                    &serde_json::json!({
-                        "host": l.host, "dead_run": l.run_id, "dead_pid": l.pid, "run": run_id
-                    }),
+        if let Db::Postgres(pg) = &self.db {
+            pg.with(|c| pg::lock_hosts(c, hosts))?;
+        }
+        let pg_held = self.is_postgres();
+        let taken = self.write(|db| {
+            let existing = locks_in(db)?;
+            let mut held = Vec::new();
+            for l in existing.iter().filter(|l| hosts.contains(&l.host)) {
+                // With PostgreSQL the advisory locks just taken prove every
+                // earlier holder of these hosts is gone.
+                if pg_held || l.is_stale() {
+                    db.exec("DELETE FROM locks WHERE host = ?1", &params![&l.host])?;
+                    append_audit(
+                        db,
+                        "lock.takeover",
+                        &serde_json::json!({
+                            "host": l.host, "dead_run": l.run_id, "dead_pid": l.pid, "run": run_id
+                        }),
+                    )?;
+                } else {
+                    held.push(l.clone());
+                }
+            }
+            if !held.is_empty() {
+                return Err(StateError::LockHeld(held));
+            }
+            let pid = std::process::id();
+            let start = process_start_time(pid).unwrap_or_default();
+            let hostname = local_hostname();
+            for h in hosts {
+                db.exec(
+                    "INSERT INTO locks (host, run_id, pid, pid_start, hostname, acquired_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &params![h, run_id, i64::from(pid), &start, &hostname, now()],
                 )?;
-            } else {
-                held.push(l.clone());
+            }
+            append_audit(
+                db,
+                "lock.acquire",
+                &serde_json::json!({ "hosts": hosts, "run": run_id }),
+            )
+        });
+        if let (Err(_), Db::Postgres(pg)) = (&taken, &self.db) {
+            let _ = pg.with(|c| pg::unlock_hosts(c, hosts));
+        }
+        taken.map(|_| ())
+    }
+
+    /// [`StateStore::acquire_lock`], retrying for up to `wait` while
+    /// another run holds a lock (`--lock-timeout`).
+    pub fn acquire_lock_waiting(
+        &self,
+        hosts: &[String],
+        run_id: i64,
+        wait: Duration,
+    ) -> Result<()> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match self.acquire_lock(hosts, run_id) {
+                Err(StateError::LockHeld(h)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StateError::LockHeld(h));
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
             }
         }
-        if !held.is_empty() {
-            return Err(StateError::LockHeld(held));
-        }
-        let pid = std::process::id();
-        let start = process_start_time(pid).unwrap_or_default();
-        let hostname = local_hostname();
-        for h in hosts {
-            tx.execute(
-                "INSERT INTO locks (host, run_id, pid, pid_start, hostname, acquired_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![h, run_id, pid, start, hostname, now()],
-            )?;
-        }
-        append_audit(
-            &tx,
-            "lock.acquire",
-            &serde_json::json!({ "hosts": hosts, "run": run_id }),
-        )?;
-        tx.commit()?;
-        Ok(())
     }
 
     pub fn release_lock(&self, run_id: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute("DELETE FROM locks WHERE run_id = ?1", params![run_id])?;
-        if n > 0 {
-            append_audit(&tx, "lock.release", &serde_json::json!({ "run": run_id }))?;
+        let hosts = self.write(|db| {
+            let hosts: Vec<String> = locks_in(db)?
+                .into_iter()
+                .filter(|l| l.run_id == run_id)
+                .map(|l| l.host)
+                .collect();
+            let n = db.exec("DELETE FROM locks WHERE run_id = ?1", &params![run_id])?;
+            if n > 0 {
+                append_audit(db, "lock.release", &serde_json::json!({ "run": run_id }))?;
+            }
+            Ok(hosts)
+        })?;
+        if let Db::Postgres(pg) = &self.db {
+            pg.with(|c| pg::unlock_hosts(c, &hosts))?;
         }
-        tx.commit()?;
         Ok(())
     }
 
+    /// The recorded locks. With PostgreSQL, a lock whose holder's session
+    /// has ended is left out: it no longer holds anything.
     pub fn locks(&self) -> Result<Vec<LockRecord>> {
-        locks_in(&self.conn())
+        let all = self.read(locks_in)?;
+        match &self.db {
+            Db::Sqlite { .. } => Ok(all),
+            Db::Postgres(pg) => pg.with(|c| pg::live_locks(c, all)),
+        }
     }
 
     /// `mc state unlock`: removes lock rows (all, or those on `hosts`).
     /// Unless `force`, refuses to remove a lock whose holder is alive.
+    /// With PostgreSQL, `force` also ends the holder's database session,
+    /// which releases its advisory locks.
     pub fn unlock(&self, hosts: Option<&[String]>, force: bool) -> Result<Vec<LockRecord>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let selected: Vec<LockRecord> = locks_in(&tx)?
-            .into_iter()
-            .filter(|l| hosts.is_none_or(|hs| hs.contains(&l.host)))
-            .collect();
-        let live: Vec<LockRecord> = selected.iter().filter(|l| !l.is_stale()).cloned().collect();
-        if !force && !live.is_empty() {
-            return Err(StateError::LockHeld(live));
+        let live_hosts: Vec<String> = self.locks()?.into_iter().map(|l| l.host).collect();
+        let pg = self.is_postgres();
+        let selected = self.write(|db| {
+            let selected: Vec<LockRecord> = locks_in(db)?
+                .into_iter()
+                .filter(|l| hosts.is_none_or(|hs| hs.contains(&l.host)))
+                .collect();
+            let live: Vec<LockRecord> = selected
+                .iter()
+                .filter(|l| match pg {
+                    true => live_hosts.contains(&l.host),
+                    false => !l.is_stale(),
+                })
+                .cloned()
+                .collect();
+            if !force && !live.is_empty() {
+                return Err(StateError::LockHeld(live));
+            }
+            for l in &selected {
+                db.exec("DELETE FROM locks WHERE host = ?1", &params![&l.host])?;
+            }
+            if !selected.is_empty() {
+                let hosts: Vec<&str> = selected.iter().map(|l| l.host.as_str()).collect();
+                append_audit(
+                    db,
+                    "lock.unlock",
+                    &serde_json::json!({ "hosts": hosts, "forced": force }),
+                )?;
+            }
+            Ok(selected)
+        })?;
+        if let (true, Db::Postgres(p)) = (force, &self.db) {
+            let hosts: Vec<String> = selected.iter().map(|l| l.host.clone()).collect();
+            p.with(|c| pg::end_holders(c, &hosts))?;
         }
-        for l in &selected {
-            tx.execute("DELETE FROM locks WHERE host = ?1", params![l.host])?;
-        }
-        if !selected.is_empty() {
-            let hosts: Vec<&str> = selected.iter().map(|l| l.host.as_str()).collect();
-            append_audit(
-                &tx,
-                "lock.unlock",
-                &serde_json::json!({ "hosts": hosts, "forced": force }),
-            )?;
-        }
-        tx.commit()?;
         Ok(selected)
     }
 
-    // ---- backup and restore ---------------------------------------------
+    // ---- backup, restore and copies --------------------------------------
 
-    /// Copies the live database to `dest` with SQLite's online backup API
-    /// (consistent even while another process writes).
+    /// Copies the store to the SQLite file `dest`: SQLite's online backup
+    /// API for a SQLite store (consistent even while another process
+    /// writes), a copy of every table in one snapshot for PostgreSQL.
     pub fn backup(&self, dest: &Path) -> Result<()> {
         if dest.exists() {
             return Err(StateError::Other(format!(
@@ -1439,14 +1685,25 @@ impl StateStore {
                 dest.display()
             )));
         }
-        let conn = self.conn();
-        conn.backup(rusqlite::MAIN_DB, dest, rusqlite::backup::NO_PROGRESS)?;
-        Ok(())
+        match &self.db {
+            Db::Sqlite { conn, .. } => {
+                Self::sqlite(conn).backup(
+                    rusqlite::MAIN_DB,
+                    dest,
+                    rusqlite::backup::NO_PROGRESS,
+                )?;
+                Ok(())
+            }
+            Db::Postgres(_) => {
+                let target = StateStore::open(dest)?;
+                self.copy_into(&target)
+            }
+        }
     }
 
-    /// Replaces the whole database with the backup in `src`. Refuses while
-    /// an apply holds a live lock, and refuses a file that is not a state
-    /// store.
+    /// Replaces the whole store with the backup in `src` (a SQLite file).
+    /// Refuses while an apply holds a live lock, and refuses a file that is
+    /// not a state store.
     pub fn restore(&self, src: &Path) -> Result<()> {
         {
             let probe =
@@ -1464,69 +1721,202 @@ impl StateStore {
                 )));
             }
         }
-        let live: Vec<LockRecord> = self
-            .locks()?
-            .into_iter()
-            .filter(|l| !l.is_stale())
-            .collect();
+        let live = self.locks()?;
+        let live: Vec<LockRecord> = match self.db {
+            Db::Sqlite { .. } => live.into_iter().filter(|l| !l.is_stale()).collect(),
+            Db::Postgres(_) => live,
+        };
         if !live.is_empty() {
             return Err(StateError::LockHeld(live));
         }
-        {
-            let mut conn = self.conn();
-            conn.restore(rusqlite::MAIN_DB, src, rusqlite::backup::NO_PROGRESS)?;
+        match &self.db {
+            Db::Sqlite { conn, .. } => {
+                Self::sqlite(conn).restore(
+                    rusqlite::MAIN_DB,
+                    src,
+                    rusqlite::backup::NO_PROGRESS,
+                )?;
+                self.migrate()?;
+            }
+            Db::Postgres(_) => {
+                // The backup's own schema may be older: bring a copy up to
+                // date, never the file itself.
+                let scratch = tempfile_path(src)?;
+                std::fs::copy(src, &scratch)?;
+                let source = StateStore::open(&scratch);
+                let copied = source.and_then(|s| s.copy_into_replacing(self));
+                let _ = std::fs::remove_file(&scratch);
+                copied?;
+            }
         }
-        self.migrate()?;
         self.audit(
             "state.restore",
             &serde_json::json!({ "from": src.display().to_string() }),
         )?;
         Ok(())
     }
-}
 
-/// A run still marked `running` whose process is gone and that holds no
-/// live lock crashed. A run started on another machine cannot be checked.
-fn mark_crashed(conn: &Connection, runs: &mut [RunRecord]) -> Result<()> {
-    if !runs.iter().any(|r| r.status == "running") {
-        return Ok(());
+    /// Copies every table of this store into `target`, which must hold no
+    /// runs, plans or audit entries yet (`mc state migrate --to`). Rows keep
+    /// their ids and the audit chain its hashes, so it verifies the same.
+    pub fn copy_into(&self, target: &StateStore) -> Result<()> {
+        let used = target.read(|db| {
+            let n = |db: &mut dyn Sql, t: &str| -> Result<i64> {
+                db.row(&format!("SELECT count(*) FROM {t}"), &[])?
+                    .map_or(Ok(0), |r| r.int(0))
+            };
+            Ok(n(db, "runs")? + n(db, "plans")? + n(db, "audit")?)
+        })?;
+        if used > 0 {
+            return Err(StateError::Other(format!(
+                "{} already holds runs, plans or audit entries; copy only into a new, empty store",
+                target.location()
+            )));
+        }
+        self.copy_into_replacing(target)
     }
-    let locks = locks_in(conn)?;
-    let here = format!("@{}", local_hostname());
-    for run in runs {
-        if run.status == "running" && run.actor.ends_with(&here) {
-            let held_live = locks.iter().any(|l| l.run_id == run.id && !l.is_stale());
+
+    /// Replaces every table of `target` with this store's rows.
+    fn copy_into_replacing(&self, target: &StateStore) -> Result<()> {
+        let mut tables = Vec::new();
+        let sqlite = !self.is_postgres();
+        // One read transaction on the source for a consistent snapshot.
+        self.write(|db| {
+            for (table, cols, pg_order) in pg_schema::TABLES {
+                let order = if sqlite { "rowid" } else { pg_order };
+                let rows = db.rows(
+                    &format!(
+                        "SELECT {cols} FROM {table}{} ORDER BY {order}",
+                        own_rows(table)
+                    ),
+                    &[],
+                )?;
+                tables.push((*table, *cols, rows));
+            }
+            Ok(())
+        })?;
+        let pg_target = target.is_postgres();
+        target.write(|db| {
+            for (table, _, _) in pg_schema::TABLES.iter().rev() {
+                db.exec(&format!("DELETE FROM {table}{}", own_rows(table)), &[])?;
+            }
+            for (table, cols, rows) in &tables {
+                let n = cols.split(',').count();
+                let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+                let sql = format!("INSERT INTO {table} ({cols}) VALUES ({})", marks.join(", "));
+                for r in rows {
+                    db.exec(&sql, r.values())?;
+                }
+            }
+            if pg_target {
+                for (table, col) in pg_schema::SERIALS {
+                    db.row(
+                        &format!(
+                            "SELECT setval(pg_get_serial_sequence('{table}', '{col}'),
+                                           COALESCE((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                        ),
+                        &[],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A run still marked `running` whose process is gone and that holds no
+    /// live lock crashed. A run started on another machine cannot be checked.
+    fn mark_crashed(&self, runs: &mut [RunRecord]) -> Result<()> {
+        if !runs.iter().any(|r| r.status == "running") {
+            return Ok(());
+        }
+        let locks = self.locks()?;
+        let here = format!("@{}", local_hostname());
+        let pg = self.is_postgres();
+        for run in runs {
+            if run.status != "running" {
+                continue;
+            }
+            let held_live = locks
+                .iter()
+                .any(|l| l.run_id == run.id && (pg || !l.is_stale()));
             let pid_alive = std::fs::metadata(format!("/proc/{}", run.pid)).is_ok();
-            if !held_live && !pid_alive {
+            // Only a run started on this machine can be checked: elsewhere
+            // it may be planning, before it takes any lock.
+            if run.actor.ends_with(&here) && !held_live && !pid_alive {
                 run.status = "crashed".into();
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-fn plan_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRecord> {
+/// The rows of `table` that belong to the store's content: not the schema
+/// version a PostgreSQL store keeps in `meta`.
+fn own_rows(table: &str) -> &'static str {
+    match table {
+        "meta" => " WHERE key <> 'schema_version'",
+        _ => "",
+    }
+}
+
+/// A path beside `near` for a scratch copy.
+fn tempfile_path(near: &Path) -> Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    let name = near
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    Ok(dir.join(format!(".mc-restore-{}-{name}", std::process::id())))
+}
+
+const RUN_COLUMNS: &str = "SELECT id, kind, status, started_at, finished_at, plan_hash, \
+     source_digest, hosts, actor, pid, summary";
+const STATE_COLUMNS: &str = "SELECT host, resource, type, desired_digest, observed_digest, \
+     run_id, applied_at, sensitive";
+const PLAN_COLUMNS: &str = "SELECT hash, status, created_at, source_digest, hosts, run_id";
+const AUDIT_COLUMNS: &str = "SELECT seq, at, actor, kind, detail, prev_hash, hash";
+
+/// A `LIMIT` both databases accept for "this many, or all".
+fn sql_limit(n: usize) -> i64 {
+    n.min(i64::MAX as usize) as i64
+}
+
+fn facts_in(db: &mut dyn Sql) -> Result<BTreeMap<String, serde_json::Value>> {
+    let mut out = BTreeMap::new();
+    for r in db.rows("SELECT host, facts FROM facts", &[])? {
+        if let Ok(facts) = serde_json::from_str(&r.text(1)?) {
+            out.insert(r.text(0)?, facts);
+        }
+    }
+    Ok(out)
+}
+
+fn plan_from_row(r: &Row) -> Result<PlanRecord> {
     Ok(PlanRecord {
-        hash: r.get(0)?,
-        status: r.get(1)?,
-        created_at: r.get(2)?,
-        source_digest: r.get(3)?,
-        hosts: from_json_list(&r.get::<_, String>(4)?),
-        run_id: r.get(5)?,
+        hash: r.text(0)?,
+        status: r.text(1)?,
+        created_at: r.int(2)?,
+        source_digest: r.text(3)?,
+        hosts: from_json_list(&r.text(4)?),
+        run_id: r.opt_int(5)?,
     })
 }
 
-fn upsert_resource_state(conn: &Connection, s: &ResourceState) -> Result<()> {
-    conn.execute(
-        "INSERT OR REPLACE INTO resource_state
+fn upsert_resource_state(db: &mut dyn Sql, s: &ResourceState) -> Result<()> {
+    db.exec(
+        "INSERT INTO resource_state
            (host, resource, type, desired_digest, observed_digest, run_id, applied_at, sensitive)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            s.host,
-            s.resource,
-            s.type_name,
-            s.desired_digest,
-            s.observed_digest,
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (host, resource) DO UPDATE SET type = excluded.type,
+           desired_digest = excluded.desired_digest, observed_digest = excluded.observed_digest,
+           run_id = excluded.run_id, applied_at = excluded.applied_at,
+           sensitive = excluded.sensitive",
+        &params![
+            &s.host,
+            &s.resource,
+            &s.type_name,
+            &s.desired_digest,
+            &s.observed_digest,
             s.run_id,
             s.applied_at,
             serde_json::to_string(&s.sensitive).unwrap_or_else(|_| "[]".into())
@@ -1535,87 +1925,89 @@ fn upsert_resource_state(conn: &Connection, s: &ResourceState) -> Result<()> {
     Ok(())
 }
 
-fn resource_state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResourceState> {
+fn resource_state_from_row(r: &Row) -> Result<ResourceState> {
     Ok(ResourceState {
-        host: r.get(0)?,
-        resource: r.get(1)?,
-        type_name: r.get(2)?,
-        desired_digest: r.get(3)?,
-        observed_digest: r.get(4)?,
-        run_id: r.get(5)?,
-        applied_at: r.get(6)?,
-        sensitive: from_json_list(&r.get::<_, String>(7)?),
+        host: r.text(0)?,
+        resource: r.text(1)?,
+        type_name: r.text(2)?,
+        desired_digest: r.text(3)?,
+        observed_digest: r.text(4)?,
+        run_id: r.int(5)?,
+        applied_at: r.int(6)?,
+        sensitive: from_json_list(&r.text(7)?),
     })
 }
 
-fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
-    let summary: Option<String> = r.get(10)?;
+fn run_from_row(r: &Row) -> Result<RunRecord> {
     Ok(RunRecord {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        status: r.get(2)?,
-        started_at: r.get(3)?,
-        finished_at: r.get(4)?,
-        plan_hash: r.get(5)?,
-        source_digest: r.get(6)?,
-        hosts: from_json_list(&r.get::<_, String>(7)?),
-        actor: r.get(8)?,
-        pid: r.get(9)?,
-        summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+        id: r.int(0)?,
+        kind: r.text(1)?,
+        status: r.text(2)?,
+        started_at: r.int(3)?,
+        finished_at: r.opt_int(4)?,
+        plan_hash: r.opt_text(5)?,
+        source_digest: r.text(6)?,
+        hosts: from_json_list(&r.text(7)?),
+        actor: r.text(8)?,
+        pid: r.int(9)?,
+        summary: r.opt_text(10)?.and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
-fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+fn audit_from_row(r: &Row) -> Result<AuditEntry> {
     Ok(AuditEntry {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        actor: r.get(2)?,
-        kind: r.get(3)?,
-        detail: r.get(4)?,
-        prev_hash: r.get(5)?,
-        hash: r.get(6)?,
+        seq: r.int(0)?,
+        at: r.int(1)?,
+        actor: r.text(2)?,
+        kind: r.text(3)?,
+        detail: r.text(4)?,
+        prev_hash: r.text(5)?,
+        hash: r.text(6)?,
     })
 }
 
-fn locks_in(conn: &Connection) -> Result<Vec<LockRecord>> {
-    let mut stmt = conn.prepare(
+fn locks_in(db: &mut dyn Sql) -> Result<Vec<LockRecord>> {
+    db.rows(
         "SELECT host, run_id, pid, pid_start, hostname, acquired_at FROM locks ORDER BY host",
-    )?;
-    let rows = stmt.query_map([], |r| {
+        &[],
+    )?
+    .iter()
+    .map(|r| {
         Ok(LockRecord {
-            host: r.get(0)?,
-            run_id: r.get(1)?,
-            pid: r.get(2)?,
-            pid_start: r.get(3)?,
-            hostname: r.get(4)?,
-            acquired_at: r.get(5)?,
+            host: r.text(0)?,
+            run_id: r.int(1)?,
+            pid: r.int(2)?,
+            pid_start: r.text(3)?,
+            hostname: r.text(4)?,
+            acquired_at: r.int(5)?,
         })
-    })?;
-    Ok(rows.collect::<std::result::Result<_, _>>()?)
+    })
+    .collect()
 }
 
-fn append_audit(tx: &Transaction<'_>, kind: &str, detail: &serde_json::Value) -> Result<i64> {
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (prev_seq, prev_hash) = last.unwrap_or((0, AUDIT_GENESIS.to_string()));
+fn last_audit(db: &mut dyn Sql) -> Result<Option<(i64, String)>> {
+    db.row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[])?
+        .map(|r| Ok((r.int(0)?, r.text(1)?)))
+        .transpose()
+}
+
+/// Appends an audit entry; `db` must be inside a write transaction.
+fn append_audit(db: &mut dyn Sql, kind: &str, detail: &serde_json::Value) -> Result<i64> {
+    let (prev_seq, prev_hash) = last_audit(db)?.unwrap_or((0, AUDIT_GENESIS.to_string()));
     let seq = prev_seq + 1;
     let at = now();
     let actor = actor();
     let detail = detail.to_string();
     let hash = audit_hash(&prev_hash, seq, at, &actor, kind, &detail);
-    tx.execute(
+    db.exec(
         "INSERT INTO audit (seq, at, actor, kind, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at, actor, kind, detail, prev_hash, hash],
+        &params![seq, at, &actor, kind, &detail, &prev_hash, &hash],
     )?;
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)",
-        params![format!("{seq} {hash}")],
+    db.exec(
+        "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &params![format!("{seq} {hash}")],
     )?;
     Ok(seq)
 }
