@@ -48,7 +48,7 @@ fn two_clones_on_one_postgres_store_take_turns_on_a_host() {
     };
 
     // A applies; while it runs, B is refused at once, naming A's run.
-    let mut first = apply(a.path(), &[])
+    let first = apply(a.path(), &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
