@@ -1740,13 +1740,12 @@ impl StateStore {
             }
             Db::Postgres(_) => {
                 // The backup's own schema may be older: bring a copy up to
-                // date, never the file itself.
-                let scratch = tempfile_path(src)?;
-                std::fs::copy(src, &scratch)?;
-                let source = StateStore::open(&scratch);
-                let copied = source.and_then(|s| s.copy_into_replacing(self));
-                let _ = std::fs::remove_file(&scratch);
-                copied?;
+                // date, never the file itself. The copy goes to a private
+                // directory of ours, so nobody can point it elsewhere.
+                let scratch = tempfile::Builder::new().prefix("mc-restore-").tempdir()?;
+                let copy = scratch.path().join("state.db");
+                std::fs::copy(src, &copy)?;
+                StateStore::open(&copy)?.copy_into_replacing(self)?;
             }
         }
         self.audit(
@@ -1857,16 +1856,6 @@ fn own_rows(table: &str) -> &'static str {
         "meta" => " WHERE key <> 'schema_version'",
         _ => "",
     }
-}
-
-/// A path beside `near` for a scratch copy.
-fn tempfile_path(near: &Path) -> Result<PathBuf> {
-    let dir = std::env::temp_dir();
-    let name = near
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    Ok(dir.join(format!(".mc-restore-{}-{name}", std::process::id())))
 }
 
 const RUN_COLUMNS: &str = "SELECT id, kind, status, started_at, finished_at, plan_hash, \

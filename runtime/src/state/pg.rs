@@ -44,7 +44,7 @@ impl Pg {
         let client = off_runtime(|| config.connect(postgres::NoTls)).map_err(|e| {
             StateError::Other(format!(
                 "cannot connect to the state store at {display}: {}",
-                error_text(&e)
+                super::postgres_message(&e)
             ))
         })?;
         Ok(Pg {
@@ -256,15 +256,6 @@ pub(crate) fn redact(url: &str) -> String {
             format!("{scheme}://{user}{hidden}@{host}")
         }
         None => format!("{scheme}://{host}"),
-    }
-}
-
-/// The server's own message when there is one ("password authentication
-/// failed for user …"), else the client's.
-fn error_text(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => db.message().to_string(),
-        None => e.to_string(),
     }
 }
 
