@@ -76,6 +76,8 @@ enum Command {
     Approve(cmd::approve::Args),
     /// Reject a plan that needs approval.
     Reject(cmd::approve::Args),
+    /// Print your signing key: the line a project lists in `approvers`.
+    Identity(cmd::identity::Args),
     /// List past and running applies.
     Runs(cmd::runs::Args),
     /// Inspect and verify the audit log.
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(args),
         Command::Approve(args) => cmd::approve::run(args, true),
         Command::Reject(args) => cmd::approve::run(args, false),
+        Command::Identity(args) => cmd::identity::run(args),
         Command::Runs(args) => cmd::runs::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::State(args) => cmd::state::run(args),

@@ -73,8 +73,10 @@ approved with `mc approve PLAN --reason \"…\"` or in `mc tui`.",
 A `project { … }` setting is unknown (a misspelt name gets a \"did you mean\")
 or has a value it cannot take. The settings: `approval_risk` (\"low\",
 \"medium\", \"high\" or \"none\": changes at or above that risk need an
-approval), `self_approval` (`true` or `false`), `serial` (a number of hosts
-or a percentage, `\"25%\"`) and `read_paths` (E0316). `mc check` reports it,
+approval), `self_approval` (`true` or `false`), `approvers` (a list of SSH
+ed25519 public keys), `approvals_required` (a number no larger than the list),
+`state` (a file or a `postgres://` URL), `serial` (a number of hosts or a
+percentage, `\"25%\"`) and `read_paths` (E0316). `mc check` reports it,
 and every plan is denied until it is fixed.",
     ),
     (
@@ -95,6 +97,10 @@ pub struct Policies {
     /// `project { self_approval = false }`: whoever made a plan cannot
     /// approve it.
     self_approval: bool,
+    /// `project { approvers = […] }`: the keys that may approve.
+    approvers: Vec<String>,
+    /// `project { approvals_required = N }`.
+    approvals_required: u32,
     setting_errors: Vec<Diagnostic>,
     /// Resource type → name of its title parameter (`file` → `path`).
     title_params: HashMap<String, String>,
@@ -159,7 +165,9 @@ impl Project {
         Policies {
             policies,
             approval_risk: settings.approval_risk,
-            self_approval: settings.self_approval,
+            self_approval: settings.self_approval(),
+            approvers: settings.approvers.clone(),
+            approvals_required: settings.approvals_required(),
             setting_errors,
             title_params,
             sources,
@@ -216,6 +224,16 @@ impl Policies {
     /// approves a plan (`project { self_approval = false }`).
     pub fn self_approval(&self) -> bool {
         self.self_approval
+    }
+
+    /// The public keys that may approve plans; empty: anyone.
+    pub fn approvers(&self) -> &[String] {
+        &self.approvers
+    }
+
+    /// How many distinct approvers must approve a plan.
+    pub fn approvals_required(&self) -> u32 {
+        self.approvals_required
     }
 
     /// Every policy against one change, in declaration order, then the

@@ -15,7 +15,19 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "self_approval",
-        "whether the person who made a plan may approve it: `true` (the default) or `false`",
+        "whether the person who made a plan may approve it: `true` or `false` (the default is `true`, `false` once `approvers` is set)",
+    ),
+    (
+        "approvers",
+        "the keys that may approve plans: a list of SSH ed25519 public keys (`\"ssh-ed25519 AAAA… alice\"`)",
+    ),
+    (
+        "approvals_required",
+        "how many distinct approvers must approve a plan that needs an approval (default 1)",
+    ),
+    (
+        "state",
+        "the state store: a SQLite file or `postgres://USER@HOST/DB` (`--state` and `MC_STATE` take precedence)",
     ),
     (
         "serial",
@@ -34,11 +46,17 @@ pub const BAD_SETTING: &str = "E0504";
 pub const DEFAULT_APPROVAL_RISK: Risk = Risk::High;
 
 /// The values of a project's settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub approval_risk: Option<Risk>,
-    pub self_approval: bool,
+    /// `None`: not set (see [`Settings::self_approval`]).
+    pub self_approval: Option<bool>,
     pub serial: Option<Serial>,
+    /// Public keys (`ssh-ed25519 AAAA… name`) that may approve.
+    pub approvers: Vec<String>,
+    pub approvals_required: Option<u32>,
+    /// Where the state store is (a path or a `postgres://` URL).
+    pub state: Option<String>,
 }
 
 impl Default for Settings {
@@ -48,13 +66,28 @@ impl Default for Settings {
         // project says otherwise.
         Settings {
             approval_risk: Some(DEFAULT_APPROVAL_RISK),
-            self_approval: true,
+            self_approval: None,
             serial: None,
+            approvers: Vec::new(),
+            approvals_required: None,
+            state: None,
         }
     }
 }
 
 impl Settings {
+    /// Whether a planner may approve their own plan: as set, else yes
+    /// unless the project names its approvers (then a second pair of eyes
+    /// is the point).
+    pub fn self_approval(&self) -> bool {
+        self.self_approval.unwrap_or(self.approvers.is_empty())
+    }
+
+    /// How many distinct approvers a plan needs (at least 1).
+    pub fn approvals_required(&self) -> u32 {
+        self.approvals_required.unwrap_or(1).max(1)
+    }
+
     /// Reads one `project` item's fields into `self`; what is wrong with
     /// them comes back as diagnostics (`loc` places a span in its file).
     pub fn read(&mut self, fields: &[Field], loc: impl Fn(Span) -> Loc) -> Vec<Diag> {
@@ -78,8 +111,29 @@ impl Settings {
                     ),
                 },
                 "self_approval" => match &f.value {
-                    Expr::Bool { value, .. } => self.self_approval = *value,
+                    Expr::Bool { value, .. } => self.self_approval = Some(*value),
                     _ => diags.push(bad("must be `true` or `false`")),
+                },
+                "approvers" => match read_approvers(&f.value, &loc) {
+                    Ok(keys) => self.approvers = keys,
+                    Err(d) => diags.push(d),
+                },
+                "approvals_required" => match &f.value {
+                    Expr::Int { value, .. } if (1..=1000).contains(value) => {
+                        self.approvals_required = Some(*value as u32)
+                    }
+                    _ => diags.push(bad("must be a number of approvals, 1 or more")),
+                },
+                "state" => match plain_string(&f.value) {
+                    Some(s) if url_password(&s) => diags.push(
+                        bad("holds a password; the project is shared in version control").note(
+                            "leave it out of the URL and set PGPASSWORD (or ~/.pgpass) where mc runs",
+                        ),
+                    ),
+                    Some(s) if !s.trim().is_empty() => self.state = Some(s),
+                    _ => diags.push(bad(
+                        "must be a file path or a `postgres://USER@HOST/DB` URL",
+                    )),
                 },
                 "serial" => {
                     let text = match &f.value {
@@ -110,8 +164,78 @@ impl Settings {
                 }
             }
         }
+        if let Some(n) = self.approvals_required {
+            let have = self.approvers.len();
+            let quorum_field = fields.iter().find(|f| f.name.name == "approvals_required");
+            if have > 0 && n as usize > have {
+                if let Some(f) = quorum_field {
+                    diags.push(
+                        Diag::error(
+                            BAD_SETTING,
+                            loc(f.value.span()),
+                            format!("`approvals_required` is {n} but only {have} approvers are listed"),
+                        )
+                        .label("more than the approvers")
+                        .note("no plan could ever be approved; list more `approvers` or lower the number"),
+                    );
+                }
+            }
+        }
         diags
     }
+}
+
+/// `approvers = ["ssh-ed25519 AAAA… alice", …]`: each an ed25519 public
+/// key in OpenSSH's one-line form, none twice.
+fn read_approvers(value: &Expr, loc: &impl Fn(Span) -> Loc) -> Result<Vec<String>, Diag> {
+    let bad = |span: Span, message: String| {
+        Diag::error(BAD_SETTING, loc(span), message)
+            .label("invalid value")
+            .note("an approver is a line of an `.pub` file: `ssh-ed25519 AAAA… name` (`mc identity` prints yours)")
+    };
+    let Expr::List { items, .. } = value else {
+        return Err(bad(
+            value.span(),
+            "`approvers` must be a list of SSH public keys".into(),
+        ));
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        let Some(text) = plain_string(item) else {
+            return Err(bad(
+                item.span(),
+                "an approver must be a plain string".into(),
+            ));
+        };
+        let key = ssh_key::PublicKey::from_openssh(text.trim())
+            .map_err(|e| bad(item.span(), format!("not an SSH public key: {e}")))?;
+        if key.algorithm() != ssh_key::Algorithm::Ed25519 {
+            return Err(bad(
+                item.span(),
+                format!(
+                    "a {} key; approvers sign with ed25519 keys",
+                    key.algorithm()
+                ),
+            ));
+        }
+        if !seen.insert(key.key_data().clone()) {
+            return Err(bad(item.span(), "this key is listed twice".into()));
+        }
+        keys.push(text.trim().to_string());
+    }
+    Ok(keys)
+}
+
+/// `scheme://user:password@host…`: a URL that carries a password.
+fn url_password(s: &str) -> bool {
+    let Some((_, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
 }
 
 fn plain_string(e: &Expr) -> Option<String> {

@@ -189,6 +189,12 @@ pub struct ApplyOptions {
     /// resources already running finish or time out, the rest are skipped,
     /// and the run is recorded `interrupted`.
     pub interrupt: Interrupt,
+    /// Who may approve and how many must; `None`: the rule sealed in the
+    /// plan (right for a plan made in this same run).
+    pub approval_rule: Option<crate::policy::ApprovalRule>,
+    /// `--break-glass --reason`: apply without the approvals, recorded as
+    /// a `break-glass` run with this reason in the audit log.
+    pub break_glass: Option<String>,
 }
 
 /// A shared "stop starting new work" flag, which runs in progress can also
@@ -227,6 +233,8 @@ impl Default for ApplyOptions {
             serial: None,
             canary: false,
             interrupt: Interrupt::default(),
+            approval_rule: None,
+            break_glass: None,
         }
     }
 }
@@ -507,13 +515,28 @@ impl Runtime {
             Some(rec) if rec.status == "stale" => return refused(RuntimeError::PlanStale),
             _ => {}
         }
-        if let Err(r) = crate::policy::check_plan_in(&self.store, plan) {
+        let rule = opts
+            .approval_rule
+            .clone()
+            .unwrap_or_else(|| crate::policy::ApprovalRule::of_plan(plan));
+        let glass = opts.break_glass.is_some();
+        if let Err(r) = crate::policy::check_plan_in(&self.store, plan, &rule, glass) {
             return refused(RuntimeError::Policy(r));
         }
         let hosts = plan.host_names();
-        let run_id =
-            self.store
-                .start_run("apply", Some(&plan.hash), &plan.source_digest, &hosts)?;
+        let kind = if glass { "break-glass" } else { "apply" };
+        let run_id = self
+            .store
+            .start_run(kind, Some(&plan.hash), &plan.source_digest, &hosts)?;
+        if let Some(reason) = &opts.break_glass {
+            self.store.audit(
+                "apply.break_glass",
+                &serde_json::json!({
+                    "plan": plan.hash, "run": run_id, "reason": reason, "hosts": hosts,
+                    "skipped_approvals": plan.required_approvals,
+                }),
+            )?;
+        }
         let locked = {
             let (store, hosts, wait) = (self.store.clone(), hosts.clone(), self.lock_timeout);
             tokio::task::spawn_blocking(move || store.acquire_lock_waiting(&hosts, run_id, wait))
@@ -550,7 +573,11 @@ impl Runtime {
     ) -> Result<ApplyReport, RuntimeError> {
         if !self
             .store
-            .claim_plan_for_apply(&plan.hash, run_id, plan.needs_approval())?
+            .claim_plan_for_apply(
+                &plan.hash,
+                run_id,
+                plan.needs_approval() && opts.break_glass.is_none(),
+            )?
         {
             let rec = self.store.plan(&plan.hash)?;
             let msg = "plan already applied";
@@ -810,12 +837,15 @@ impl Runtime {
         } else {
             "failed"
         };
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "changed": report.changed(),
             "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
             "skipped_hosts": report.hosts.iter().filter(|h| h.status == "skipped").count(),
             "hosts": report.hosts.len(),
         });
+        if let Some(reason) = &opts.break_glass {
+            summary["break_glass"] = reason.as_str().into();
+        }
         self.store.finish_run(run_id, status, &summary)?;
         self.store.audit(
             "apply.finish",

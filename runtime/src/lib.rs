@@ -10,6 +10,7 @@ pub mod backups;
 pub mod drift;
 pub mod engine;
 pub mod hash;
+pub mod identity;
 pub mod limit;
 pub mod onboard;
 pub mod policy;

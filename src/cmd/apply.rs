@@ -31,6 +31,14 @@ pub struct Args {
     /// and applies the rest (exit 1); `abort` refuses the whole plan.
     #[arg(long, value_name = "skip|abort", default_value = "skip")]
     pub stale: StalePolicy,
+    /// Apply without the approvals the plan needs, for an emergency (a
+    /// policy `deny` still refuses). Needs `--reason`; the run is recorded
+    /// as `break-glass` in the audit log, `mc runs` and `mc tui`.
+    #[arg(long, requires = "reason")]
+    pub break_glass: bool,
+    /// Why the glass is broken (with `--break-glass`).
+    #[arg(long, value_name = "TEXT", requires = "break_glass")]
+    pub reason: Option<String>,
     #[command(flatten)]
     pub output: super::Output,
     #[command(flatten)]
@@ -56,6 +64,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         serial: args.serial,
         canary: args.canary,
         stale: args.stale,
+        break_glass: break_glass_reason(args)?,
         ..ApplyOptions::default()
     };
     let progress = super::progress();
@@ -90,8 +99,11 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         let plan = Plan::from_json(&text).map_err(|e| format!("{}: {e}", args.path.display()))?;
         let project = plan_project(&plan, args.run.state.is_some())?;
         let rt = args.run.runtime(&project)?;
-        if opts.serial.is_none() && project.join("main.mc").is_file() {
-            opts.serial = project_serial(&project)?;
+        if project.join("main.mc").is_file() {
+            let settings = project_settings(&project)?;
+            opts.serial = opts.serial.or(settings.serial);
+            // The project as it is now says who may approve, not the plan.
+            opts.approval_rule = Some(approval_rule(&settings));
         }
         let signals = ApplySignals::install(rt.store.spec(), progress.clone())?;
         signals.applying();
@@ -106,7 +118,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         let source = catalog_source(&project, &args.run.vars)?;
         let rt = args.run.runtime(&project)?;
         if opts.serial.is_none() {
-            opts.serial = project_serial(&project)?;
+            opts.serial = project_settings(&project)?.serial;
         }
         let signals = ApplySignals::install(rt.store.spec(), progress.clone())?;
         opts.interrupt = signals.interrupt.clone();
@@ -137,7 +149,11 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
                 return Ok(None);
             }
             // Refuse before asking: a denied or unapproved plan never runs.
-            if let Err(refusal) = mc_runtime::policy::check_plan_in(&rt.store, &planned.plan) {
+            let rule = mc_runtime::policy::ApprovalRule::of_plan(&planned.plan);
+            let glass = opts.break_glass.is_some();
+            if let Err(refusal) =
+                mc_runtime::policy::check_plan_in(&rt.store, &planned.plan, &rule, glass)
+            {
                 let plan = planned.plan.clone();
                 planned.close().await;
                 return Ok(Some(Err(unapproved_hint(&project, &plan, refusal))));
@@ -226,13 +242,31 @@ fn plan_project(plan: &Plan, state_given: bool) -> Result<PathBuf, String> {
     }
 }
 
-/// The project's `project { serial = 2 }` (or `"25%"`) setting, the
-/// default rollout batch size.
-fn project_serial(dir: &Path) -> Result<Option<Serial>, String> {
+/// The project's `project { … }` settings (`serial`, the approvers…).
+fn project_settings(dir: &Path) -> Result<mc_compiler::settings::Settings, String> {
     let (settings, errors) = mc_compiler::Project::load_dir(dir).settings();
     match errors.first() {
         Some(e) => Err(format!("{}: project: {}", e.primary.file, e.message)),
-        None => Ok(settings.serial),
+        None => Ok(settings),
+    }
+}
+
+fn approval_rule(s: &mc_compiler::settings::Settings) -> mc_runtime::policy::ApprovalRule {
+    mc_runtime::policy::ApprovalRule {
+        approvers: s.approvers.clone(),
+        required: s.approvals_required(),
+        self_approval: s.self_approval(),
+    }
+}
+
+/// `--break-glass --reason TEXT`: the reason, which must say something.
+fn break_glass_reason(args: &Args) -> Result<Option<String>, String> {
+    if !args.break_glass {
+        return Ok(None);
+    }
+    match args.reason.as_deref().map(str::trim) {
+        Some(r) if !r.is_empty() => Ok(Some(r.to_string())),
+        _ => Err("--break-glass needs a --reason that says why".into()),
     }
 }
 

@@ -125,6 +125,21 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
             format!(": {reason}")
         }
     );
+    let rule = mc_runtime::policy::ApprovalRule::of_plan(&plan);
+    if approve && !rule.approvers.is_empty() {
+        let tally = mc_runtime::policy::tally(&store, &hash, &rule)?;
+        crate::outln!(
+            "{} of {} approvals ({}){}.",
+            tally.counted.len(),
+            tally.required,
+            tally.counted.join(", "),
+            if tally.met() {
+                "; it can be applied"
+            } else {
+                "; it needs more before it is applied"
+            }
+        );
+    }
     if approve && !plan.needs_approval() {
         crate::outln!("(This plan did not need an approval.)");
     }

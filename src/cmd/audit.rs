@@ -96,13 +96,30 @@ fn audit(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?
         {
             AuditVerdict::Intact { entries, head } => {
+                let signers = signers(&store)?;
+                let signed: usize = signers.values().sum();
                 if args.output.json() {
                     crate::out::json(
                         AUDIT_SCHEMA,
-                        serde_json::json!({ "ok": true, "entries": entries, "head": head }),
+                        serde_json::json!({
+                            "ok": true, "entries": entries, "head": head,
+                            "signed": signed, "signers": signers,
+                        }),
                     );
                 } else {
                     crate::outln!("audit log intact: {entries} entries, head {head}");
+                    crate::outln!(
+                        "signatures verified: {signed} entries signed by {} key(s){}",
+                        signers.len(),
+                        if signed as i64 == entries {
+                            ""
+                        } else {
+                            " (older entries predate signing)"
+                        }
+                    );
+                    for (key, n) in &signers {
+                        crate::outln!("  {key}: {n}");
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -119,4 +136,19 @@ fn audit(args: &Args) -> Result<ExitCode, String> {
             }
         },
     }
+}
+
+/// How many entries each key (by fingerprint) signed.
+fn signers(
+    store: &mc_runtime::StateStore,
+) -> Result<std::collections::BTreeMap<String, usize>, String> {
+    let mut count = std::collections::BTreeMap::new();
+    for e in store.audit_entries(None).map_err(|e| e.to_string())? {
+        if let Some(key) = &e.signer {
+            *count
+                .entry(mc_runtime::identity::fingerprint_of(key))
+                .or_insert(0) += 1;
+        }
+    }
+    Ok(count)
 }

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod facts;
 pub mod fmt;
 pub mod graph;
+pub mod identity;
 pub mod import;
 pub mod init;
 pub mod lsp;

@@ -143,9 +143,26 @@ pub fn open_store(state: Option<&Path>, project: &Path) -> Result<StateStore, St
     let location = match (state, std::env::var("MC_STATE")) {
         (Some(p), _) => StateLocation::parse(&p.to_string_lossy()),
         (None, Ok(env)) if !env.is_empty() => StateLocation::parse(&env),
-        _ => StateLocation::Sqlite(StateStore::default_path(project)),
+        _ => match project_state(project)? {
+            Some(StateLocation::Sqlite(p)) => StateLocation::Sqlite(project.join(p)),
+            Some(url) => url,
+            None => StateLocation::Sqlite(StateStore::default_path(project)),
+        },
     };
     StateStore::open_at(&location).map_err(|e| e.to_string())
+}
+
+/// The project's `project { state = "…" }`, if it sets one (a relative
+/// file is relative to the project).
+fn project_state(project: &Path) -> Result<Option<StateLocation>, String> {
+    if !project.join("main.mc").is_file() {
+        return Ok(None);
+    }
+    let (settings, errors) = mc_compiler::Project::load_dir(project).settings();
+    if let Some(e) = errors.iter().find(|e| e.message.contains("`state`")) {
+        return Err(format!("{}: project: {}", e.primary.file, e.message));
+    }
+    Ok(settings.state.as_deref().map(StateLocation::parse))
 }
 
 /// Secrets for the runtime: the project's encrypted store (`mc secret`),
@@ -208,6 +225,8 @@ impl CatalogSource for CompilerSource {
             findings,
             required_approvals,
             forbid_self_approval: !policies.self_approval(),
+            approvers: policies.approvers().to_vec(),
+            approvals_required: policies.approvals_required(),
         }
     }
 }

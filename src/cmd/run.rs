@@ -125,7 +125,10 @@ fn adhoc(args: &Args) -> Result<ExitCode, String> {
         let planned = rt.plan(source, &sel, progress.clone()).await;
         progress.finish();
         let planned = planned?;
-        if let Err(refusal) = mc_runtime::policy::check_plan_in(&rt.store, &planned.plan) {
+        let rule = mc_runtime::policy::ApprovalRule::of_plan(&planned.plan);
+        if let Err(refusal) =
+            mc_runtime::policy::check_plan_in(&rt.store, &planned.plan, &rule, false)
+        {
             let plan = planned.plan.clone();
             planned.close().await;
             return Ok(Err(refused(&project, &plan, refusal)));

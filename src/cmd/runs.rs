@@ -81,6 +81,12 @@ fn runs(args: &Args) -> Result<(), String> {
         if let Some(plan) = &run.plan_hash {
             crate::outln!("plan {plan}");
         }
+        if let Some(reason) = break_glass_reason(&store, &run) {
+            crate::outln!(
+                "BREAK-GLASS: applied without its approvals: {}",
+                safe(&reason)
+            );
+        }
         crate::out!("{}", mc_runtime::render::render_summary(&hosts, false));
         for r in resources
             .iter()
@@ -178,4 +184,21 @@ fn event_line(e: &mc_runtime::state::EventRecord) -> String {
         e.host, e.kind
     ))
     .into_owned()
+}
+
+/// Why a `break-glass` run skipped its approvals, from its audit entry.
+fn break_glass_reason(
+    store: &mc_runtime::StateStore,
+    run: &mc_runtime::state::RunRecord,
+) -> Option<String> {
+    if run.kind != "break-glass" {
+        return None;
+    }
+    let entries = store.audit_entries(None).ok()?;
+    let reason = entries.iter().rev().find_map(|e| {
+        let d: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+        (e.kind == "apply.break_glass" && d["run"] == run.id)
+            .then(|| d["reason"].as_str().map(str::to_string))?
+    });
+    Some(reason.unwrap_or_else(|| "(no reason recorded)".into()))
 }

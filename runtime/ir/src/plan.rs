@@ -44,6 +44,14 @@ pub struct Plan {
     /// this plan (`project { self_approval = false }`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub forbid_self_approval: bool,
+    /// The keys that may approve this plan (`project { approvers = […] }`,
+    /// `ssh-ed25519 AAAA… name`); empty: anyone who can reach the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// How many distinct approvers must approve (`approvals_required`);
+    /// 0 reads as 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub approvals_required: u32,
     /// sha256 of the canonical JSON of everything above; see [`Plan::seal`].
     #[serde(default)]
     pub hash: String,
@@ -266,6 +274,8 @@ impl Plan {
             required_approvals: Vec::new(),
             policy: Vec::new(),
             forbid_self_approval: false,
+            approvers: Vec::new(),
+            approvals_required: 0,
             hash: String::new(),
         };
         plan.seal();
@@ -290,6 +300,8 @@ impl Plan {
             required_approvals: self.required_approvals.clone(),
             policy: self.policy.clone(),
             forbid_self_approval: self.forbid_self_approval,
+            approvers: self.approvers.clone(),
+            approvals_required: self.approvals_required,
             hash: self.hash.clone(),
         }
     }
@@ -356,6 +368,8 @@ impl Plan {
             required_approvals: raw.required_approvals,
             policy: raw.policy,
             forbid_self_approval: raw.forbid_self_approval,
+            approvers: raw.approvers,
+            approvals_required: raw.approvals_required,
             hash: raw.hash,
         };
         // Each host goes through its type, as a full parse would: the hash
@@ -465,6 +479,10 @@ struct RawPlan<'a> {
     #[serde(default)]
     forbid_self_approval: bool,
     #[serde(default)]
+    approvers: Vec<String>,
+    #[serde(default)]
+    approvals_required: u32,
+    #[serde(default)]
     hash: String,
 }
 
@@ -476,6 +494,10 @@ impl HostPlan {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

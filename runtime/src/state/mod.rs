@@ -194,6 +194,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pending_notifications ADD COLUMN action TEXT;
     "#,
+    // 6: who signed each audit entry (public key) and the signature of its
+    // hash; entries from before have neither.
+    r#"
+    ALTER TABLE audit ADD COLUMN signer TEXT;
+    ALTER TABLE audit ADD COLUMN signature TEXT;
+    "#,
 ];
 
 /// The hash that precedes the first audit entry.
@@ -390,6 +396,12 @@ pub struct AuditEntry {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The public key (`ssh-ed25519 AAAA…`) that signed the entry's hash;
+    /// `None` for entries written before entries were signed.
+    pub signer: Option<String>,
+    /// The `SSHSIG` signature of `hash` in the `mc-audit` namespace.
+    #[serde(skip)]
+    pub signature: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -977,11 +989,38 @@ impl StateStore {
     /// Who recorded plan `hash` with `mc plan`, from its audit entry; `None`
     /// when no `plan` entry names it (a row inserted by other means).
     pub fn plan_recorded_by(&self, hash: &str) -> Result<Option<String>> {
-        Ok(self
-            .plan_audit_entries("plan", hash)?
-            .into_iter()
-            .next()
-            .map(|e| e.actor))
+        Ok(self.plan_entry(hash)?.map(|e| e.actor))
+    }
+
+    /// The audit entry in which `mc plan` recorded plan `hash` (its signer
+    /// is the planner's key).
+    pub fn plan_entry(&self, hash: &str) -> Result<Option<AuditEntry>> {
+        Ok(self.plan_audit_entries("plan", hash)?.into_iter().next())
+    }
+
+    /// The approvals of plan `hash` that stand: its `plan.approve` audit
+    /// entries since its last `plan.reject`, oldest first.
+    pub fn standing_approvals(&self, hash: &str) -> Result<Vec<AuditEntry>> {
+        let rejected = self
+            .plan_audit_entries("plan.reject", hash)?
+            .last()
+            .map_or(0, |e| e.seq);
+        let mut approvals = self.plan_audit_entries("plan.approve", hash)?;
+        approvals.retain(|e| e.seq > rejected);
+        Ok(approvals)
+    }
+
+    /// One audit entry by its sequence number.
+    pub fn audit_entry(&self, seq: i64) -> Result<Option<AuditEntry>> {
+        self.read(|db| {
+            db.row(
+                &format!("{AUDIT_COLUMNS} FROM audit WHERE seq = ?1"),
+                &params![seq],
+            )?
+            .as_ref()
+            .map(audit_from_row)
+            .transpose()
+        })
     }
 
     /// The approval that stands for plan `hash`: its latest decision, when
@@ -1058,9 +1097,9 @@ impl StateStore {
     }
 
     /// Approves or rejects a plan: the status change, the decision record
-    /// and its audit entry in one transaction. Only a `pending` plan can be
-    /// decided (an approved plan can still be rejected, to withdraw the
-    /// approval before it is applied). `extra` is merged into the audit
+    /// and its audit entry in one transaction. Only a plan not yet applied
+    /// can be decided: an approved plan can take further approvals (a
+    /// quorum) or be rejected, to withdraw the approvals before it runs. `extra` is merged into the audit
     /// detail (e.g. `{"via": "tui"}`).
     pub fn decide_plan(
         &self,
@@ -1078,13 +1117,9 @@ impl StateStore {
             let status = status.ok_or_else(|| {
                 StateError::Other(format!("plan {short} is not in the state store"))
             })?;
-            let allowed = match approve {
-                true => status == "pending",
-                false => status == "pending" || status == "approved",
-            };
-            if !allowed {
+            if status != "pending" && status != "approved" {
                 return Err(StateError::Other(format!(
-                    "plan {short} is {status}; only a pending plan can be {}",
+                    "plan {short} is {status}; only a plan waiting to be applied can be {}",
                     if approve { "approved" } else { "rejected" }
                 )));
             }
@@ -1436,6 +1471,7 @@ impl StateStore {
         })?;
         let mut prev = AUDIT_GENESIS.to_string();
         let mut expected_seq = 1i64;
+        let mut signed = false;
         for e in rows {
             if e.seq != expected_seq {
                 return Ok(AuditVerdict::Broken {
@@ -1449,12 +1485,17 @@ impl StateStore {
                     reason: "does not follow the previous entry (deleted or reordered)".into(),
                 });
             }
-            if audit_hash(&prev, e.seq, e.at, &e.actor, &e.kind, &e.detail) != e.hash {
+            let signer = e.signer.as_deref();
+            if audit_hash(&prev, e.seq, e.at, &e.actor, &e.kind, &e.detail, signer) != e.hash {
                 return Ok(AuditVerdict::Broken {
                     seq: e.seq,
                     reason: "content does not match its hash (edited)".into(),
                 });
             }
+            if let Some(reason) = signature_problem(&e, signed) {
+                return Ok(AuditVerdict::Broken { seq: e.seq, reason });
+            }
+            signed |= e.signer.is_some();
             prev = e.hash;
             expected_seq += 1;
         }
@@ -1863,7 +1904,8 @@ const RUN_COLUMNS: &str = "SELECT id, kind, status, started_at, finished_at, pla
 const STATE_COLUMNS: &str = "SELECT host, resource, type, desired_digest, observed_digest, \
      run_id, applied_at, sensitive";
 const PLAN_COLUMNS: &str = "SELECT hash, status, created_at, source_digest, hosts, run_id";
-const AUDIT_COLUMNS: &str = "SELECT seq, at, actor, kind, detail, prev_hash, hash";
+const AUDIT_COLUMNS: &str =
+    "SELECT seq, at, actor, kind, detail, prev_hash, hash, signer, signature";
 
 /// A `LIMIT` both databases accept for "this many, or all".
 fn sql_limit(n: usize) -> i64 {
@@ -1952,6 +1994,8 @@ fn audit_from_row(r: &Row) -> Result<AuditEntry> {
         detail: r.text(4)?,
         prev_hash: r.text(5)?,
         hash: r.text(6)?,
+        signer: r.opt_text(7)?,
+        signature: r.opt_text(8)?,
     })
 }
 
@@ -1980,18 +2024,24 @@ fn last_audit(db: &mut dyn Sql) -> Result<Option<(i64, String)>> {
         .transpose()
 }
 
-/// Appends an audit entry; `db` must be inside a write transaction.
+/// Appends an audit entry, signed by this process's identity; `db` must be
+/// inside a write transaction.
 fn append_audit(db: &mut dyn Sql, kind: &str, detail: &serde_json::Value) -> Result<i64> {
+    let identity = crate::identity::current().map_err(StateError::Other)?;
     let (prev_seq, prev_hash) = last_audit(db)?.unwrap_or((0, AUDIT_GENESIS.to_string()));
     let seq = prev_seq + 1;
     let at = now();
     let actor = actor();
     let detail = detail.to_string();
-    let hash = audit_hash(&prev_hash, seq, at, &actor, kind, &detail);
+    let signer = identity.public_key();
+    let hash = audit_hash(&prev_hash, seq, at, &actor, kind, &detail, Some(&signer));
+    let signature = identity
+        .sign(crate::identity::AUDIT_NAMESPACE, hash.as_bytes())
+        .map_err(StateError::Other)?;
     db.exec(
-        "INSERT INTO audit (seq, at, actor, kind, detail, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &params![seq, at, &actor, kind, &detail, &prev_hash, &hash],
+        "INSERT INTO audit (seq, at, actor, kind, detail, prev_hash, hash, signer, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &params![seq, at, &actor, kind, &detail, &prev_hash, &hash, &signer, &signature],
     )?;
     db.exec(
         "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)
@@ -2001,10 +2051,42 @@ fn append_audit(db: &mut dyn Sql, kind: &str, detail: &serde_json::Value) -> Res
     Ok(seq)
 }
 
-/// Each entry's hash covers the previous hash and all of its own fields.
-fn audit_hash(prev: &str, seq: i64, at: i64, actor: &str, kind: &str, detail: &str) -> String {
-    let content = serde_json::json!([seq, at, actor, kind, detail]).to_string();
+/// Each entry's hash covers the previous hash and all of its own fields,
+/// its signer's key included (entries from before signing have none).
+fn audit_hash(
+    prev: &str,
+    seq: i64,
+    at: i64,
+    actor: &str,
+    kind: &str,
+    detail: &str,
+    signer: Option<&str>,
+) -> String {
+    let content = match signer {
+        None => serde_json::json!([seq, at, actor, kind, detail]),
+        Some(key) => serde_json::json!([seq, at, actor, kind, detail, key]),
+    };
     sha256_hex(format!("{prev}\n{content}").as_bytes())
+}
+
+/// What is wrong with an entry's signature, if anything. Once entries are
+/// signed, an unsigned one was written without a key: not by `mc`.
+fn signature_problem(e: &AuditEntry, signed_before: bool) -> Option<String> {
+    match (&e.signer, &e.signature) {
+        (None, _) if signed_before => {
+            Some("is not signed, though the entries before it are (written without mc)".into())
+        }
+        (None, _) => None,
+        (Some(_), None) => Some("names a signer but has no signature".into()),
+        (Some(key), Some(sig)) => crate::identity::verify(
+            key,
+            crate::identity::AUDIT_NAMESPACE,
+            e.hash.as_bytes(),
+            sig,
+        )
+        .err()
+        .map(|why| format!("its signature does not verify ({why}): forged or altered")),
+    }
 }
 
 /// Creates `dir` (and missing parents) readable by its owner only. An

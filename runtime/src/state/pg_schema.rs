@@ -136,6 +136,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (report_id, host, resource)
     );
     "#,
+    // 2: signed audit entries (SQLite migration 6).
+    r#"
+    ALTER TABLE audit ADD COLUMN signer TEXT;
+    ALTER TABLE audit ADD COLUMN signature TEXT;
+    "#,
 ];
 
 /// The tables of a store, their columns and the column that gives their
@@ -152,7 +157,7 @@ pub(crate) const TABLES: &[(&str, &str, &str)] = &[
     ("plan_decisions", "id, plan_hash, decision, actor, at, reason, audit_seq", "id"),
     ("pending_notifications", "host, resource, run_id, created_at, action", "host, resource"),
     ("events", "id, run_id, at_ms, host, resource, kind, message", "id"),
-    ("audit", "seq, at, actor, kind, detail, prev_hash, hash", "seq"),
+    ("audit", "seq, at, actor, kind, detail, prev_hash, hash, signer, signature", "seq"),
     ("locks", "host, run_id, pid, pid_start, hostname, acquired_at", "host"),
     ("meta", "key, value", "key"),
     ("drift_reports", "id, at, actor, hosts, probed, drifted, errors", "id"),

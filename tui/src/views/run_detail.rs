@@ -194,7 +194,7 @@ impl RunDetailView {
         let mut first = vec![
             Span::styled(
                 format!("run #{} {} ", run.id, run.kind),
-                Style::new().add_modifier(Modifier::BOLD),
+                super::runs::kind_style(&run.kind).add_modifier(Modifier::BOLD),
             ),
             Span::styled(run.status.clone(), status_style(&run.status)),
             Span::raw(format!("  started {}", format_time(run.started_at))),

@@ -150,7 +150,7 @@ impl Component for RunsView {
             };
             Row::new(vec![
                 cell(format!("#{}", r.id), Style::new()),
-                cell(r.kind.clone(), Style::new()),
+                cell(r.kind.clone(), kind_style(&r.kind)),
                 cell(r.status.clone(), status_style(&r.status)),
                 cell(format_time(r.started_at), Style::new()),
                 cell(r.hosts.len().to_string(), Style::new()),
@@ -158,5 +158,13 @@ impl Component for RunsView {
                 cell(failed, failed_style),
             ])
         });
+    }
+}
+
+/// A `break-glass` run (applied without its approvals) stands out.
+pub fn kind_style(kind: &str) -> Style {
+    match kind {
+        "break-glass" => status_style("failed").add_modifier(ratatui::style::Modifier::BOLD),
+        _ => Style::new(),
     }
 }

@@ -1,0 +1,200 @@
+//! Who runs `mc`, proven by a signing key.
+//!
+//! Every audit entry (so every plan, approval and apply) is signed with
+//! the operator's ed25519 key, in the SSH signature format (`ssh-keygen
+//! -Y sign`), so a name in the store proves nothing by itself: what counts
+//! is the key that signed. The key is, in order: the file named by
+//! `MC_IDENTITY`; `~/.config/mc/id_ed25519`; an unencrypted
+//! `~/.ssh/id_ed25519`; else a new `~/.config/mc/id_ed25519`, made on
+//! first use.
+
+use ssh_key::{rand_core::OsRng, Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Signature namespace of audit entries (`ssh-keygen -Y verify -n`).
+pub const AUDIT_NAMESPACE: &str = "mc-audit";
+
+/// The operator's signing key.
+pub struct Identity {
+    key: PrivateKey,
+    path: PathBuf,
+}
+
+impl Identity {
+    /// Reads an OpenSSH ed25519 private key that is not encrypted.
+    pub fn load(path: &Path) -> Result<Identity, String> {
+        let key = PrivateKey::read_openssh_file(path)
+            .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
+        if key.is_encrypted() {
+            return Err(format!(
+                "the signing key {} is encrypted; mc needs a key it can use unattended (set MC_IDENTITY to another key)",
+                path.display()
+            ));
+        }
+        if key.algorithm() != Algorithm::Ed25519 {
+            return Err(format!(
+                "the signing key {} is {}, not ed25519",
+                path.display(),
+                key.algorithm()
+            ));
+        }
+        Ok(Identity {
+            key,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Makes a new key at `path` (mode 0600, its folder 0700).
+    pub fn create(path: &Path, comment: &str) -> Result<Identity, String> {
+        let fail = |e: &dyn std::fmt::Display| {
+            format!("cannot create the signing key {}: {e}", path.display())
+        };
+        if let Some(dir) = path.parent() {
+            crate::state::private_dir(dir).map_err(|e| fail(&e))?;
+        }
+        let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| fail(&e))?;
+        key.set_comment(comment);
+        let text = key.to_openssh(LineEnding::LF).map_err(|e| fail(&e))?;
+        crate::state::write_private(path, text.as_bytes()).map_err(|e| fail(&e))?;
+        let public = key.public_key().to_openssh().map_err(|e| fail(&e))?;
+        std::fs::write(path.with_extension("pub"), format!("{public}\n")).map_err(|e| fail(&e))?;
+        Ok(Identity {
+            key,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The public key as `ssh-ed25519 AAAA…` (no comment): what a project
+    /// lists in `approvers`.
+    pub fn public_key(&self) -> String {
+        key_text(self.key.public_key())
+    }
+
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint(HashAlg::Sha256).to_string()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An SSH signature (armored `SSHSIG`) of `msg` in `namespace`.
+    pub fn sign(&self, namespace: &str, msg: &[u8]) -> Result<String, String> {
+        self.key
+            .sign(namespace, HashAlg::Sha512, msg)
+            .and_then(|s| s.to_pem(LineEnding::LF))
+            .map_err(|e| format!("signing with {}: {e}", self.path.display()))
+    }
+}
+
+/// The identity of this process (loaded, or made, once).
+pub fn current() -> Result<&'static Identity, String> {
+    static CURRENT: OnceLock<Result<Identity, String>> = OnceLock::new();
+    CURRENT.get_or_init(find).as_ref().map_err(Clone::clone)
+}
+
+fn find() -> Result<Identity, String> {
+    if let Some(path) = std::env::var_os("MC_IDENTITY").filter(|p| !p.is_empty()) {
+        return Identity::load(Path::new(&path)).map_err(|e| format!("MC_IDENTITY: {e}"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or("no signing key: HOME is not set; set MC_IDENTITY to an ed25519 key")?;
+    let own = default_path(&home);
+    if own.exists() {
+        return Identity::load(&own);
+    }
+    let ssh = home.join(".ssh").join("id_ed25519");
+    if let Ok(id) = Identity::load(&ssh) {
+        return Ok(id);
+    }
+    Identity::create(&own, &crate::state::actor())
+        .map_err(|e| format!("{e}; set MC_IDENTITY to an ed25519 key"))
+}
+
+/// `~/.config/mc/id_ed25519` (under `$XDG_CONFIG_HOME` when set).
+pub fn default_path(home: &Path) -> PathBuf {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".config"));
+    config.join("mc").join("id_ed25519")
+}
+
+/// A public key's `type base64` part, without its comment: two spellings
+/// of one key compare equal.
+pub fn key_text(key: &PublicKey) -> String {
+    let mut key = key.clone();
+    key.set_comment("");
+    key.to_openssh().unwrap_or_default().trim().to_string()
+}
+
+/// Parses `ssh-ed25519 AAAA… [comment]`.
+pub fn parse_public(text: &str) -> Result<PublicKey, String> {
+    let key =
+        PublicKey::from_openssh(text.trim()).map_err(|e| format!("not an SSH public key ({e})"))?;
+    if key.algorithm() != Algorithm::Ed25519 {
+        return Err(format!("a {} key; approvers use ed25519", key.algorithm()));
+    }
+    Ok(key)
+}
+
+/// Checks that `signature` is `signer`'s signature of `msg`.
+pub fn verify(signer: &str, namespace: &str, msg: &[u8], signature: &str) -> Result<(), String> {
+    let key = parse_public(signer)?;
+    let sig = SshSig::from_pem(signature).map_err(|e| format!("unreadable signature ({e})"))?;
+    key.verify(namespace, msg, &sig)
+        .map_err(|_| "the signature does not match".to_string())
+}
+
+/// `SHA256:…` of a public key in text, or the text when it does not parse.
+pub fn fingerprint_of(public: &str) -> String {
+    parse_public(public)
+        .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+        .unwrap_or_else(|_| public.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_and_verifies_and_refuses_other_keys_and_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let alice = Identity::create(&dir.path().join("a/id_ed25519"), "alice").unwrap();
+        let mallory = Identity::create(&dir.path().join("m/id_ed25519"), "mallory").unwrap();
+        let sig = alice.sign(AUDIT_NAMESPACE, b"entry").unwrap();
+        assert!(verify(&alice.public_key(), AUDIT_NAMESPACE, b"entry", &sig).is_ok());
+        assert!(verify(&alice.public_key(), AUDIT_NAMESPACE, b"other", &sig).is_err());
+        assert!(verify(&alice.public_key(), "elsewhere", b"entry", &sig).is_err());
+        assert!(verify(&mallory.public_key(), AUDIT_NAMESPACE, b"entry", &sig).is_err());
+        let again = Identity::load(&dir.path().join("a/id_ed25519")).unwrap();
+        assert_eq!(again.public_key(), alice.public_key());
+        assert!(!alice.public_key().contains("alice"));
+        let with_comment = format!("{} alice@laptop", alice.public_key());
+        assert_eq!(
+            key_text(&parse_public(&with_comment).unwrap()),
+            alice.public_key()
+        );
+        assert!(fingerprint_of(&alice.public_key()).starts_with("SHA256:"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(alice.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn refuses_keys_it_cannot_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk");
+        std::fs::write(&junk, "not a key").unwrap();
+        assert!(Identity::load(&junk).is_err());
+        assert!(parse_public("ssh-ed25519 AAAA").is_err());
+        assert!(parse_public("hello").is_err());
+    }
+}
