@@ -315,19 +315,19 @@ mod tests {
     #[test]
     fn the_project_sets_the_default_serial() {
         let d = project("project {\n  serial = 2\n}\n");
-        assert_eq!(project_serial(d.path()), Ok(Some(Serial::Hosts(2))));
+        assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(Some(Serial::Hosts(2))));
         let d = project("project {\n  serial = \"25%\"\n}\n");
-        assert_eq!(project_serial(d.path()), Ok(Some(Serial::Percent(25))));
+        assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(Some(Serial::Percent(25))));
         let d = project("");
-        assert_eq!(project_serial(d.path()), Ok(None));
+        assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(None));
     }
 
     #[test]
     fn a_bad_serial_setting_is_an_error_naming_the_file() {
         let d = project("project {\n  serial = \"lots\"\n}\n");
-        let err = project_serial(d.path()).unwrap_err();
+        let err = project_settings(d.path()).map(|s| s.serial).unwrap_err();
         assert!(err.starts_with("main.mc: project: `serial`"), "{err}");
         let d = project("project {\n  serial = true\n}\n");
-        assert!(project_serial(d.path()).is_err());
+        assert!(project_settings(d.path()).map(|s| s.serial).is_err());
     }
 }
