@@ -116,7 +116,7 @@ impl Settings {
                 },
                 "approvers" => match read_approvers(&f.value, &loc) {
                     Ok(keys) => self.approvers = keys,
-                    Err(d) => diags.push(d),
+                    Err(d) => diags.push(*d),
                 },
                 "approvals_required" => match &f.value {
                     Expr::Int { value, .. } if (1..=1000).contains(value) => {
@@ -187,11 +187,11 @@ impl Settings {
 
 /// `approvers = ["ssh-ed25519 AAAA… alice", …]`: each an ed25519 public
 /// key in OpenSSH's one-line form, none twice.
-fn read_approvers(value: &Expr, loc: &impl Fn(Span) -> Loc) -> Result<Vec<String>, Diag> {
+fn read_approvers(value: &Expr, loc: &impl Fn(Span) -> Loc) -> Result<Vec<String>, Box<Diag>> {
     let bad = |span: Span, message: String| {
-        Diag::error(BAD_SETTING, loc(span), message)
+        Box::new(Diag::error(BAD_SETTING, loc(span), message)
             .label("invalid value")
-            .note("an approver is a line of an `.pub` file: `ssh-ed25519 AAAA… name` (`mc identity` prints yours)")
+            .note("an approver is a line of an `.pub` file: `ssh-ed25519 AAAA… name` (`mc identity` prints yours)"))
     };
     let Expr::List { items, .. } = value else {
         return Err(bad(

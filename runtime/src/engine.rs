@@ -571,14 +571,11 @@ impl Runtime {
         progress: Arc<dyn Progress>,
         run_id: i64,
     ) -> Result<ApplyReport, RuntimeError> {
-        if !self
-            .store
-            .claim_plan_for_apply(
-                &plan.hash,
-                run_id,
-                plan.needs_approval() && opts.break_glass.is_none(),
-            )?
-        {
+        if !self.store.claim_plan_for_apply(
+            &plan.hash,
+            run_id,
+            plan.needs_approval() && opts.break_glass.is_none(),
+        )? {
             let rec = self.store.plan(&plan.hash)?;
             let msg = "plan already applied";
             self.store

@@ -315,9 +315,15 @@ mod tests {
     #[test]
     fn the_project_sets_the_default_serial() {
         let d = project("project {\n  serial = 2\n}\n");
-        assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(Some(Serial::Hosts(2))));
+        assert_eq!(
+            project_settings(d.path()).map(|s| s.serial),
+            Ok(Some(Serial::Hosts(2)))
+        );
         let d = project("project {\n  serial = \"25%\"\n}\n");
-        assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(Some(Serial::Percent(25))));
+        assert_eq!(
+            project_settings(d.path()).map(|s| s.serial),
+            Ok(Some(Serial::Percent(25)))
+        );
         let d = project("");
         assert_eq!(project_settings(d.path()).map(|s| s.serial), Ok(None));
     }
