@@ -30,6 +30,7 @@ impl Tmux {
             .arg(&self.socket)
             .args(args)
             .env("LANG", "C.UTF-8")
+            .env("PGPASSWORD", mc_testfleet::postgres::PASSWORD)
             .env_remove("TMUX")
             .output()
             .expect("tmux is installed (scripts/test installs it)")
@@ -369,6 +370,55 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
     assert_eq!(entry.kind, "plan.approve");
     assert!(entry.detail.contains("checked with the db team"));
 
+    tmux.keys("t", &["q"]);
+    assert_eq!(tmux.wait_exit("t"), "0");
+}
+
+/// An operator watches, in `mc tui` over a shared PostgreSQL store, an
+/// apply that another `mc` (another clone, another machine) is running.
+#[test]
+fn the_tui_over_postgres_shows_an_apply_running_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = mc_testfleet::postgres::TestPostgres::start().unwrap();
+    let url = pg.database().unwrap();
+    let project = dir.path().join("elsewhere");
+    std::fs::create_dir(&project).unwrap();
+    let marker = dir.path().join("done");
+    std::fs::write(
+        project.join("main.mc"),
+        format!(
+            "host \"local\" {{\n  transport = \"local\"\n}}\n\non all {{\n  command \"slow\" {{\n    run = \"sleep 4; touch {}\"\n  }}\n}}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let tmux = Tmux::new(dir.path());
+    tmux.start("t", &["tui", "--state", &url]);
+    let screen = tmux.wait_for("t", "the empty runs list", |s| s.contains("no runs yet"));
+    assert!(
+        !screen.contains(mc_testfleet::postgres::PASSWORD),
+        "{screen}"
+    );
+
+    let mut apply = mc()
+        .args(["apply", "--yes", "--state", &url])
+        .arg(&project)
+        .env("PGPASSWORD", mc_testfleet::postgres::PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let screen = tmux.wait_for("t", "the run from elsewhere", |s| {
+        s.contains("Runs (1)") && s.contains("running")
+    });
+    assert!(screen.contains("apply"), "{screen}");
+    tmux.keys("t", &["Enter"]);
+    tmux.wait_for("t", "its live detail", |s| s.contains("run #1 apply"));
+    tmux.wait_for("t", "its result as it lands", |s| {
+        s.contains("command[slow]") && s.contains(" ok")
+    });
+    assert!(apply.wait().unwrap().success());
+    assert!(marker.exists());
     tmux.keys("t", &["q"]);
     assert_eq!(tmux.wait_exit("t"), "0");
 }

@@ -2366,6 +2366,66 @@ mod tests {
     }
 
     #[test]
+    fn audit_signatures_detect_a_forged_or_unsigned_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = StateStore::open(&path).unwrap();
+        for n in 0..3 {
+            store.audit("test", &serde_json::json!({ "n": n })).unwrap();
+        }
+        assert!(matches!(
+            store.verify_audit().unwrap(),
+            AuditVerdict::Intact { entries: 3, .. }
+        ));
+        let me = crate::identity::current().unwrap();
+        assert_eq!(
+            store.audit_entry(2).unwrap().unwrap().signer,
+            Some(me.public_key())
+        );
+        drop(store);
+        let sql = |q: &str| Connection::open(&path).unwrap().execute_batch(q).unwrap();
+
+        // Another key's valid signature over the same hash: not the signer's.
+        let other =
+            crate::identity::Identity::create(&dir.path().join("other"), "mallory").unwrap();
+        let hash: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT hash FROM audit WHERE seq = 2", [], |r| r.get(0))
+            .unwrap();
+        let sig = other
+            .sign(crate::identity::AUDIT_NAMESPACE, hash.as_bytes())
+            .unwrap();
+        let saved: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT signature FROM audit WHERE seq = 2", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        sql(&format!(
+            "UPDATE audit SET signature = '{sig}' WHERE seq = 2"
+        ));
+        let store = StateStore::open(&path).unwrap();
+        match store.verify_audit().unwrap() {
+            AuditVerdict::Broken { seq: 2, reason } => {
+                assert!(reason.contains("signature"), "{reason}")
+            }
+            v => panic!("{v:?}"),
+        }
+        drop(store);
+
+        // An entry without a signer after signed ones was not written by mc.
+        sql(&format!(
+            "UPDATE audit SET signature = '{saved}' WHERE seq = 2"
+        ));
+        sql("UPDATE audit SET signer = NULL, signature = NULL WHERE seq = 3");
+        let store = StateStore::open(&path).unwrap();
+        match store.verify_audit().unwrap() {
+            AuditVerdict::Broken { seq: 3, .. } => {}
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
     fn formats_utc_times() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(format_time(1_700_000_000), "2023-11-14 22:13:20");
