@@ -45,19 +45,30 @@ impl Identity {
         })
     }
 
-    /// Makes a new key at `path` (mode 0600, its folder 0700).
+    /// Makes a new key at `path` (mode 0600, its folder 0700). Two `mc`
+    /// processes starting at once for the first time agree on one key: the
+    /// file appears whole or not at all, and whoever comes second loads it.
     pub fn create(path: &Path, comment: &str) -> Result<Identity, String> {
+        use std::io::Write;
         let fail = |e: &dyn std::fmt::Display| {
             format!("cannot create the signing key {}: {e}", path.display())
         };
-        if let Some(dir) = path.parent() {
-            crate::state::private_dir(dir).map_err(|e| fail(&e))?;
-        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        crate::state::private_dir(dir).map_err(|e| fail(&e))?;
         let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| fail(&e))?;
         key.set_comment(comment);
         let text = key.to_openssh(LineEnding::LF).map_err(|e| fail(&e))?;
-        crate::state::write_private(path, text.as_bytes()).map_err(|e| fail(&e))?;
         let public = key.public_key().to_openssh().map_err(|e| fail(&e))?;
+        // NamedTempFile is created 0600.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+        tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+        match tmp.persist_noclobber(path) {
+            Ok(_) => {}
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Identity::load(path)
+            }
+            Err(e) => return Err(fail(&e.error)),
+        }
         std::fs::write(path.with_extension("pub"), format!("{public}\n")).map_err(|e| fail(&e))?;
         Ok(Identity {
             key,
@@ -99,10 +110,10 @@ fn find() -> Result<Identity, String> {
     if let Some(path) = std::env::var_os("MC_IDENTITY").filter(|p| !p.is_empty()) {
         return Identity::load(Path::new(&path)).map_err(|e| format!("MC_IDENTITY: {e}"));
     }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .ok_or("no signing key: HOME is not set; set MC_IDENTITY to an ed25519 key")?;
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return one_time("HOME is not set".into());
+    };
+    let home = PathBuf::from(home);
     let own = default_path(&home);
     if own.exists() {
         return Identity::load(&own);
@@ -111,8 +122,20 @@ fn find() -> Result<Identity, String> {
     if let Ok(id) = Identity::load(&ssh) {
         return Ok(id);
     }
-    Identity::create(&own, &crate::state::actor())
-        .map_err(|e| format!("{e}; set MC_IDENTITY to an ed25519 key"))
+    Identity::create(&own, &crate::state::actor()).or_else(one_time)
+}
+
+/// A key for this process only, when no lasting one can be had (no home,
+/// a read-only home): its entries still verify, but it can never be one of
+/// a project's approvers. Said once, on stderr.
+fn one_time(why: String) -> Result<Identity, String> {
+    eprintln!("warning: no signing key ({why}); this run signs with a one-time key; set MC_IDENTITY to an ed25519 key");
+    let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| e.to_string())?;
+    key.set_comment("one-time");
+    Ok(Identity {
+        key,
+        path: PathBuf::from("(one-time key)"),
+    })
 }
 
 /// `~/.config/mc/id_ed25519` (under `$XDG_CONFIG_HOME` when set).
@@ -186,6 +209,20 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn processes_created_at_once_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mc/id_ed25519");
+        let keys: Vec<String> = std::thread::scope(|s| {
+            let makers: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| Identity::create(&path, "x").unwrap().public_key()))
+                .collect();
+            makers.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let on_disk = Identity::load(&path).unwrap().public_key();
+        assert!(keys.iter().all(|k| *k == on_disk), "{keys:?} vs {on_disk}");
     }
 
     #[test]
