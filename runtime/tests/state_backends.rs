@@ -434,3 +434,58 @@ fn migrate_to_postgres_and_back_keeps_every_row_and_the_audit_chain() {
         AuditVerdict::Intact { .. }
     ));
 }
+
+/// TLS as libpq's `sslmode` means it, against a server that accepts only
+/// TLS, with a certificate for `localhost` from a test CA.
+#[test]
+fn tls_to_postgres_follows_sslmode() {
+    let mut pg = TestPostgres::start().unwrap();
+    let (ca, other_ca) = pg.require_tls().unwrap();
+    let url = TestPostgres::url_with_password(&pg.database().unwrap());
+    let by_name = url.replace("@127.0.0.1:", "@localhost:");
+    let open = |url: &str, query: String| {
+        StateStore::open_at(&StateLocation::Postgres(format!("{url}?{query}")))
+            .map(|s| {
+                s.audit("tls", &serde_json::json!({})).unwrap();
+            })
+            .map_err(|e| e.to_string())
+    };
+
+    // The server refuses plain connections.
+    let err = open(&url, "sslmode=disable".into()).unwrap_err();
+    assert!(err.contains("cannot connect"), "{err}");
+    // `require` (and the default, `prefer`) encrypt without checking the
+    // certificate, as libpq does.
+    open(&url, "sslmode=require".into()).unwrap();
+    open(&url, "connect_timeout=5".into()).unwrap();
+    // `verify-full` checks the chain and the name.
+    let root = |ca: &std::path::Path| ca.display().to_string();
+    open(
+        &by_name,
+        format!("sslmode=verify-full&sslrootcert={}", root(&ca)),
+    )
+    .unwrap();
+    let err = open(
+        &by_name,
+        format!("sslmode=verify-full&sslrootcert={}", root(&other_ca)),
+    )
+    .unwrap_err();
+    assert!(err.contains("certificate") && err.contains("UnknownIssuer"), "{err}");
+    assert!(!err.contains(mc_testfleet::postgres::PASSWORD), "{err}");
+    let err = open(
+        &url,
+        format!("sslmode=verify-full&sslrootcert={}", root(&ca)),
+    )
+    .unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    // `verify-ca` checks the chain only.
+    open(&url, format!("sslmode=verify-ca&sslrootcert={}", root(&ca))).unwrap();
+    let err = open(
+        &url,
+        format!("sslmode=verify-ca&sslrootcert={}", root(&other_ca)),
+    )
+    .unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    let err = open(&url, "sslmode=sure".into()).unwrap_err();
+    assert!(err.contains("verify-full"), "{err}");
+}

@@ -16,6 +16,7 @@
 mod db;
 mod pg;
 mod pg_schema;
+mod pg_tls;
 
 pub use db::statements_run;
 
@@ -256,7 +257,20 @@ fn sqlite_message(e: &rusqlite::Error) -> String {
 fn postgres_message(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("PostgreSQL: {}", db.message()),
-        None => format!("PostgreSQL: {e}"),
+        None => {
+            // The cause says what went wrong (e.g. which certificate check
+            // failed in a TLS handshake).
+            let mut text = format!("PostgreSQL: {e}");
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let c_text = c.to_string();
+                if !text.contains(&c_text) {
+                    text.push_str(&format!(": {c_text}"));
+                }
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 

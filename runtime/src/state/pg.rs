@@ -6,7 +6,7 @@
 //! from inside tokio's; calls made there move to a scoped thread.
 
 use super::db::{params, PgConn, Sql};
-use super::{pg_schema, LockRecord, Result, StateError};
+use super::{pg_schema, pg_tls, LockRecord, Result, StateError};
 use crate::hash::sha256_hex;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,9 +28,12 @@ pub(crate) struct Pg {
 impl Pg {
     pub fn connect(url: &str) -> Result<Pg> {
         let display = redact(url);
-        let mut config: postgres::Config = url.parse().map_err(|e| {
+        let invalid = |e: &dyn std::fmt::Display| {
             StateError::Other(format!("state store URL {display} is not valid: {e}"))
-        })?;
+        };
+        let (plain, tls) = pg_tls::split(url).map_err(|e| invalid(&e))?;
+        let mut config: postgres::Config = plain.parse().map_err(|e| invalid(&e))?;
+        let connector = tls.apply(&mut config).map_err(|e| invalid(&e))?;
         if config.get_password().is_none() {
             // Never in argv: from the environment, as psql does.
             if let Ok(pw) = std::env::var("PGPASSWORD") {
@@ -41,7 +44,7 @@ impl Pg {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("mc");
-        let client = off_runtime(|| config.connect(postgres::NoTls)).map_err(|e| {
+        let client = off_runtime(|| config.connect(connector)).map_err(|e| {
             StateError::Other(format!(
                 "cannot connect to the state store at {display}: {}",
                 super::postgres_message(&e)

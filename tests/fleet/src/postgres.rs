@@ -155,6 +155,100 @@ impl TestPostgres {
         self.run_server()
     }
 
+    /// Makes the server accept only TLS connections, with a certificate
+    /// for `localhost` (not 127.0.0.1) signed by a test CA made here. Returns that CA's
+    /// certificate and another CA's (which did not sign the server's).
+    pub fn require_tls(&mut self) -> Result<(PathBuf, PathBuf)> {
+        let tls = self.dir.path().join("tls");
+        std::fs::create_dir_all(&tls)?;
+        let openssl = |args: &[&str]| -> Result<()> {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&tls)
+                .output()
+                .context("openssl")?;
+            if !out.status.success() {
+                bail!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "other-ca"] {
+            let (key, pem, subj) = (
+                format!("{ca}.key"),
+                format!("{ca}.pem"),
+                format!("/CN=mc test {ca}"),
+            );
+            let mut args = vec!["req", "-x509"];
+            args.extend(ec);
+            args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subj]);
+            openssl(&args)?;
+        }
+        let mut args = vec!["req"];
+        args.extend(ec);
+        args.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&args)?;
+        std::fs::write(tls.join("san.ext"), "subjectAltName=DNS:localhost\n")?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ])?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            tls.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
+        as_server_user(&tls)?;
+        let data = self.dir.path().join("data");
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))?;
+        use std::io::Write;
+        writeln!(
+            conf,
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'",
+            tls.join("server.pem").display(),
+            tls.join("server.key").display()
+        )?;
+        let hba = std::fs::read_to_string(data.join("pg_hba.conf"))?;
+        let hba: String = hba
+            .lines()
+            .map(|l| match l.strip_prefix("host ") {
+                Some(rest) => format!("hostssl {rest}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        std::fs::write(data.join("pg_hba.conf"), hba)?;
+        self.restart(Duration::ZERO)?;
+        Ok((tls.join("ca.pem"), tls.join("other-ca.pem")))
+    }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.server.take() {
             let _ = c.kill();
