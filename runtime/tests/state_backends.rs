@@ -470,7 +470,10 @@ fn tls_to_postgres_follows_sslmode() {
         format!("sslmode=verify-full&sslrootcert={}", root(&other_ca)),
     )
     .unwrap_err();
-    assert!(err.contains("certificate") && err.contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.contains("certificate") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
     assert!(!err.contains(mc_testfleet::postgres::PASSWORD), "{err}");
     let err = open(
         &url,
