@@ -450,21 +450,22 @@ pub fn prelude_summary(
     out
 }
 
-/// Resolution diagnostics of one item, with spans relative to the item.
+/// Resolution diagnostics of one item and the types of the names it
+/// binds, with spans relative to the item.
 #[salsa::tracked(returns(ref))]
 pub fn check_item<'db>(
     db: &'db dyn salsa::Database,
     project: ProjectInput,
     key: ItemKey<'db>,
-) -> Vec<Diag> {
+) -> crate::resolve::ItemCheck {
     let file = key.file(db);
     let Some(item) = item_ast(db, key) else {
-        return Vec::new();
+        return Default::default();
     };
     let path = file.path(db).clone();
-    let mut diags = crate::resolve::check_item(db, project, file, &path, item);
-    diags.extend(decimal_modes(db, key).iter().cloned());
-    diags
+    let mut checked = crate::resolve::check_item(db, project, file, &path, item);
+    checked.diags.extend(decimal_modes(db, key).iter().cloned());
+    checked
 }
 
 /// `mode = 644` in one item (see `decimal_mode`), from the item's own text:
@@ -484,8 +485,27 @@ pub fn check_file(db: &dyn salsa::Database, project: ProjectInput, file: SourceF
     let mut out = Vec::new();
     for (i, start) in starts.iter().enumerate() {
         let key = ItemKey::new(db, file, i as u32);
-        for d in check_item(db, project, key) {
+        for d in &check_item(db, project, key).diags {
             out.push(shift(d.clone(), *start));
+        }
+    }
+    out
+}
+
+/// The checked type of every name a file binds (`let`s, parameters), by
+/// the name's span in the file, as mc writes types.
+pub fn binding_types(
+    db: &dyn salsa::Database,
+    project: ProjectInput,
+    file: SourceFile,
+) -> Vec<(Span, String)> {
+    let starts: Vec<u32> = file_items(db, file).iter().map(|s| s.start).collect();
+    let mut out = Vec::new();
+    for (i, start) in starts.iter().enumerate() {
+        let key = ItemKey::new(db, file, i as u32);
+        for (span, ty) in &check_item(db, project, key).bindings {
+            let at = Span::new(span.start + start, span.end + start);
+            out.push((at, ty.to_string()));
         }
     }
     out

@@ -523,6 +523,18 @@ impl Project {
         sources
     }
 
+    /// The checked type of every name the file at `path` binds (`let`s and
+    /// parameters), by the name's byte span, as mc writes types: what an
+    /// editor shows on hover and as inlay hints. Empty for a file outside
+    /// the project.
+    pub fn binding_types(&self, path: &Path) -> Vec<(Span, String)> {
+        let Some(file) = self.files.get(&normalize(path)).copied() else {
+            return Vec::new();
+        };
+        let db = self.lock();
+        db::binding_types(&*db, self.input, file)
+    }
+
     /// Replaces the text of a file (an editor buffer), loading it if new,
     /// and follows imports again.
     pub fn set_file_text(&mut self, path: &Path, text: String) {

@@ -55,6 +55,17 @@ struct Resolver<'a> {
     /// Inside a `policy`: only `change`, the policy statements and the
     /// functions the policy evaluator implements.
     in_policy: bool,
+    /// The type of every name the item binds (`let`s, parameters), by the
+    /// name's span: what the editor shows on hover and as inlay hints.
+    bindings: Vec<(Span, SType)>,
+}
+
+/// What checking one item found: its diagnostics and the types of the
+/// names it binds, all with item-relative spans.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemCheck {
+    pub diags: Vec<Diag>,
+    pub bindings: Vec<(Span, SType)>,
 }
 
 /// A field of an open record: the record may have more fields than it
@@ -73,7 +84,7 @@ pub fn check_item(
     file: SourceFile,
     path: &Arc<str>,
     item: &Item,
-) -> Vec<Diag> {
+) -> ItemCheck {
     let summary = module_summary(db, project, file);
     let prelude = prelude_summary(db, project);
     let mut r = Resolver {
@@ -88,9 +99,13 @@ pub fn check_item(
         memo: HashMap::new(),
         host_vars: SType::Any,
         in_policy: false,
+        bindings: Vec::new(),
     };
     r.item(item);
-    r.diags
+    ItemCheck {
+        diags: r.diags,
+        bindings: r.bindings,
+    }
 }
 
 /// Checks an `on` block again with `host.vars` typed as `vars` (see
@@ -118,6 +133,7 @@ pub fn check_on_block(
         memo: HashMap::new(),
         host_vars: vars,
         in_policy: false,
+        bindings: Vec::new(),
     };
     r.item(item);
     r.diags
@@ -391,10 +407,15 @@ impl<'a> Resolver<'a> {
                     self.ty(t);
                 }
                 self.expr(&l.value);
-                if let Some(t) = &l.ty {
-                    let what = format!("`{}`", l.name.name);
-                    self.check_value(&what, &SType::of(t), &l.value);
-                }
+                let ty = match &l.ty {
+                    Some(t) => {
+                        let what = format!("`{}`", l.name.name);
+                        self.check_value(&what, &SType::of(t), &l.value);
+                        self.expand(&SType::of(t))
+                    }
+                    None => self.infer(&l.value),
+                };
+                self.bindings.push((l.name.span, ty));
             }
             Item::Type(t) => self.ty(&t.ty),
             Item::Fn(f) => {
@@ -520,6 +541,7 @@ impl<'a> Resolver<'a> {
                 let what = format!("the default of `{}`", p.name.name);
                 self.check_value(&what, &ty, d);
             }
+            self.bindings.push((p.name.span, ty.clone()));
             self.locals.push((p.name.name.clone(), ty));
         }
     }
@@ -580,6 +602,7 @@ impl<'a> Resolver<'a> {
                     }
                     None => self.infer(&l.value),
                 };
+                self.bindings.push((l.name.span, ty.clone()));
                 self.locals.push((l.name.name.clone(), ty));
             }
             Stmt::If(i) => self.if_stmt(i),

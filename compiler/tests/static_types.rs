@@ -265,3 +265,47 @@ fn types_of_an_imported_module_resolve_in_that_module() {
         diags[0].message
     );
 }
+
+/// The checker's type of each name a file binds, for the editor: `let`s
+/// (inferred or declared) and parameters, by the name's span.
+#[test]
+fn binding_types_come_from_the_checker() {
+    let main = r#"let ports = [80, 443]
+let names = ["port-${p}" for p in ports]
+let first = label(1)
+let shout = upper("x")
+let count: Int = 2
+fn label(n: Int, prefix: String = "x") -> String = "${prefix}${n}"
+role web(admins: [String]) {
+  for name in admins {
+    let home = "/home/${name}"
+    file home { state = "present" }
+  }
+}
+"#;
+    let p = project(main, &[]);
+    let types: Vec<(String, String)> = p
+        .binding_types(std::path::Path::new("/p/main.mc"))
+        .into_iter()
+        .map(|(span, ty)| (main[span.start as usize..span.end as usize].to_string(), ty))
+        .collect();
+    let ty_of = |name: &str| {
+        types
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("no type for {name}: {types:?}"))
+    };
+    assert_eq!(ty_of("ports"), "[Int]");
+    assert_eq!(ty_of("names"), "[String]");
+    assert_eq!(ty_of("first"), "String");
+    assert_eq!(ty_of("count"), "Int");
+    assert_eq!(ty_of("n"), "Int");
+    assert_eq!(ty_of("prefix"), "String");
+    assert_eq!(ty_of("shout"), "String");
+    assert_eq!(ty_of("admins"), "[String]");
+    assert_eq!(ty_of("home"), "String");
+    assert!(p
+        .binding_types(std::path::Path::new("/p/other.mc"))
+        .is_empty());
+}

@@ -37,7 +37,13 @@ pub struct Published {
     pub diagnostics: Vec<Diagnostic>,
     pub version: Option<i32>,
     pub fixes: Vec<(Diagnostic, WorkspaceEdit, String)>,
+    /// For an open document just checked: the checker's type of each name
+    /// it binds, by the name's byte range (hover, inlay hints).
+    pub types: Option<Vec<BindingType>>,
 }
+
+/// A name's byte range in its document and its checked type.
+pub type BindingType = (u32, u32, String);
 
 struct Compiler {
     /// By entry (a directory holding `main.mc`, or a lone file).
@@ -296,11 +302,20 @@ impl Compiler {
                 }
                 diagnostics.push(ld);
             }
+            let open = self.open.contains_key(&path);
+            let types = (open && !panicked && files.contains(&path)).then(|| {
+                project
+                    .binding_types(&path)
+                    .into_iter()
+                    .map(|(span, ty)| (span.start, span.end, ty))
+                    .collect()
+            });
             out.push(Published {
                 uri,
                 diagnostics,
                 version: self.open.get(&path).map(|(_, v)| *v),
                 fixes,
+                types,
             });
         }
         self.published.insert(entry.to_path_buf(), now);

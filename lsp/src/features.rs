@@ -1,5 +1,6 @@
 //! The answers to read-only requests, computed on a [`World`] snapshot.
 
+use crate::compile::BindingType;
 use crate::infer;
 use crate::resolve::{self, occurrence_at, occurrences, Resolver};
 use crate::world::{Def, DefKind, FileData, World};
@@ -101,9 +102,44 @@ fn def_markdown(def: &Def) -> String {
 // Hover, definition, references, rename
 // ----------------------------------------------------------------------
 
-pub fn hover(world: &World, file: &FileData, at: u32) -> Option<Hover> {
+/// The checker's type of the name declared at `span` in `file`, when the
+/// checker knows it (not `Any`), shortened for display.
+fn checked_type(types: &[BindingType], file: &FileData, def: &Def) -> Option<String> {
+    if def.file != file.path {
+        return None;
+    }
+    let (_, _, ty) = types
+        .iter()
+        .find(|(start, end, _)| *start == def.span.start && *end == def.span.end)?;
+    (!ty.contains("Any")).then(|| shorten_type(ty))
+}
+
+/// Record types can be long (a host's vars): hints and hovers show the
+/// start and an ellipsis.
+fn shorten_type(ty: &str) -> String {
+    const MAX: usize = 60;
+    if ty.chars().count() <= MAX {
+        return ty.to_string();
+    }
+    let cut: String = ty.chars().take(MAX).collect();
+    format!("{cut}…")
+}
+
+pub fn hover(world: &World, file: &FileData, at: u32, types: &[BindingType]) -> Option<Hover> {
     let occ = occurrence_at(world, file, at)?;
     let mut text = def_markdown(&occ.def);
+    let binding = matches!(occ.def.kind, DefKind::Let | DefKind::Local | DefKind::Param);
+    if let Some(ty) = checked_type(types, file, &occ.def).filter(|_| binding) {
+        let keyword = if occ.def.kind == DefKind::Param {
+            ""
+        } else {
+            "let "
+        };
+        text = format!("```mc\n{keyword}{}: {ty}\n```", occ.def.name);
+        if let Some(docs) = &occ.def.docs {
+            text.push_str(&format!("\n\n{docs}"));
+        }
+    }
     if occ.def.kind == DefKind::Resource {
         if let Some(info) = world.resource(file, &occ.def.name) {
             if !info.attrs.is_empty() {
@@ -1116,11 +1152,28 @@ pub fn semantic_tokens(world: &World, file: &FileData) -> Vec<SemanticToken> {
 
 /// `: Type` after each `let` name without a written type whose type the
 /// editor can tell.
-pub fn inlay_hints(world: &World, file: &FileData, within: Range) -> Vec<InlayHint> {
+/// Types after the names of `let`s that declare none: the checker's, else
+/// (while a check of the latest edit is pending) what a literal shows.
+pub fn inlay_hints(
+    world: &World,
+    file: &FileData,
+    within: Range,
+    types: &[BindingType],
+) -> Vec<InlayHint> {
     let _ = world;
     let mut out = Vec::new();
+    let checked = |name: &Ident| {
+        let (_, _, ty) = types
+            .iter()
+            .find(|(start, end, _)| *start == name.span.start && *end == name.span.end)?;
+        (!ty.contains("Any")).then(|| shorten_type(ty))
+    };
     let mut hint = |name: &Ident, value: &Expr| {
-        if let Some(ty) = infer::literal_type(value) {
+        let ty = match types.is_empty() {
+            true => infer::literal_type(value),
+            false => checked(name),
+        };
+        if let Some(ty) = ty {
             let pos = position(file, name.span.end);
             if pos >= within.start && pos <= within.end {
                 out.push(InlayHint {
@@ -1235,7 +1288,7 @@ mod tests {
         let (world, file) = world_with(text);
         let hover_text = |needle: &str| {
             let at = text.find(needle).expect("needle") as u32;
-            match hover(&world, &file, at).map(|h| h.contents) {
+            match hover(&world, &file, at, &[]).map(|h| h.contents) {
                 Some(HoverContents::Markup(m)) => m.value,
                 _ => String::new(),
             }

@@ -24,6 +24,9 @@ struct State {
     versions: HashMap<PathBuf, i32>,
     /// Quick fixes of the published diagnostics, per document.
     fixes: HashMap<Url, Vec<(Diagnostic, WorkspaceEdit, String)>>,
+    /// The checker's binding types of each open document, with the
+    /// version they were computed for.
+    types: HashMap<Url, (Option<i32>, Arc<Vec<crate::compile::BindingType>>)>,
     /// Open documents over `MAX_DOCUMENT_BYTES`, held as empty text until a
     /// full change brings them under it.
     oversized: std::collections::HashSet<PathBuf>,
@@ -57,6 +60,9 @@ impl Backend {
             while let Some(p) = pub_rx.recv().await {
                 if let Ok(mut s) = fixes_state.lock() {
                     s.fixes.insert(p.uri.clone(), p.fixes);
+                    if let Some(types) = p.types {
+                        s.types.insert(p.uri.clone(), (p.version, Arc::new(types)));
+                    }
                 }
                 publisher
                     .publish_diagnostics(p.uri, p.diagnostics, p.version)
@@ -120,6 +126,17 @@ impl Backend {
         let s = self.lock();
         let file = s.world.file(&path)?.clone();
         Some((s.world.clone(), file))
+    }
+
+    /// The checker's binding types of `uri`, when they are of its current
+    /// text (none while a check of the latest edit is pending).
+    fn types(&self, uri: &Url) -> Arc<Vec<crate::compile::BindingType>> {
+        let current = self.version(uri);
+        let s = self.lock();
+        match s.types.get(uri) {
+            Some((v, types)) if *v == current => types.clone(),
+            _ => Arc::default(),
+        }
     }
 
     fn version(&self, uri: &Url) -> Option<i32> {
@@ -300,9 +317,10 @@ impl LanguageServer for Backend {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let p = params.text_document_position_params;
         let pos = p.position;
+        let types = self.types(&p.text_document.uri);
         Ok(self
             .run(&p.text_document.uri, move |w, f| {
-                features::hover(w, f, features::offset(f, pos))
+                features::hover(w, f, features::offset(f, pos), &types)
             })
             .await?
             .flatten())
@@ -432,8 +450,9 @@ impl LanguageServer for Backend {
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let range = params.range;
+        let types = self.types(&params.text_document.uri);
         self.run(&params.text_document.uri, move |w, f| {
-            features::inlay_hints(w, f, range)
+            features::inlay_hints(w, f, range, &types)
         })
         .await
     }

@@ -606,3 +606,56 @@ fn malformed_frames_get_errors_and_exit_needs_no_shutdown() {
     // `exit` without `shutdown` ends the server at once, with code 1.
     assert_eq!(c.exit_without_shutdown(), Some(1));
 }
+
+/// Hover and inlay hints show the checker's types, also where the value's
+/// shape alone does not tell (a comprehension, a function's result).
+#[test]
+fn hover_and_inlay_hints_show_checked_types() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let text = r#"let ports = [80, 443]
+let names = ["port-${p}" for p in ports]
+let loud = upper("x")
+let count: Int = 2
+host "web1" {}
+on all {
+  file "/etc/ports" { content = join(names, ",") }
+}
+"#;
+    std::fs::write(root.join("main.mc"), text).expect("write");
+    let mut c = Client::start(&root);
+    let main = c.open(&root.join("main.mc"), text);
+    c.diagnostics_until(&main, |d| d.is_empty());
+    let hints = c.result(
+        "textDocument/inlayHint",
+        json!({ "textDocument": { "uri": main }, "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 9, "character": 0 } } }),
+    );
+    let shown: Vec<(u64, String)> = hints
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    (
+                        h["position"]["line"].as_u64().unwrap_or(99),
+                        h["label"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // `count` declares its type: no hint.
+    assert_eq!(
+        shown,
+        vec![
+            (0, ": [Int]".to_string()),
+            (1, ": [String]".to_string()),
+            (2, ": String".to_string())
+        ]
+    );
+    let h = c.result(
+        "textDocument/hover",
+        at(&main, pos(text, "names, \",\"", 1)),
+    );
+    let hover = h["contents"]["value"].as_str().unwrap_or("").to_string();
+    assert!(hover.contains("let names: [String]"), "{hover}");
+}
