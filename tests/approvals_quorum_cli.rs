@@ -146,6 +146,13 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
     let (code, _, err) = approve(&alice, &b);
     assert_eq!(code, 1);
     assert!(err.contains("already approved"), "{err}");
+    // Still waiting for a second approver, in the list too.
+    let (code, out, err) = common::run(mc_as(&bob).args(["-C"]).arg(&b).arg("approve"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&short) && out.contains("(1 of 2 approvals)"),
+        "{out}"
+    );
     let (code, _, err) = apply(&dave);
     assert_eq!(code, 1, "{err}");
     assert!(

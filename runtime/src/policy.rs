@@ -265,6 +265,26 @@ pub fn tally(store: &StateStore, hash: &str, rule: &ApprovalRule) -> Result<Tall
     Ok(tally)
 }
 
+/// The tally of a plan whose project names its approvers (`None` when it
+/// names none: any one approval does).
+pub fn quorum(store: &StateStore, plan: &Plan) -> Result<Option<Tally>, String> {
+    if plan.approvers.is_empty() {
+        return Ok(None);
+    }
+    tally(store, &plan.hash, &ApprovalRule::of_plan(plan)).map(Some)
+}
+
+/// Whether a stored plan with `status` still waits for a decision: pending
+/// and needing an approval, or approved by fewer approvers than it needs.
+pub fn waits_for_approval(status: &str, plan: &Plan, quorum: Option<&Tally>) -> bool {
+    plan.needs_approval()
+        && match status {
+            "pending" => true,
+            "approved" => quorum.is_some_and(|t| !t.met()),
+            _ => false,
+        }
+}
+
 /// Checks that `plan` may run now, trusting only the state store: it must
 /// be a plan `mc plan` recorded there (same content hash, with its audit
 /// entry), and its approval and policy findings are the stored record's,

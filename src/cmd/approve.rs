@@ -150,24 +150,29 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
 fn list(args: &Args) -> Result<(), String> {
     let store = open_store(args.state.as_deref(), &args.project)?;
     let plans = store
-        .list_plans(&["pending"], 1000)
+        .list_plans(&["pending", "approved"], 1000)
         .map_err(|e| e.to_string())?;
     let mut waiting = Vec::new();
     for rec in plans {
         let body = store.plan_body(&rec.hash).map_err(|e| e.to_string())?;
-        if let Some(plan) = body.and_then(|b| Plan::from_json(&b).ok()) {
-            if plan.needs_approval() && plan.denials().next().is_none() {
-                waiting.push((rec, plan.required_approvals));
-            }
+        let Some(plan) = body.and_then(|b| Plan::from_json(&b).ok()) else {
+            continue;
+        };
+        let quorum = mc_runtime::policy::quorum(&store, &plan)?;
+        let waits = mc_runtime::policy::waits_for_approval(&rec.status, &plan, quorum.as_ref());
+        if waits && plan.denials().next().is_none() {
+            waiting.push((rec, plan.required_approvals, quorum));
         }
     }
     if args.output.json() {
         let v: Vec<serde_json::Value> = waiting
             .iter()
-            .map(|(r, reasons)| {
+            .map(|(r, reasons, quorum)| {
                 serde_json::json!({
                     "plan": r.hash, "created_at": r.created_at, "hosts": r.hosts,
                     "required_approvals": reasons,
+                    "approved_by": quorum.as_ref().map(|q| q.counted.clone()),
+                    "approvals_needed": quorum.as_ref().map(|q| q.required),
                 })
             })
             .collect();
@@ -177,12 +182,15 @@ fn list(args: &Args) -> Result<(), String> {
     if waiting.is_empty() {
         crate::outln!("No plan is waiting for an approval.");
     }
-    for (r, reasons) in waiting {
+    for (r, reasons, quorum) in waiting {
         crate::outln!(
-            "{}  {}  {}",
+            "{}  {}  {}{}",
             short(&r.hash),
             format_time(r.created_at),
-            r.hosts.join(",")
+            r.hosts.join(","),
+            quorum
+                .map(|q| format!("  ({} of {} approvals)", q.counted.len(), q.required))
+                .unwrap_or_default()
         );
         for reason in reasons {
             crate::outln!("    - {reason}");

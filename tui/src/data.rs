@@ -24,6 +24,8 @@ pub struct PendingPlan {
     pub hosts: Vec<String>,
     /// The parsed plan, or why its stored body could not be read.
     pub plan: Result<Plan, String>,
+    /// Its approvals so far, when its project names approvers.
+    pub quorum: Option<mc_runtime::policy::Tally>,
 }
 
 impl PendingPlan {
@@ -170,21 +172,37 @@ impl DataSource for StoreSource {
 
     fn pending_plans(&self) -> Result<Vec<PendingPlan>, String> {
         let mut out = Vec::new();
-        for rec in self.store.list_plans(&["pending"], 500).map_err(err)? {
+        for rec in self
+            .store
+            .list_plans(&["pending", "approved"], 500)
+            .map_err(err)?
+        {
             let plan = match self.store.plan_body(&rec.hash).map_err(err)? {
                 Some(body) => Plan::from_json(&body),
                 None => Err("the stored plan has no body".to_string()),
             };
-            // Plans that need no approval can be applied as they are; a
-            // denied plan stays listed so its denial is visible. An
-            // unreadable body is listed too rather than hidden.
-            if matches!(&plan, Ok(p) if !p.needs_approval() && p.denials().next().is_none()) {
+            let quorum = match &plan {
+                Ok(p) => mc_runtime::policy::quorum(&self.store, p)?,
+                Err(_) => None,
+            };
+            // Plans that need no (more) approval can be applied as they
+            // are; a denied plan stays listed so its denial is visible. An
+            // unreadable pending body is listed too rather than hidden.
+            let listed = match &plan {
+                Ok(p) => {
+                    mc_runtime::policy::waits_for_approval(&rec.status, p, quorum.as_ref())
+                        || (rec.status == "pending" && p.denials().next().is_some())
+                }
+                Err(_) => rec.status == "pending",
+            };
+            if !listed {
                 continue;
             }
             out.push(PendingPlan {
                 hash: rec.hash,
                 hosts: rec.hosts,
                 plan,
+                quorum,
             });
         }
         Ok(out)
@@ -194,18 +212,8 @@ impl DataSource for StoreSource {
         if decision == Decision::Reject && reason.trim().is_empty() {
             return Err("a rejection needs a reason".into());
         }
-        let record = self
-            .store
-            .plan(hash)
-            .map_err(err)?
-            .ok_or_else(|| format!("plan {} is not in the state store", short_hash(hash)))?;
-        if record.status != "pending" {
-            return Err(format!(
-                "plan {} is {}, not pending",
-                short_hash(hash),
-                record.status
-            ));
-        }
+        // The store refuses a plan that is no longer waiting (applied,
+        // rejected, stale), with the same words as `mc approve`.
         mc_runtime::policy::decide(
             &self.store,
             hash,

@@ -183,6 +183,7 @@ impl Component for ApprovalsView {
                 match &p.plan {
                     Ok(plan) => {
                         let mut lines = approval_lines(plan);
+                        lines.extend(quorum_lines(p.quorum.as_ref()));
                         lines.extend(plan_summary_lines(plan));
                         lines
                     }
@@ -203,6 +204,28 @@ fn change_counts(plan: &Plan) -> String {
         out.push_str(&format!(" r{}", c.refresh));
     }
     out
+}
+
+/// With approvers named: who approved so far, how many are needed, and
+/// approvals that do not count.
+fn quorum_lines(quorum: Option<&mc_runtime::policy::Tally>) -> Vec<Line<'static>> {
+    let Some(t) = quorum else {
+        return Vec::new();
+    };
+    let who = if t.counted.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", t.counted.join(", "))
+    };
+    let mut lines = vec![heading(&format!(
+        "approvals: {} of {}{who}",
+        t.counted.len(),
+        t.required
+    ))];
+    for n in &t.not_counted {
+        lines.push(Line::raw(format!("  not counted: {n}")));
+    }
+    lines
 }
 
 fn heading(text: &str) -> Line<'static> {
@@ -269,4 +292,25 @@ pub fn approval_lines(plan: &Plan) -> Vec<Line<'static>> {
         lines.push(heading("changes:"));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quorum_shows_who_approved_and_what_did_not_count() {
+        let tally = mc_runtime::policy::Tally {
+            counted: vec!["alice".into()],
+            not_counted: vec!["carol@ops (SHA256:x): not one of the project's approvers".into()],
+            required: 2,
+        };
+        let text: Vec<String> = quorum_lines(Some(&tally))
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.to_string()).collect())
+            .collect();
+        assert_eq!(text[0], "approvals: 1 of 2 (alice)");
+        assert!(text[1].contains("not counted: carol@ops"), "{text:?}");
+        assert!(quorum_lines(None).is_empty());
+    }
 }
