@@ -363,6 +363,7 @@ fn check_reports_bad_approver_settings() {
             "holds a password",
         ),
         ("  approvals_requird = 2", "did you mean"),
+        ("  approvals_required = 2", "none are listed"),
     ];
     for (settings, want) in cases {
         let dir = tempfile::tempdir().unwrap();

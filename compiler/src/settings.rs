@@ -167,7 +167,19 @@ impl Settings {
         if let Some(n) = self.approvals_required {
             let have = self.approvers.len();
             let quorum_field = fields.iter().find(|f| f.name.name == "approvals_required");
-            if have > 0 && n as usize > have {
+            if have == 0 {
+                if let Some(f) = quorum_field {
+                    diags.push(
+                        Diag::error(
+                            BAD_SETTING,
+                            loc(f.name.span),
+                            "`approvals_required` counts approvals by the keys in `approvers`, and none are listed",
+                        )
+                        .label("no approvers to count")
+                        .note("list the approvers' public keys: `approvers = [\"ssh-ed25519 AAAA… alice\", …]` (`mc identity` prints yours)"),
+                    );
+                }
+            } else if n as usize > have {
                 if let Some(f) = quorum_field {
                     diags.push(
                         Diag::error(
