@@ -143,6 +143,7 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
     let (code, out, err) = approve(&alice, &b);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("1 of 2 approvals (alice)"), "{out}");
+    assert!(out.contains("approved by alice ("), "{out}");
     let (code, _, err) = approve(&alice, &b);
     assert_eq!(code, 1);
     assert!(err.contains("already approved"), "{err}");

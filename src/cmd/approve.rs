@@ -113,11 +113,18 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
         crate::out::json(DECISION_SCHEMA, doc);
         return Ok(());
     }
+    let rule = mc_runtime::policy::ApprovalRule::of_plan(&plan);
+    // With approvers listed, who decided is the approver the key is
+    // listed as; the local account follows.
+    let me = mc_runtime::identity::current()?;
+    let who = match rule.approver(&me.public_key()) {
+        Some(name) => format!("{name} ({})", decision.actor),
+        None => decision.actor.clone(),
+    };
     crate::outln!(
-        "Plan {} {} by {} at {}{}.",
+        "Plan {} {} by {who} at {}{}.",
         short(&hash),
         decision.decision,
-        decision.actor,
         format_time(decision.at),
         if reason.is_empty() {
             String::new()
@@ -125,7 +132,6 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
             format!(": {reason}")
         }
     );
-    let rule = mc_runtime::policy::ApprovalRule::of_plan(&plan);
     if approve && !rule.approvers.is_empty() {
         let tally = mc_runtime::policy::tally(&store, &hash, &rule)?;
         crate::outln!(
