@@ -451,6 +451,29 @@ impl Context<'_, '_> {
             )
             .with_replacement("remove the `;`", span.range(), "");
         }
+        // Python, Jinja and Puppet spell these as words: `and`/`or` right
+        // after a value is one of them.
+        if let Tok::Ident(word @ ("and" | "or")) = tok {
+            let op = if word == "and" { "&&" } else { "||" };
+            let after_value = prev.is_some_and(|(_, t)| {
+                matches!(
+                    t,
+                    Tok::Ident(_) | Tok::Int(_) | Tok::StrEnd | Tok::RParen | Tok::RBracket
+                )
+            });
+            if expects(op) || after_value {
+                return Diagnostic::error(
+                    codes::UNEXPECTED_TOKEN,
+                    format!("expected an operator, found `{word}`"),
+                    label(span).with_message(format!("mc writes `{word}` as `{op}`")),
+                )
+                .with_replacement(
+                    format!("replace `{word}` with `{op}`"),
+                    span.range(),
+                    op,
+                );
+            }
+        }
         if let Some((prev_span, prev_tok)) = prev {
             let prev_is_name = matches!(prev_tok, Tok::Ident(_)) || prev_tok.is_keyword();
             if expects("=") && prev_is_name && !expects("==") {
