@@ -451,6 +451,24 @@ impl Context<'_, '_> {
             )
             .with_replacement("remove the `;`", span.range(), "");
         }
+        if let Some((not_span, Tok::Ident("not"))) = prev {
+            let starts_value = matches!(
+                tok,
+                Tok::Ident(_) | Tok::Int(_) | Tok::StrStart(_) | Tok::LParen | Tok::Bang
+            );
+            if starts_value {
+                return Diagnostic::error(
+                    codes::UNEXPECTED_TOKEN,
+                    format!("expected an operator after `not`, found {found}"),
+                    label(not_span).with_message("mc writes `not` as `!`"),
+                )
+                .with_replacement(
+                    "replace `not` with `!`",
+                    not_span.start as usize..l,
+                    "!",
+                );
+            }
+        }
         // Python, Jinja and Puppet spell these as words: `and`/`or` right
         // after a value is one of them.
         if let Tok::Ident(word @ ("and" | "or")) = tok {

@@ -26,6 +26,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("unterminated_interpolation", "E0007", "let a = \"x ${ y\n"),
     ("unexpected_token", "E0010", "let c = [1 2]\n"),
     (
+        "word_not",
+        "E0010",
+        "let ok = if not ready { 1 } else { 0 }\n",
+    ),
+    (
         "word_operator",
         "E0010",
         "let ok = if ready and healthy { 1 } else { 0 }\n",
