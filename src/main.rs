@@ -36,6 +36,11 @@ struct Cli {
     /// Only errors on stderr: no progress, no notes.
     #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// The ed25519 private key (OpenSSH format) that signs what you do:
+    /// plans, approvals, applies. Default: `MC_IDENTITY`, else
+    /// `~/.config/mc/id_ed25519`, else `~/.ssh/id_ed25519`.
+    #[arg(long, value_name = "KEY", global = true)]
+    identity: Option<std::path::PathBuf>,
 }
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the version and the commit it was built
@@ -107,6 +112,9 @@ fn main() -> ExitCode {
             eprintln!("error: cannot change to directory {}: {e}", dir.display());
             return ExitCode::from(1);
         }
+    }
+    if let Some(key) = cli.identity {
+        mc_runtime::identity::use_key(key);
     }
     let code = match cli.command {
         Command::Check(args) => cmd::check::run(args),

@@ -180,8 +180,17 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
         "{err}"
     );
 
-    // Bob approves: two of two, and clone A applies.
-    let (code, out, err) = approve(&bob, &b);
+    // Bob approves (his key given with --identity): two of two, and
+    // clone A applies.
+    let (code, out, err) = common::run(
+        common::mc("approvals-quorum-cli")
+            .env("PGPASSWORD", PASSWORD)
+            .arg("--identity")
+            .arg(&bob.path)
+            .args(["-C"])
+            .arg(&b)
+            .args(["approve", &short, "-m", "looks fine"]),
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 of 2 approvals"), "{out}");
     let (code, out, err) = apply(&dave);

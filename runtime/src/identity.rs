@@ -4,7 +4,7 @@
 //! the operator's ed25519 key, in the SSH signature format (`ssh-keygen
 //! -Y sign`), so a name in the store proves nothing by itself: what counts
 //! is the key that signed. The key is, in order: the file named by
-//! `MC_IDENTITY`; `~/.config/mc/id_ed25519`; an unencrypted
+//! `mc --identity` or `MC_IDENTITY`; `~/.config/mc/id_ed25519`; an unencrypted
 //! `~/.ssh/id_ed25519`; else a new `~/.config/mc/id_ed25519`, made on
 //! first use.
 
@@ -106,7 +106,19 @@ pub fn current() -> Result<&'static Identity, String> {
     CURRENT.get_or_init(find).as_ref().map_err(Clone::clone)
 }
 
+/// The key `--identity` names, which wins over `MC_IDENTITY`.
+static CHOSEN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Signs with the key at `path` (`mc --identity KEY`); call before the
+/// first [`current`].
+pub fn use_key(path: PathBuf) {
+    let _ = CHOSEN.set(path);
+}
+
 fn find() -> Result<Identity, String> {
+    if let Some(path) = CHOSEN.get() {
+        return Identity::load(path).map_err(|e| format!("--identity: {e}"));
+    }
     if let Some(path) = std::env::var_os("MC_IDENTITY").filter(|p| !p.is_empty()) {
         return Identity::load(Path::new(&path)).map_err(|e| format!("MC_IDENTITY: {e}"));
     }
