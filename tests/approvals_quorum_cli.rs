@@ -113,6 +113,10 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
     let plan = a.join("plan.json");
     let (code, out, err) = common::run(mc_as(&dave).arg("plan").arg(&a).arg("-o").arg(&plan));
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("It needs 2 of these approvers, not the planner: alice, bob"),
+        "{out}"
+    );
     let short = plan_hash(&plan);
     let apply = |key: &Key| common::run(mc_as(key).arg("apply").arg(&plan).arg("--yes"));
     let (code, _, err) = apply(&dave);

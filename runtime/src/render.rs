@@ -216,9 +216,28 @@ pub fn render_policy(plan: &Plan, color: bool) -> String {
             out.push_str(&format!("  - {r}\n"));
         }
         let short = plan.hash.get(..12).unwrap_or(&plan.hash);
-        out.push_str(&format!(
-            "Approve it with `mc approve {short} --reason \"…\"`.\n"
-        ));
+        if plan.approvers.is_empty() {
+            out.push_str(&format!(
+                "Approve it with `mc approve {short} --reason \"…\"`.\n"
+            ));
+        } else {
+            // The name each approver's key is listed under (its comment).
+            let names: Vec<&str> = plan
+                .approvers
+                .iter()
+                .map(|a| a.split_whitespace().nth(2).unwrap_or("(unnamed key)"))
+                .collect();
+            let need = plan.approvals_required.max(1);
+            let planner = if plan.forbid_self_approval {
+                ", not the planner"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "It needs {need} of these approvers{planner}: {}; each runs `mc approve {short} --reason \"…\"`.\n",
+                names.join(", ")
+            ));
+        }
     }
     out
 }
