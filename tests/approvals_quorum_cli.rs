@@ -391,3 +391,98 @@ fn check_reports_bad_approver_settings() {
         );
     }
 }
+
+/// An encrypted key signs through ssh-agent (the private half never leaves
+/// it); without the agent, a clear error.
+#[test]
+fn an_encrypted_key_signs_through_ssh_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("id_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "s3cret-pass",
+            "-C",
+            "erin",
+            "-f",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sock = tmp.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let askpass = tmp.path().join("askpass");
+    std::fs::write(&askpass, "#!/bin/sh\necho s3cret-pass\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let marker = tmp.path().join("ran");
+    let dir = tmp.path().join("p");
+    std::fs::create_dir(&dir).unwrap();
+    project(&dir, "", &marker);
+    let plan = |agent_sock: Option<&Path>| {
+        let mut cmd = common::mc("approvals-quorum-cli");
+        cmd.arg("--identity").arg(&key).arg("plan").arg(&dir);
+        match agent_sock {
+            Some(s) => cmd.env("SSH_AUTH_SOCK", s),
+            None => cmd.env_remove("SSH_AUTH_SOCK"),
+        };
+        common::run(&mut cmd)
+    };
+    let (code, _, err) = plan(None);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("encrypted") && err.contains("ssh-agent"),
+        "{err}"
+    );
+
+    let added = Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", "none")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let (code, out, err) = plan(Some(&sock));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = common::run(
+        common::mc("approvals-quorum-cli")
+            .args(["-C"])
+            .arg(&dir)
+            .args(["audit", "verify"]),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let fp = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(out.contains(&fp), "{public} / {fp} not in {out}");
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

@@ -4,9 +4,9 @@
 //! the operator's ed25519 key, in the SSH signature format (`ssh-keygen
 //! -Y sign`), so a name in the store proves nothing by itself: what counts
 //! is the key that signed. The key is, in order: the file named by
-//! `mc --identity` or `MC_IDENTITY`; `~/.config/mc/id_ed25519`; an unencrypted
-//! `~/.ssh/id_ed25519`; else a new `~/.config/mc/id_ed25519`, made on
-//! first use.
+//! `mc --identity` or `MC_IDENTITY`; `~/.config/mc/id_ed25519`;
+//! `~/.ssh/id_ed25519` (unencrypted, or encrypted and held by ssh-agent);
+//! else a new `~/.config/mc/id_ed25519`, made on first use.
 
 use ssh_key::{rand_core::OsRng, Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 use std::path::{Path, PathBuf};
@@ -17,21 +17,30 @@ pub const AUDIT_NAMESPACE: &str = "mc-audit";
 
 /// The operator's signing key.
 pub struct Identity {
-    key: PrivateKey,
+    signer: Signer,
     path: PathBuf,
 }
 
+enum Signer {
+    /// An unencrypted private key read from its file.
+    Key(PrivateKey),
+    /// A key that ssh-agent holds, used through `ssh-keygen -Y sign` with
+    /// its public half (the private half never leaves the agent).
+    Agent(PublicKey),
+}
+
 impl Identity {
-    /// Reads an OpenSSH ed25519 private key that is not encrypted.
+    /// Reads an OpenSSH ed25519 key: an unencrypted private key, or (a
+    /// `.pub` file, or an encrypted private key next to its `.pub`) a key
+    /// that ssh-agent holds.
     pub fn load(path: &Path) -> Result<Identity, String> {
-        let key = PrivateKey::read_openssh_file(path)
+        let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
-        if key.is_encrypted() {
-            return Err(format!(
-                "the signing key {} is encrypted; mc needs a key it can use unattended (set MC_IDENTITY to another key)",
-                path.display()
-            ));
+        if text.trim_start().starts_with("ssh-") {
+            return Identity::in_agent(path);
         }
+        let key = PrivateKey::from_openssh(&text)
+            .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
         if key.algorithm() != Algorithm::Ed25519 {
             return Err(format!(
                 "the signing key {} is {}, not ed25519",
@@ -39,10 +48,56 @@ impl Identity {
                 key.algorithm()
             ));
         }
+        if key.is_encrypted() {
+            return Identity::in_agent(&path.with_extension("pub")).map_err(|e| {
+                format!(
+                    "the signing key {} is encrypted and mc cannot use it through ssh-agent: {e}",
+                    path.display()
+                )
+            });
+        }
         Ok(Identity {
-            key,
+            signer: Signer::Key(key),
             path: path.to_path_buf(),
         })
+    }
+
+    /// The key whose public half is at `public_path`, if ssh-agent holds it.
+    fn in_agent(public_path: &Path) -> Result<Identity, String> {
+        let text = std::fs::read_to_string(public_path)
+            .map_err(|e| format!("cannot read {}: {e}", public_path.display()))?;
+        let public = parse_public(&text)?;
+        if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+            return Err("no ssh-agent (SSH_AUTH_SOCK is not set)".into());
+        }
+        let listed = std::process::Command::new("ssh-add")
+            .arg("-L")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running ssh-add -L: {e}"))?;
+        let want = key_text(&public);
+        let held = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter_map(|l| PublicKey::from_openssh(l.trim()).ok())
+            .any(|k| key_text(&k) == want);
+        if !held {
+            return Err(format!(
+                "ssh-agent does not hold {}; add it with `ssh-add`",
+                public_path.display()
+            ));
+        }
+        Ok(Identity {
+            signer: Signer::Agent(public),
+            path: public_path.to_path_buf(),
+        })
+    }
+
+    fn public(&self) -> &PublicKey {
+        match &self.signer {
+            Signer::Key(k) => k.public_key(),
+            Signer::Agent(p) => p,
+        }
     }
 
     /// Makes a new key at `path` (mode 0600, its folder 0700). Two `mc`
@@ -59,6 +114,7 @@ impl Identity {
         key.set_comment(comment);
         let text = key.to_openssh(LineEnding::LF).map_err(|e| fail(&e))?;
         let public = key.public_key().to_openssh().map_err(|e| fail(&e))?;
+        let key = Signer::Key(key);
         // NamedTempFile is created 0600.
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
         tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
@@ -71,7 +127,7 @@ impl Identity {
         }
         std::fs::write(path.with_extension("pub"), format!("{public}\n")).map_err(|e| fail(&e))?;
         Ok(Identity {
-            key,
+            signer: key,
             path: path.to_path_buf(),
         })
     }
@@ -79,12 +135,12 @@ impl Identity {
     /// The public key as `ssh-ed25519 AAAA…` (no comment): what a project
     /// lists in `approvers`.
     pub fn public_key(&self) -> String {
-        key_text(self.key.public_key())
+        key_text(self.public())
     }
 
     /// `SHA256:…`, as `ssh-keygen -l` prints it.
     pub fn fingerprint(&self) -> String {
-        self.key.fingerprint(HashAlg::Sha256).to_string()
+        self.public().fingerprint(HashAlg::Sha256).to_string()
     }
 
     pub fn path(&self) -> &Path {
@@ -93,11 +149,41 @@ impl Identity {
 
     /// An SSH signature (armored `SSHSIG`) of `msg` in `namespace`.
     pub fn sign(&self, namespace: &str, msg: &[u8]) -> Result<String, String> {
-        self.key
-            .sign(namespace, HashAlg::Sha512, msg)
-            .and_then(|s| s.to_pem(LineEnding::LF))
-            .map_err(|e| format!("signing with {}: {e}", self.path.display()))
+        let fail = |e: &dyn std::fmt::Display| format!("signing with {}: {e}", self.path.display());
+        match &self.signer {
+            Signer::Key(key) => key
+                .sign(namespace, HashAlg::Sha512, msg)
+                .and_then(|s| s.to_pem(LineEnding::LF))
+                .map_err(|e| fail(&e)),
+            Signer::Agent(_) => sign_in_agent(&self.path, namespace, msg).map_err(|e| fail(&e)),
+        }
     }
+}
+
+/// `ssh-keygen -Y sign` with a public key: the agent signs.
+fn sign_in_agent(public_path: &Path, namespace: &str, msg: &[u8]) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-q", "-n", namespace, "-f"])
+        .arg(public_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running ssh-keygen: {e}"))?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(msg).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let pem = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() || SshSig::from_pem(&pem).is_err() {
+        return Err(format!(
+            "ssh-keygen -Y sign failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(pem)
 }
 
 /// The identity of this process (loaded, or made, once).
@@ -145,7 +231,7 @@ fn one_time(why: String) -> Result<Identity, String> {
     let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| e.to_string())?;
     key.set_comment("one-time");
     Ok(Identity {
-        key,
+        signer: Signer::Key(key),
         path: PathBuf::from("(one-time key)"),
     })
 }
