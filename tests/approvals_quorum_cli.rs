@@ -197,6 +197,37 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 of 2 approvals"), "{out}");
+
+    // A database writer swaps Alice's signature for Carol's signature of
+    // the same entry (the signature is outside the hash chain): Alice's
+    // approval no longer counts.
+    let db = url.rsplit('/').next().unwrap();
+    let query = |sql: &str| {
+        let out = pg.psql(db, sql).unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let alice_key = alice.public.rsplit_once(' ').unwrap().0.to_string();
+    let row = format!("kind = 'plan.approve' AND signer = '{alice_key}'");
+    let alice_seq = query(&format!("SELECT seq FROM audit WHERE {row}"));
+    let hash = query(&format!("SELECT hash FROM audit WHERE seq = {alice_seq}"));
+    let saved = query(&format!(
+        "SELECT signature FROM audit WHERE seq = {alice_seq}"
+    ));
+    let carol_sig = ssh_sign(&carol, &hash);
+    query(&format!(
+        "UPDATE audit SET signature = '{carol_sig}' WHERE seq = {alice_seq}"
+    ));
+    let (code, _, err) = apply(&dave);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("has 1 (bob)") && err.contains("signature does not verify"),
+        "{err}"
+    );
+    query(&format!(
+        "UPDATE audit SET signature = '{saved}' WHERE seq = {alice_seq}"
+    ));
+
     let (code, out, err) = apply(&dave);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(lines(&marker), 1);
@@ -213,7 +244,6 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
 
     // Someone with write access to the database claims Bob signed the
     // forged approval: the log no longer verifies and nothing applies.
-    let db = url.rsplit('/').next().unwrap();
     let seq = pg
         .psql(
             db,
@@ -235,6 +265,27 @@ fn two_clones_on_postgres_need_two_distinct_approvers() {
     let (code, out, _) = common::run(mc_as(&carol).args(["-C"]).arg(&b).args(["audit", "verify"]));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("BROKEN"), "{out}");
+}
+
+/// `ssh-keygen -Y sign` of `data` with `key`, namespace `mc-audit`.
+fn ssh_sign(key: &Key, data: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-q", "-n", "mc-audit", "-f"])
+        .arg(&key.path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(data.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn fingerprint(key: &Key) -> String {
