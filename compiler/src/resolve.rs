@@ -57,7 +57,8 @@ struct Resolver<'a> {
     in_policy: bool,
     /// The type of every name the item binds (`let`s, parameters), by the
     /// name's span: what the editor shows on hover and as inlay hints.
-    bindings: Vec<(Span, SType)>,
+    /// `None` when not wanted (the per-host re-check of `on` blocks).
+    bindings: Option<Vec<(Span, SType)>>,
 }
 
 /// What checking one item found: its diagnostics and the types of the
@@ -99,12 +100,12 @@ pub fn check_item(
         memo: HashMap::new(),
         host_vars: SType::Any,
         in_policy: false,
-        bindings: Vec::new(),
+        bindings: Some(Vec::new()),
     };
     r.item(item);
     ItemCheck {
         diags: r.diags,
-        bindings: r.bindings,
+        bindings: r.bindings.unwrap_or_default(),
     }
 }
 
@@ -133,7 +134,7 @@ pub fn check_on_block(
         memo: HashMap::new(),
         host_vars: vars,
         in_policy: false,
-        bindings: Vec::new(),
+        bindings: None,
     };
     r.item(item);
     r.diags
@@ -415,7 +416,7 @@ impl<'a> Resolver<'a> {
                     }
                     None => self.infer(&l.value),
                 };
-                self.bindings.push((l.name.span, ty));
+                self.bind(l.name.span, &ty);
             }
             Item::Type(t) => self.ty(&t.ty),
             Item::Fn(f) => {
@@ -530,6 +531,13 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Records a bound name's type, when this check keeps them.
+    fn bind(&mut self, name: Span, ty: &SType) {
+        if let Some(b) = self.bindings.as_mut() {
+            b.push((name, ty.clone()));
+        }
+    }
+
     fn params(&mut self, ps: &[Param]) {
         for p in ps {
             self.ty(&p.ty);
@@ -541,7 +549,7 @@ impl<'a> Resolver<'a> {
                 let what = format!("the default of `{}`", p.name.name);
                 self.check_value(&what, &ty, d);
             }
-            self.bindings.push((p.name.span, ty.clone()));
+            self.bind(p.name.span, &ty);
             self.locals.push((p.name.name.clone(), ty));
         }
     }
@@ -602,7 +610,7 @@ impl<'a> Resolver<'a> {
                     }
                     None => self.infer(&l.value),
                 };
-                self.bindings.push((l.name.span, ty.clone()));
+                self.bind(l.name.span, &ty);
                 self.locals.push((l.name.name.clone(), ty));
             }
             Stmt::If(i) => self.if_stmt(i),
