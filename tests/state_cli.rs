@@ -266,3 +266,37 @@ fn the_plan_shows_a_cron_schedule() {
     let (_, out, err) = run(mc().arg("plan").arg(dir.path()));
     assert!(out.contains("schedule */5 * * * mon-fri"), "{out}{err}");
 }
+
+/// `mc state unlock RUN` (Terraform's `force-unlock ID`): releases the
+/// locks of that run even while its holder looks alive, audited; a run
+/// without locks is an error.
+#[test]
+fn state_unlock_run_releases_that_runs_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let store = mc_runtime::StateStore::open(&db).unwrap();
+    let hosts = vec!["web1".to_string(), "web2".to_string()];
+    let run_id = store.start_run("apply", None, "src", &hosts).unwrap();
+    // Held by this (live) process: a plain unlock refuses.
+    store.acquire_lock(&hosts, run_id).unwrap();
+    let state = |args: &[&str]| {
+        let mut cmd = mc();
+        cmd.arg("state").args(args).arg("--state").arg(&db);
+        run(&mut cmd)
+    };
+    let (code, _, err) = state(&["unlock"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = state(&["unlock", "999"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("run 999 holds no lock"), "{err}");
+    let (code, out, err) = state(&["unlock", &run_id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("unlocked web1") && out.contains("unlocked web2"),
+        "{out}"
+    );
+    assert!(store.locks().unwrap().is_empty());
+    let last = store.audit_entries(Some(1)).unwrap().pop().unwrap();
+    assert_eq!(last.kind, "lock.unlock");
+    assert!(last.detail.contains("\"forced\":true"), "{}", last.detail);
+}

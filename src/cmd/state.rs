@@ -92,6 +92,10 @@ pub enum Action {
     Locks,
     /// Release apply locks left by a crashed run.
     Unlock {
+        /// The run whose locks to release, alive or not (as `mc state
+        /// locks` and `mc runs` show it); the rare stuck case.
+        #[arg(value_name = "RUN", conflicts_with_all = ["hosts", "force"])]
+        run: Option<i64>,
         /// Only these hosts (default: every lock).
         #[arg(long = "host", value_delimiter = ',')]
         hosts: Vec<String>,
@@ -162,13 +166,16 @@ fn state(args: &Args) -> Result<(), String> {
                 );
             }
         }
-        Action::Unlock { hosts, force } => {
+        Action::Unlock { run, hosts, force } => {
             let filter = if hosts.is_empty() {
                 None
             } else {
                 Some(hosts.as_slice())
             };
-            let removed = store.unlock(filter, *force).map_err(err)?;
+            let removed = match run {
+                Some(id) => store.unlock_run(*id).map_err(err)?,
+                None => store.unlock(filter, *force).map_err(err)?,
+            };
             if removed.is_empty() {
                 crate::outln!("no locks held");
             }

@@ -1740,6 +1740,22 @@ impl StateStore {
         Ok(selected)
     }
 
+    /// Releases every lock run `run_id` holds, alive or not (`mc state
+    /// unlock RUN`: naming the run is the confirmation, as Terraform's
+    /// `force-unlock ID`). Audited like [`StateStore::unlock`].
+    pub fn unlock_run(&self, run_id: i64) -> Result<Vec<LockRecord>> {
+        let hosts: Vec<String> = self
+            .read(locks_in)?
+            .into_iter()
+            .filter(|l| l.run_id == run_id)
+            .map(|l| l.host)
+            .collect();
+        if hosts.is_empty() {
+            return Err(StateError::Other(format!("run {run_id} holds no lock")));
+        }
+        self.unlock(Some(&hosts), true)
+    }
+
     // ---- backup, restore and copies --------------------------------------
 
     /// Copies the store to the SQLite file `dest`: SQLite's online backup
