@@ -17,6 +17,10 @@ pub trait FileSystem: Send + Sync {
         self.read_to_string(path).map(String::into_bytes)
     }
     fn is_dir(&self, path: &Path) -> bool;
+    /// Whether `path` is a file (the editor looks for a project's `main.mc`).
+    fn is_file(&self, path: &Path) -> bool {
+        !self.is_dir(path) && self.read_to_string(path).is_ok()
+    }
     /// The bytes of `path` when `scope` allows reading it. The default
     /// checks the path as written; the real file system also follows links.
     fn read_in(&self, path: &Path, scope: &ReadScope) -> Result<Vec<u8>, ReadError> {
@@ -48,6 +52,10 @@ impl FileSystem for OsFileSystem {
 
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
     }
 
     fn read_in(&self, path: &Path, scope: &ReadScope) -> Result<Vec<u8>, ReadError> {

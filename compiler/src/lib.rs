@@ -28,6 +28,7 @@ pub mod docs;
 pub mod eval;
 mod explain;
 pub mod fs;
+pub mod ide;
 pub mod import_ansible;
 pub mod inventory;
 pub mod policy;

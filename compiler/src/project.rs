@@ -472,6 +472,25 @@ impl Project {
         )
     }
 
+    /// Whether the file at `path` is in the entry's import graph.
+    pub fn in_graph(&self, path: &Path) -> bool {
+        let Some(f) = self.files.get(&normalize(path)) else {
+            return false;
+        };
+        let db = self.lock();
+        self.input.files(&*db).contains(f)
+    }
+
+    pub(crate) fn input(&self) -> ProjectInput {
+        self.input
+    }
+
+    /// Every user file loaded, by absolute path (also files outside the
+    /// entry's import graph that an editor set).
+    pub(crate) fn file_map(&self) -> BTreeMap<PathBuf, SourceFile> {
+        self.files.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Database> {
         // A panic while holding the lock leaves the database consistent
         // (salsa unwinds cleanly), so a poisoned lock is still usable.

@@ -29,20 +29,93 @@ pub const HOST_FIELDS: &[&str] = &[
 pub const GROUP_FIELDS: &[&str] = &["vars", "children"];
 
 enum Found<'a> {
-    Local,
-    Kind(&'a NameKind),
+    /// The index of the local in `Resolver::locals`.
+    Local(usize),
+    /// A top-level name, and whether it comes from the prelude.
+    Kind(&'a NameKind, bool),
     Module(Option<SourceFile>),
+    Builtin(&'static str),
+}
+
+/// What a name written in the source refers to: the resolver's answer,
+/// kept for the IDE layer (`crate::ide`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NameTarget {
+    /// A local, parameter or attribute declared at this span of the file.
+    Local(Span),
+    /// A top-level name of a module (`None`: of the prelude).
+    Item(Option<SourceFile>, String),
+    /// An import alias of the file.
+    Module(String),
+    /// A parameter of the role or function (or a resource type's title).
+    Param(Box<NameTarget>, String),
+    /// An attribute of a resource type.
+    Attr(Box<NameTarget>, String),
+    /// `host`, `facts` or `change`.
+    Builtin(&'static str),
+}
+
+/// What kind of declaration a name is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DefKind {
+    Import,
+    Let,
+    Type,
+    Fn,
+    Role,
+    Resource,
+    /// An attribute declared in a `resource`.
+    Attr,
+    /// A parameter of a role, function or resource title.
+    Param,
+    /// A `let`, a `for` variable or a resource binding inside a block.
+    Local,
+    /// `host`, `facts`, `change`.
     Builtin,
+}
+
+/// One name in the source: where it is written, what it refers to, whether
+/// it is the declaration itself (and of what kind), and the checker's type
+/// of the value it names where it names one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameRef {
+    pub span: Span,
+    pub target: NameTarget,
+    pub def: Option<DefKind>,
+    pub ty: Option<SType>,
+}
+
+/// The locals visible at a point, innermost last: name, type, and where
+/// each is declared (`None` for `change`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub locals: Vec<(String, SType, Option<Span>)>,
+    /// `host` and `facts` are in scope.
+    pub host: bool,
+}
+
+/// What [`item_names`] records of one item.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemNames {
+    pub refs: Vec<NameRef>,
+    /// The locals at the cursor, when one was given and lies in the item.
+    pub scope: Option<Scope>,
+}
+
+struct NameLog {
+    names: ItemNames,
+    cursor: Option<u32>,
 }
 
 struct Resolver<'a> {
     db: &'a dyn salsa::Database,
     project: ProjectInput,
+    file: SourceFile,
     path: Arc<str>,
     summary: &'a ModuleSummary,
     prelude: &'a BTreeMap<String, NameKind>,
     /// Local names with their types (`Any` when unknown).
-    locals: Vec<(String, SType)>,
+    locals: Vec<(String, SType, Option<Span>)>,
     host_ok: bool,
     diags: Vec<Diag>,
     /// Inferred types by expression node: an item's tree is immutable while
@@ -59,6 +132,9 @@ struct Resolver<'a> {
     /// name's span: what the editor shows on hover and as inlay hints.
     /// `None` when not wanted (the per-host re-check of `on` blocks).
     bindings: Option<Vec<(Span, SType)>>,
+    /// Every name and what it resolves to, for the IDE layer only (`None`
+    /// when checking: it costs nothing there).
+    names: Option<Box<NameLog>>,
 }
 
 /// What checking one item found: its diagnostics and the types of the
@@ -91,6 +167,7 @@ pub fn check_item(
     let mut r = Resolver {
         db,
         project,
+        file,
         path: path.clone(),
         summary,
         prelude,
@@ -101,6 +178,7 @@ pub fn check_item(
         host_vars: SType::Any,
         in_policy: false,
         bindings: Some(Vec::new()),
+        names: None,
     };
     r.item(item);
     ItemCheck {
@@ -125,6 +203,7 @@ pub fn check_on_block(
     let mut r = Resolver {
         db,
         project,
+        file,
         path: path.clone(),
         summary,
         prelude,
@@ -135,9 +214,45 @@ pub fn check_on_block(
         host_vars: vars,
         in_policy: false,
         bindings: None,
+        names: None,
     };
     r.item(item);
     r.diags
+}
+
+/// Resolves one item as [`check_item`] does and records every name in it
+/// with what it refers to (and, with a cursor, the locals in scope there).
+/// Spans are those of `item`. For the IDE layer: checking never calls it.
+pub fn item_names(
+    db: &dyn salsa::Database,
+    project: ProjectInput,
+    file: SourceFile,
+    item: &Item,
+    cursor: Option<u32>,
+) -> ItemNames {
+    let summary = module_summary(db, project, file);
+    let prelude = prelude_summary(db, project);
+    let mut r = Resolver {
+        db,
+        project,
+        file,
+        path: file.path(db).clone(),
+        summary,
+        prelude,
+        locals: Vec::new(),
+        host_ok: false,
+        diags: Vec::new(),
+        memo: HashMap::new(),
+        host_vars: SType::Any,
+        in_policy: false,
+        bindings: None,
+        names: Some(Box::new(NameLog {
+            names: ItemNames::default(),
+            cursor,
+        })),
+    };
+    r.item(item);
+    r.names.map(|n| n.names).unwrap_or_default()
 }
 
 /// The type of the vars of every one of `hosts`, as an open record: a var
@@ -216,26 +331,131 @@ impl<'a> Resolver<'a> {
     }
 
     fn lookup(&self, name: &str) -> Option<Found<'a>> {
-        if self.locals.iter().any(|(l, _)| l == name) {
-            return Some(Found::Local);
+        if let Some(i) = self.locals.iter().rposition(|(l, _, _)| l == name) {
+            return Some(Found::Local(i));
         }
         if let Some((k, _)) = self.summary.names.get(name) {
-            return Some(Found::Kind(k));
+            return Some(Found::Kind(k, false));
         }
         if let Some(t) = self.summary.imports.get(name) {
             return Some(Found::Module(*t));
         }
         if let Some(k) = self.prelude.get(name) {
-            return Some(Found::Kind(k));
+            return Some(Found::Kind(k, true));
         }
-        if self.host_ok && (name == "host" || name == "facts") {
-            return Some(Found::Builtin);
+        if self.host_ok {
+            match name {
+                "host" => return Some(Found::Builtin("host")),
+                "facts" => return Some(Found::Builtin("facts")),
+                _ => {}
+            }
         }
         None
     }
 
+    // Recording for the IDE layer (no-ops while checking)
+    // ----------------------------------------------------------------
+
+    /// What `name` refers to here, as a [`NameTarget`].
+    fn name_target(&self, name: &str) -> Option<NameTarget> {
+        Some(match self.lookup(name)? {
+            Found::Local(i) => match self.locals[i].2 {
+                Some(span) => NameTarget::Local(span),
+                None => NameTarget::Builtin("change"),
+            },
+            Found::Kind(_, prelude) => {
+                NameTarget::Item((!prelude).then_some(self.file), name.to_string())
+            }
+            Found::Module(_) => NameTarget::Module(name.to_string()),
+            Found::Builtin(b) => NameTarget::Builtin(b),
+        })
+    }
+
+    fn record(&mut self, span: Span, target: NameTarget, def: Option<DefKind>, ty: Option<SType>) {
+        if let Some(log) = self.names.as_mut() {
+            log.names.refs.push(NameRef {
+                span,
+                target,
+                def,
+                ty,
+            });
+        }
+    }
+
+    /// A use of the name `id`, with the type of what it names.
+    fn record_use(&mut self, id: &Ident, ty: Option<SType>) {
+        if self.names.is_none() {
+            return;
+        }
+        if let Some(t) = self.name_target(&id.name) {
+            self.record(id.span, t, None, ty);
+        }
+    }
+
+    /// The declaration of a local (or parameter, attribute) at `id`.
+    fn record_local(&mut self, id: &Ident, kind: DefKind, ty: &SType) {
+        if self.names.is_some() {
+            self.record(
+                id.span,
+                NameTarget::Local(id.span),
+                Some(kind),
+                Some(ty.clone()),
+            );
+        }
+    }
+
+    /// Keeps the locals in scope when `span` holds the cursor (the
+    /// innermost such point wins: it is visited last).
+    fn at_cursor(&mut self, span: Span) {
+        let cursor = self.names.as_ref().and_then(|l| l.cursor);
+        if cursor.is_some_and(|c| span.start <= c && c <= span.end) {
+            self.keep_scope();
+        }
+    }
+
+    fn keep_scope(&mut self) {
+        if let Some(log) = self.names.as_mut() {
+            log.names.scope = Some(Scope {
+                locals: self.locals.clone(),
+                host: self.host_ok,
+            });
+        }
+    }
+
+    /// The target of a (possibly qualified) callee, without reporting.
+    fn callee_target(&self, segs: &[Ident]) -> Option<NameTarget> {
+        match segs {
+            [one] => self.name_target(&one.name),
+            [alias, member] => match self.lookup(&alias.name) {
+                Some(Found::Module(Some(t))) => {
+                    Some(NameTarget::Item(Some(t), member.name.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Named arguments name parameters of the callee.
+    fn record_named_args(&mut self, segs: &[Ident], args: &[Arg]) {
+        if self.names.is_none() {
+            return;
+        }
+        let Some(callee) = self.callee_target(segs) else {
+            return;
+        };
+        for a in args {
+            if let Some(n) = &a.name {
+                let t = NameTarget::Param(Box::new(callee.clone()), n.name.clone());
+                self.record(n.span, t, None, None);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------
+
     fn visible(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.locals.iter().map(|(l, _)| l.as_str()).collect();
+        let mut v: Vec<&str> = self.locals.iter().map(|(l, _, _)| l.as_str()).collect();
         v.extend(self.summary.names.keys().map(String::as_str));
         v.extend(self.summary.imports.keys().map(String::as_str));
         v.extend(self.prelude.keys().map(String::as_str));
@@ -265,7 +485,21 @@ impl<'a> Resolver<'a> {
         let t = target?;
         let s = module_summary(self.db, self.project, t);
         match s.names.get(&name.name) {
-            Some((k, _)) => Some(self.foreign(&s.names, k)),
+            Some((k, _)) => {
+                if self.names.is_some() {
+                    let ty = match k {
+                        NameKind::Let(ty) => Some(self.expand_at(&s.names, ty, 0)),
+                        _ => None,
+                    };
+                    self.record(
+                        name.span,
+                        NameTarget::Item(Some(t), name.name.clone()),
+                        None,
+                        ty,
+                    );
+                }
+                Some(self.foreign(&s.names, k))
+            }
             None => {
                 let loc = self.loc(name.span);
                 let names: Vec<&str> = s.names.keys().map(String::as_str).collect();
@@ -387,7 +621,32 @@ impl<'a> Resolver<'a> {
 
     // ----------------------------------------------------------------
 
+    /// The declaration of a top-level name.
+    fn record_item_def(&mut self, item: &Item) {
+        if self.names.is_none() {
+            return;
+        }
+        let (id, kind) = match item {
+            Item::Import(imp) => {
+                let alias = crate::db::import_alias(imp);
+                let span = imp.alias.as_ref().map_or(imp.path.span, |a| a.span);
+                self.record(span, NameTarget::Module(alias), Some(DefKind::Import), None);
+                return;
+            }
+            Item::Let(l) => (&l.name, DefKind::Let),
+            Item::Type(t) => (&t.name, DefKind::Type),
+            Item::Fn(f) => (&f.name, DefKind::Fn),
+            Item::Role(r) => (&r.name, DefKind::Role),
+            Item::Resource(r) => (&r.name, DefKind::Resource),
+            _ => return,
+        };
+        let t = NameTarget::Item(Some(self.file), id.name.clone());
+        self.record(id.span, t, Some(kind), None);
+    }
+
     fn item(&mut self, item: &Item) {
+        self.record_item_def(item);
+        self.at_cursor(item.span());
         match item {
             Item::Import(imp) => {
                 if self.summary.imports.get(&crate::db::import_alias(imp)) == Some(&None) {
@@ -417,6 +676,11 @@ impl<'a> Resolver<'a> {
                     None => self.infer(&l.value),
                 };
                 self.bind(l.name.span, &ty);
+                if let Some(log) = self.names.as_mut() {
+                    if let Some(r) = log.names.refs.iter_mut().find(|r| r.span == l.name.span) {
+                        r.ty = Some(ty.clone());
+                    }
+                }
             }
             Item::Type(t) => self.ty(&t.ty),
             Item::Fn(f) => {
@@ -482,11 +746,14 @@ impl<'a> Resolver<'a> {
                 self.ty(&decl.title.ty);
                 self.with_scope(|r| {
                     let title = r.expand(&SType::of(&decl.title.ty));
-                    r.locals.push((decl.title.name.name.clone(), title));
+                    r.record_local(&decl.title.name, DefKind::Param, &title);
+                    let span = Some(decl.title.name.span);
+                    r.locals.push((decl.title.name.name.clone(), title, span));
                     for m in &decl.members {
                         if let ResourceMember::Attr(a) = m {
                             let ty = r.expand(&SType::of(&a.ty));
-                            r.locals.push((a.name.name.clone(), ty));
+                            r.record_local(&a.name, DefKind::Attr, &ty);
+                            r.locals.push((a.name.name.clone(), ty, Some(a.name.span)));
                         }
                     }
                     for m in &decl.members {
@@ -512,7 +779,7 @@ impl<'a> Resolver<'a> {
                 self.in_policy = true;
                 self.with_scope(|r| {
                     r.locals
-                        .push(("change".into(), crate::policy::change_type()));
+                        .push(("change".into(), crate::policy::change_type(), None));
                     for rule in &decl.rules {
                         r.expr(&rule.cond);
                         r.condition(&rule.cond);
@@ -550,7 +817,9 @@ impl<'a> Resolver<'a> {
                 self.check_value(&what, &ty, d);
             }
             self.bind(p.name.span, &ty);
-            self.locals.push((p.name.name.clone(), ty));
+            self.record_local(&p.name, DefKind::Param, &ty);
+            self.locals
+                .push((p.name.name.clone(), ty, Some(p.name.span)));
         }
     }
 
@@ -571,9 +840,15 @@ impl<'a> Resolver<'a> {
     }
 
     fn block(&mut self, b: &Block) {
+        self.at_cursor(b.span);
         self.with_scope(|r| {
             for s in &b.stmts {
                 r.stmt(s);
+                // After a statement, its names are in scope up to the end.
+                let after = r.names.as_ref().and_then(|l| l.cursor);
+                if after.is_some_and(|c| s.span().end <= c && c <= b.span.end) {
+                    r.keep_scope();
+                }
             }
         });
     }
@@ -583,17 +858,19 @@ impl<'a> Resolver<'a> {
     }
 
     fn stmt_inner(&mut self, s: &Stmt) {
+        self.at_cursor(s.span());
         match s {
             Stmt::Resource(rs) => {
                 self.resource_stmt(rs);
                 if let Some(b) = &rs.binding {
                     let ty = match self.lookup(&rs.ty.name) {
-                        Some(Found::Kind(NameKind::Resource(..))) => {
+                        Some(Found::Kind(NameKind::Resource(..), _)) => {
                             SType::Handle(rs.ty.name.clone())
                         }
                         _ => SType::Any,
                     };
-                    self.locals.push((b.name.clone(), ty));
+                    self.record_local(b, DefKind::Local, &ty);
+                    self.locals.push((b.name.clone(), ty, Some(b.span)));
                 }
             }
             Stmt::Let(l) => {
@@ -611,7 +888,9 @@ impl<'a> Resolver<'a> {
                     None => self.infer(&l.value),
                 };
                 self.bind(l.name.span, &ty);
-                self.locals.push((l.name.name.clone(), ty));
+                self.record_local(&l.name, DefKind::Local, &ty);
+                self.locals
+                    .push((l.name.name.clone(), ty, Some(l.name.span)));
             }
             Stmt::If(i) => self.if_stmt(i),
             Stmt::For(f) => {
@@ -666,11 +945,14 @@ impl<'a> Resolver<'a> {
                     SType::Map(_) | SType::Record(_) => SType::Str,
                     _ => SType::Any,
                 };
-                self.locals.push((x.name.clone(), elem))
+                self.record_local(x, DefKind::Local, &elem);
+                self.locals.push((x.name.clone(), elem, Some(x.span)))
             }
             ForPattern::Pair(a, b) => {
-                self.locals.push((a.name.clone(), key));
-                self.locals.push((b.name.clone(), elem));
+                self.record_local(a, DefKind::Local, &key);
+                self.record_local(b, DefKind::Local, &elem);
+                self.locals.push((a.name.clone(), key, Some(a.span)));
+                self.locals.push((b.name.clone(), elem, Some(b.span)));
             }
         }
     }
@@ -690,9 +972,26 @@ impl<'a> Resolver<'a> {
     fn resource_stmt(&mut self, rs: &ResourceStmt) {
         self.expr(&rs.title);
         let kind = match self.lookup(&rs.ty.name) {
-            Some(Found::Kind(NameKind::Resource(_, attrs))) => Some(attrs.clone()),
+            Some(Found::Kind(NameKind::Resource(_, attrs), _)) => Some(attrs.clone()),
             _ => None,
         };
+        if kind.is_some() && self.names.is_some() {
+            if let Some(rt) = self.name_target(&rs.ty.name) {
+                self.record(rs.ty.span, rt.clone(), None, None);
+                let known: Vec<&Field> = rs
+                    .fields
+                    .iter()
+                    .filter(|f| {
+                        kind.as_ref()
+                            .is_some_and(|a| a.iter().any(|a| a.name == f.name.name))
+                    })
+                    .collect();
+                for f in known {
+                    let t = NameTarget::Attr(Box::new(rt.clone()), f.name.name.clone());
+                    self.record(f.name.span, t, None, None);
+                }
+            }
+        }
         let mut seen = HashMap::new();
         match &kind {
             None => {
@@ -774,6 +1073,7 @@ impl<'a> Resolver<'a> {
         }
         for f in &rs.fields {
             self.dup_field(&mut seen, f);
+            self.at_cursor(f.span);
             self.expr(&f.value);
         }
     }
@@ -869,7 +1169,7 @@ impl<'a> Resolver<'a> {
                 }
             }
             Expr::Ident(id) => {
-                if let Some((_, t)) = self.locals.iter().rev().find(|(n, _)| *n == id.name) {
+                if let Some((_, t, _)) = self.locals.iter().rev().find(|(n, _, _)| *n == id.name) {
                     return t.clone();
                 }
                 match self.global(&id.name) {
@@ -885,7 +1185,7 @@ impl<'a> Resolver<'a> {
             Expr::Call { callee, args, .. } => {
                 let kind = match callee.as_ref() {
                     Expr::Ident(id) => {
-                        if self.locals.iter().any(|(n, _)| *n == id.name) {
+                        if self.locals.iter().any(|(n, _, _)| *n == id.name) {
                             return SType::Any;
                         }
                         self.global(&id.name).cloned()
@@ -1187,7 +1487,9 @@ impl<'a> Resolver<'a> {
         for a in &c.args {
             self.expr(&a.value);
         }
-        let Some(kind) = self.resolve_callee(&c.callee.segments, true) else {
+        let kind = self.resolve_callee(&c.callee.segments, true);
+        self.record_named_args(&c.callee.segments, &c.args);
+        let Some(kind) = kind else {
             return;
         };
         let loc = self.loc(c.callee.span);
@@ -1220,9 +1522,16 @@ impl<'a> Resolver<'a> {
         let first = segs.first()?;
         let found = self.lookup(&first.name);
         let kind = match (found, segs.len()) {
-            (Some(Found::Kind(k)), 1) => Some(k.clone()),
-            (Some(Found::Module(t)), 2) => self.member(t, &first.name, &segs[1]),
-            (Some(Found::Local), 1) | (Some(Found::Builtin), 1) => {
+            (Some(Found::Kind(k, _)), 1) => {
+                self.record_use(first, None);
+                Some(k.clone())
+            }
+            (Some(Found::Module(t)), 2) => {
+                self.record_use(first, None);
+                self.member(t, &first.name, &segs[1])
+            }
+            (Some(Found::Local(_)), 1) | (Some(Found::Builtin(_)), 1) => {
+                self.record_use(first, None);
                 let loc = self.loc(first.span);
                 self.diags.push(
                     Diag::error(
@@ -1364,6 +1673,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn expr_inner(&mut self, e: &Expr) {
+        self.at_cursor(e.span());
         match e {
             Expr::Int { .. }
             | Expr::Duration { .. }
@@ -1392,6 +1702,10 @@ impl<'a> Resolver<'a> {
                 }
             }
             Expr::Ident(id) => {
+                if self.names.is_some() && self.lookup(&id.name).is_some() {
+                    let ty = self.infer(e);
+                    self.record_use(id, Some(ty));
+                }
                 if self.lookup(&id.name).is_none() {
                     let loc = self.loc(id.span);
                     let hint = if !self.host_ok && (id.name == "host" || id.name == "facts") {
@@ -1459,7 +1773,9 @@ impl<'a> Resolver<'a> {
                     self.diags.push(d);
                     return;
                 }
-                match self.resolve_callee(&segs, false) {
+                let kind = self.resolve_callee(&segs, false);
+                self.record_named_args(&segs, args);
+                match kind {
                     Some(NameKind::Fn(params, _)) => {
                         self.args(&params, args, *span, &dotted, "function")
                     }
@@ -1599,6 +1915,7 @@ impl<'a> Resolver<'a> {
             Expr::Field { base, name, .. } => {
                 if let Expr::Ident(id) = base.as_ref() {
                     if let Some(Found::Module(t)) = self.lookup(&id.name) {
+                        self.record_use(id, None);
                         self.member(t, &id.name, name);
                         return;
                     }
@@ -1699,7 +2016,9 @@ impl<'a> Resolver<'a> {
                         return;
                     }
                     match self.lookup(&first.name) {
-                        Some(Found::Kind(NameKind::Type(_) | NameKind::Resource(..))) => {}
+                        Some(Found::Kind(NameKind::Type(_) | NameKind::Resource(..), _)) => {
+                            self.record_use(first, None);
+                        }
                         _ => {
                             let loc = self.loc(first.span);
                             let mut cands: Vec<&str> = SCALARS.to_vec();
@@ -1722,6 +2041,7 @@ impl<'a> Resolver<'a> {
                         }
                     }
                 } else if let Some(Found::Module(t)) = self.lookup(&first.name) {
+                    self.record_use(first, None);
                     if let Some(second) = q.segments.get(1) {
                         self.member(t, &first.name, second);
                     }
