@@ -37,13 +37,7 @@ pub struct Published {
     pub diagnostics: Vec<Diagnostic>,
     pub version: Option<i32>,
     pub fixes: Vec<(Diagnostic, WorkspaceEdit, String)>,
-    /// For an open document just checked: the checker's type of each name
-    /// it binds, by the name's byte range (hover, inlay hints).
-    pub types: Option<Vec<BindingType>>,
 }
-
-/// A name's byte range in its document and its checked type.
-pub type BindingType = (u32, u32, String);
 
 struct Compiler {
     /// By entry (a directory holding `main.mc`, or a lone file).
@@ -157,14 +151,7 @@ fn send_all(out: &tokio::sync::mpsc::UnboundedSender<Published>, list: Vec<Publi
 /// The project a file belongs to: the nearest directory above it with a
 /// `main.mc`, or the file alone.
 pub fn entry_for(path: &Path) -> PathBuf {
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d.join("main.mc").is_file() {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    path.to_path_buf()
+    mc_compiler::ide::entry_for(&mc_compiler::OsFileSystem, path)
 }
 
 impl Compiler {
@@ -302,20 +289,11 @@ impl Compiler {
                 }
                 diagnostics.push(ld);
             }
-            let open = self.open.contains_key(&path);
-            let types = (open && !panicked && files.contains(&path)).then(|| {
-                project
-                    .binding_types(&path)
-                    .into_iter()
-                    .map(|(span, ty)| (span.start, span.end, ty))
-                    .collect()
-            });
             out.push(Published {
                 uri,
                 diagnostics,
                 version: self.open.get(&path).map(|(_, v)| *v),
                 fixes,
-                types,
             });
         }
         self.published.insert(entry.to_path_buf(), now);
@@ -328,7 +306,7 @@ fn absolute(root: &Path, shown: &str) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        crate::world::normalize(&root.join(p))
+        mc_compiler::fs::normalize(&root.join(p))
     }
 }
 

@@ -3,9 +3,9 @@
 //! Diagnostics come from the compiler (`mc_compiler::Project`) on a thread
 //! of their own; everything else (hover, definition, references, rename,
 //! completion, signature help, symbols, semantic tokens, inlay hints,
-//! formatting, quick fixes) is answered from the syntax trees of the open
-//! documents, their imports and the stdlib, so it keeps working in a file
-//! with syntax errors. See `docs/lsp.md`.
+//! formatting, quick fixes) is answered by the compiler's IDE layer
+//! (`mc_compiler::ide`) over projects kept current with the editor's
+//! buffers, one LSP feature per file in `features/`. See `docs/lsp.md`.
 
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
@@ -13,10 +13,7 @@
 mod compile;
 pub mod features;
 pub mod framing;
-mod infer;
-pub mod resolve;
 mod server;
-pub mod world;
 
 pub use server::capabilities;
 

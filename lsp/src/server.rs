@@ -1,15 +1,16 @@
 //! The tower-lsp service: text synchronisation, the compiler thread that
 //! publishes diagnostics, and request dispatch onto snapshots.
 //!
-//! Edits are applied to the editor's world and queued for the compiler
-//! before the handler's first `.await`, so they keep the client's order even
-//! though tower-lsp runs handlers concurrently. Read-only requests run on an
-//! immutable snapshot in `spawn_blocking`, each behind `catch_unwind`: a
-//! panic answers that one request with an error and the server carries on.
+//! Edits are applied to the IDE layer's projects and queued for the
+//! compiler before the handler's first `.await`, so they keep the client's
+//! order even though tower-lsp runs handlers concurrently. Read-only
+//! requests run on an `Analysis` snapshot in `spawn_blocking`, each behind
+//! `catch_unwind`: a panic answers that one request with an error and the
+//! server carries on.
 
 use crate::compile::{CompilerMsg, Published};
-use crate::features;
-use crate::world::{FileData, World};
+use crate::features::{self, Doc};
+use mc_compiler::ide::{Analysis, AnalysisHost};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -18,15 +19,14 @@ use tower_lsp::jsonrpc::{Error, Result};
 use tower_lsp::lsp_types::*;
 use tower_lsp::{Client, LanguageServer};
 
-#[derive(Default)]
 struct State {
-    world: Arc<World>,
+    /// The projects of the open documents, as the IDE layer sees them.
+    host: AnalysisHost,
+    /// The text of each open document.
+    texts: HashMap<PathBuf, Arc<str>>,
     versions: HashMap<PathBuf, i32>,
     /// Quick fixes of the published diagnostics, per document.
-    fixes: HashMap<Url, Vec<(Diagnostic, WorkspaceEdit, String)>>,
-    /// The checker's binding types of each open document, with the
-    /// version they were computed for.
-    types: HashMap<Url, (Option<i32>, Arc<Vec<crate::compile::BindingType>>)>,
+    fixes: HashMap<Url, Vec<features::code_actions::Fix>>,
     /// Open documents over `MAX_DOCUMENT_BYTES`, held as empty text until a
     /// full change brings them under it.
     oversized: std::collections::HashSet<PathBuf>,
@@ -44,9 +44,13 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(client: Client, stdlib_dir: PathBuf) -> Backend {
+        mc_compiler::ide::write_stdlib(&stdlib_dir);
         let state = Arc::new(Mutex::new(State {
-            world: Arc::new(World::with_stdlib(&stdlib_dir)),
-            ..State::default()
+            host: AnalysisHost::new(Arc::new(mc_compiler::OsFileSystem), Some(stdlib_dir)),
+            texts: HashMap::new(),
+            versions: HashMap::new(),
+            fixes: HashMap::new(),
+            oversized: Default::default(),
         }));
         let (tx, rx) = std::sync::mpsc::channel();
         let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel::<Published>();
@@ -60,9 +64,6 @@ impl Backend {
             while let Some(p) = pub_rx.recv().await {
                 if let Ok(mut s) = fixes_state.lock() {
                     s.fixes.insert(p.uri.clone(), p.fixes);
-                    if let Some(types) = p.types {
-                        s.types.insert(p.uri.clone(), (p.version, Arc::new(types)));
-                    }
                 }
                 publisher
                     .publish_diagnostics(p.uri, p.diagnostics, p.version)
@@ -80,12 +81,14 @@ impl Backend {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets a document's text in the world and queues it for the compiler.
+    /// Sets a document's text in the IDE layer and queues it for the
+    /// compiler.
     fn set_text(&self, path: PathBuf, text: String, version: i32) {
         let text: Arc<str> = Arc::from(text);
         {
             let mut s = self.lock();
-            Arc::make_mut(&mut s.world).set_text(path.clone(), text.clone());
+            s.host.set_text(&path, text.clone());
+            s.texts.insert(path.clone(), text.clone());
             s.versions.insert(path.clone(), version);
         }
         let _ = self.compiler.send(CompilerMsg::Set {
@@ -120,23 +123,13 @@ impl Backend {
         }
     }
 
-    /// The world and the file of `uri`.
-    fn snapshot(&self, uri: &Url) -> Option<(Arc<World>, Arc<FileData>)> {
+    /// A snapshot of the project of `uri`, and its file there.
+    fn snapshot(&self, uri: &Url) -> Option<(Analysis, mc_compiler::db::SourceFile)> {
         let path = uri.to_file_path().ok()?;
         let s = self.lock();
-        let file = s.world.file(&path)?.clone();
-        Some((s.world.clone(), file))
-    }
-
-    /// The checker's binding types of `uri`, when they are of its current
-    /// text (none while a check of the latest edit is pending).
-    fn types(&self, uri: &Url) -> Arc<Vec<crate::compile::BindingType>> {
-        let current = self.version(uri);
-        let s = self.lock();
-        match s.types.get(uri) {
-            Some((v, types)) if *v == current => types.clone(),
-            _ => Arc::default(),
-        }
+        let analysis = s.host.analysis(&path)?;
+        let file = analysis.file(&path)?;
+        Some((analysis, file))
     }
 
     fn version(&self, uri: &Url) -> Option<i32> {
@@ -150,14 +143,19 @@ impl Backend {
     async fn run<T: Send + 'static>(
         &self,
         uri: &Url,
-        f: impl FnOnce(&World, &FileData) -> T + Send + 'static,
+        f: impl FnOnce(&Analysis, &Doc) -> T + Send + 'static,
     ) -> Result<Option<T>> {
-        let Some((world, file)) = self.snapshot(uri) else {
+        let Some((analysis, file)) = self.snapshot(uri) else {
             return Ok(None);
         };
         let before = self.version(uri);
         let joined = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| f(&world, &file)))
+            // The snapshot is dropped before the answer goes out: an edit
+            // waiting for it proceeds.
+            std::panic::catch_unwind(AssertUnwindSafe(move || {
+                let doc = Doc::new(&analysis, file);
+                f(&analysis, &doc)
+            }))
         })
         .await;
         match joined {
@@ -167,6 +165,8 @@ impl Backend {
                 }
                 Ok(Some(v))
             }
+            // An edit cancels the queries of snapshots still running.
+            _ if self.version(uri) != before => Err(Error::content_modified()),
             _ => {
                 let mut e = Error::internal_error();
                 e.message = "the request failed inside mc-lsp; the server keeps running".into();
@@ -278,7 +278,7 @@ impl LanguageServer for Backend {
         };
         let current = {
             let s = self.lock();
-            s.world.file(&path).map(|f| f.text.to_string())
+            s.texts.get(&path).map(|t| t.to_string())
         };
         let Some(mut text) = current else { return };
         let oversized = self.lock().oversized.contains(&path);
@@ -297,19 +297,13 @@ impl LanguageServer for Backend {
             return;
         };
         {
+            // The file on disk is the truth again, read as the compiler
+            // reads it.
             let mut s = self.lock();
             s.versions.remove(&path);
             s.oversized.remove(&path);
-        }
-        // The file on disk is the truth again (a regular file: a device or
-        // pipe is never read).
-        let is_file = std::fs::metadata(&path).is_ok_and(|m| m.is_file());
-        if let Some(text) = is_file
-            .then(|| std::fs::read_to_string(&path).ok())
-            .flatten()
-        {
-            let mut s = self.lock();
-            Arc::make_mut(&mut s.world).set_text(path.clone(), Arc::from(text));
+            s.texts.remove(&path);
+            s.host.close(&path);
         }
         let _ = self.compiler.send(CompilerMsg::Close { path });
     }
@@ -317,10 +311,9 @@ impl LanguageServer for Backend {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let p = params.text_document_position_params;
         let pos = p.position;
-        let types = self.types(&p.text_document.uri);
         Ok(self
-            .run(&p.text_document.uri, move |w, f| {
-                features::hover(w, f, features::offset(f, pos), &types)
+            .run(&p.text_document.uri, move |a, d| {
+                features::hover::hover(a, d, d.offset(pos))
             })
             .await?
             .flatten())
@@ -333,8 +326,8 @@ impl LanguageServer for Backend {
         let p = params.text_document_position_params;
         let pos = p.position;
         let loc = self
-            .run(&p.text_document.uri, move |w, f| {
-                features::definition(w, f, features::offset(f, pos))
+            .run(&p.text_document.uri, move |a, d| {
+                features::definition::definition(a, d, d.offset(pos))
             })
             .await?
             .flatten();
@@ -345,8 +338,8 @@ impl LanguageServer for Backend {
         let p = params.text_document_position;
         let pos = p.position;
         let decl = params.context.include_declaration;
-        self.run(&p.text_document.uri, move |w, f| {
-            features::references(w, f, features::offset(f, pos), decl)
+        self.run(&p.text_document.uri, move |a, d| {
+            features::references::references(a, d, d.offset(pos), decl)
         })
         .await
     }
@@ -357,8 +350,8 @@ impl LanguageServer for Backend {
     ) -> Result<Option<PrepareRenameResponse>> {
         let pos = params.position;
         let r = self
-            .run(&params.text_document.uri, move |w, f| {
-                features::prepare_rename(w, f, features::offset(f, pos))
+            .run(&params.text_document.uri, move |a, d| {
+                features::rename::prepare_rename(a, d, d.offset(pos))
             })
             .await?
             .flatten();
@@ -370,8 +363,8 @@ impl LanguageServer for Backend {
         let pos = p.position;
         let name = params.new_name;
         match self
-            .run(&p.text_document.uri, move |w, f| {
-                features::rename(w, f, features::offset(f, pos), &name)
+            .run(&p.text_document.uri, move |a, d| {
+                features::rename::rename(a, d, d.offset(pos), &name)
             })
             .await?
         {
@@ -385,8 +378,8 @@ impl LanguageServer for Backend {
         let p = params.text_document_position;
         let pos = p.position;
         let items = self
-            .run(&p.text_document.uri, move |w, f| {
-                features::completion(w, f, features::offset(f, pos))
+            .run(&p.text_document.uri, move |a, d| {
+                features::completion::completion(a, d, d.offset(pos))
             })
             .await?;
         Ok(items.map(CompletionResponse::Array))
@@ -396,8 +389,8 @@ impl LanguageServer for Backend {
         let p = params.text_document_position_params;
         let pos = p.position;
         Ok(self
-            .run(&p.text_document.uri, move |w, f| {
-                features::signature_help(w, f, features::offset(f, pos))
+            .run(&p.text_document.uri, move |a, d| {
+                features::signature_help::signature_help(a, d, d.offset(pos))
             })
             .await?
             .flatten())
@@ -408,8 +401,8 @@ impl LanguageServer for Backend {
         params: DocumentSymbolParams,
     ) -> Result<Option<DocumentSymbolResponse>> {
         let symbols = self
-            .run(&params.text_document.uri, |_, f| {
-                features::document_symbols(f)
+            .run(&params.text_document.uri, |a, d| {
+                features::symbols::document_symbols(a, d)
             })
             .await?;
         Ok(symbols.map(DocumentSymbolResponse::Nested))
@@ -419,11 +412,11 @@ impl LanguageServer for Backend {
         &self,
         params: WorkspaceSymbolParams,
     ) -> Result<Option<Vec<SymbolInformation>>> {
-        let world = self.lock().world.clone();
+        let analyses = self.lock().host.analyses();
         let query = params.query;
         let joined = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                features::workspace_symbols(&world, &query)
+            std::panic::catch_unwind(AssertUnwindSafe(move || {
+                features::symbols::workspace_symbols(&analyses, &query)
             }))
         })
         .await;
@@ -438,7 +431,10 @@ impl LanguageServer for Backend {
         params: SemanticTokensParams,
     ) -> Result<Option<SemanticTokensResult>> {
         let data = self
-            .run(&params.text_document.uri, features::semantic_tokens)
+            .run(
+                &params.text_document.uri,
+                features::semantic_tokens::semantic_tokens,
+            )
             .await?;
         Ok(data.map(|data| {
             SemanticTokensResult::Tokens(SemanticTokens {
@@ -450,16 +446,15 @@ impl LanguageServer for Backend {
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let range = params.range;
-        let types = self.types(&params.text_document.uri);
-        self.run(&params.text_document.uri, move |w, f| {
-            features::inlay_hints(w, f, range, &types)
+        self.run(&params.text_document.uri, move |a, d| {
+            features::inlay_hints::inlay_hints(a, d, range)
         })
         .await
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        self.run(&params.text_document.uri, |_, f| {
-            features::formatting(f, None)
+        self.run(&params.text_document.uri, |a, d| {
+            features::formatting::formatting(a, d, None)
         })
         .await
     }
@@ -469,8 +464,8 @@ impl LanguageServer for Backend {
         params: DocumentRangeFormattingParams,
     ) -> Result<Option<Vec<TextEdit>>> {
         let range = params.range;
-        self.run(&params.text_document.uri, move |_, f| {
-            features::formatting(f, Some(range))
+        self.run(&params.text_document.uri, move |a, d| {
+            features::formatting::formatting(a, d, Some(range))
         })
         .await
     }
@@ -482,22 +477,7 @@ impl LanguageServer for Backend {
         let Some(fixes) = s.fixes.get(&uri) else {
             return Ok(None);
         };
-        let overlaps = |r: &Range| !(r.end < want.start || r.start > want.end);
-        let actions: Vec<CodeActionOrCommand> = fixes
-            .iter()
-            .filter(|(d, _, _)| overlaps(&d.range))
-            .map(|(d, edit, title)| {
-                CodeActionOrCommand::CodeAction(CodeAction {
-                    title: title.clone(),
-                    kind: Some(CodeActionKind::QUICKFIX),
-                    diagnostics: Some(vec![d.clone()]),
-                    edit: Some(edit.clone()),
-                    is_preferred: Some(true),
-                    ..CodeAction::default()
-                })
-            })
-            .collect();
-        Ok(Some(actions))
+        Ok(Some(features::code_actions::quick_fixes(fixes, want)))
     }
 }
 
