@@ -162,24 +162,8 @@ pub fn check_item(
     path: &Arc<str>,
     item: &Item,
 ) -> ItemCheck {
-    let summary = module_summary(db, project, file);
-    let prelude = prelude_summary(db, project);
-    let mut r = Resolver {
-        db,
-        project,
-        file,
-        path: path.clone(),
-        summary,
-        prelude,
-        locals: Vec::new(),
-        host_ok: false,
-        diags: Vec::new(),
-        memo: HashMap::new(),
-        host_vars: SType::Any,
-        in_policy: false,
-        bindings: Some(Vec::new()),
-        names: None,
-    };
+    let mut r = Resolver::new(db, project, file, path);
+    r.bindings = Some(Vec::new());
     r.item(item);
     ItemCheck {
         diags: r.diags,
@@ -198,24 +182,8 @@ pub fn check_on_block(
     item: &Item,
     vars: SType,
 ) -> Vec<Diag> {
-    let summary = module_summary(db, project, file);
-    let prelude = prelude_summary(db, project);
-    let mut r = Resolver {
-        db,
-        project,
-        file,
-        path: path.clone(),
-        summary,
-        prelude,
-        locals: Vec::new(),
-        host_ok: false,
-        diags: Vec::new(),
-        memo: HashMap::new(),
-        host_vars: vars,
-        in_policy: false,
-        bindings: None,
-        names: None,
-    };
+    let mut r = Resolver::new(db, project, file, path);
+    r.host_vars = vars;
     r.item(item);
     r.diags
 }
@@ -230,27 +198,11 @@ pub fn item_names(
     item: &Item,
     cursor: Option<u32>,
 ) -> ItemNames {
-    let summary = module_summary(db, project, file);
-    let prelude = prelude_summary(db, project);
-    let mut r = Resolver {
-        db,
-        project,
-        file,
-        path: file.path(db).clone(),
-        summary,
-        prelude,
-        locals: Vec::new(),
-        host_ok: false,
-        diags: Vec::new(),
-        memo: HashMap::new(),
-        host_vars: SType::Any,
-        in_policy: false,
-        bindings: None,
-        names: Some(Box::new(NameLog {
-            names: ItemNames::default(),
-            cursor,
-        })),
-    };
+    let mut r = Resolver::new(db, project, file, file.path(db));
+    r.names = Some(Box::new(NameLog {
+        names: ItemNames::default(),
+        cursor,
+    }));
     r.item(item);
     r.names.map(|n| n.names).unwrap_or_default()
 }
@@ -326,6 +278,31 @@ fn value_type(v: &crate::value::Value) -> SType {
 }
 
 impl<'a> Resolver<'a> {
+    /// A resolver for one item of `file`: no locals, no host, no recording.
+    fn new(
+        db: &'a dyn salsa::Database,
+        project: ProjectInput,
+        file: SourceFile,
+        path: &Arc<str>,
+    ) -> Resolver<'a> {
+        Resolver {
+            db,
+            project,
+            file,
+            path: path.clone(),
+            summary: module_summary(db, project, file),
+            prelude: prelude_summary(db, project),
+            locals: Vec::new(),
+            host_ok: false,
+            diags: Vec::new(),
+            memo: HashMap::new(),
+            host_vars: SType::Any,
+            in_policy: false,
+            bindings: None,
+            names: None,
+        }
+    }
+
     fn loc(&self, span: Span) -> Loc {
         Loc::new(&self.path, span)
     }

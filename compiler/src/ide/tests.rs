@@ -225,3 +225,34 @@ fn members_resources_and_descriptions() {
         ("let port: Int", Some("The port."))
     );
 }
+
+#[test]
+fn attributes_are_one_declaration_for_uses_and_checks() {
+    // A project's own resource type: the attribute set in a resource and
+    // read in the type's check are the same declaration.
+    let src = "resource site(name: String) {\n  port: Int\n  check port > 0 : \"a port\"\n}\non all {\n  site \"a\" { po<CURSOR>rt = 1 }\n}\n";
+    assert_eq!(goto(src, &[]), "main.mc:2:3 port");
+    assert_eq!(
+        refs(src, &[], true),
+        ["main.mc:2:3 port", "main.mc:3:9 port", "main.mc:6:14 port"]
+    );
+}
+
+#[test]
+fn builtins_resolve_where_the_language_provides_them() {
+    let (a, f, at) = load(
+        "policy \"p\" {\n  when chan<CURSOR>ge.action == \"delete\" {\n    deny(\"no\")\n  }\n}\n",
+        &[],
+    );
+    let occ = a.occurrence_at(f, at).expect("change");
+    assert_eq!((occ.def.kind, occ.def.file), (DefKind::Builtin, None));
+    assert!(a.describe(&occ.def).detail.starts_with("change:"));
+    let (a, f, at) = load("on all {\n  let n = ho<CURSOR>st.name\n}\n", &[]);
+    assert!(a
+        .describe(&a.occurrence_at(f, at).expect("host").def)
+        .detail
+        .starts_with("host: { name: String"));
+    // Outside `on`, `host` is not a name: nothing to describe.
+    let (a, f, at) = load("let n = ho<CURSOR>st.name\n", &[]);
+    assert!(a.occurrence_at(f, at).is_none());
+}
