@@ -821,9 +821,10 @@ impl<'a> Resolver<'a> {
         self.with_scope(|r| {
             for s in &b.stmts {
                 r.stmt(s);
-                // After a statement, its names are in scope up to the end.
+                // After a statement, its names are in scope up to the end
+                // (not at its own last character: a `let` being typed).
                 let after = r.names.as_ref().and_then(|l| l.cursor);
-                if after.is_some_and(|c| s.span().end <= c && c <= b.span.end) {
+                if after.is_some_and(|c| s.span().end < c && c <= b.span.end) {
                     r.keep_scope();
                 }
             }

@@ -256,3 +256,12 @@ fn builtins_resolve_where_the_language_provides_them() {
     let (a, f, at) = load("let n = ho<CURSOR>st.name\n", &[]);
     assert!(a.occurrence_at(f, at).is_none());
 }
+
+#[test]
+fn a_let_being_typed_is_not_in_scope_in_its_own_value() {
+    let names = scope("role r(port: Int) {\n  let n = po<CURSOR>\n}\n");
+    assert_eq!(names[0], "port");
+    assert!(!names.contains(&"n".to_string()), "{names:?}");
+    let names = scope("role r() {\n  let n = 1\n  <CURSOR>\n}\n");
+    assert_eq!(names[0], "n");
+}

@@ -14,6 +14,9 @@ pub mod semantic_tokens;
 pub mod signature_help;
 pub mod symbols;
 
+#[cfg(test)]
+mod tests;
+
 use mc_compiler::db::SourceFile;
 use mc_compiler::ide::{Analysis, Def, DefKind};
 use mc_diagnostics::{LineCol, LineIndex};
