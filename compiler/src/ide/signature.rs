@@ -65,7 +65,7 @@ impl Analysis {
             return None;
         }
         let described = self.describe(&def);
-        let params = self.params_of(&def);
+        let params = self.parameters(&def);
         let active = match named {
             Some(n) => params.iter().position(|p| p.0 == n).map(|x| x as u32),
             None => Some(commas),
@@ -79,7 +79,7 @@ impl Analysis {
     }
 
     /// The parameters of a role or function: name and text as written.
-    fn params_of(&self, def: &DefLoc) -> Vec<(String, String)> {
+    pub fn parameters(&self, def: &DefLoc) -> Vec<(String, String)> {
         let Some(file) = def.file else {
             return Vec::new();
         };
