@@ -83,129 +83,67 @@ fn block_symbols(doc: &Doc, b: &Block) -> Vec<DocumentSymbol> {
 }
 
 pub fn document_symbols(a: &Analysis, doc: &Doc) -> Vec<DocumentSymbol> {
+    use SymbolKind as K;
     let mut out = Vec::new();
     for item in &a.parsed(doc.file).module.items {
-        let sym = match item {
-            Item::Import(i) => symbol(
+        let named = |name: &Ident, kind| (name.name.clone(), None, kind, name.span);
+        let titled = |name: &StrLit, what: &str, kind| {
+            (name.value.clone(), Some(what.to_string()), kind, name.span)
+        };
+        let (name, detail, kind, sel) = match item {
+            Item::Import(i) => (
                 doc.slice(i.path.span).to_string(),
                 None,
-                SymbolKind::MODULE,
-                doc,
-                i.span,
+                K::MODULE,
                 i.path.span,
-                Vec::new(),
             ),
-            Item::Let(l) => symbol(
-                l.name.name.clone(),
-                None,
-                SymbolKind::VARIABLE,
-                doc,
-                l.span,
-                l.name.span,
-                Vec::new(),
-            ),
-            Item::Type(t) => symbol(
-                t.name.name.clone(),
-                None,
-                SymbolKind::STRUCT,
-                doc,
-                t.span,
-                t.name.span,
-                Vec::new(),
-            ),
-            Item::Fn(f) => symbol(
-                f.name.name.clone(),
-                None,
-                SymbolKind::FUNCTION,
-                doc,
-                f.span,
-                f.name.span,
-                Vec::new(),
-            ),
-            Item::Role(r) => symbol(
+            Item::Let(l) => named(&l.name, K::VARIABLE),
+            Item::Type(t) => named(&t.name, K::STRUCT),
+            Item::Fn(f) => named(&f.name, K::FUNCTION),
+            Item::Role(r) => (
                 r.name.name.clone(),
                 Some("role".into()),
-                SymbolKind::FUNCTION,
-                doc,
-                r.span,
+                K::FUNCTION,
                 r.name.span,
-                block_symbols(doc, &r.body),
             ),
-            Item::Host(d) => symbol(
-                d.name.value.clone(),
-                Some("host".into()),
-                SymbolKind::OBJECT,
-                doc,
-                d.span,
-                d.name.span,
-                Vec::new(),
-            ),
-            Item::Group(d) => symbol(
-                d.name.value.clone(),
-                Some("group".into()),
-                SymbolKind::NAMESPACE,
-                doc,
-                d.span,
-                d.name.span,
-                Vec::new(),
-            ),
-            Item::On(o) => symbol(
-                format!("on {}", doc.slice(o.target.span())),
-                None,
-                SymbolKind::EVENT,
-                doc,
-                o.span,
-                o.target.span(),
-                block_symbols(doc, &o.body),
-            ),
-            Item::Policy(p) => symbol(
-                p.name.value.clone(),
-                Some("policy".into()),
-                SymbolKind::INTERFACE,
-                doc,
-                p.span,
-                p.name.span,
-                Vec::new(),
-            ),
-            Item::Resource(r) => {
-                let children = r
-                    .members
-                    .iter()
-                    .filter_map(|m| match m {
-                        ResourceMember::Attr(a) => Some(symbol(
-                            a.name.name.clone(),
-                            Some(doc.slice(a.ty.span()).to_string()),
-                            SymbolKind::FIELD,
-                            doc,
-                            a.span,
-                            a.name.span,
-                            Vec::new(),
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                symbol(
-                    r.name.name.clone(),
-                    Some("resource".into()),
-                    SymbolKind::CLASS,
-                    doc,
-                    r.span,
-                    r.name.span,
-                    children,
-                )
+            Item::Host(d) => titled(&d.name, "host", K::OBJECT),
+            Item::Group(d) => titled(&d.name, "group", K::NAMESPACE),
+            Item::On(o) => {
+                let target = o.target.span();
+                (format!("on {}", doc.slice(target)), None, K::EVENT, target)
             }
-            Item::Project(p) => symbol(
-                "project".into(),
-                None,
-                SymbolKind::PACKAGE,
-                doc,
-                p.span,
-                p.span,
-                Vec::new(),
+            Item::Policy(p) => titled(&p.name, "policy", K::INTERFACE),
+            Item::Resource(r) => (
+                r.name.name.clone(),
+                Some("resource".into()),
+                K::CLASS,
+                r.name.span,
             ),
+            Item::Project(p) => ("project".into(), None, K::PACKAGE, p.span),
             Item::Error(_) => continue,
         };
-        out.push(sym);
+        let children = match item {
+            Item::Role(r) => block_symbols(doc, &r.body),
+            Item::On(o) => block_symbols(doc, &o.body),
+            Item::Resource(r) => r
+                .members
+                .iter()
+                .filter_map(|m| match m {
+                    ResourceMember::Attr(a) => Some(symbol(
+                        a.name.name.clone(),
+                        Some(doc.slice(a.ty.span()).to_string()),
+                        K::FIELD,
+                        doc,
+                        a.span,
+                        a.name.span,
+                        Vec::new(),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.push(symbol(name, detail, kind, doc, item.span(), sel, children));
     }
     out
 }

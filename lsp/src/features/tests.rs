@@ -164,3 +164,27 @@ fn semantic_tokens_classify_names_by_what_they_resolve_to() {
     assert_eq!(at(1, 8), "function");
     assert_eq!(at(1, 4), "variable");
 }
+
+#[test]
+fn document_symbols_list_items_with_their_children() {
+    let (a, doc, _) = load("host \"web1\" {}\nrole r() {\n  let n = 1\n  package \"nginx\" {}\n}\nresource site(name: String) {\n  port: Int\n}\npolicy \"careful\" {}\n");
+    let syms = symbols::document_symbols(&a, &doc);
+    let shown: Vec<(String, Option<String>, usize)> = syms
+        .iter()
+        .map(|s| {
+            let children = s.children.as_ref().map_or(0, Vec::len);
+            (s.name.clone(), s.detail.clone(), children)
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        shown,
+        [
+            ("web1".to_string(), some("host"), 0),
+            ("r".to_string(), some("role"), 2),
+            ("site".to_string(), some("resource"), 1),
+            ("careful".to_string(), some("policy"), 0),
+        ]
+    );
+    assert_eq!(syms[1].selection_range.start, Position::new(1, 5));
+}
