@@ -104,7 +104,6 @@ pub struct ItemNames {
 
 struct NameLog {
     names: ItemNames,
-    cursor: Option<u32>,
 }
 
 struct Resolver<'a> {
@@ -135,6 +134,9 @@ struct Resolver<'a> {
     /// Every name and what it resolves to, for the IDE layer only (`None`
     /// when checking: it costs nothing there).
     names: Option<Box<NameLog>>,
+    /// Where the IDE wants the locals in scope (kept here, not in the log:
+    /// it is read at every node, also while checking).
+    cursor: Option<u32>,
 }
 
 /// What checking one item found: its diagnostics and the types of the
@@ -201,8 +203,8 @@ pub fn item_names(
     let mut r = Resolver::new(db, project, file, file.path(db));
     r.names = Some(Box::new(NameLog {
         names: ItemNames::default(),
-        cursor,
     }));
+    r.cursor = cursor;
     r.item(item);
     r.names.map(|n| n.names).unwrap_or_default()
 }
@@ -300,6 +302,7 @@ impl<'a> Resolver<'a> {
             in_policy: false,
             bindings: None,
             names: None,
+            cursor: None,
         }
     }
 
@@ -360,6 +363,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// A use of the name `id`, with the type of what it names.
+    #[inline]
     fn record_use(&mut self, id: &Ident, ty: Option<SType>) {
         if self.names.is_none() {
             return;
@@ -370,6 +374,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// The declaration of a local (or parameter, attribute) at `id`.
+    #[inline]
     fn record_local(&mut self, id: &Ident, kind: DefKind, ty: &SType) {
         if self.names.is_some() {
             self.record(
@@ -383,10 +388,12 @@ impl<'a> Resolver<'a> {
 
     /// Keeps the locals in scope when `span` holds the cursor (the
     /// innermost such point wins: it is visited last).
+    #[inline]
     fn at_cursor(&mut self, span: Span) {
-        let cursor = self.names.as_ref().and_then(|l| l.cursor);
-        if cursor.is_some_and(|c| span.start <= c && c <= span.end) {
-            self.keep_scope();
+        if let Some(c) = self.cursor {
+            if span.start <= c && c <= span.end {
+                self.keep_scope();
+            }
         }
     }
 
@@ -414,6 +421,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Named arguments name parameters of the callee.
+    #[inline]
     fn record_named_args(&mut self, segs: &[Ident], args: &[Arg]) {
         if self.names.is_none() {
             return;
@@ -599,6 +607,7 @@ impl<'a> Resolver<'a> {
     // ----------------------------------------------------------------
 
     /// The declaration of a top-level name.
+    #[inline]
     fn record_item_def(&mut self, item: &Item) {
         if self.names.is_none() {
             return;
@@ -823,8 +832,9 @@ impl<'a> Resolver<'a> {
                 r.stmt(s);
                 // After a statement, its names are in scope up to the end
                 // (not at its own last character: a `let` being typed).
-                let after = r.names.as_ref().and_then(|l| l.cursor);
-                if after.is_some_and(|c| s.span().end < c && c <= b.span.end) {
+                if r.cursor
+                    .is_some_and(|c| s.span().end < c && c <= b.span.end)
+                {
                     r.keep_scope();
                 }
             }
