@@ -63,6 +63,11 @@ impl AnalysisHost {
     /// An open document's text changed (or it was opened).
     pub fn set_text(&mut self, path: &Path, text: Arc<str>) {
         let path = crate::fs::normalize(path);
+        // The stdlib's read-only copies are analysed as the stdlib, in
+        // whichever project asks.
+        if self.is_stdlib_copy(&path) {
+            return;
+        }
         self.open.insert(path.clone(), text.clone());
         let entry = entry_for(self.fs.as_ref(), &path);
         let project = match self.projects.get_mut(&entry) {
@@ -108,11 +113,12 @@ impl AnalysisHost {
         let path = crate::fs::normalize(path);
         let project = match self.lone.get(&path) {
             Some(p) => p,
+            None if self.is_stdlib_copy(&path) => self.projects.values().next()?,
             None => self.projects.get(&entry_for(self.fs.as_ref(), &path))?,
         };
-        let a = project.analysis();
+        let a = self.with_stdlib(project.analysis());
         a.file(&path)?;
-        Some(self.with_stdlib(a))
+        Some(a)
     }
 
     /// Snapshots of every project (workspace symbols).
@@ -122,6 +128,12 @@ impl AnalysisHost {
             .chain(self.lone.values())
             .map(|p| self.with_stdlib(p.analysis()))
             .collect()
+    }
+
+    fn is_stdlib_copy(&self, path: &Path) -> bool {
+        self.stdlib_dir
+            .as_ref()
+            .is_some_and(|d| path.parent() == Some(d.as_path()))
     }
 
     fn with_stdlib(&self, a: Analysis) -> Analysis {

@@ -265,3 +265,21 @@ fn a_let_being_typed_is_not_in_scope_in_its_own_value() {
     let names = scope("role r() {\n  let n = 1\n  <CURSOR>\n}\n");
     assert_eq!(names[0], "n");
 }
+
+#[test]
+fn the_stdlibs_copies_are_analysed_as_the_stdlib() {
+    let fs = MemoryFileSystem::new();
+    fs.insert(Path::new("/p/main.mc"), "let a = 1\n");
+    let mut host = AnalysisHost::new(Arc::new(fs), Some(PathBuf::from("/std")));
+    host.set_text(Path::new("/p/main.mc"), Arc::from("let a = 1\n"));
+    // Opening a stdlib copy (after "go to definition") makes no project.
+    let copy = Path::new("/std/files.mc");
+    host.set_text(copy, Arc::from("// edited"));
+    let a = host.analysis(copy).expect("analysed in the open project");
+    let f = a.file(copy).expect("the stdlib file");
+    assert!(a.is_stdlib(f));
+    let text = a.text(f);
+    let at = text.find("resource file").expect("file") as u32 + 9;
+    let occ = a.occurrence_at(f, at).expect("the declaration");
+    assert_eq!((occ.def.name.as_str(), occ.is_def), ("file", true));
+}
