@@ -83,6 +83,8 @@ enum Command {
     Reject(cmd::approve::Args),
     /// Print your signing key: the line a project lists in `approvers`.
     Identity(cmd::identity::Args),
+    /// Pull-mode agents: the key they trust.
+    Agent(cmd::agent::Args),
     /// List past and running applies.
     Runs(cmd::runs::Args),
     /// Inspect and verify the audit log.
@@ -136,6 +138,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => cmd::approve::run(args, true),
         Command::Reject(args) => cmd::approve::run(args, false),
         Command::Identity(args) => cmd::identity::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Runs(args) => cmd::runs::run(args),
         Command::Audit(args) => cmd::audit::run(args),
         Command::State(args) => cmd::state::run(args),

@@ -357,6 +357,9 @@ fn host_fields(
             ("transport", Value::Str(s)) if &**s == "local" => {
                 info.transport = mc_ir::Transport::Local
             }
+            ("transport", Value::Str(s)) if &**s == "agent" => {
+                info.transport = mc_ir::Transport::Agent
+            }
             ("become", Value::Bool(b)) => info.r#become = *b,
             ("ssh_key", Value::Str(s)) if !s.is_empty() => {
                 // Relative to the file that declares the host, like every
@@ -372,7 +375,7 @@ fn host_fields(
             ("ssh_key", _) => bad("a path to a private key", &v),
             ("port", _) => bad("an Int", &v),
             ("groups", _) => bad("a list of group names", &v),
-            ("transport", _) => bad("\"ssh\" or \"local\"", &v),
+            ("transport", _) => bad("\"ssh\", \"local\" or \"agent\"", &v),
             ("become", _) => bad("a Bool", &v),
             // Unknown fields are reported by resolution.
             _ => {}

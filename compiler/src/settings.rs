@@ -30,6 +30,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "the state store: a SQLite file or `postgres://USER@HOST/DB` (`--state` and `MC_STATE` take precedence)",
     ),
     (
+        "agents",
+        "the NATS server of hosts with `transport = \"agent\"`: `nats://HOST:4222` or `tls://HOST:4222` (`MC_AGENTS` takes precedence)",
+    ),
+    (
         "serial",
         "the default rollout batch of `mc apply`: a number of hosts (`2`) or a percentage (`\"25%\"`)",
     ),
@@ -38,6 +42,16 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "folders beyond the project that compile-time reads may use (entry file only)",
     ),
 ];
+
+/// `nats://…`, `tls://…` or `ws(s)://…`, comma-separated for a cluster.
+fn nats_url(s: &str) -> bool {
+    s.split(',').all(|u| {
+        let u = u.trim();
+        ["nats://", "tls://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+    })
+}
 
 /// The code of every mistake in a `project` item but `read_paths` (E0316).
 pub const BAD_SETTING: &str = "E0504";
@@ -57,6 +71,8 @@ pub struct Settings {
     pub approvals_required: Option<u32>,
     /// Where the state store is (a path or a `postgres://` URL).
     pub state: Option<String>,
+    /// The NATS server of pull-mode agents.
+    pub agents: Option<String>,
 }
 
 impl Default for Settings {
@@ -71,6 +87,7 @@ impl Default for Settings {
             approvers: Vec::new(),
             approvals_required: None,
             state: None,
+            agents: None,
         }
     }
 }
@@ -133,6 +150,16 @@ impl Settings {
                     Some(s) if !s.trim().is_empty() => self.state = Some(s),
                     _ => diags.push(bad(
                         "must be a file path or a `postgres://USER@HOST/DB` URL",
+                    )),
+                },
+                "agents" => match plain_string(&f.value) {
+                    Some(s) if url_password(&s) => diags.push(
+                        bad("holds a password; the project is shared in version control")
+                            .note("give the agents' NATS credentials with MC_AGENTS_CREDS"),
+                    ),
+                    Some(s) if nats_url(&s) => self.agents = Some(s),
+                    _ => diags.push(bad(
+                        "must be a NATS server URL: `nats://HOST:4222` or `tls://HOST:4222`",
                     )),
                 },
                 "serial" => {

@@ -236,6 +236,41 @@ fn one_time(why: String) -> Result<Identity, String> {
     })
 }
 
+/// The key that signs what the controller sends to agents: the file
+/// `MC_CONTROLLER_KEY` names, else `~/.config/mc/controller_ed25519`, made
+/// on first use. A file key (never one held by ssh-agent): it signs every
+/// request of every agent session, too often for a signing subprocess.
+pub fn controller_key() -> Result<PrivateKey, String> {
+    static KEY: OnceLock<Result<PrivateKey, String>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let path = controller_key_path()?;
+        let id = if path.exists() {
+            Identity::load(&path)?
+        } else {
+            Identity::create(&path, &format!("mc controller {}", crate::state::actor()))?
+        };
+        match id.signer {
+            Signer::Key(k) => Ok(k),
+            Signer::Agent(_) => Err(format!(
+                "the controller key {} must be an unencrypted key file, not one held by ssh-agent",
+                path.display()
+            )),
+        }
+    })
+    .clone()
+}
+
+/// Where [`controller_key`] is kept.
+pub fn controller_key_path() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("MC_CONTROLLER_KEY").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or("HOME is not set: set MC_CONTROLLER_KEY to the controller's ed25519 key file")?;
+    Ok(default_path(Path::new(&home)).with_file_name("controller_ed25519"))
+}
+
 /// `~/.config/mc/id_ed25519` (under `$XDG_CONFIG_HOME` when set).
 pub fn default_path(home: &Path) -> PathBuf {
     let config = std::env::var_os("XDG_CONFIG_HOME")

@@ -58,6 +58,8 @@ pub struct ConnectOptions {
     /// How long each host's ssh master stays up after a run for the next
     /// command to reuse (ssh's `ControlPersist`); zero closes it at once.
     pub ssh_persist: Duration,
+    /// The NATS server behind hosts with `transport = "agent"`.
+    pub agents: Option<Arc<crate::agents::Agents>>,
 }
 
 impl ConnectOptions {
@@ -69,6 +71,7 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             control_dir: None,
             ssh_persist: Duration::ZERO,
+            agents: None,
         }
     }
 }
@@ -85,6 +88,8 @@ enum Process {
         /// leaves it up.
         persistent: bool,
     },
+    /// A pull-mode agent: the task bridging the session to NATS.
+    Agent(tokio::task::JoinHandle<()>),
 }
 
 /// A live runner on one host: the request/response channel and the process
@@ -128,6 +133,7 @@ pub async fn connect(
         let session = match host.transport {
             Transport::Local => connect_local(host, opts, None).await?,
             Transport::Ssh => connect_ssh(host, opts).await?,
+            Transport::Agent => return connect_agent(host, opts, None).await,
         };
         hello(session).await
     })
@@ -150,6 +156,9 @@ async fn connect_as(
     let budget =
         opts.connect_timeout * 3 + Duration::from_secs(30 + opts.runner.max_size() as u64 / 65_536);
     let started = tokio::time::timeout(budget, async {
+        if host.transport == Transport::Agent {
+            return connect_agent(host, opts, Some(user)).await;
+        }
         let mut session = match ssh {
             None => connect_local(host, opts, Some(user)).await?,
             Some(session) => {
@@ -188,6 +197,56 @@ async fn hello(mut session: RunnerSession) -> Result<RunnerSession, TransportErr
             other.to_line()
         ))),
     }
+}
+
+/// Opens a session with the host's agent over NATS and completes `hello`;
+/// an agent that does not answer makes the host unreachable.
+async fn connect_agent(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    as_user: Option<&str>,
+) -> Result<RunnerSession, TransportError> {
+    let agents = opts.agents.clone().ok_or_else(|| {
+        TransportError::Connect(
+            "the host uses transport = \"agent\", and no NATS server is set: project { agents = \"nats://HOST:4222\" } or MC_AGENTS".into(),
+        )
+    })?;
+    let why = Arc::new(std::sync::Mutex::new(String::new()));
+    let (stream, bridge) = crate::agents::open(
+        agents,
+        &host.name,
+        as_user,
+        opts.connect_timeout,
+        why.clone(),
+    )
+    .await?;
+    let (rd, wr) = tokio::io::split(stream);
+    let session = RunnerSession {
+        host: host.name.clone(),
+        build_id: String::new(),
+        uploaded: false,
+        broken: false,
+        reader: BufReader::new(Box::new(rd)),
+        writer: Box::new(wr),
+        process: Process::Agent(bridge),
+        stderr: why.clone(),
+        runs_as: as_user.map(str::to_string),
+        elevated: Vec::new(),
+        refused: Vec::new(),
+        host_info: host.clone(),
+        opts: opts.clone(),
+    };
+    hello(session).await.map_err(|e| match e {
+        TransportError::Lost(m) => {
+            let reason = why
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .trim()
+                .to_string();
+            TransportError::Connect(if reason.is_empty() { m } else { reason })
+        }
+        other => other,
+    })
 }
 
 /// Starts the runner as a child process: as `as_user` when given, else as
@@ -958,7 +1017,7 @@ impl RunnerSession {
         // Owned copies: a `&RunnerSession` held across the await would make
         // the future `!Send`.
         let ssh = match &self.process {
-            Process::Local(_) => None,
+            Process::Local(_) | Process::Agent(_) => None,
             Process::Ssh { session, .. } => Some(session.clone()),
         };
         let (host, opts) = (self.host_info.clone(), self.opts.clone());
@@ -997,8 +1056,17 @@ impl RunnerSession {
                     .await;
             Duration::from_secs(5)
         };
+        if matches!(self.process, Process::Agent(_)) {
+            // One half of a split stream: dropping it alone is no end of input.
+            let _ = self.writer.shutdown().await;
+        }
         drop(self.writer);
         match self.process {
+            Process::Agent(mut bridge) => {
+                if tokio::time::timeout(grace, &mut bridge).await.is_err() {
+                    bridge.abort();
+                }
+            }
             Process::Local(mut child) => {
                 if tokio::time::timeout(grace, child.wait()).await.is_err() {
                     let _ = child.kill().await;

@@ -97,6 +97,7 @@ impl RunArgs {
         connect.ssh_config = self.ssh_config.clone();
         connect.trust_new_host_keys = self.trust_new_host_keys;
         connect.ssh_persist = self.ssh_persist;
+        connect.agents = agents(project)?.map(Arc::new);
         let mut rt = Runtime::new(Arc::new(store), connect);
         rt.secrets = Arc::new(ProjectSecrets {
             store: mc_secrets::SecretStore::open(project).ok(),
@@ -107,6 +108,39 @@ impl RunArgs {
         rt.project = Some(absolute(project));
         Ok(rt)
     }
+}
+
+/// The NATS server of the project's agents: `MC_AGENTS`, else `project {
+/// agents }`; credentials from `MC_AGENTS_CREDS` (a `.creds` file),
+/// `MC_AGENTS_NKEY` (an nkey seed file), `MC_AGENTS_TLS_CERT` and
+/// `MC_AGENTS_TLS_KEY` (a client certificate), `MC_AGENTS_TLS_CA`.
+pub fn agents(project: &Path) -> Result<Option<mc_runtime::agents::Agents>, String> {
+    let server = match std::env::var("MC_AGENTS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        Some(s) => s,
+        None => {
+            let (settings, _) = mc_compiler::Project::load_dir(project).settings();
+            match settings.agents {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+    };
+    let file = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let credentials = mc_agent::nats::Credentials {
+        creds: file("MC_AGENTS_CREDS"),
+        nkey: file("MC_AGENTS_NKEY"),
+        tls_cert: file("MC_AGENTS_TLS_CERT"),
+        tls_key: file("MC_AGENTS_TLS_KEY"),
+        tls_ca: file("MC_AGENTS_TLS_CA"),
+    };
+    Ok(Some(mc_runtime::agents::Agents::new(server, credentials)))
 }
 
 /// `5m`, `90s`, `1h 30m` (humantime), or a bare number of seconds.

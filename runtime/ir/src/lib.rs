@@ -72,6 +72,9 @@ pub enum Transport {
     #[default]
     Ssh,
     Local,
+    /// A pull-mode agent (`mc-agent`), reached through the NATS server
+    /// the project names in `project { agents }`.
+    Agent,
 }
 
 /// Stable identity of a resource on a host: `type[title]`, e.g. `file[/etc/motd]`.

@@ -22,8 +22,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// so the name already says it; only a runner under another name (a
 /// development build) hashes its own file.
 pub fn build_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
+    BUILD_ID.get_or_init(|| {
         let exe = std::env::current_exe();
         exe.as_ref()
             .ok()
@@ -34,6 +33,14 @@ pub fn build_id() -> &'static str {
             })
             .unwrap_or_else(|| "unknown".into())
     })
+}
+
+static BUILD_ID: OnceLock<String> = OnceLock::new();
+
+/// Sets the build id when the program that embeds the runner knows it
+/// already (`mc-agent` hashes itself once, not at every session).
+pub fn set_build_id(id: String) {
+    let _ = BUILD_ID.set(id);
 }
 
 /// The build id in an installed runner's name: `mc-runner-` and 64 hex digits.

@@ -1,0 +1,121 @@
+//! `mc-agent`: serves the runner protocol over NATS (see `docs/agents.md`).
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+use clap::Parser;
+use mc_agent::{agent, envelope, nats};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The mc agent: converges this host to the desired state that trusted
+/// controllers send over NATS.
+#[derive(Parser, Debug)]
+#[command(name = "mc-agent", version)]
+struct Args {
+    /// The NATS server: nats://HOST:4222 (tls://… for TLS); comma-separated for a cluster.
+    #[arg(long, value_name = "URL", required_unless_present = "runner")]
+    server: Option<String>,
+    /// This agent's name: the host's name in the inventory.
+    #[arg(long, required_unless_present = "runner")]
+    name: Option<String>,
+    /// A controller's public signing key (`mc agent trust-key`), or a file of such lines (repeatable).
+    #[arg(long, value_name = "KEY|FILE", required_unless_present = "runner")]
+    trust: Vec<String>,
+    /// NATS credentials file (JWT and nkey seed).
+    #[arg(long, value_name = "FILE")]
+    creds: Option<PathBuf>,
+    /// A file with this agent's nkey seed.
+    #[arg(long, value_name = "FILE")]
+    nkey: Option<PathBuf>,
+    /// TLS client certificate (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS client key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// CA certificate(s) that sign the NATS server's certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Serve one runner session on stdin/stdout (what the agent starts per session).
+    #[arg(long, hide = true)]
+    runner: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.runner {
+        return serve_runner();
+    }
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mc-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn start(args: Args) -> Result<(), String> {
+    let name = args.name.unwrap_or_default();
+    if !nats::valid_name(&name) {
+        return Err(format!(
+            "{name:?} is not a valid agent name (letters, digits, - _ .)"
+        ));
+    }
+    let mut trusted = Vec::new();
+    for t in &args.trust {
+        let text = if t.trim_start().starts_with("ssh-") {
+            t.clone()
+        } else {
+            std::fs::read_to_string(t).map_err(|e| format!("cannot read --trust {t}: {e}"))?
+        };
+        trusted.extend(envelope::parse_trusted(&text).map_err(|e| format!("--trust {t}: {e}"))?);
+    }
+    if trusted.is_empty() {
+        return Err("no trusted controller key (--trust)".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
+    let build_id = std::fs::read(&exe)
+        .map(|b| mc_runner::protocol::sha256_hex(b)[..16].to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let cfg = agent::Config {
+        server: args.server.unwrap_or_default(),
+        name,
+        trusted,
+        credentials: nats::Credentials {
+            creds: args.creds,
+            nkey: args.nkey,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+            tls_ca: args.tls_ca,
+        },
+        runner: (exe, vec!["--runner".into()]),
+        build_id,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(agent::run(cfg))
+}
+
+/// One runner session on stdin/stdout, as `mc-runner` serves it.
+fn serve_runner() -> ExitCode {
+    if let Ok(id) = std::env::var(agent::BUILD_ID_ENV) {
+        mc_runner::server::set_build_id(id);
+    }
+    if let Err(e) = mc_runner::session::end_with_parent() {
+        eprintln!("mc-agent: cannot arrange to end with the agent: {e}");
+        return ExitCode::from(1);
+    }
+    let input = mc_runner::session::watched(std::io::stdin());
+    let stdout = std::io::stdout();
+    match mc_runner::server::serve(input, stdout.lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mc-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
