@@ -37,3 +37,19 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The `mc-agent` executable, built once (cargo does not build other
+/// packages' binaries for this test); it sits next to `mc`.
+pub fn agent_binary() -> std::path::PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "mc-agent", "--bin", "mc-agent"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build for mc-agent");
+        assert!(status.success(), "building mc-agent failed");
+    });
+    Path::new(env!("CARGO_BIN_EXE_mc")).with_file_name("mc-agent")
+}

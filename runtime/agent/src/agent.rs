@@ -74,6 +74,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .subscribe(nats::rpc_subject(&cfg.name))
         .await
         .map_err(|e| format!("cannot subscribe: {e}"))?;
+    // Serving means the server has the subscription.
+    client
+        .flush()
+        .await
+        .map_err(|e| format!("cannot reach {}: {e}", cfg.server))?;
     eprintln!(
         "mc-agent {}: serving {} on {}",
         cfg.name,

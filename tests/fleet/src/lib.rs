@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod nats;
 pub mod postgres;
 pub mod tmux;
 pub mod workload;

@@ -1,0 +1,299 @@
+//! Pull-mode agents against real parts: a `nats-server` with JetStream
+//! started here, `mc-agent` running inside real test hosts (network
+//! namespaces reaching the server at the machine's address), and the real
+//! `mc` planning and applying through them with `transport = "agent"`.
+
+mod common;
+
+use mc_testfleet::nats::{RawClient, TestNats};
+use mc_testfleet::{Fleet, Host};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const AGENT: &str = "/usr/local/bin/mc-agent";
+
+/// Installs the agent in `host`, trusting `trust`, and starts it.
+fn install_agent(host: &Host, trust: &str) {
+    let bytes = std::fs::read(common::agent_binary()).unwrap();
+    host.write_file(AGENT, &bytes).unwrap();
+    host.exec_ok(&format!("chmod 0755 {AGENT} && mkdir -p /etc/mc-agent"))
+        .unwrap();
+    host.write_file("/etc/mc-agent/trust.pub", trust.as_bytes())
+        .unwrap();
+}
+
+fn start_agent(host: &Host, nats: &TestNats) {
+    let before = agent_log(host).matches("serving").count();
+    host.exec_ok(&format!(
+        "( {AGENT} --server {url} --name {name} --trust /etc/mc-agent/trust.pub \
+           >> /var/log/mc-agent.log 2>&1 < /dev/null & echo $! > /run/mc-agent.pid )",
+        url = nats.url_for_hosts(),
+        name = host.name()
+    ))
+    .unwrap();
+    wait_for(&format!("{} serving", host.name()), || {
+        agent_log(host).matches("serving").count() > before
+    });
+}
+
+fn stop_agent(host: &Host) {
+    host.exec_ok("kill $(cat /run/mc-agent.pid); rm -f /run/mc-agent.pid")
+        .unwrap();
+}
+
+fn agent_log(host: &Host) -> String {
+    String::from_utf8_lossy(&host.read_file("/var/log/mc-agent.log").unwrap_or_default())
+        .into_owned()
+}
+
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn project(dir: &Path, nats: &TestNats, hosts: &[&Host], version: &str) {
+    let mut src = format!("project {{\n  agents = \"{}\"\n}}\n\n", nats.url());
+    for h in hosts {
+        src.push_str(&format!(
+            "host \"{}\" {{\n  transport = \"agent\"\n}}\n\n",
+            h.name()
+        ));
+    }
+    src.push_str(&format!(
+        r#"on all {{
+  directory "/srv/agent-test" {{
+    mode = 0o755
+  }}
+
+  file "/srv/agent-test/app.conf" {{
+    content = "host = ${{host.name}}\nversion = {version}\n"
+    mode = 0o640
+  }}
+}}
+"#
+    ));
+    std::fs::write(dir.join("main.mc"), src).unwrap();
+}
+
+struct Controller {
+    dir: tempfile::TempDir,
+    key: std::path::PathBuf,
+}
+
+impl Controller {
+    fn new() -> Controller {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("controller_ed25519");
+        Controller { dir, key }
+    }
+
+    fn project_dir(&self) -> std::path::PathBuf {
+        let p = self.dir.path().join("project");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn mc(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = common::mc("agents");
+        cmd.env("MC_CONTROLLER_KEY", &self.key)
+            .env("HOME", self.dir.path())
+            .env_remove("MC_AGENTS")
+            .current_dir(self.project_dir())
+            .args(args);
+        common::run(&mut cmd)
+    }
+}
+
+fn conf(host: &Host) -> String {
+    String::from_utf8_lossy(
+        &host
+            .read_file("/srv/agent-test/app.conf")
+            .unwrap_or_default(),
+    )
+    .into_owned()
+}
+
+#[test]
+fn agents_plan_apply_refuse_forgeries_and_recover() {
+    let fleet = Fleet::start(3).unwrap();
+    let mut nats = TestNats::start().unwrap();
+    let ctl = Controller::new();
+    let (code, trust, err) = ctl.mc(&["agent", "trust-key"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(trust.starts_with("ssh-ed25519 "), "{trust}");
+    assert!(ctl.key.exists(), "the controller key is made on first use");
+    let hosts: Vec<&Host> = fleet.hosts().iter().collect();
+    for h in &hosts {
+        install_agent(h, &trust);
+        start_agent(h, &nats);
+    }
+    let dir = ctl.project_dir();
+    project(&dir, &nats, &hosts, "1");
+
+    // Facts come from inside each host.
+    let (code, out, err) = ctl.mc(&["facts", "--json", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    let facts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for h in &hosts {
+        assert_eq!(
+            facts["hosts"][h.name()]["hostname"].as_str(),
+            Some(h.name()),
+            "{out}"
+        );
+    }
+
+    // Plan, watching what the controller publishes to host1's agent.
+    let mut spy = RawClient::connect(nats.port).unwrap();
+    spy.subscribe("mc.rpc.host1", 1).unwrap();
+    let (code, out, err) = ctl.mc(&["plan", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Plan: 6 to create"), "{out}");
+    let (_, captured_hello) = spy
+        .next(Duration::from_secs(5))
+        .unwrap()
+        .expect("the controller's first message to host1");
+    assert!(
+        !String::from_utf8_lossy(&captured_hello).contains("PRIVATE KEY"),
+        "only the public key travels"
+    );
+
+    // Apply: every host converges; a second apply changes nothing.
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    for h in &hosts {
+        assert_eq!(conf(h), format!("host = {}\nversion = 1\n", h.name()));
+        let mode = h.exec_ok("stat -c %a /srv/agent-test/app.conf").unwrap();
+        assert_eq!(mode.trim(), "640");
+    }
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No changes"), "{out}");
+
+    // Forgeries published straight to NATS are refused and reported.
+    let mut watch = RawClient::connect(nats.port).unwrap();
+    watch.subscribe("mc.report.host1.refused", 1).unwrap();
+    watch.subscribe("_INBOX.forger", 2).unwrap();
+    let mut forger = RawClient::connect(nats.port).unwrap();
+    let refusals = |watch: &mut RawClient| -> (Vec<String>, Vec<String>) {
+        let (mut reports, mut replies) = (Vec::new(), Vec::new());
+        while let Some((subject, data)) = watch.next(Duration::from_secs(2)).unwrap() {
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if subject.starts_with("_INBOX") {
+                replies.push(text);
+            } else {
+                reports.push(text);
+            }
+            if reports.len() == 1 && replies.len() == 1 {
+                break;
+            }
+        }
+        (reports, replies)
+    };
+    // Unsigned.
+    forger
+        .publish("mc.rpc.host1", Some("_INBOX.forger"), br#"{"hello":{}}"#)
+        .unwrap();
+    let (reports, replies) = refusals(&mut watch);
+    assert!(reports[0].contains("unreadable"), "{reports:?}");
+    assert!(replies[0].contains("refused"), "{replies:?}");
+    // Signed by a key the agent does not trust.
+    let forged = forged_envelope(ctl.dir.path(), "host1");
+    forger
+        .publish("mc.rpc.host1", Some("_INBOX.forger"), &forged)
+        .unwrap();
+    let (reports, _) = refusals(&mut watch);
+    assert!(reports[0].contains("does not trust"), "{reports:?}");
+    // A real controller message, replayed.
+    forger
+        .publish("mc.rpc.host1", Some("_INBOX.forger"), &captured_hello)
+        .unwrap();
+    let (reports, _) = refusals(&mut watch);
+    assert!(reports[0].contains("replayed"), "{reports:?}");
+    let log = agent_log(hosts[0]);
+    assert_eq!(log.matches("refused a message").count(), 3, "{log}");
+
+    // An agent that is down: its host is unreachable, the others converge.
+    stop_agent(hosts[1]);
+    project(&dir, &nats, &hosts, "2");
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_ne!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("unreachable"), "{all}");
+    assert!(all.contains("no agent named host2"), "{all}");
+    assert_eq!(conf(hosts[0]), "host = host1\nversion = 2\n");
+    assert_eq!(conf(hosts[2]), "host = host3\nversion = 2\n");
+    assert_eq!(conf(hosts[1]), "host = host2\nversion = 1\n");
+    // Back: the next run converges it.
+    start_agent(hosts[1], &nats);
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(conf(hosts[1]), "host = host2\nversion = 2\n");
+
+    // The NATS server goes down: every agent host is unreachable, with the
+    // reason; it comes back and the agents reconnect by themselves.
+    nats.kill();
+    let (code, out, err) = ctl.mc(&["plan", "."]);
+    assert_ne!(code, 0);
+    assert!(
+        format!("{out}{err}").contains("cannot reach the NATS server"),
+        "{out}{err}"
+    );
+    nats.restart(Duration::from_millis(200)).unwrap();
+    project(&dir, &nats, &hosts, "3");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+        if code == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agents did not come back: {out}{err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for h in &hosts {
+        assert_eq!(conf(h), format!("host = {}\nversion = 3\n", h.name()));
+    }
+    drop(fleet);
+}
+
+/// A well-formed hello for `agent`, signed with a fresh key no agent
+/// trusts, by `ssh-keygen -Y sign` itself.
+fn forged_envelope(dir: &Path, agent: &str) -> Vec<u8> {
+    let key = dir.join("forger");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "forger", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let payload = serde_json::json!({
+        "v": 1, "agent": agent, "session": "f0f0", "seq": 1,
+        "issued": now, "expires": now + 60, "signer": public.trim(),
+        "kind": "request", "body": "{\"type\":\"hello\",\"protocol\":1,\"runtime_version\":\"0\"}"
+    })
+    .to_string();
+    let file = dir.join("payload");
+    std::fs::write(&file, &payload).unwrap();
+    let ok = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-q", "-n", "mc-agent", "-f"])
+        .arg(&key)
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let signature = std::fs::read_to_string(dir.join("payload.sig")).unwrap();
+    serde_json::to_vec(&serde_json::json!({ "payload": payload, "signature": signature })).unwrap()
+}
