@@ -297,3 +297,52 @@ fn forged_envelope(dir: &Path, agent: &str) -> Vec<u8> {
     let signature = std::fs::read_to_string(dir.join("payload.sig")).unwrap();
     serde_json::to_vec(&serde_json::json!({ "payload": payload, "signature": signature })).unwrap()
 }
+
+#[test]
+fn mc_agent_install_runs_an_agent_as_a_service_over_ssh() {
+    let fleet = Fleet::start(1).unwrap();
+    let nats = TestNats::start().unwrap();
+    let ctl = Controller::new();
+    let host = fleet.host(0);
+    let dir = ctl.project_dir();
+    project(&dir, &nats, &[host], "1");
+    let agent = common::agent_binary();
+    let install = |ctl: &Controller| {
+        ctl.mc(&[
+            "agent",
+            "install",
+            host.name(),
+            "--server",
+            &nats.url_for_hosts(),
+            "--agent-binary",
+            agent.to_str().unwrap(),
+            "--ssh-config",
+            fleet.ssh_config().to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = install(&ctl);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("host1: agent installed"), "{out}");
+    assert!(out.contains("/usr/local/bin/mc-agent"), "{out}");
+    let (_, trust, _) = ctl.mc(&["agent", "trust-key"]);
+    assert_eq!(
+        String::from_utf8_lossy(&host.read_file("/etc/mc-agent/trust.pub").unwrap()),
+        trust
+    );
+    wait_for("the installed agent to serve", || {
+        agent_log(host).contains("serving")
+    });
+    host.exec_ok("/etc/init.d/mc-agent status").unwrap();
+
+    // The agent it installed serves plans and applies.
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(conf(host), "host = host1\nversion = 1\n");
+
+    // Installing again changes nothing and keeps the same agent running.
+    let pid = host.exec_ok("cat /run/mc-agent.pid").unwrap();
+    let (code, out, err) = install(&ctl);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("host1: agent up to date"), "{out}");
+    assert_eq!(host.exec_ok("cat /run/mc-agent.pid").unwrap(), pid);
+}

@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod agent_install;
 pub mod agents;
 pub mod backups;
 pub mod drift;

@@ -1035,6 +1035,46 @@ impl RunnerSession {
         }
     }
 
+    /// Runs `sh -c command` on the host beside the runner (over the same
+    /// SSH connection, under `sudo -n` when the host has `become`), with
+    /// `input` on its stdin: exit code (-1 when killed), stdout, stderr.
+    /// For what the runner protocol does not carry (a large binary upload).
+    pub async fn shell(
+        &mut self,
+        command: &str,
+        input: &[u8],
+    ) -> Result<(i32, String, String), String> {
+        let line = if self.host_info.r#become {
+            format!("sudo -n sh -c {}", shell_quote(command))
+        } else {
+            format!("sh -c {}", shell_quote(command))
+        };
+        let Process::Ssh { session, .. } = &self.process else {
+            return Err("only over SSH".into());
+        };
+        let mut child = session
+            .raw_command(&line)
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        if let Some(mut stdin) = child.stdin().take() {
+            stdin.write_all(input).await.map_err(|e| e.to_string())?;
+            stdin.shutdown().await.map_err(|e| e.to_string())?;
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
     /// Says `bye` and waits for the runner (and the SSH connection) to end.
     /// A broken session is killed instead: the runner may be stuck in a
     /// batch that timed out.

@@ -1,5 +1,9 @@
 //! `mc agent`: pull-mode agents (see docs/agents.md).
 
+use super::plan::{catalog_source, RunArgs};
+use mc_runtime::agent_install::{self, Install};
+use mc_runtime::Runtime;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -12,12 +16,148 @@ pub struct Args {
 pub enum AgentCommand {
     /// Print the controller's public signing key: what `mc-agent --trust` takes (made on first use).
     TrustKey,
+    /// Install or update `mc-agent` on hosts over SSH and run it as a service.
+    Install(InstallArgs),
+}
+
+#[derive(clap::Args)]
+pub struct InstallArgs {
+    /// The project directory (default: `.`), then the hosts (patterns as in `--limit`).
+    #[arg(value_name = "PATH|HOST", required = true)]
+    pub operands: Vec<String>,
+    /// The NATS server as the hosts reach it (default: MC_AGENTS, else `project { agents }`).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// A NATS credentials file to give each agent (copied, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub creds: Option<PathBuf>,
+    /// The mc-agent executable to install (default: MC_AGENT_BINARY, else mc-agent next to mc).
+    #[arg(long, value_name = "FILE")]
+    pub agent_binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match args.command {
-        AgentCommand::TrustKey => trust_key(),
+    let result = match args.command {
+        AgentCommand::TrustKey => return trust_key(),
+        AgentCommand::Install(a) => install(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
+}
+
+fn install(args: &InstallArgs) -> Result<ExitCode, String> {
+    let (project, hosts) = super::facts::project_and_hosts(&args.operands);
+    let source = catalog_source(&project, &args.run.vars)?;
+    let mut selection = args.run.selection();
+    selection.limit.extend(hosts);
+    let hosts = Runtime::select_hosts(source.as_ref(), &selection).map_err(|e| e.to_string())?;
+    if hosts.is_empty() {
+        return Err(super::no_hosts_selected(&selection.limit));
+    }
+    let server = match &args.server {
+        Some(s) => s.clone(),
+        None => super::plan::agents(&project)?
+            .map(|a| a.server)
+            .ok_or("no NATS server: give --server, set MC_AGENTS or `project { agents }`")?,
+    };
+    let binary_path = agent_binary(args.agent_binary.as_ref())?;
+    let binary = std::fs::read(&binary_path)
+        .map_err(|e| format!("cannot read {}: {e}", binary_path.display()))?;
+    let trust = mc_runtime::identity::controller_key()?
+        .public_key()
+        .to_openssh()
+        .map_err(|e| e.to_string())?;
+    let creds = match &args.creds {
+        Some(p) => Some(
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let rt = args.run.runtime(&project)?;
+    let mut failed = false;
+    for host in hosts {
+        let inst = Install {
+            server: server.clone(),
+            name: host.name.clone(),
+            trust: format!("{trust}\n"),
+            binary: binary.clone(),
+            creds: creds.clone(),
+        };
+        let mut ssh = host.clone();
+        ssh.transport = mc_ir::Transport::Ssh;
+        let done = mc_runtime::block_on(async {
+            let mut s = mc_runtime::transport::connect(&ssh, &rt.connect)
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = agent_install::install(&mut s, &inst).await;
+            s.close().await;
+            r
+        });
+        match done {
+            Ok(installed) => {
+                let changed: Vec<String> = installed
+                    .results
+                    .iter()
+                    .filter(|r| r.1 == agent_install::Status::Changed)
+                    .map(|r| r.0.clone())
+                    .chain(
+                        installed
+                            .binary_changed
+                            .then(|| agent_install::BINARY.to_string()),
+                    )
+                    .collect();
+                let failures: Vec<String> = installed
+                    .results
+                    .iter()
+                    .filter(|r| r.1 == agent_install::Status::Failed)
+                    .map(|r| format!("{}: {}", r.0, r.2))
+                    .collect();
+                if !failures.is_empty() {
+                    failed = true;
+                    eprintln!("{}: failed: {}", host.name, failures.join("; "));
+                } else if changed.is_empty() {
+                    crate::outln!("{}: agent up to date", host.name);
+                } else {
+                    crate::outln!("{}: agent installed ({})", host.name, changed.join(", "));
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: {e}", host.name);
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--agent-binary`, else `MC_AGENT_BINARY`, else `mc-agent` beside `mc`.
+fn agent_binary(given: Option<&PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = given {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("MC_AGENT_BINARY").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot locate mc: {e}"))?;
+    let beside = exe.with_file_name("mc-agent");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    Err(format!(
+        "cannot find mc-agent (tried {}); give --agent-binary or set MC_AGENT_BINARY",
+        beside.display()
+    ))
 }
 
 fn trust_key() -> ExitCode {

@@ -35,7 +35,7 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 /// Splits the positional arguments into the project and the hosts.
-fn project_and_hosts(targets: &[String]) -> (PathBuf, Vec<String>) {
+pub(super) fn project_and_hosts(targets: &[String]) -> (PathBuf, Vec<String>) {
     match targets.split_first() {
         Some((first, rest)) if is_project(Path::new(first)) => {
             (super::project_dir(Path::new(first)), rest.to_vec())
