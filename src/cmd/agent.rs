@@ -17,7 +17,7 @@ pub enum AgentCommand {
     /// Print the controller's public signing key: what `mc-agent --trust` takes (made on first use).
     TrustKey,
     /// Install or update `mc-agent` on hosts over SSH and run it as a service.
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
 }
 
 #[derive(clap::Args)]
