@@ -24,9 +24,13 @@ fn install_agent(host: &Host, trust: &str) {
 }
 
 fn start_agent(host: &Host, nats: &TestNats) {
+    start_agent_with(host, nats, "");
+}
+
+fn start_agent_with(host: &Host, nats: &TestNats, extra: &str) {
     let before = agent_log(host).matches("serving").count();
     host.exec_ok(&format!(
-        "( {AGENT} --server {url} --name {name} --trust /etc/mc-agent/trust.pub \
+        "( {AGENT} --server {url} --name {name} --trust /etc/mc-agent/trust.pub {extra} \
            >> /var/log/mc-agent.log 2>&1 < /dev/null & echo $! > /run/mc-agent.pid )",
         url = nats.url_for_hosts(),
         name = host.name()
@@ -345,4 +349,182 @@ fn mc_agent_install_runs_an_agent_as_a_service_over_ssh() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("host1: agent up to date"), "{out}");
     assert_eq!(host.exec_ok("cat /run/mc-agent.pid").unwrap(), pid);
+}
+
+/// The standard project plus a file holding a secret.
+fn project_with_secret(dir: &Path, nats: &TestNats, hosts: &[&Host], version: &str) {
+    project(dir, nats, hosts, version);
+    let mut src = std::fs::read_to_string(dir.join("main.mc")).unwrap();
+    src.push_str(
+        r#"
+on all {
+  file "/srv/agent-test/token.conf" {
+    content = "token = ${secret("api_token")}\n"
+    mode = 0o600
+  }
+}
+"#,
+    );
+    std::fs::write(dir.join("main.mc"), src).unwrap();
+}
+
+const TOKEN: &str = "tok-3f9a1c7e-never-in-nats";
+
+/// Every file of the NATS server's store, as one lossy string.
+fn server_store(nats: &TestNats) -> String {
+    let mut all = String::new();
+    let mut stack = vec![nats.dir().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                all.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn agents_converge_continuously_catch_up_after_being_offline_and_report_drift() {
+    let fleet = Fleet::start(2).unwrap();
+    let nats = TestNats::start().unwrap();
+    let ctl = Controller::new();
+    let (_, trust, _) = ctl.mc(&["agent", "trust-key"]);
+    let hosts: Vec<&Host> = fleet.hosts().iter().collect();
+    for h in &hosts {
+        install_agent(h, &trust);
+        start_agent_with(h, &nats, "--interval 2s");
+    }
+    let dir = ctl.project_dir();
+    project_with_secret(&dir, &nats, &hosts, "1");
+    let apply = |ctl: &Controller| {
+        let mut cmd = common::mc("agents");
+        cmd.env("MC_CONTROLLER_KEY", &ctl.key)
+            .env("HOME", ctl.dir.path())
+            .env("MC_SECRET_API_TOKEN", TOKEN)
+            .env_remove("MC_AGENTS")
+            .current_dir(ctl.project_dir())
+            .args(["apply", "--yes", "."]);
+        common::run(&mut cmd)
+    };
+    let (code, out, err) = apply(&ctl);
+    assert_eq!(code, 0, "{out}{err}");
+    for h in &hosts {
+        let token = String::from_utf8_lossy(&h.read_file("/srv/agent-test/token.conf").unwrap())
+            .into_owned();
+        assert_eq!(token, format!("token = {TOKEN}\n"));
+    }
+    // The stored catalogs carry the secret encrypted to each agent, never in clear.
+    wait_for("each agent to take its catalog", || {
+        hosts
+            .iter()
+            .all(|h| agent_log(h).contains("new catalog from run 1"))
+    });
+    let store = server_store(&nats);
+    assert!(
+        store.contains("mc-catalog"),
+        "the catalogs are in the server's store"
+    );
+    assert!(
+        !store.contains(TOKEN),
+        "a secret value reached the NATS server's store"
+    );
+
+    // A hand edit is reverted within the interval and the splay (2 s + < 2 s).
+    hosts[0]
+        .write_file("/srv/agent-test/app.conf", b"tampered\n")
+        .unwrap();
+    let edited = Instant::now();
+    wait_for("the agent to revert the edit", || {
+        conf(hosts[0]) == "host = host1\nversion = 1\n"
+    });
+    assert!(
+        edited.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        edited.elapsed()
+    );
+    let (code, out, err) = ctl.mc(&["agent", "status", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("host1") && out.contains("host2"), "{out}");
+    assert!(out.contains("run 1"), "{out}");
+    // The agent's runs are in `mc runs`, once each however often it is read.
+    let agent_runs = |ctl: &Controller| -> Vec<serde_json::Value> {
+        let (code, out, err) = ctl.mc(&["runs", "--json", "-n", "500"]);
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        doc["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "agent")
+            .cloned()
+            .collect()
+    };
+    wait_for("host1's correcting run in mc runs", || {
+        agent_runs(&ctl)
+            .iter()
+            .any(|r| r["actor"] == "agent host1" && r["summary"]["changed"].as_u64() == Some(1))
+    });
+    let before = agent_runs(&ctl);
+    let (_, again, _) = ctl.mc(&["runs", "--json", "-n", "500"]);
+    let keys = |runs: &[serde_json::Value]| -> Vec<String> {
+        runs.iter()
+            .map(|r| r["source_digest"].to_string())
+            .collect()
+    };
+    let mut unique = keys(&before);
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        before.len(),
+        "an agent run was ingested twice: {again}"
+    );
+
+    // An agent that was offline converges to the catalog made meanwhile.
+    stop_agent(hosts[1]);
+    project_with_secret(&dir, &nats, &hosts, "2");
+    let (code, out, err) = apply(&ctl);
+    assert_ne!(code, 0, "host2 is unreachable: {out}{err}");
+    assert!(err.contains("host2: its catalog is stored"), "{out}{err}");
+    assert_eq!(conf(hosts[0]), "host = host1\nversion = 2\n");
+    assert_eq!(conf(hosts[1]), "host = host2\nversion = 1\n");
+    start_agent_with(hosts[1], &nats, "--interval 2s");
+    wait_for("the returning agent to catch up", || {
+        conf(hosts[1]) == "host = host2\nversion = 2\n"
+    });
+    let token = String::from_utf8_lossy(&hosts[1].read_file("/srv/agent-test/token.conf").unwrap())
+        .into_owned();
+    assert_eq!(token, format!("token = {TOKEN}\n"));
+
+    // A noop agent reports drift and leaves it.
+    stop_agent(hosts[0]);
+    start_agent_with(hosts[0], &nats, "--interval 2s --noop");
+    hosts[0]
+        .write_file("/srv/agent-test/app.conf", b"tampered\n")
+        .unwrap();
+    wait_for("the noop agent to report drift", || {
+        let (_, out, _) = ctl.mc(&["agent", "status", "."]);
+        out.lines()
+            .any(|l| l.starts_with("host1 (noop)") && l.contains("drifted (1 changed"))
+    });
+    assert_eq!(conf(hosts[0]), "tampered\n");
+    let (code, out, err) = ctl.mc(&["runs", "--json", "-n", "500"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "agent-noop"
+                && r["status"] == "drifted"
+                && r["summary"]["drifted"].as_u64() == Some(1)),
+        "{out}"
+    );
 }

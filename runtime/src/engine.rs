@@ -560,6 +560,19 @@ impl Runtime {
         let release = self.store.release_lock(run_id);
         let report = result?;
         release?;
+        if let Some(agents) = &self.connect.agents {
+            let notes = crate::agents::desired::publish(
+                agents,
+                plan,
+                &report,
+                self.secrets.as_ref(),
+                self.connect.connect_timeout,
+            )
+            .await;
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+        }
         Ok(report)
     }
 
@@ -888,7 +901,7 @@ async fn plan_host(
         .await
     {
         Ok(s) => s,
-        Err(e) => return (failed(host, e.to_string()), None),
+        Err(e) => return (unreachable(host, e.to_string(), source, store), None),
     };
     progress.event(
         &host.name,
@@ -964,6 +977,27 @@ async fn plan_host(
     };
     hp.link_refreshes();
     (hp, Some(session))
+}
+
+/// The plan of a host that could not be reached. An agent host keeps a
+/// catalog compiled from its cached facts: `mc apply` stores it for the
+/// agent to converge to when it is back.
+fn unreachable(
+    host: HostInfo,
+    error: String,
+    source: &dyn CatalogSource,
+    store: &StateStore,
+) -> HostPlan {
+    let catalog = match (host.transport, store.cached_facts(&host.name)) {
+        (mc_ir::Transport::Agent, Ok(Some((facts, _)))) => source.compile(&host, &facts).ok(),
+        _ => None,
+    };
+    HostPlan {
+        host,
+        catalog,
+        resources: vec![],
+        error: Some(error),
+    }
 }
 
 pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource {
@@ -2002,6 +2036,25 @@ fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, String
 }
 
 type Resolved = (Resource, Vec<String>, Vec<String>);
+
+/// The value of every secret a catalog uses, by name (what an agent needs
+/// to apply the catalog on its own).
+pub fn secret_values(
+    catalog: &Catalog,
+    secrets: &dyn SecretSource,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for r in &catalog.resources {
+        for v in r.attrs.values() {
+            for name in secret_names(v) {
+                if !out.contains_key(name) {
+                    out.insert(name.to_string(), secrets.resolve(name)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// The names of the secrets in a value, also inside lists and maps.
 fn secret_names(v: &Value) -> Vec<&str> {

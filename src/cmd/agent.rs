@@ -18,6 +18,17 @@ pub enum AgentCommand {
     TrustKey,
     /// Install or update `mc-agent` on hosts over SSH and run it as a service.
     Install(Box<InstallArgs>),
+    /// List agents: last check-in, the catalog they converge to, their last run.
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The project directory (default: `.`), for `project { agents }`.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub project: PathBuf,
+    #[command(flatten)]
+    pub output: super::Output,
 }
 
 #[derive(clap::Args)]
@@ -42,6 +53,7 @@ pub fn run(args: Args) -> ExitCode {
     let result = match args.command {
         AgentCommand::TrustKey => return trust_key(),
         AgentCommand::Install(a) => install(&a),
+        AgentCommand::Status(a) => status(&a),
     };
     match result {
         Ok(code) => code,
@@ -139,6 +151,96 @@ fn install(args: &InstallArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Records the runs agents made on their own since the last time, so
+/// that `mc runs`, `mc drift` and the TUI show them. Nothing when the
+/// project has no agents; a warning when their server cannot be read.
+pub fn ingest_reports(project: &std::path::Path, store: &mc_runtime::state::StateStore) {
+    let Ok(Some(agents)) = super::plan::agents(project) else {
+        return;
+    };
+    let read = mc_runtime::block_on(mc_runtime::agents::ingest::ingest(
+        &agents,
+        store,
+        std::time::Duration::from_secs(5),
+    ));
+    if let Err(e) = read {
+        eprintln!("warning: agents' own runs not read: {e}");
+    }
+}
+
+/// Version of the `mc agent status --json` document (docs/json.md).
+const STATUS_SCHEMA: u32 = 1;
+
+fn status(args: &StatusArgs) -> Result<ExitCode, String> {
+    let project = super::project_dir(&args.project);
+    let agents = super::plan::agents(&project)?
+        .ok_or("no NATS server: set MC_AGENTS or `project { agents }`")?;
+    let list = mc_runtime::block_on(mc_runtime::agents::desired::registrations(
+        &agents,
+        std::time::Duration::from_secs(10),
+    ))?;
+    if args.output.json() {
+        crate::out::json(STATUS_SCHEMA, serde_json::json!({ "agents": list }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        crate::outln!("no agent has registered with {}", agents.server);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = mc_runtime::agents::envelope::now();
+    let ago = |t: u64| {
+        let secs = now.saturating_sub(t);
+        format!(
+            "{} ago",
+            humantime::format_duration(std::time::Duration::from_secs(secs))
+        )
+    };
+    let width = list
+        .iter()
+        .map(|r| r.agent.len() + 7)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    crate::outln!(
+        "{:<width$}  {:<16}  {:<9}  LAST RUN",
+        "AGENT",
+        "LAST CHECK-IN",
+        "CATALOG"
+    );
+    for r in list {
+        let catalog = r
+            .catalog_run
+            .map(|n| format!("run {n}"))
+            .unwrap_or_else(|| "none".into());
+        let last = match &r.last_run {
+            Some(run) => {
+                let mut s = format!(
+                    "{} ({} changed, {} failed) {}",
+                    run.status,
+                    run.changed.len(),
+                    run.failed.len(),
+                    ago(run.finished)
+                );
+                if let Some(e) = &run.error {
+                    s.push_str(&format!(": {e}"));
+                }
+                s
+            }
+            None => "none yet".into(),
+        };
+        let name = if r.noop {
+            format!("{} (noop)", r.agent)
+        } else {
+            r.agent.clone()
+        };
+        crate::outln!(
+            "{name:<width$}  {:<16}  {catalog:<9}  {last}",
+            ago(r.last_seen)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--agent-binary`, else `MC_AGENT_BINARY`, else `mc-agent` beside `mc`.

@@ -43,6 +43,7 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     let project = super::project_dir(&args.path);
     let source = catalog_source(&project, &args.run.vars)?;
     let rt = args.run.runtime(&project)?;
+    super::agent::ingest_reports(&project, &rt.store);
     let sel = args.run.selection();
     let progress = super::progress();
     let report = mc_runtime::block_on(rt.drift(source.clone(), &sel, progress.clone()));

@@ -133,7 +133,7 @@ pub fn agents(project: &Path) -> Result<Option<mc_runtime::agents::Agents>, Stri
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let credentials = mc_agent::nats::Credentials {
+    let credentials = mc_runtime::agents::nats::Credentials {
         creds: file("MC_AGENTS_CREDS"),
         nkey: file("MC_AGENTS_NKEY"),
         tls_cert: file("MC_AGENTS_TLS_CERT"),

@@ -51,6 +51,7 @@ const RUN_SCHEMA: u32 = 1;
 
 fn runs(args: &Args) -> Result<(), String> {
     let store = open_store(args.state.as_deref(), &args.project)?;
+    super::agent::ingest_reports(&args.project, &store);
     let err = |e: mc_runtime::state::StateError| e.to_string();
     if let Some(id) = args.run {
         let run = store.run(id).map_err(err)?.ok_or(format!("no run {id}"))?;

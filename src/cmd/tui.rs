@@ -21,6 +21,16 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("error: mc tui needs a terminal");
         return ExitCode::from(1);
     }
+    if args.path.is_dir() && matches!(super::plan::agents(&args.path), Ok(Some(_))) {
+        let state = args
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(std::path::Path::new);
+        if let Ok(store) = super::plan::open_store(state, &args.path) {
+            super::agent::ingest_reports(&args.path, &store);
+        }
+    }
     let app = match (&args.state, args.path.is_file()) {
         (Some(state), _) if !state.is_empty() => {
             mc_tui::app_for_store(&mc_runtime::state::StateLocation::parse(state))

@@ -5,10 +5,11 @@
 //! per-session state (package index refreshed once, batched firewall
 //! rules, the stop flag) starts fresh every time.
 
-use crate::envelope::{self, Frame, Kind, Payload, Seen};
-use crate::nats::{self, Credentials};
+use crate::convergence::{self, Convergence};
 use futures_util::StreamExt;
 use mc_runner::protocol::Response;
+use mc_runtime::agents::envelope::{self, Frame, Kind, Payload, Seen, ALIVE_EVERY};
+use mc_runtime::agents::nats::{self, Credentials};
 use ssh_key::PublicKey;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,8 +19,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
-/// How often a running request says it is still alive.
-pub const ALIVE_EVERY: Duration = Duration::from_secs(5);
 /// A session with no request for this long is ended (its controller is gone).
 const IDLE_SESSION: Duration = Duration::from_secs(15 * 60);
 /// Sessions open at once.
@@ -37,6 +36,12 @@ pub struct Config {
     pub runner: (PathBuf, Vec<String>),
     /// The build id runners report in `hello`.
     pub build_id: String,
+    /// Where the agent keeps its key, its last catalog and its state.
+    pub state_dir: PathBuf,
+    /// How often it re-converges to its catalog.
+    pub interval: Duration,
+    /// Only report drift; change nothing.
+    pub noop: bool,
 }
 
 /// The environment variable through which runners learn their build id
@@ -90,12 +95,34 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let mut sweep = tokio::time::interval(Duration::from_secs(30));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
+    let (mut conv, mut finished) = Convergence::start(&cfg, &client).await?;
+    let mut watch = conv.watch(&cfg.name).await;
+    let first = convergence::splay(&cfg.name, cfg.interval);
+    let mut due = tokio::time::interval_at(
+        tokio::time::Instant::now() + first,
+        cfg.interval.max(Duration::from_secs(1)),
+    );
+    due.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             msg = requests.next() => {
                 let Some(msg) = msg else { break };
                 handle(&cfg, &client, &mut sessions, &mut seen, msg).await;
             }
+            entry = convergence::next_entry(&mut watch) => {
+                if let Some(e) = entry {
+                    if e.operation == async_nats::jetstream::kv::Operation::Put {
+                        conv.on_catalog(&cfg, &client, &e.value).await;
+                    }
+                }
+            }
+            _ = due.tick() => {
+                if watch.is_none() {
+                    watch = conv.watch(&cfg.name).await;
+                }
+                conv.begin(&cfg);
+            }
+            Some(run) = finished.recv() => conv.on_finished(&cfg, run).await,
             _ = sweep.tick() => sweep_sessions(&mut sessions),
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -138,7 +165,7 @@ async fn handle(
 
 /// Reports a refused message: on the agent's log, to the report subject
 /// (which the controller's stream keeps), and to the sender.
-async fn refuse(
+pub(crate) async fn refuse(
     cfg: &Config,
     client: &async_nats::Client,
     reply: Option<async_nats::Subject>,

@@ -4,7 +4,9 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 use clap::Parser;
-use mc_agent::{agent, envelope, nats};
+use mc_agent::agent;
+use mc_runtime::agents::{envelope, nats};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,12 +39,26 @@ struct Args {
     /// CA certificate(s) that sign the NATS server's certificate (PEM).
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
+    /// Where the agent keeps its key, its last catalog and its state.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/mc-agent")]
+    state_dir: PathBuf,
+    /// How often to re-converge to the last applied catalog (`30m`, `1h`), at a fixed per-host offset.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    interval: std::time::Duration,
+    /// Only report drift; change nothing between controller runs.
+    #[arg(long)]
+    noop: bool,
     /// Serve one runner session on stdin/stdout (what the agent starts per session).
     #[arg(long, hide = true)]
     runner: bool,
 }
 
 fn main() -> ExitCode {
+    // Without arguments and not on a terminal, this is a runner, as
+    // `mc-runner` is: what the engine starts for the agent's own runs.
+    if std::env::args_os().len() == 1 && !std::io::stdin().is_terminal() {
+        return serve_runner();
+    }
     let args = Args::parse();
     if args.runner {
         return serve_runner();
@@ -91,8 +107,13 @@ fn start(args: Args) -> Result<(), String> {
             tls_ca: args.tls_ca,
         },
         runner: (exe, vec!["--runner".into()]),
-        build_id,
+        build_id: build_id.clone(),
+        state_dir: args.state_dir,
+        interval: args.interval,
+        noop: args.noop,
     };
+    // Runners started by the engine (no arguments) learn it from here too.
+    std::env::set_var(agent::BUILD_ID_ENV, &build_id);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -201,6 +201,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN signer TEXT;
     ALTER TABLE audit ADD COLUMN signature TEXT;
     "#,
+    // 7: runs that agents made on their own are ingested once each: their
+    // `source_digest` is the report's key.
+    r#"
+    CREATE UNIQUE INDEX runs_agent_report ON runs (source_digest) WHERE kind IN ('agent', 'agent-noop');
+    "#,
 ];
 
 /// The hash that precedes the first audit entry.
@@ -316,6 +321,23 @@ pub struct HostResult {
     pub failed: u32,
     pub skipped: u32,
     pub error: Option<String>,
+}
+
+/// A run an agent made on its own, as ingested from its report.
+#[derive(Clone, Debug, Default)]
+pub struct AgentRunRecord {
+    /// Unique per report: the agent and the report's stream sequence.
+    pub key: String,
+    pub agent: String,
+    pub noop: bool,
+    pub status: String,
+    pub started: i64,
+    pub finished: i64,
+    pub summary: serde_json::Value,
+    pub host_result: HostResult,
+    pub results: Vec<ResourceResult>,
+    /// What a `--noop` run found drifted.
+    pub drift: Vec<DriftItem>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -1191,6 +1213,110 @@ impl StateStore {
                 })
             })
             .collect()
+        })
+    }
+
+    // ---- agents ----------------------------------------------------------------
+
+    /// A value of the store's own settings (`meta`).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.read(
+            |db| match db.row("SELECT value FROM meta WHERE key = ?1", &params![key])? {
+                Some(r) => Ok(Some(r.text(0)?)),
+                None => Ok(None),
+            },
+        )
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.read(|db| {
+            db.exec(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &params![key, value],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Records a run an agent made on its own (and, for a `--noop` agent
+    /// that found drift, a drift report), once: a second call with the same
+    /// `key` changes nothing and returns false.
+    pub fn record_agent_run(&self, r: &AgentRunRecord) -> Result<bool> {
+        let kind = if r.noop { "agent-noop" } else { "agent" };
+        let hosts = to_json(std::slice::from_ref(&r.agent));
+        let actor = format!("agent {}", r.agent);
+        let p = params![
+            kind,
+            &r.status,
+            r.started,
+            r.finished,
+            &r.key,
+            &hosts,
+            &actor,
+            r.summary.to_string()
+        ];
+        self.write(|db| {
+            let Some(row) = db.row(
+                "INSERT INTO runs (kind, status, started_at, finished_at, plan_hash, source_digest, hosts, actor, pid, summary)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, 0, ?8)
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &p,
+            )?
+            else {
+                return Ok(false);
+            };
+            let id = row.int(0)?;
+            let h = &r.host_result;
+            db.exec(
+                "INSERT INTO host_results
+                   (run_id, host, status, changed, unchanged, failed, skipped, error, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &params![id, &h.host, &h.status, h.changed, h.unchanged, h.failed, h.skipped, h.error.as_deref(), r.finished],
+            )?;
+            for x in &r.results {
+                db.exec(
+                    "INSERT INTO resource_results
+                       (run_id, host, resource, action, status, message, duration_ms, output)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL)
+                     ON CONFLICT (run_id, host, resource) DO NOTHING",
+                    &params![id, &x.host, &x.resource, &x.action, &x.status, x.message.as_deref()],
+                )?;
+            }
+            if !r.drift.is_empty() {
+                let drifted = r.drift.len() as u32;
+                let report = db
+                    .row(
+                        "INSERT INTO drift_reports (at, actor, hosts, probed, drifted, errors)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING id",
+                        &params![r.finished, &actor, &hosts, 1u32, drifted],
+                    )?
+                    .ok_or_else(|| StateError::Other("no id for the drift report".into()))?
+                    .int(0)?;
+                for i in &r.drift {
+                    db.exec(
+                        "INSERT INTO drift_items
+                           (report_id, host, resource, status, summary, changes, diff)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (report_id, host, resource) DO NOTHING",
+                        &params![
+                            report,
+                            &i.host,
+                            &i.resource,
+                            &i.status,
+                            &i.summary,
+                            serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
+                            i.diff.as_deref()
+                        ],
+                    )?;
+                }
+            }
+            append_audit(
+                db,
+                "agent.run",
+                &serde_json::json!({ "run": id, "agent": r.agent, "key": r.key, "status": r.status }),
+            )?;
+            Ok(true)
         })
     }
 

@@ -141,6 +141,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE audit ADD COLUMN signer TEXT;
     ALTER TABLE audit ADD COLUMN signature TEXT;
     "#,
+    // 3: agents' own runs are ingested once each (see the SQLite schema's 7).
+    r#"
+    CREATE UNIQUE INDEX runs_agent_report ON runs (source_digest) WHERE kind IN ('agent', 'agent-noop');
+    "#,
 ];
 
 /// The tables of a store, their columns and the column that gives their

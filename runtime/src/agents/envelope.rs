@@ -21,6 +21,8 @@ pub const MAX_VALIDITY_SECS: u64 = 300;
 pub const CLOCK_SKEW: u64 = 60;
 /// Version of the envelope format.
 pub const VERSION: u32 = 1;
+/// How often an agent says a running request is still alive.
+pub const ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a controller asks of an agent's session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,17 +114,46 @@ pub fn now() -> u64 {
 /// Signs `payload` with `key`: the bytes to publish.
 pub fn seal(key: &PrivateKey, payload: &Payload) -> Result<Vec<u8>, String> {
     let text = serde_json::to_string(payload).map_err(|e| e.to_string())?;
+    sign(key, NAMESPACE, text)
+}
+
+/// An [`Envelope`] of `payload` signed by `key` in `namespace`.
+pub fn sign(key: &PrivateKey, namespace: &str, payload: String) -> Result<Vec<u8>, String> {
     let sig = key
-        .sign(NAMESPACE, HashAlg::Sha512, text.as_bytes())
+        .sign(namespace, HashAlg::Sha512, payload.as_bytes())
         .map_err(|e| format!("cannot sign: {e}"))?;
     let signature = sig
         .to_pem(LineEnding::LF)
         .map_err(|e| format!("cannot encode the signature: {e}"))?;
-    serde_json::to_vec(&Envelope {
-        payload: text,
-        signature,
-    })
-    .map_err(|e| e.to_string())
+    serde_json::to_vec(&Envelope { payload, signature }).map_err(|e| e.to_string())
+}
+
+/// Checks an [`Envelope`]: signed in `namespace` by one of `trusted`.
+/// Returns the payload and the signer's key (OpenSSH line).
+pub fn verify(
+    bytes: &[u8],
+    namespace: &str,
+    trusted: &[PublicKey],
+) -> Result<(String, PublicKey), Refusal> {
+    let env: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| Refusal::Unreadable(e.to_string()))?;
+    let sig =
+        SshSig::from_pem(env.signature.trim()).map_err(|e| Refusal::BadSignature(e.to_string()))?;
+    let signer = PublicKey::from(sig.public_key().clone());
+    if !trusted.iter().any(|k| k.key_data() == signer.key_data()) {
+        return Err(Refusal::Untrusted(
+            signer.fingerprint(HashAlg::Sha256).to_string(),
+        ));
+    }
+    signer
+        .verify(namespace, env.payload.as_bytes(), &sig)
+        .map_err(|e| Refusal::BadSignature(e.to_string()))?;
+    Ok((env.payload, signer))
+}
+
+/// Whether the key in an OpenSSH line is `key`.
+pub fn same_key(line: &str, key: &PublicKey) -> bool {
+    PublicKey::from_openssh(line.trim()).is_ok_and(|k| k.key_data() == key.key_data())
 }
 
 /// Messages seen recently, by (session, seq), until they expire: a copy
@@ -152,22 +183,14 @@ pub fn open(
     now: u64,
     seen: &mut Seen,
 ) -> Result<Payload, Refusal> {
-    let env: Envelope =
-        serde_json::from_slice(bytes).map_err(|e| Refusal::Unreadable(e.to_string()))?;
+    let (text, signer) = verify(bytes, NAMESPACE, trusted)?;
     let payload: Payload =
-        serde_json::from_str(&env.payload).map_err(|e| Refusal::Unreadable(e.to_string()))?;
-    let signer = PublicKey::from_openssh(payload.signer.trim())
-        .map_err(|e| Refusal::BadSignature(format!("signer key: {e}")))?;
-    if !trusted.iter().any(|k| k.key_data() == signer.key_data()) {
-        return Err(Refusal::Untrusted(
-            signer.fingerprint(HashAlg::Sha256).to_string(),
+        serde_json::from_str(&text).map_err(|e| Refusal::Unreadable(e.to_string()))?;
+    if !same_key(&payload.signer, &signer) {
+        return Err(Refusal::BadSignature(
+            "the payload names another signer".into(),
         ));
     }
-    let sig =
-        SshSig::from_pem(env.signature.trim()).map_err(|e| Refusal::BadSignature(e.to_string()))?;
-    signer
-        .verify(NAMESPACE, env.payload.as_bytes(), &sig)
-        .map_err(|e| Refusal::BadSignature(e.to_string()))?;
     if payload.v != VERSION {
         return Err(Refusal::Version(payload.v));
     }
@@ -268,6 +291,14 @@ mod tests {
         let mut p = payload(&other, 2);
         p.signer = k.public_key().to_openssh().unwrap();
         let bytes = seal(&other, &p).unwrap();
+        assert!(matches!(
+            open(&bytes, &trusted, "web1", now(), &mut seen),
+            Err(Refusal::Untrusted(_))
+        ));
+        // Signed by the trusted key, naming another signer.
+        let mut p = payload(&k, 6);
+        p.signer = other.public_key().to_openssh().unwrap();
+        let bytes = seal(&k, &p).unwrap();
         assert!(matches!(
             open(&bytes, &trusted, "web1", now(), &mut seen),
             Err(Refusal::BadSignature(_))

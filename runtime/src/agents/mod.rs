@@ -7,11 +7,16 @@
 //! subject and copies the frames the agent sends back into the session's
 //! input. A missing or silent agent ends the session with a reason.
 
+pub mod desired;
+pub mod envelope;
+pub mod ingest;
+pub mod nats;
+
 use crate::transport::TransportError;
+use envelope::{Frame, Kind, Payload};
 use futures_util::StreamExt;
-use mc_agent::envelope::{self, Frame, Kind, Payload};
-use mc_agent::nats::{self, Credentials};
 use mc_runner::protocol::Response;
+use nats::Credentials;
 use ssh_key::PrivateKey;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +26,7 @@ use tokio::time::Instant;
 /// How long a signed message stays valid.
 const VALIDITY_SECS: u64 = 120;
 /// An agent that sent nothing for this long while a request runs is gone
-/// (it says it is alive every [`mc_agent::agent::ALIVE_EVERY`]).
+/// (it says it is alive every [`envelope::ALIVE_EVERY`]).
 const SILENCE: Duration = Duration::from_secs(20);
 
 /// Where the agents of a run are reached, and the key requests are signed with.
