@@ -50,7 +50,8 @@ use std::sync::Arc;
 pub use crate::db::SType;
 
 /// Where a name is declared. Two names refer to the same thing exactly
-/// when their `DefLoc`s have the same file and span.
+/// when their `DefLoc`s have the same file, span and name (`host` and
+/// `change` have neither file nor span).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DefLoc {
     /// `None` for `host` and `change`, which no source declares.
@@ -62,7 +63,7 @@ pub struct DefLoc {
 
 impl DefLoc {
     pub fn same(&self, other: &DefLoc) -> bool {
-        self.file == other.file && self.span == other.span
+        self.file == other.file && self.span == other.span && self.name == other.name
     }
 }
 

@@ -283,3 +283,9 @@ fn the_stdlibs_copies_are_analysed_as_the_stdlib() {
     let occ = a.occurrence_at(f, at).expect("the declaration");
     assert_eq!((occ.def.name.as_str(), occ.is_def), ("file", true));
 }
+
+#[test]
+fn host_and_change_are_not_the_same_declaration() {
+    let src = "on all {\n  let n = ho<CURSOR>st.name\n}\npolicy \"p\" {\n  when change.action == \"delete\" {\n    deny(\"no\")\n  }\n}\n";
+    assert_eq!(refs(src, &[], true), ["main.mc:2:11 host"]);
+}

@@ -48,8 +48,12 @@ fn hover_shows_the_checked_type_and_the_docs() {
         "```mc\nlet port: Int\n```\n\nThe port."
     );
     assert_eq!(
-        hover_text("role r(p: [String]) {\n  let n = p<CURSOR>\n}\n"),
-        "```mc\np: [String]\n```"
+        hover_text("role r(p: [String] = []) {\n  let n = p<CURSOR>\n}\n"),
+        "```mc\np: [String] = []\n```"
+    );
+    assert_eq!(
+        hover_text("role r() {\n  for x in [1] {\n    let y = x<CURSOR>\n  }\n}\n"),
+        "```mc\nfor x: Int\n```"
     );
     let text = hover_text("on all {\n  pack<CURSOR>age \"nginx\" {}\n}\n");
     assert!(
