@@ -160,9 +160,14 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
         .next(Duration::from_secs(5))
         .unwrap()
         .expect("the controller's first message to host1");
+    let seen_on_the_wire = String::from_utf8_lossy(&captured_hello).into_owned();
     assert!(
-        !String::from_utf8_lossy(&captured_hello).contains("PRIVATE KEY"),
+        !seen_on_the_wire.contains("PRIVATE KEY"),
         "only the public key travels"
+    );
+    assert!(
+        !seen_on_the_wire.contains("runtime_version"),
+        "the request itself is encrypted: {seen_on_the_wire}"
     );
 
     // Apply: every host converges; a second apply changes nothing.
@@ -211,6 +216,13 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
         .unwrap();
     let (reports, _) = refusals(&mut watch);
     assert!(reports[0].contains("does not trust"), "{reports:?}");
+    // Signed by the trusted controller key, but not encrypted to the agent.
+    let plain = signed_envelope(ctl.dir.path(), &ctl.key, "host1");
+    forger
+        .publish("mc.rpc.host1", Some("_INBOX.forger"), &plain)
+        .unwrap();
+    let (reports, _) = refusals(&mut watch);
+    assert!(reports[0].contains("not encrypted"), "{reports:?}");
     // A real controller message, replayed.
     forger
         .publish("mc.rpc.host1", Some("_INBOX.forger"), &captured_hello)
@@ -218,7 +230,7 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
     let (reports, _) = refusals(&mut watch);
     assert!(reports[0].contains("replayed"), "{reports:?}");
     let log = agent_log(hosts[0]);
-    assert_eq!(log.matches("refused a message").count(), 3, "{log}");
+    assert_eq!(log.matches("refused a message").count(), 4, "{log}");
 
     // An agent that is down: its host is unreachable, the others converge.
     stop_agent(hosts[1]);
@@ -277,7 +289,19 @@ fn forged_envelope(dir: &Path, agent: &str) -> Vec<u8> {
         .unwrap()
         .success();
     assert!(ok);
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    signed_envelope(dir, &key, agent)
+}
+
+/// A plain (unencrypted) hello for `agent` signed with `key`.
+fn signed_envelope(dir: &Path, key: &Path, agent: &str) -> Vec<u8> {
+    let public = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(key)
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    let public = String::from_utf8(public.stdout).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -288,17 +312,18 @@ fn forged_envelope(dir: &Path, agent: &str) -> Vec<u8> {
         "kind": "request", "body": "{\"type\":\"hello\",\"protocol\":1,\"runtime_version\":\"0\"}"
     })
     .to_string();
-    let file = dir.join("payload");
+    let name = key.file_name().unwrap().to_string_lossy();
+    let file = dir.join(format!("payload-{name}"));
     std::fs::write(&file, &payload).unwrap();
     let ok = Command::new("ssh-keygen")
         .args(["-Y", "sign", "-q", "-n", "mc-agent", "-f"])
-        .arg(&key)
+        .arg(key)
         .arg(&file)
         .status()
         .unwrap()
         .success();
     assert!(ok);
-    let signature = std::fs::read_to_string(dir.join("payload.sig")).unwrap();
+    let signature = std::fs::read_to_string(dir.join(format!("payload-{name}.sig"))).unwrap();
     serde_json::to_vec(&serde_json::json!({ "payload": payload, "signature": signature })).unwrap()
 }
 
@@ -412,8 +437,21 @@ fn agents_converge_continuously_catch_up_after_being_offline_and_report_drift() 
             .args(["apply", "--yes", "."]);
         common::run(&mut cmd)
     };
+    let mut spy = RawClient::connect(nats.port).unwrap();
+    spy.subscribe("mc.>", 1).unwrap();
+    spy.subscribe("$KV.>", 2).unwrap();
+    spy.subscribe("_INBOX.>", 3).unwrap();
     let (code, out, err) = apply(&ctl);
     assert_eq!(code, 0, "{out}{err}");
+    let mut wire = 0;
+    while let Some((subject, data)) = spy.next(Duration::from_millis(500)).unwrap() {
+        wire += 1;
+        assert!(
+            !String::from_utf8_lossy(&data).contains(TOKEN),
+            "a secret value crossed NATS in clear on {subject}"
+        );
+    }
+    assert!(wire > 4, "the spy saw the run's messages ({wire})");
     for h in &hosts {
         let token = String::from_utf8_lossy(&h.read_file("/srv/agent-test/token.conf").unwrap())
             .into_owned();

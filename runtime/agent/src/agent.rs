@@ -8,6 +8,7 @@
 use crate::convergence::{self, Convergence};
 use futures_util::StreamExt;
 use mc_runner::protocol::Response;
+use mc_runtime::agents::desired;
 use mc_runtime::agents::envelope::{self, Frame, Kind, Payload, Seen, ALIVE_EVERY};
 use mc_runtime::agents::nats::{self, Credentials};
 use ssh_key::PublicKey;
@@ -75,6 +76,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .connect(cfg.server.as_str())
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", cfg.server))?;
+    // Registered (its encryption key published) before it serves.
+    let (mut conv, mut finished) = Convergence::start(&cfg, &client).await?;
     let mut requests = client
         .subscribe(nats::rpc_subject(&cfg.name))
         .await
@@ -95,7 +98,6 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let mut sweep = tokio::time::interval(Duration::from_secs(30));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
-    let (mut conv, mut finished) = Convergence::start(&cfg, &client).await?;
     let mut watch = conv.watch(&cfg.name).await;
     let first = convergence::splay(&cfg.name, cfg.interval);
     let mut due = tokio::time::interval_at(
@@ -107,7 +109,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         tokio::select! {
             msg = requests.next() => {
                 let Some(msg) = msg else { break };
-                handle(&cfg, &client, &mut sessions, &mut seen, msg).await;
+                handle(&cfg, &client, &mut sessions, &mut seen, conv.identity(), msg).await;
             }
             entry = convergence::next_entry(&mut watch) => {
                 if let Some(e) = entry {
@@ -140,14 +142,28 @@ async fn handle(
     client: &async_nats::Client,
     sessions: &mut HashMap<String, Session>,
     seen: &mut Seen,
+    identity: &age::x25519::Identity,
     msg: async_nats::Message,
 ) {
-    let payload = match envelope::open(&msg.payload, &cfg.trusted, &cfg.name, envelope::now(), seen)
-    {
-        Ok(p) => p,
-        Err(why) => return refuse(cfg, client, msg.reply, why.to_string()).await,
-    };
+    let mut payload =
+        match envelope::open(&msg.payload, &cfg.trusted, &cfg.name, envelope::now(), seen) {
+            Ok(p) => p,
+            Err(why) => return refuse(cfg, client, msg.reply, why.to_string()).await,
+        };
     let reply = msg.reply;
+    if payload.kind == Kind::Request {
+        // Requests may carry secrets: only ever accepted encrypted.
+        let plain = if payload.sealed {
+            desired::unseal(identity, &payload.body)
+                .and_then(|b| String::from_utf8(b.to_vec()).map_err(|e| e.to_string()))
+        } else {
+            Err("not encrypted to this agent".into())
+        };
+        match plain {
+            Ok(line) => payload.body = line,
+            Err(e) => return refuse(cfg, client, reply, format!("request: {e}")).await,
+        }
+    }
     match payload.kind {
         Kind::Request => request(cfg, client, sessions, payload, reply).await,
         Kind::Stop => {

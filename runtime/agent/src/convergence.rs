@@ -111,6 +111,11 @@ impl Convergence {
         Ok((c, finished))
     }
 
+    /// The agent's age key: requests and catalogs' secrets are encrypted to it.
+    pub fn identity(&self) -> &age::x25519::Identity {
+        &self.identity
+    }
+
     /// Watches this agent's key in the catalog bucket (its current value first).
     pub async fn watch(&self, name: &str) -> Option<async_nats::jetstream::kv::Watch> {
         self.catalogs.watch_with_history(name).await.ok()
@@ -128,8 +133,8 @@ impl Convergence {
     }
 
     /// A value of the catalog key: kept if signed, for this agent and
-    /// newer than the one in use; then converged to at once (an agent that
-    /// was offline catches up).
+    /// newer than the one in use; converged to at once when it differs
+    /// from the one in use (an agent that was offline catches up).
     pub async fn on_catalog(&mut self, cfg: &Config, client: &async_nats::Client, bytes: &[u8]) {
         match desired::open(bytes, &cfg.trusted, &cfg.name) {
             Ok(d) => {
@@ -144,10 +149,17 @@ impl Convergence {
                     eprintln!("mc-agent {}: cannot keep the catalog: {e}", cfg.name);
                 }
                 eprintln!("mc-agent {}: new catalog from run {}", cfg.name, d.run);
+                // The controller stores the catalog after every apply; the
+                // same catalog again was just applied: nothing to catch up.
+                let differs = self.desired.as_ref().is_none_or(|c| {
+                    c.catalog != d.catalog || c.secrets.is_some() != d.secrets.is_some()
+                });
                 self.registration.catalog_run = Some(d.run);
                 self.desired = Some(d);
                 self.check_in().await;
-                self.begin(cfg);
+                if differs {
+                    self.begin(cfg);
+                }
             }
             Err(why) => {
                 crate::agent::refuse(cfg, client, None, format!("catalog: {why}")).await;

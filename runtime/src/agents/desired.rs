@@ -121,18 +121,37 @@ pub fn open(bytes: &[u8], trusted: &[PublicKey], me: &str) -> Result<Desired, Re
     Ok(d)
 }
 
-/// Encrypts secret values to an agent's age recipient (`age1…`).
-pub fn encrypt_secrets(
-    recipient: &str,
-    values: &BTreeMap<String, String>,
-) -> Result<String, String> {
+/// Encrypts `plain` to an agent's age recipient (`age1…`): base64.
+pub fn seal_for(recipient: &str, plain: &[u8]) -> Result<String, String> {
     use base64::Engine;
     let r: age::x25519::Recipient = recipient
         .parse()
         .map_err(|e| format!("the agent's key {recipient:?} is not an age recipient: {e}"))?;
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(values).map_err(|e| e.to_string())?);
-    let sealed = age::encrypt(&r, &json).map_err(|e| e.to_string())?;
+    let sealed = age::encrypt(&r, plain).map_err(|e| e.to_string())?;
     Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}
+
+/// Decrypts what [`seal_for`] made.
+pub fn unseal(
+    identity: &age::x25519::Identity,
+    sealed: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed.trim())
+        .map_err(|e| e.to_string())?;
+    age::decrypt(identity, &bytes)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Encrypts secret values to an agent's age recipient.
+pub fn encrypt_secrets(
+    recipient: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(values).map_err(|e| e.to_string())?);
+    seal_for(recipient, &json)
 }
 
 /// Decrypts what [`encrypt_secrets`] made.
@@ -140,13 +159,7 @@ pub fn decrypt_secrets(
     identity: &age::x25519::Identity,
     sealed: &str,
 ) -> Result<BTreeMap<String, String>, String> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(sealed.trim())
-        .map_err(|e| format!("secrets: {e}"))?;
-    let plain = zeroize::Zeroizing::new(
-        age::decrypt(identity, &bytes).map_err(|e| format!("secrets: {e}"))?,
-    );
+    let plain = unseal(identity, sealed).map_err(|e| format!("secrets: {e}"))?;
     serde_json::from_slice(&plain).map_err(|e| format!("secrets: {e}"))
 }
 

@@ -55,8 +55,12 @@ pub struct Payload {
     /// The user the session's runner runs as (`become_user`); the agent's own otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as: Option<String>,
+    /// A request line, or (`sealed`) the line age-encrypted to the agent's
+    /// key, base64: the NATS server never sees the secrets a request carries.
     #[serde(default)]
     pub body: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
 }
 
 /// A payload and its signature, as published.
@@ -250,6 +254,7 @@ mod tests {
             kind: Kind::Request,
             run_as: None,
             body: "{\"hello\":{}}".into(),
+            sealed: false,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Agents {
     pub server: String,
     pub credentials: Credentials,
     client: tokio::sync::OnceCell<Result<async_nats::Client, String>>,
+    /// Agents' encryption keys, read from their registrations once per run.
+    recipients: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Agents {
@@ -53,7 +55,36 @@ impl Agents {
             server,
             credentials,
             client: Default::default(),
+            recipients: Default::default(),
         }
+    }
+
+    /// The age key an agent registered: what its requests are encrypted
+    /// to. An agent that never registered one gets nothing sent.
+    async fn recipient(
+        &self,
+        client: &async_nats::Client,
+        agent: &str,
+    ) -> Result<String, TransportError> {
+        let mut known = self.recipients.lock().await;
+        if let Some(r) = known.get(agent) {
+            return Ok(r.clone());
+        }
+        let js = async_nats::jetstream::new(client.clone());
+        let registry = desired::bucket(&js, desired::AGENTS_BUCKET)
+            .await
+            .map_err(TransportError::Connect)?;
+        let reg = desired::registration(&registry, agent)
+            .await
+            .map_err(TransportError::Connect)?
+            .ok_or_else(|| {
+                TransportError::Connect(format!(
+                    "agent {agent} has never connected to {} (no registration)",
+                    self.server
+                ))
+            })?;
+        known.insert(agent.to_string(), reg.recipient.clone());
+        Ok(reg.recipient)
     }
 
     /// The connection to the NATS server, made once per run (a failure too
@@ -83,6 +114,8 @@ struct Link {
     key: PrivateKey,
     signer: String,
     agent: String,
+    /// The agent's age key: request lines are encrypted to it.
+    recipient: String,
     session: String,
     run_as: Option<String>,
     seq: u64,
@@ -97,6 +130,12 @@ impl Link {
     ) -> Result<u64, String> {
         self.seq += 1;
         let now = envelope::now();
+        let sealed = !body.is_empty();
+        let body = if sealed {
+            desired::seal_for(&self.recipient, body.as_bytes())?
+        } else {
+            body
+        };
         let p = Payload {
             v: envelope::VERSION,
             agent: self.agent.clone(),
@@ -108,6 +147,7 @@ impl Link {
             kind,
             run_as: self.run_as.clone(),
             body,
+            sealed,
         };
         let bytes = envelope::seal(&self.key, &p)?;
         let subject = nats::rpc_subject(&self.agent);
@@ -143,6 +183,7 @@ pub async fn open(
         .public_key()
         .to_openssh()
         .map_err(|e| TransportError::Connect(e.to_string()))?;
+    let recipient = agents.recipient(&client, agent).await?;
     let inbox = client.new_inbox();
     let frames = client.subscribe(inbox.clone()).await.map_err(|e| {
         TransportError::Connect(format!("cannot subscribe on the NATS server: {e}"))
@@ -153,6 +194,7 @@ pub async fn open(
         key,
         signer,
         agent: agent.to_string(),
+        recipient,
         session: random_id(),
         run_as: run_as.map(str::to_string),
         seq: 0,
