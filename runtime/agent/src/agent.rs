@@ -133,7 +133,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     for (_, s) in sessions.drain() {
         end_session(s);
     }
-    let _ = client.flush().await;
+    // Bounded: with the server gone, a flush would wait for it forever.
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
     Ok(())
 }
 

@@ -94,7 +94,11 @@ impl Convergence {
             catalog_run: desired.as_ref().map(|d| d.run),
             last_run: None,
         };
-        let runner = Runners::from(mc_runtime::runners::RunnerBinary::load(&cfg.runner.0)?);
+        // This executable is the runner; reading it (megabytes) is not needed.
+        let runner = Runners::from(mc_runtime::runners::RunnerBinary::local(
+            &cfg.runner.0,
+            &cfg.build_id,
+        ));
         let (done, finished) = mpsc::channel(1);
         let mut c = Convergence {
             identity,

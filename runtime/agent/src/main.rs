@@ -92,9 +92,7 @@ fn start(args: Args) -> Result<(), String> {
         return Err("no trusted controller key (--trust)".into());
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
-    let build_id = std::fs::read(&exe)
-        .map(|b| mc_runner::protocol::sha256_hex(b)[..16].to_string())
-        .unwrap_or_else(|_| "unknown".into());
+    let build_id = file_hash(&exe).unwrap_or_else(|_| "unknown".into());
     let cfg = agent::Config {
         server: args.server.unwrap_or_default(),
         name,
@@ -119,6 +117,28 @@ fn start(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(agent::run(cfg))
+}
+
+/// The first 16 hex digits of a file's sha256, read in small pieces (the
+/// whole executable in memory would stay in the idle agent's heap).
+fn file_hash(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut hasher = sha2::Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hex: String = hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(hex)
 }
 
 /// One runner session on stdin/stdout, as `mc-runner` serves it.
