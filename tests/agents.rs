@@ -566,3 +566,50 @@ fn agents_converge_continuously_catch_up_after_being_offline_and_report_drift() 
         "{out}"
     );
 }
+
+#[test]
+fn agents_and_the_controller_authenticate_with_their_own_nkeys() {
+    let agent_key = nkeys::KeyPair::new_user();
+    let controller_key = nkeys::KeyPair::new_user();
+    let nats = TestNats::start_with_config(&format!(
+        "authorization {{\n  users = [\n    {{ nkey: {} }}\n    {{ nkey: {} }}\n  ]\n}}\n",
+        agent_key.public_key(),
+        controller_key.public_key()
+    ))
+    .unwrap();
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let ctl = Controller::new();
+    let (_, trust, _) = ctl.mc(&["agent", "trust-key"]);
+    install_agent(host, &trust);
+    host.write_file(
+        "/etc/mc-agent/agent.nk",
+        agent_key.seed().unwrap().as_bytes(),
+    )
+    .unwrap();
+    start_agent_with(host, &nats, "--nkey /etc/mc-agent/agent.nk");
+    let dir = ctl.project_dir();
+    project(&dir, &nats, &[host], "1");
+
+    // Without credentials the controller is turned away, with the reason.
+    let (code, out, err) = ctl.mc(&["plan", "."]);
+    assert_ne!(code, 0);
+    assert!(
+        format!("{out}{err}")
+            .to_lowercase()
+            .contains("authorization"),
+        "{out}{err}"
+    );
+    // With its own nkey it plans and applies through the agent.
+    let seed = ctl.dir.path().join("controller.nk");
+    std::fs::write(&seed, controller_key.seed().unwrap()).unwrap();
+    let mut cmd = common::mc("agents");
+    cmd.env("MC_CONTROLLER_KEY", &ctl.key)
+        .env("HOME", ctl.dir.path())
+        .env("MC_AGENTS_NKEY", &seed)
+        .current_dir(&dir)
+        .args(["apply", "--yes", "."]);
+    let (code, out, err) = common::run(&mut cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(conf(host), "host = host1\nversion = 1\n");
+}

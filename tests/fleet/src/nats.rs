@@ -14,16 +14,29 @@ pub struct TestNats {
     dir: tempfile::TempDir,
     pub port: u16,
     server: Option<Child>,
+    /// A configuration file (`-c`), e.g. with `authorization`.
+    config: Option<std::path::PathBuf>,
 }
 
 impl TestNats {
     pub fn start() -> Result<TestNats> {
+        TestNats::start_with_config("")
+    }
+
+    /// A server with `config` (nats-server's configuration syntax) added:
+    /// users, permissions, TLS.
+    pub fn start_with_config(config: &str) -> Result<TestNats> {
         let dir = tempfile::Builder::new().prefix("mc-nats-").tempdir()?;
         let port = free_port()?;
+        let file = (!config.is_empty()).then(|| dir.path().join("server.conf"));
+        if let Some(f) = &file {
+            std::fs::write(f, config)?;
+        }
         let mut n = TestNats {
             dir,
             port,
             server: None,
+            config: file,
         };
         n.run_server()?;
         Ok(n)
@@ -34,7 +47,11 @@ impl TestNats {
             .create(true)
             .append(true)
             .open(self.dir.path().join("server.log"))?;
-        let child = Command::new(binary()?)
+        let mut cmd = Command::new(binary()?);
+        if let Some(c) = &self.config {
+            cmd.arg("-c").arg(c);
+        }
+        let child = cmd
             .args(["-a", "0.0.0.0", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path().join("js"))
             .stdin(Stdio::null())
