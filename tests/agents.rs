@@ -613,3 +613,64 @@ fn agents_and_the_controller_authenticate_with_their_own_nkeys() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(conf(host), "host = host1\nversion = 1\n");
 }
+
+#[test]
+fn a_nats_server_restarted_mid_run_then_a_rerun_converges() {
+    let mut nats = TestNats::start().unwrap();
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let ctl = Controller::new();
+    let (_, trust, _) = ctl.mc(&["agent", "trust-key"]);
+    install_agent(host, &trust);
+    start_agent(host, &nats);
+    let dir = ctl.project_dir();
+    project(&dir, &nats, &[host], "1");
+    let mut src = std::fs::read_to_string(dir.join("main.mc")).unwrap();
+    src.push_str(
+        r#"
+on all {
+  command "slow" {
+    run = "sleep 4; touch /srv/agent-test/slow-done"
+    creates = "/srv/agent-test/slow-done"
+  }
+}
+"#,
+    );
+    std::fs::write(dir.join("main.mc"), src).unwrap();
+    let mut cmd = common::mc("agents");
+    cmd.env("MC_CONTROLLER_KEY", &ctl.key)
+        .env("HOME", ctl.dir.path())
+        .current_dir(&dir)
+        .args(["apply", "--yes", "."])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let running = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    nats.restart(Duration::from_millis(500)).unwrap();
+    // The interrupted run ends, one way or the other, in bounded time.
+    let started = Instant::now();
+    let out = running.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A rerun converges (the agent reconnects by itself).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+        if code == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no convergence after the restart: {out}{err}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert_eq!(conf(host), "host = host1\nversion = 1\n");
+    assert!(host.path_exists("/srv/agent-test/slow-done").unwrap());
+    let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No changes"), "{out}");
+}

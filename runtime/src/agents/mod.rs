@@ -201,8 +201,13 @@ pub async fn open(
     };
     let (session_end, bridge_end) = tokio::io::duplex(1 << 20);
     let task = tokio::spawn(async move {
-        let reason = bridge(link, bridge_end, inbox.into(), frames, timeout).await;
+        let mut link = link;
+        let reason = bridge(&mut link, bridge_end, inbox.into(), frames, timeout).await;
         if let Some(reason) = reason {
+            // Best effort: the agent ends the session's runner now rather
+            // than when it has been idle long enough.
+            let close = link.publish(Kind::Close, String::new(), None);
+            let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
             let mut w = why.lock().unwrap_or_else(|e| e.into_inner());
             w.push_str(&reason);
             w.push('\n');
@@ -222,7 +227,7 @@ struct Waiting {
 /// Copies request lines out and frames back until the session closes
 /// (`None`) or the agent fails it (the reason).
 async fn bridge(
-    mut link: Link,
+    link: &mut Link,
     end: DuplexStream,
     inbox: async_nats::Subject,
     mut frames: async_nats::Subscriber,
