@@ -232,6 +232,41 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
     let log = agent_log(hosts[0]);
     assert_eq!(log.matches("refused a message").count(), 4, "{log}");
 
+    // A registration rewritten in the bucket (by whoever can write it) to
+    // another key: refused, the key first seen stays pinned.
+    let key_of = |h: &Host| {
+        String::from_utf8(h.read_file("/var/lib/mc-agent/agent.pub").unwrap())
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let registration = |name: &str, recipient: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "agent": name, "version": "0", "recipient": recipient, "interval_secs": 1800,
+            "noop": false, "started": 0, "last_seen": 0,
+        }))
+        .unwrap()
+    };
+    forger
+        .publish(
+            "$KV.mc-agents.host3",
+            None,
+            &registration("host3", &key_of(hosts[0])),
+        )
+        .unwrap();
+    let (code, out, err) = ctl.mc(&["plan", "."]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(out.contains("not the one pinned"), "{out}{err}");
+    forger
+        .publish(
+            "$KV.mc-agents.host3",
+            None,
+            &registration("host3", &key_of(hosts[2])),
+        )
+        .unwrap();
+    let (code, out, err) = ctl.mc(&["plan", "."]);
+    assert_eq!(code, 0, "{out}{err}");
+
     // An agent that is down: its host is unreachable, the others converge.
     stop_agent(hosts[1]);
     project(&dir, &nats, &hosts, "2");

@@ -29,6 +29,8 @@ pub struct Install {
 /// What changed on the host.
 #[derive(Debug, Default)]
 pub struct Installed {
+    /// The agent's encryption key, read over SSH: what the controller pins.
+    pub recipient: String,
     pub binary_changed: bool,
     /// Resource id and what the runner said, per resource.
     pub results: Vec<(String, Status, String)>,
@@ -107,7 +109,9 @@ pub async fn install(session: &mut RunnerSession, inst: &Install) -> Result<Inst
     // Restarted when anything it runs with changed.
     service.refresh = binary_changed || results.iter().any(|r| r.status == Status::Changed);
     results.extend(converge(session, vec![service]).await?);
+    let recipient = agent_key(session).await?;
     Ok(Installed {
+        recipient,
         binary_changed,
         results: results
             .into_iter()
@@ -145,6 +149,23 @@ async fn converge(
         Ok(other) => Err(format!("unexpected answer to apply: {}", other.to_line())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The public half of the agent's encryption key, which the agent writes
+/// at its first start (waited for, a few seconds at most).
+async fn agent_key(session: &mut RunnerSession) -> Result<String, String> {
+    let path = "/var/lib/mc-agent/agent.pub";
+    for _ in 0..50 {
+        let (code, out, _) = session.shell(&format!("cat {path}"), b"").await?;
+        let key = out.trim();
+        if code == 0 && key.starts_with("age1") {
+            return Ok(key.to_string());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Err(format!(
+        "the agent did not start: no {path} (see /var/log/mc-agent.log or its journal)"
+    ))
 }
 
 /// Uploads the executable unless the host has the same one; true if it did.

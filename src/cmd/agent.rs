@@ -125,12 +125,19 @@ fn install(args: &InstallArgs) -> Result<ExitCode, String> {
                             .then(|| agent_install::BINARY.to_string()),
                     )
                     .collect();
-                let failures: Vec<String> = installed
+                let mut failures: Vec<String> = installed
                     .results
                     .iter()
                     .filter(|r| r.1 == agent_install::Status::Failed)
                     .map(|r| format!("{}: {}", r.0, r.2))
                     .collect();
+                // Pinned from the host itself, over SSH: a key that the
+                // NATS server (or a writer of its buckets) shows later
+                // must be this one.
+                let pin = mc_runtime::agents::pin_key(&host.name);
+                if let Err(e) = rt.store.set_meta(&pin, &installed.recipient) {
+                    failures.push(format!("cannot pin the agent's key: {e}"));
+                }
                 if !failures.is_empty() {
                     failed = true;
                     eprintln!("{}: failed: {}", host.name, failures.join("; "));

@@ -91,14 +91,14 @@ impl RunArgs {
     }
 
     pub fn runtime(&self, project: &Path) -> Result<Runtime, String> {
-        let store = open_store(self.state.as_deref(), project)?;
+        let store = Arc::new(open_store(self.state.as_deref(), project)?);
         let runner = Runners::locate()?;
         let mut connect = ConnectOptions::new(runner);
         connect.ssh_config = self.ssh_config.clone();
         connect.trust_new_host_keys = self.trust_new_host_keys;
         connect.ssh_persist = self.ssh_persist;
-        connect.agents = agents(project)?.map(Arc::new);
-        let mut rt = Runtime::new(Arc::new(store), connect);
+        connect.agents = agents(project)?.map(|a| Arc::new(a.pinning_in(store.clone())));
+        let mut rt = Runtime::new(store, connect);
         rt.secrets = Arc::new(ProjectSecrets {
             store: mc_secrets::SecretStore::open(project).ok(),
             cache: Default::default(),

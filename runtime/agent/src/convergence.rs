@@ -29,14 +29,26 @@ pub struct Convergence {
 fn identity(dir: &Path) -> Result<age::x25519::Identity, String> {
     use age::secrecy::ExposeSecret;
     let path = dir.join("agent.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return text
+    let id = match std::fs::read_to_string(&path) {
+        Ok(text) => text
             .trim()
             .parse()
-            .map_err(|e| format!("{}: {e}", path.display()));
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(_) => {
+            let id = age::x25519::Identity::generate();
+            write_private(&path, id.to_string().expose_secret().as_bytes())?;
+            id
+        }
+    };
+    // The public half, for `mc agent install` to read over SSH and pin.
+    let public = format!("{}\n", id.to_public());
+    if std::fs::read_to_string(dir.join("agent.pub"))
+        .ok()
+        .as_deref()
+        != Some(public.as_str())
+    {
+        write_private(&dir.join("agent.pub"), public.as_bytes())?;
     }
-    let id = age::x25519::Identity::generate();
-    write_private(&path, id.to_string().expose_secret().as_bytes())?;
     Ok(id)
 }
 

@@ -246,19 +246,14 @@ pub async fn publish(
         Ok(c) => c,
         Err(e) => return vec![format!("agents keep their previous catalogs: {e}")],
     };
-    let js = async_nats::jetstream::new(client);
-    let (catalogs, registry) = match (
-        bucket(&js, CATALOG_BUCKET).await,
-        bucket(&js, AGENTS_BUCKET).await,
-    ) {
-        (Ok(c), Ok(r)) => (c, r),
-        (Err(e), _) | (_, Err(e)) => {
-            return vec![format!("agents keep their previous catalogs: {e}")]
-        }
+    let js = async_nats::jetstream::new(client.clone());
+    let catalogs = match bucket(&js, CATALOG_BUCKET).await {
+        Ok(c) => c,
+        Err(e) => return vec![format!("agents keep their previous catalogs: {e}")],
     };
     for hp in hosts {
         let name = &hp.host.name;
-        match publish_one(&catalogs, &registry, hp, plan, report, secrets).await {
+        match publish_one(agents, &client, &catalogs, hp, plan, report, secrets).await {
             Ok(Some(note)) => notes.push(format!("{name}: {note}")),
             Ok(None) => {}
             Err(e) => notes.push(format!("{name}: the agent keeps its previous catalog: {e}")),
@@ -268,8 +263,9 @@ pub async fn publish(
 }
 
 async fn publish_one(
+    agents: &super::Agents,
+    client: &async_nats::Client,
     catalogs: &async_nats::jetstream::kv::Store,
-    registry: &async_nats::jetstream::kv::Store,
     hp: &mc_ir::plan::HostPlan,
     plan: &Plan,
     report: &crate::engine::ApplyReport,
@@ -297,10 +293,11 @@ async fn publish_one(
     let sealed = if values.is_empty() {
         None
     } else {
-        let reg = registration(registry, name)
-            .await?
-            .ok_or("its agent never registered an encryption key, and the catalog holds secrets")?;
-        Some(encrypt_secrets(&reg.recipient, &values)?)
+        let recipient = agents
+            .recipient(client, name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Some(encrypt_secrets(&recipient, &values)?)
     };
     let key = crate::identity::controller_key()?;
     let d = Desired {

@@ -36,6 +36,14 @@ pub struct Agents {
     client: tokio::sync::OnceCell<Result<async_nats::Client, String>>,
     /// Agents' encryption keys, read from their registrations once per run.
     recipients: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Where each agent's key is pinned (`mc agent install`, else its
+    /// first registration): a registration naming another key is refused.
+    pins: Option<std::sync::Arc<crate::state::StateStore>>,
+}
+
+/// The `meta` key of an agent's pinned encryption key.
+pub fn pin_key(agent: &str) -> String {
+    format!("agent_key:{agent}")
 }
 
 impl std::fmt::Debug for Agents {
@@ -56,12 +64,20 @@ impl Agents {
             credentials,
             client: Default::default(),
             recipients: Default::default(),
+            pins: None,
         }
+    }
+
+    /// Pins agents' encryption keys in `store` (shared by a team when the
+    /// store is).
+    pub fn pinning_in(mut self, store: std::sync::Arc<crate::state::StateStore>) -> Agents {
+        self.pins = Some(store);
+        self
     }
 
     /// The age key an agent registered: what its requests are encrypted
     /// to. An agent that never registered one gets nothing sent.
-    async fn recipient(
+    pub(crate) async fn recipient(
         &self,
         client: &async_nats::Client,
         agent: &str,
@@ -83,8 +99,27 @@ impl Agents {
                     self.server
                 ))
             })?;
+        self.check_pin(agent, &reg.recipient)
+            .map_err(TransportError::Connect)?;
         known.insert(agent.to_string(), reg.recipient.clone());
         Ok(reg.recipient)
+    }
+
+    /// Trusts an agent's key the way SSH trusts a host key: the one pinned
+    /// at install, else the first one seen; a different one is refused.
+    fn check_pin(&self, agent: &str, recipient: &str) -> Result<(), String> {
+        let Some(store) = &self.pins else {
+            return Ok(());
+        };
+        let key = pin_key(agent);
+        match store.meta(&key).map_err(|e| e.to_string())? {
+            Some(pinned) if pinned == recipient => Ok(()),
+            Some(pinned) => Err(format!(
+                "agent {agent}'s encryption key is not the one pinned for it ({pinned}; now {recipient}): \
+                 someone may be posing as it; if the agent was reinstalled, run `mc agent install {agent}` to pin its new key"
+            )),
+            None => store.set_meta(&key, recipient).map_err(|e| e.to_string()),
+        }
     }
 
     /// The connection to the NATS server, made once per run (a failure too
