@@ -686,3 +686,66 @@ fn long_diffs_scroll_in_their_pane() {
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("│ensure: "), "{screen}");
 }
+
+#[test]
+fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
+    use mc_runtime::state::{AgentRunRecord, DriftItem, HostResult, ResourceResult};
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
+    fixture::fill(&store);
+    let run = |key: &str, noop: bool| AgentRunRecord {
+        key: key.into(),
+        agent: "edge7".into(),
+        noop,
+        status: if noop { "drifted" } else { "ok" }.into(),
+        started: fixture::CREATED_AT,
+        finished: fixture::CREATED_AT + 2,
+        summary: serde_json::json!({ "changed": if noop { 0 } else { 1 } }),
+        host_result: HostResult {
+            host: "edge7".into(),
+            status: "ok".into(),
+            changed: u32::from(!noop),
+            ..Default::default()
+        },
+        results: vec![ResourceResult {
+            host: "edge7".into(),
+            resource: "file[/etc/edge.conf]".into(),
+            action: "update".into(),
+            status: "changed".into(),
+            ..Default::default()
+        }],
+        drift: if noop {
+            vec![DriftItem {
+                host: "edge7".into(),
+                resource: "file[/etc/edge.conf]".into(),
+                status: "drifted".into(),
+                summary: "content".into(),
+                changes: vec![],
+                diff: Some("@@ -1 +1 @@\n-managed\n+edited on edge7\n".into()),
+            }]
+        } else {
+            vec![]
+        },
+    };
+    assert!(store
+        .record_agent_run(&run("agent-report:edge7:1", false))
+        .unwrap());
+    assert!(
+        !store
+            .record_agent_run(&run("agent-report:edge7:1", false))
+            .unwrap(),
+        "a report is recorded once"
+    );
+    assert!(store
+        .record_agent_run(&run("agent-report:edge7:2", true))
+        .unwrap());
+    let mut app = fixture::app_over(store);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains(" Runs (5) "), "{screen}");
+    assert!(screen.contains("#5    agent-noop  drifted"), "{screen}");
+    assert!(screen.contains("#4    agent       ok"), "{screen}");
+    press(&mut app, KeyCode::Tab);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("edge7"), "{screen}");
+    assert!(screen.contains("+edited on edge7"), "{screen}");
+}

@@ -128,7 +128,8 @@ impl Component for RunsView {
             ],
             widths: vec![
                 Constraint::Length(5),
-                Constraint::Length(6),
+                // `break-glass`, `agent-noop`
+                Constraint::Length(11),
                 Constraint::Length(8),
                 Constraint::Length(19),
                 Constraint::Length(5),
