@@ -182,6 +182,18 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("No changes"), "{out}");
 
+    // Drift through agents, as through SSH.
+    hosts[0]
+        .write_file("/srv/agent-test/app.conf", b"edited by hand\n")
+        .unwrap();
+    let (_, out, err) = ctl.mc(&["drift", "."]);
+    assert!(
+        out.contains("host1") && out.contains("file[/srv/agent-test/app.conf]"),
+        "{out}{err}"
+    );
+    assert!(out.contains("-edited by hand"), "{out}");
+    assert!(out.contains("host2 (host2)\n  no drift"), "{out}");
+
     // Forgeries published straight to NATS are refused and reported.
     let mut watch = RawClient::connect(nats.port).unwrap();
     watch.subscribe("mc.report.host1.refused", 1).unwrap();

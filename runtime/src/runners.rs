@@ -92,6 +92,30 @@ impl RunnerBinary {
     }
 }
 
+/// Whether a 64-bit ELF executable asks for a dynamic loader (a
+/// `PT_INTERP` program header): it then runs only where that loader and
+/// recent enough libraries exist.
+pub fn elf_is_dynamic(bytes: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u64_at = |o: usize| {
+        bytes
+            .get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
+        return false;
+    };
+    (0..count as usize).any(|i| {
+        let at = phoff as usize + i * size as usize;
+        bytes.get(at..at + 4) == Some(&3u32.to_le_bytes()[..])
+    })
+}
+
 /// The `uname -m` name of the architecture an ELF executable is for.
 pub fn elf_arch(bytes: &[u8]) -> Option<&'static str> {
     if bytes.get(..4) != Some(b"\x7fELF") {
@@ -246,6 +270,19 @@ pub fn has_interpreter(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_dynamic_from_static_executables() {
+        let this = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        // Test binaries are linked against the system's C library.
+        assert!(elf_is_dynamic(&this));
+        assert!(!elf_is_dynamic(b"#!/bin/sh\n"));
+        let static_runner = EMBEDDED.first().map(|(_, b)| *b).unwrap();
+        assert!(
+            !elf_is_dynamic(static_runner),
+            "the embedded runner is static"
+        );
+    }
 
     #[test]
     fn the_build_embeds_a_static_runner_for_this_machine() {

@@ -82,6 +82,13 @@ fn install(args: &InstallArgs) -> Result<ExitCode, String> {
     let binary_path = agent_binary(args.agent_binary.as_ref())?;
     let binary = std::fs::read(&binary_path)
         .map_err(|e| format!("cannot read {}: {e}", binary_path.display()))?;
+    if mc_runtime::runners::elf_is_dynamic(&binary) {
+        eprintln!(
+            "warning: {} is dynamically linked: it runs only on hosts with this machine's C library or a newer one; \
+             a static build runs on any Linux (docs/agents.md)",
+            binary_path.display()
+        );
+    }
     let trust = mc_runtime::identity::controller_key()?
         .public_key()
         .to_openssh()
