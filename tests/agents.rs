@@ -101,14 +101,19 @@ impl Controller {
         p
     }
 
-    fn mc(&self, args: &[&str]) -> (i32, String, String) {
+    /// `mc ARGS` in the project, as this controller.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = common::mc("agents");
         cmd.env("MC_CONTROLLER_KEY", &self.key)
             .env("HOME", self.dir.path())
             .env_remove("MC_AGENTS")
             .current_dir(self.project_dir())
             .args(args);
-        common::run(&mut cmd)
+        cmd
+    }
+
+    fn mc(&self, args: &[&str]) -> (i32, String, String) {
+        common::run(&mut self.command(args))
     }
 }
 
@@ -475,14 +480,10 @@ fn agents_converge_continuously_catch_up_after_being_offline_and_report_drift() 
     let dir = ctl.project_dir();
     project_with_secret(&dir, &nats, &hosts, "1");
     let apply = |ctl: &Controller| {
-        let mut cmd = common::mc("agents");
-        cmd.env("MC_CONTROLLER_KEY", &ctl.key)
-            .env("HOME", ctl.dir.path())
-            .env("MC_SECRET_API_TOKEN", TOKEN)
-            .env_remove("MC_AGENTS")
-            .current_dir(ctl.project_dir())
-            .args(["apply", "--yes", "."]);
-        common::run(&mut cmd)
+        common::run(
+            ctl.command(&["apply", "--yes", "."])
+                .env("MC_SECRET_API_TOKEN", TOKEN),
+        )
     };
     let mut spy = RawClient::connect(nats.port).unwrap();
     spy.subscribe("mc.>", 1).unwrap();
@@ -650,13 +651,10 @@ fn agents_and_the_controller_authenticate_with_their_own_nkeys() {
     // With its own nkey it plans and applies through the agent.
     let seed = ctl.dir.path().join("controller.nk");
     std::fs::write(&seed, controller_key.seed().unwrap()).unwrap();
-    let mut cmd = common::mc("agents");
-    cmd.env("MC_CONTROLLER_KEY", &ctl.key)
-        .env("HOME", ctl.dir.path())
-        .env("MC_AGENTS_NKEY", &seed)
-        .current_dir(&dir)
-        .args(["apply", "--yes", "."]);
-    let (code, out, err) = common::run(&mut cmd);
+    let (code, out, err) = common::run(
+        ctl.command(&["apply", "--yes", "."])
+            .env("MC_AGENTS_NKEY", &seed),
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(conf(host), "host = host1\nversion = 1\n");
 }
@@ -677,22 +675,23 @@ fn a_nats_server_restarted_mid_run_then_a_rerun_converges() {
         r#"
 on all {
   command "slow" {
-    run = "sleep 4; touch /srv/agent-test/slow-done"
+    run = "touch /srv/agent-test/slow-started; sleep 4; touch /srv/agent-test/slow-done"
     creates = "/srv/agent-test/slow-done"
   }
 }
 "#,
     );
     std::fs::write(dir.join("main.mc"), src).unwrap();
-    let mut cmd = common::mc("agents");
-    cmd.env("MC_CONTROLLER_KEY", &ctl.key)
-        .env("HOME", ctl.dir.path())
-        .current_dir(&dir)
-        .args(["apply", "--yes", "."])
+    let running = ctl
+        .command(&["apply", "--yes", "."])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let running = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-run: the slow command is running on the host.
+    wait_for("the slow command to start", || {
+        host.path_exists("/srv/agent-test/slow-started").unwrap()
+    });
     nats.restart(Duration::from_millis(500)).unwrap();
     // The interrupted run ends, one way or the other, in bounded time.
     let started = Instant::now();
@@ -720,4 +719,68 @@ on all {
     let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("No changes"), "{out}");
+}
+
+#[test]
+fn agents_and_the_controller_use_tls_client_certificates() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = mc_testfleet::tls::TestCa::new(certs.path()).unwrap();
+    let server = ca
+        .issue(
+            "nats",
+            &format!(
+                "subjectAltName=IP:127.0.0.1,IP:{}",
+                mc_testfleet::CONTROLLER_ADDRESS
+            ),
+        )
+        .unwrap();
+    let agent = ca.issue("host1", "extendedKeyUsage=clientAuth").unwrap();
+    let controller = ca
+        .issue("controller", "extendedKeyUsage=clientAuth")
+        .unwrap();
+    let nats = TestNats::start_with_config(&format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n}}\n",
+        server.cert.display(),
+        server.key.display(),
+        ca.cert().display()
+    ))
+    .unwrap();
+    let fleet = Fleet::start(1).unwrap();
+    let host = fleet.host(0);
+    let ctl = Controller::new();
+    let (_, trust, _) = ctl.mc(&["agent", "trust-key"]);
+    install_agent(host, &trust);
+    for (from, to) in [
+        (&agent.cert, "/etc/mc-agent/agent.pem"),
+        (&agent.key, "/etc/mc-agent/agent.key"),
+        (&ca.cert(), "/etc/mc-agent/ca.pem"),
+    ] {
+        host.write_file(to, &std::fs::read(from).unwrap()).unwrap();
+    }
+    start_agent_with(
+        host,
+        &nats,
+        "--tls-cert /etc/mc-agent/agent.pem --tls-key /etc/mc-agent/agent.key --tls-ca /etc/mc-agent/ca.pem",
+    );
+    let dir = ctl.project_dir();
+    project(&dir, &nats, &[host], "1");
+    let with_tls = |client: Option<&mc_testfleet::tls::Issued>| {
+        let mut cmd = ctl.command(&["apply", "--yes", "."]);
+        cmd.env("MC_AGENTS_TLS_CA", ca.cert());
+        if let Some(c) = client {
+            cmd.env("MC_AGENTS_TLS_CERT", &c.cert)
+                .env("MC_AGENTS_TLS_KEY", &c.key);
+        }
+        common::run(&mut cmd)
+    };
+    // Without a client certificate the server turns the controller away.
+    let (code, out, err) = with_tls(None);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("cannot reach the NATS server"),
+        "{out}{err}"
+    );
+    let (code, out, err) = with_tls(Some(&controller));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(conf(host), "host = host1\nversion = 1\n");
 }

@@ -3,7 +3,7 @@
 //! engine (so order, notifications, `become_user` and state work exactly
 //! as in `mc apply`), on the local transport, with a state store of its own.
 
-use mc_ir::{Catalog, HostInfo, Transport};
+use mc_ir::{Catalog, HostInfo};
 use mc_runtime::agents::desired::{AgentRun, Desired, ResourceReport};
 use mc_runtime::engine::{ApplyOptions, CatalogSource, Quiet, Runtime, SecretSource, Selection};
 use mc_runtime::state::StateStore;
@@ -80,17 +80,8 @@ async fn converge_into(
     let mut rt = Runtime::new(Arc::new(store), ConnectOptions::new(runner.clone()));
     rt.secrets = Arc::new(Values(secrets));
     rt.project = Some(format!("agent {name}"));
-    // This host, as root: the agent runs as root.
-    let host = HostInfo {
-        name: name.to_string(),
-        address: "localhost".into(),
-        user: None,
-        port: None,
-        transport: Transport::Local,
-        r#become: false,
-        groups: vec![],
-        ssh_key: None,
-    };
+    // This host, as the agent's user (root).
+    let host = HostInfo::local(name);
     let source = Arc::new(Stored {
         host,
         catalog: desired.catalog.clone(),

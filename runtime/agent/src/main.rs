@@ -146,17 +146,5 @@ fn serve_runner() -> ExitCode {
     if let Ok(id) = std::env::var(agent::BUILD_ID_ENV) {
         mc_runner::server::set_build_id(id);
     }
-    if let Err(e) = mc_runner::session::end_with_parent() {
-        eprintln!("mc-agent: cannot arrange to end with the agent: {e}");
-        return ExitCode::from(1);
-    }
-    let input = mc_runner::session::watched(std::io::stdin());
-    let stdout = std::io::stdout();
-    match mc_runner::server::serve(input, stdout.lock()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mc-agent: {e}");
-            ExitCode::from(1)
-        }
-    }
+    mc_runner::server::serve_stdio("mc-agent")
 }

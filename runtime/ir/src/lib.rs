@@ -66,6 +66,22 @@ pub struct HostInfo {
     pub ssh_key: Option<String>,
 }
 
+impl HostInfo {
+    /// This machine, reached by running the runner as a child process.
+    pub fn local(name: &str) -> HostInfo {
+        HostInfo {
+            name: name.to_string(),
+            address: "localhost".into(),
+            user: None,
+            port: None,
+            transport: Transport::Local,
+            r#become: false,
+            groups: vec![],
+            ssh_key: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {

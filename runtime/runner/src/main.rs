@@ -18,22 +18,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        None => {
-            if let Err(e) = mc_runner::session::end_with_parent() {
-                eprintln!("mc-runner: cannot arrange to end with mc: {e}");
-                return ExitCode::from(1);
-            }
-            // Watched, so a command still running when mc goes away is ended.
-            let input = mc_runner::session::watched(std::io::stdin());
-            let stdout = std::io::stdout();
-            match mc_runner::server::serve(input, stdout.lock()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mc-runner: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        None => mc_runner::server::serve_stdio("mc-runner"),
         Some(other) => {
             eprintln!("mc-runner: unknown argument {other:?}; usage: mc-runner [--version]");
             ExitCode::from(2)

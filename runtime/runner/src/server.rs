@@ -98,6 +98,26 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Serves one session on stdin/stdout, ending with the parent process:
+/// `mc-runner`, and `mc-agent` in runner mode. `program` names it in errors.
+pub fn serve_stdio(program: &str) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    if let Err(e) = crate::session::end_with_parent() {
+        eprintln!("{program}: cannot arrange to end with its parent: {e}");
+        return ExitCode::from(1);
+    }
+    // Watched, so a command still running when the parent goes away is ended.
+    let input = crate::session::watched(io::stdin());
+    let stdout = io::stdout();
+    match serve(input, stdout.lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Serves one session: until `bye` or end of input. Bad input never ends it.
 pub fn serve<R: BufRead, W: Write>(mut input: R, output: W) -> io::Result<()> {
     let mut out = Out {

@@ -1293,23 +1293,7 @@ impl StateStore {
                     )?
                     .ok_or_else(|| StateError::Other("no id for the drift report".into()))?
                     .int(0)?;
-                for i in &r.drift {
-                    db.exec(
-                        "INSERT INTO drift_items
-                           (report_id, host, resource, status, summary, changes, diff)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (report_id, host, resource) DO NOTHING",
-                        &params![
-                            report,
-                            &i.host,
-                            &i.resource,
-                            &i.status,
-                            &i.summary,
-                            serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
-                            i.diff.as_deref()
-                        ],
-                    )?;
-                }
+                insert_drift_items(db, report, &r.drift)?;
             }
             append_audit(
                 db,
@@ -1341,25 +1325,7 @@ impl StateStore {
                 )?
                 .ok_or_else(|| StateError::Other("no id for the drift report".into()))?
                 .int(0)?;
-            for i in items {
-                db.exec(
-                    "INSERT INTO drift_items
-                       (report_id, host, resource, status, summary, changes, diff)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (report_id, host, resource) DO UPDATE SET
-                       status = excluded.status, summary = excluded.summary,
-                       changes = excluded.changes, diff = excluded.diff",
-                    &params![
-                        id,
-                        &i.host,
-                        &i.resource,
-                        &i.status,
-                        &i.summary,
-                        serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
-                        i.diff.as_deref()
-                    ],
-                )?;
-            }
+            insert_drift_items(db, id, items)?;
             append_audit(
                 db,
                 "drift",
@@ -2099,6 +2065,30 @@ fn plan_from_row(r: &Row) -> Result<PlanRecord> {
         hosts: from_json_list(&r.text(4)?),
         run_id: r.opt_int(5)?,
     })
+}
+
+/// The findings of drift report `report`.
+fn insert_drift_items(db: &mut dyn Sql, report: i64, items: &[DriftItem]) -> Result<()> {
+    for i in items {
+        db.exec(
+            "INSERT INTO drift_items
+               (report_id, host, resource, status, summary, changes, diff)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (report_id, host, resource) DO UPDATE SET
+               status = excluded.status, summary = excluded.summary,
+               changes = excluded.changes, diff = excluded.diff",
+            &params![
+                report,
+                &i.host,
+                &i.resource,
+                &i.status,
+                &i.summary,
+                serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
+                i.diff.as_deref()
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn upsert_resource_state(db: &mut dyn Sql, s: &ResourceState) -> Result<()> {

@@ -30,6 +30,7 @@
 
 pub mod nats;
 pub mod postgres;
+pub mod tls;
 pub mod tmux;
 pub mod workload;
 
