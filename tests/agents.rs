@@ -117,6 +117,19 @@ impl Controller {
     }
 }
 
+/// `mc apply` again until it succeeds (agents reconnecting), for a minute at most.
+fn apply_until_it_converges(ctl: &Controller, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
+        if code == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {out}{err}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn conf(host: &Host) -> String {
     String::from_utf8_lossy(
         &host
@@ -312,18 +325,7 @@ fn agents_plan_apply_refuse_forgeries_and_recover() {
     );
     nats.restart(Duration::from_millis(200)).unwrap();
     project(&dir, &nats, &hosts, "3");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
-        if code == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "agents did not come back: {out}{err}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    apply_until_it_converges(&ctl, "agents did not come back");
     for h in &hosts {
         assert_eq!(conf(h), format!("host = {}\nversion = 3\n", h.name()));
     }
@@ -702,18 +704,7 @@ on all {
         String::from_utf8_lossy(&out.stderr)
     );
     // A rerun converges (the agent reconnects by itself).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);
-        if code == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no convergence after the restart: {out}{err}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    apply_until_it_converges(&ctl, "no convergence after the restart");
     assert_eq!(conf(host), "host = host1\nversion = 1\n");
     assert!(host.path_exists("/srv/agent-test/slow-done").unwrap());
     let (code, out, err) = ctl.mc(&["apply", "--yes", "."]);

@@ -244,10 +244,10 @@ fn plan_project(plan: &Plan, state_given: bool) -> Result<PathBuf, String> {
 
 /// The project's `project { … }` settings (`serial`, the approvers…).
 fn project_settings(dir: &Path) -> Result<mc_compiler::settings::Settings, String> {
-    let (settings, errors) = mc_compiler::Project::load_dir(dir).settings();
-    match errors.first() {
+    let read = super::settings_of(dir);
+    match read.1.first() {
         Some(e) => Err(format!("{}: project: {}", e.primary.file, e.message)),
-        None => Ok(settings),
+        None => Ok(read.0.clone()),
     }
 }
 

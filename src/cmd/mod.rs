@@ -63,6 +63,29 @@ impl Output {
 
 /// The project a PATH argument names: a directory, or the directory of a
 /// `.mc` file given instead (`mc plan proj/main.mc`).
+/// A project's `project { … }` settings and their errors, read once per
+/// process: the state store, the agents' server and `mc apply` all ask.
+pub fn settings_of(
+    dir: &std::path::Path,
+) -> std::sync::Arc<(
+    mc_compiler::settings::Settings,
+    Vec<mc_diagnostics::Diagnostic>,
+)> {
+    type Read = std::sync::Arc<(
+        mc_compiler::settings::Settings,
+        Vec<mc_diagnostics::Diagnostic>,
+    )>;
+    static READ: std::sync::Mutex<Vec<(std::path::PathBuf, Read)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut read = READ.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, r)) = read.iter().find(|(d, _)| d == dir) {
+        return r.clone();
+    }
+    let r: Read = std::sync::Arc::new(mc_compiler::Project::load_dir(dir).settings());
+    read.push((dir.to_path_buf(), r.clone()));
+    r
+}
+
 pub fn project_dir(path: &std::path::Path) -> std::path::PathBuf {
     if path.is_file() {
         match path.parent() {

@@ -120,13 +120,10 @@ pub fn agents(project: &Path) -> Result<Option<mc_runtime::agents::Agents>, Stri
         .filter(|s| !s.trim().is_empty())
     {
         Some(s) => s,
-        None => {
-            let (settings, _) = mc_compiler::Project::load_dir(project).settings();
-            match settings.agents {
-                Some(s) => s,
-                None => return Ok(None),
-            }
-        }
+        None => match &super::settings_of(project).0.agents {
+            Some(s) => s.clone(),
+            None => return Ok(None),
+        },
     };
     let file = |var: &str| {
         std::env::var_os(var)
@@ -192,7 +189,8 @@ fn project_state(project: &Path) -> Result<Option<StateLocation>, String> {
     if !project.join("main.mc").is_file() {
         return Ok(None);
     }
-    let (settings, errors) = mc_compiler::Project::load_dir(project).settings();
+    let read = super::settings_of(project);
+    let (settings, errors) = (&read.0, &read.1);
     if let Some(e) = errors.iter().find(|e| e.message.contains("`state`")) {
         return Err(format!("{}: project: {}", e.primary.file, e.message));
     }
