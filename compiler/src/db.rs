@@ -377,8 +377,7 @@ pub fn module_summary(
                     .filter_map(|m| match m {
                         ast::ResourceMember::Attr(a) => Some(AttrSig {
                             name: a.name.name.clone(),
-                            required: a.default.is_none()
-                                && !matches!(a.ty, ast::TypeExpr::Optional(..)),
+                            required: crate::bind::attr_required(a),
                             ty: SType::of(&a.ty),
                         }),
                         _ => None,

@@ -2,6 +2,7 @@
 //! resources of its catalog. Every error is a diagnostic; evaluation never
 //! panics and is bounded (recursion depth, list sizes).
 
+use crate::bind::{Call, Slot};
 use crate::catalog::{EvalResource, MetaEdge};
 use crate::diag::{Diag, Loc};
 use crate::fs::FileSystem;
@@ -551,118 +552,36 @@ impl<'p> Evaluator<'p> {
                 _ => None,
             })
             .collect();
-        let mut given: BTreeMap<String, (Value, Span)> = BTreeMap::new();
-        let mut meta_given: BTreeMap<String, (Value, Span)> = BTreeMap::new();
-        let mut failed = false;
-        let mut seen: HashMap<&str, Span> = HashMap::new();
-        for f in &r.fields {
-            let name = f.name.name.as_str();
-            if let Some(first) = seen.insert(name, f.name.span) {
-                let loc = self.loc(cx, f.name.span);
-                let first_loc = self.loc(cx, first);
-                self.diags.push(
-                    Diag::error("E0206", loc, format!("attribute `{name}` is set twice"))
-                        .label("set again here")
-                        .secondary(first_loc, "first set here"),
-                );
-                failed = true;
-                continue;
-            }
-            let is_attr = attr_decls
-                .iter()
-                .any(|a| a.name.name == name && name != "risk");
-            let is_meta = META_ATTRS.contains(&name);
-            if !is_attr && !is_meta {
-                let loc = self.loc(cx, f.name.span);
-                let mut names: Vec<&str> = attr_decls
-                    .iter()
-                    .map(|a| a.name.name.as_str())
-                    .filter(|n| *n != "risk")
-                    .collect();
-                let attrs_list = names.join(", ");
-                names.extend(META_ATTRS.iter().copied());
-                self.diags.push(
-                    Diag::error(
-                        "E0201",
-                        loc.clone(),
-                        format!("`{type_name}` has no attribute `{name}`"),
-                    )
-                    .label("unknown attribute")
-                    .did_you_mean(loc, name, names)
-                    .note(format!("`{type_name}` attributes: {attrs_list}")),
-                );
-                failed = true;
-                continue;
-            }
-            match self.eval(cx, scope, &f.value) {
-                Ok(v) if is_attr => {
-                    given.insert(name.to_string(), (v, f.value.span()));
-                }
-                Ok(v) => {
-                    meta_given.insert(name.to_string(), (v, f.value.span()));
-                }
-                Err(Stop) => failed = true,
-            }
+        let slots: Vec<Slot> = attr_decls
+            .iter()
+            .map(|a| Slot {
+                name: &a.name.name,
+                has_default: !crate::bind::attr_required(a),
+            })
+            .collect();
+        let fields = crate::bind::bind_fields(&type_name, &slots, r, &|s| self.loc(cx, s));
+        if !fields.diags.is_empty() {
+            self.diags.extend(fields.diags);
+            return Err(Stop);
         }
-
-        // Check given values against the declared types.
         let mut attrs: BTreeMap<String, Value> = BTreeMap::new();
         let mut types: HashMap<&str, Arc<Type>> = HashMap::new();
-        for a in &attr_decls {
+        for (a, f) in attr_decls.iter().zip(&fields.attrs) {
             let ty = self.resolve_type(dcx, &a.ty)?;
+            if let Some(f) = f {
+                let v = self.eval(cx, scope, &f.value)?;
+                let what = format!("attribute `{}`", a.name.name);
+                attrs.insert(
+                    a.name.name.clone(),
+                    self.coerce_value(cx, v, &ty, f.value.span(), &what)?,
+                );
+            }
             types.insert(a.name.name.as_str(), ty);
         }
-        for (name, (v, span)) in given {
-            let Some(ty) = types.get(name.as_str()) else {
-                continue;
-            };
-            match self.coerce_value(cx, v, ty, span, &format!("attribute `{name}`")) {
-                Ok(v) => {
-                    attrs.insert(name, v);
-                }
-                Err(Stop) => failed = true,
-            }
-        }
-
-        // Missing required attributes.
-        let missing: Vec<&str> = attr_decls
-            .iter()
-            .filter(|a| a.default.is_none() && !attrs.contains_key(&a.name.name))
-            .filter(|a| {
-                !types
-                    .get(a.name.name.as_str())
-                    .is_some_and(|t| t.is_optional())
-            })
-            .map(|a| a.name.name.as_str())
-            .collect();
-        if !missing.is_empty() && !failed {
-            let loc = self.loc(cx, r.ty.span.to(r.title.span()));
-            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-            let insert_at = Loc {
-                file: site.file.clone(),
-                span: Span::empty(site.span.end.saturating_sub(1)),
-            };
-            let fix_text: String = missing.iter().map(|m| format!("  {m} = …\n")).collect();
-            return Err(self.err(
-                Diag::error(
-                    "E0203",
-                    loc,
-                    format!(
-                        "`{type_name}` needs {} {}",
-                        if missing.len() == 1 {
-                            "attribute"
-                        } else {
-                            "attributes"
-                        },
-                        list.join(", ")
-                    ),
-                )
-                .label("missing required attribute")
-                .fix(insert_at, fix_text, format!("add {}", list.join(", "))),
-            ));
-        }
-        if failed {
-            return Err(Stop);
+        let mut meta_given: Vec<(String, Value, Span)> = Vec::new();
+        for f in fields.meta {
+            let v = self.eval(cx, scope, &f.value)?;
+            meta_given.push((f.name.name.clone(), v, f.value.span()));
         }
 
         // Defaults, in declaration order, seeing the title and every
@@ -756,7 +675,7 @@ impl<'p> Evaluator<'p> {
         // Meta-attributes.
         let mut meta = mc_ir::Meta::default();
         let mut edges: Vec<MetaEdge> = Vec::new();
-        for (name, (v, span)) in meta_given {
+        for (name, v, span) in meta_given {
             self.apply_meta(cx, &name, v, span, &mut meta, &mut edges)?;
         }
         if !meta_is_set(&r.fields, "risk") {
@@ -1120,98 +1039,29 @@ impl<'p> Evaluator<'p> {
         callee: &str,
         what: &str,
     ) -> R<Vec<(String, Value)>> {
-        let mut values: Vec<Option<(Value, Span)>> = vec![None; params.len()];
-        let mut failed = false;
-        let mut positional = 0usize;
-        for a in args {
-            let idx = match &a.name {
-                None => {
-                    let i = positional;
-                    positional += 1;
-                    if i >= params.len() {
-                        let loc = self.loc(cx, a.span);
-                        self.diags.push(
-                            Diag::error(
-                                "E0204",
-                                loc,
-                                format!(
-                                    "{what} `{callee}` takes {} arguments, this is one too many",
-                                    params.len()
-                                ),
-                            )
-                            .label("unexpected argument"),
-                        );
-                        failed = true;
-                        continue;
-                    }
-                    i
-                }
-                Some(n) => match params.iter().position(|p| p.name.name == n.name) {
-                    Some(i) => i,
-                    None => {
-                        let loc = self.loc(cx, n.span);
-                        let names: Vec<&str> =
-                            params.iter().map(|p| p.name.name.as_str()).collect();
-                        self.diags.push(
-                            Diag::error(
-                                "E0204",
-                                loc.clone(),
-                                format!("{what} `{callee}` has no parameter `{}`", n.name),
-                            )
-                            .label("unknown argument")
-                            .did_you_mean(loc, &n.name, names.iter().copied())
-                            .note(format!("parameters: {}", names.join(", "))),
-                        );
-                        failed = true;
-                        continue;
-                    }
-                },
-            };
-            if values[idx].is_some() {
-                let loc = self.loc(cx, a.span);
-                self.diags.push(
-                    Diag::error(
-                        "E0206",
-                        loc,
-                        format!("argument `{}` is given twice", params[idx].name.name),
-                    )
-                    .label("given again here"),
-                );
-                failed = true;
-                continue;
-            }
-            match self.eval(cx, scope, &a.value) {
-                Ok(v) => values[idx] = Some((v, a.value.span())),
-                Err(Stop) => failed = true,
-            }
-        }
-        let missing: Vec<&str> = params
+        let slots: Vec<Slot> = params
             .iter()
-            .zip(&values)
-            .filter(|(p, v)| v.is_none() && p.default.is_none())
-            .map(|(p, _)| p.name.name.as_str())
+            .map(|p| Slot {
+                name: &p.name.name,
+                has_default: p.default.is_some(),
+            })
             .collect();
-        if !missing.is_empty() && !failed {
-            let loc = self.loc(cx, call_span);
-            let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-            return Err(self.err(
-                Diag::error(
-                    "E0205",
-                    loc,
-                    format!("{what} `{callee}` needs {}", list.join(", ")),
-                )
-                .label(format!(
-                    "missing {}",
-                    if missing.len() == 1 {
-                        "argument"
-                    } else {
-                        "arguments"
-                    }
-                )),
-            ));
-        }
-        if failed {
+        let call = Call {
+            what,
+            callee,
+            span: call_span,
+        };
+        let bound = crate::bind::bind(&slots, args, &call, &|s| self.loc(cx, s));
+        if !bound.is_ok() {
+            self.diags.extend(bound.diags);
             return Err(Stop);
+        }
+        let mut values: Vec<Option<(Value, Span)>> = Vec::with_capacity(params.len());
+        for a in bound.args {
+            values.push(match a {
+                Some(a) => Some((self.eval(cx, scope, &a.value)?, a.value.span())),
+                None => None,
+            });
         }
         let mut out = Vec::with_capacity(params.len());
         let mut pscope = Scope::default();

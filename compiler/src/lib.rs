@@ -18,6 +18,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod bind;
 pub mod catalog;
 mod cron;
 pub mod datafile;

@@ -5,6 +5,7 @@
 //! a host ever evaluates it. Works on the item alone (relative spans) and on
 //! summaries that ignore bodies, so it is cached per item.
 
+use crate::bind::{Call, Slot};
 use crate::db::{
     module_summary, prelude_summary, AttrSig, ModuleSummary, NameKind, ParamSig, ProjectInput,
     SField, SType, SourceFile,
@@ -98,6 +99,9 @@ pub struct Scope {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ItemNames {
     pub refs: Vec<NameRef>,
+    /// Each positional argument (its value's span) and the parameter it
+    /// binds: the editor's parameter-name hints.
+    pub arguments: Vec<(Span, String)>,
     /// The locals at the cursor, when one was given and lies in the item.
     pub scope: Option<Scope>,
 }
@@ -434,6 +438,12 @@ impl<'a> Resolver<'a> {
                 let t = NameTarget::Param(Box::new(callee.clone()), n.name.clone());
                 self.record(n.span, t, None, None);
             }
+        }
+    }
+
+    fn record_argument(&mut self, value: Span, param: &str) {
+        if let Some(log) = &mut self.names {
+            log.names.arguments.push((value, param.to_string()));
         }
     }
 
@@ -980,7 +990,6 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        let mut seen = HashMap::new();
         match &kind {
             None => {
                 let loc = self.loc(rs.ty.span);
@@ -996,71 +1005,25 @@ impl<'a> Resolver<'a> {
                 );
             }
             Some(attrs) => {
-                for f in &rs.fields {
-                    let name = f.name.name.as_str();
-                    let sig = attrs.iter().find(|a| a.name == name && a.name != "risk");
-                    if let Some(sig) = sig {
+                let slots: Vec<Slot> = attrs
+                    .iter()
+                    .map(|a| Slot {
+                        name: &a.name,
+                        has_default: !a.required,
+                    })
+                    .collect();
+                let path = self.path.clone();
+                let fields =
+                    crate::bind::bind_fields(&rs.ty.name, &slots, rs, &|s| Loc::new(&path, s));
+                for (sig, f) in attrs.iter().zip(&fields.attrs) {
+                    if let Some(f) = f {
                         self.literal_attr(sig, &f.value);
                     }
-                    let known = sig.is_some() || META_ATTRS.contains(&name);
-                    if !known {
-                        let loc = self.loc(f.name.span);
-                        let mut cands: Vec<&str> = attrs
-                            .iter()
-                            .map(|a| a.name.as_str())
-                            .filter(|a| *a != "risk")
-                            .collect();
-                        let list = cands.join(", ");
-                        cands.extend(META_ATTRS.iter().copied());
-                        self.diags.push(
-                            Diag::error(
-                                "E0201",
-                                loc.clone(),
-                                format!("`{}` has no attribute `{name}`", rs.ty.name),
-                            )
-                            .label("unknown attribute")
-                            .did_you_mean(loc, name, cands)
-                            .note(format!("`{}` attributes: {list}", rs.ty.name)),
-                        );
-                    }
                 }
-                let missing: Vec<&str> = attrs
-                    .iter()
-                    .filter(|a| a.required && !rs.fields.iter().any(|f| f.name.name == a.name))
-                    .map(|a| a.name.as_str())
-                    .collect();
-                if !missing.is_empty() {
-                    let loc = self.loc(rs.ty.span.to(rs.title.span()));
-                    let list: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
-                    let insert = self.loc(Span::empty(rs.span.end.saturating_sub(1)));
-                    let text: String = missing.iter().map(|m| format!("  {m} = …\n")).collect();
-                    self.diags.push(
-                        Diag::error(
-                            "E0203",
-                            loc,
-                            format!(
-                                "`{}` needs {} {}",
-                                rs.ty.name,
-                                if missing.len() == 1 {
-                                    "attribute"
-                                } else {
-                                    "attributes"
-                                },
-                                list.join(", ")
-                            ),
-                        )
-                        .label("missing required attribute")
-                        .fix(
-                            insert,
-                            text,
-                            format!("add {}", list.join(", ")),
-                        ),
-                    );
-                }
+                self.diags.extend(fields.diags);
             }
         }
         for f in &rs.fields {
-            self.dup_field(&mut seen, f);
             self.at_cursor(f.span);
             self.expr(&f.value);
         }
@@ -1572,88 +1535,29 @@ impl<'a> Resolver<'a> {
     }
 
     fn args(&mut self, params: &[ParamSig], args: &[Arg], span: Span, callee: &str, what: &str) {
-        let mut given = vec![false; params.len()];
-        let mut positional = 0;
-        for a in args {
-            let idx = match &a.name {
-                None => {
-                    positional += 1;
-                    if positional > params.len() {
-                        let loc = self.loc(a.span);
-                        self.diags.push(
-                            Diag::error(
-                                "E0204",
-                                loc,
-                                format!(
-                                    "{what} `{callee}` takes {} arguments, this is one too many",
-                                    params.len()
-                                ),
-                            )
-                            .label("unexpected argument"),
-                        );
-                        continue;
-                    }
-                    positional - 1
-                }
-                Some(n) => match params.iter().position(|p| p.name == n.name) {
-                    Some(i) => i,
-                    None => {
-                        let loc = self.loc(n.span);
-                        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                        self.diags.push(
-                            Diag::error(
-                                "E0204",
-                                loc.clone(),
-                                format!("{what} `{callee}` has no parameter `{}`", n.name),
-                            )
-                            .label("unknown argument")
-                            .did_you_mean(loc, &n.name, names.iter().copied())
-                            .note(format!("parameters: {}", names.join(", "))),
-                        );
-                        continue;
-                    }
-                },
-            };
-            if given[idx] {
-                let loc = self.loc(a.span);
-                self.diags.push(
-                    Diag::error(
-                        "E0206",
-                        loc,
-                        format!("argument `{}` is given twice", params[idx].name),
-                    )
-                    .label("given again here"),
-                );
-            }
-            given[idx] = true;
-            let what = format!("argument `{}`", params[idx].name);
-            let ty = params[idx].ty.clone();
-            self.check_value(&what, &ty, &a.value);
-        }
-        let missing: Vec<String> = params
+        let slots: Vec<Slot> = params
             .iter()
-            .zip(&given)
-            .filter(|(p, g)| !**g && !p.has_default)
-            .map(|(p, _)| format!("`{}`", p.name))
+            .map(|p| Slot {
+                name: &p.name,
+                has_default: p.has_default,
+            })
             .collect();
-        if !missing.is_empty() {
-            let loc = self.loc(span);
-            self.diags.push(
-                Diag::error(
-                    "E0205",
-                    loc,
-                    format!("{what} `{callee}` needs {}", missing.join(", ")),
-                )
-                .label(format!(
-                    "missing {}",
-                    if missing.len() == 1 {
-                        "argument"
-                    } else {
-                        "arguments"
-                    }
-                )),
-            );
+        let call = Call { what, callee, span };
+        let path = self.path.clone();
+        let bound = crate::bind::bind(&slots, args, &call, &|s| Loc::new(&path, s));
+        for (p, a) in params.iter().zip(&bound.args) {
+            let Some(a) = a else { continue };
+            // As rust-analyzer: no hint where the argument already says it.
+            let says_it = matches!(&a.value, Expr::Ident(i) if i.name == p.name);
+            if a.name.is_none() && !says_it {
+                self.record_argument(a.value.span(), &p.name);
+            }
+            self.check_value(&format!("argument `{}`", p.name), &p.ty, &a.value);
         }
+        for a in bound.unbound {
+            self.expr(&a.value);
+        }
+        self.diags.extend(bound.diags);
     }
 
     fn expr(&mut self, e: &Expr) {

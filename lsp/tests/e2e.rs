@@ -643,13 +643,17 @@ on all {
                 .collect()
         })
         .unwrap_or_default();
-    // `count` declares its type: no hint.
+    // `count` declares its type: no hint. Positional arguments of the
+    // stdlib's functions get their parameter names.
     assert_eq!(
         shown,
         vec![
             (0, ": [Int]".to_string()),
             (1, ": [String]".to_string()),
-            (2, ": String".to_string())
+            (2, ": String".to_string()),
+            (2, "s:".to_string()),
+            (6, "parts:".to_string()),
+            (6, "sep:".to_string())
         ]
     );
     let h = c.result(

@@ -158,7 +158,13 @@ impl Analysis {
 
     /// Every name in `file` and what it refers to.
     pub fn occurrences(&self, file: SourceFile) -> &[Occurrence] {
-        file_occurrences(self.db(), self.input, file)
+        &file_names(self.db(), self.input, file).occurrences
+    }
+
+    /// Each positional argument of a call in `file` (its value's span) and
+    /// the parameter it binds: roles, functions and the stdlib's alike.
+    pub fn argument_params(&self, file: SourceFile) -> &[(Span, String)] {
+        &file_names(self.db(), self.input, file).arguments
     }
 
     /// The name at `offset` (the cursor may also sit just after it).
@@ -179,14 +185,21 @@ impl Analysis {
     }
 }
 
-/// Every name of a file with its declaration, as the resolver sees them.
+/// What the resolver records of one file for the editor.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileNames {
+    /// Every name with its declaration.
+    pub occurrences: Vec<Occurrence>,
+    /// Each positional argument (its value's span) and the parameter it
+    /// binds, as the checker bound them.
+    pub arguments: Vec<(Span, String)>,
+}
+
+/// Every name of a file with its declaration, and the parameter each
+/// positional argument binds, as the resolver sees them.
 #[salsa::tracked(returns(ref))]
-pub fn file_occurrences(
-    db: &dyn salsa::Database,
-    project: ProjectInput,
-    file: SourceFile,
-) -> Vec<Occurrence> {
-    let mut out = Vec::new();
+pub fn file_names(db: &dyn salsa::Database, project: ProjectInput, file: SourceFile) -> FileNames {
+    let mut out = FileNames::default();
     for item in &syntax::editor_parse(db, file).module.items {
         let names = item_names(db, project, file, item, None);
         let kinds: HashMap<Span, DefKind> = names
@@ -198,13 +211,14 @@ pub fn file_occurrences(
             let Some(def) = locate(db, project, file, &r.target, &kinds) else {
                 continue;
             };
-            out.push(Occurrence {
+            out.occurrences.push(Occurrence {
                 span: r.span,
                 def,
                 is_def: r.def.is_some(),
                 ty: r.ty,
             });
         }
+        out.arguments.extend(names.arguments);
     }
     out
 }

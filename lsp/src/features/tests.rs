@@ -85,6 +85,42 @@ fn inlay_hints_are_the_checkers_types_of_untyped_lets() {
     );
 }
 
+fn hint_labels(main: &str) -> Vec<(u32, u32, String)> {
+    let (a, doc, _) = load(main);
+    let all = Range::new(Position::new(0, 0), Position::new(99, 0));
+    inlay_hints::inlay_hints(&a, &doc, all)
+        .into_iter()
+        .filter(|h| h.kind == Some(InlayHintKind::PARAMETER))
+        .map(|h| match h.label {
+            InlayHintLabel::String(s) => (h.position.line, h.position.character, s),
+            InlayHintLabel::LabelParts(_) => (0, 0, String::new()),
+        })
+        .collect()
+}
+
+#[test]
+fn inlay_hints_name_the_parameter_of_each_positional_argument() {
+    // A user function, a role, a stdlib function; named arguments,
+    // arguments beyond the parameters and an argument named as its
+    // parameter get none.
+    let hints = hint_labels(
+        "import \"roles/web.mc\"\nfn area(width: Int, height: Int) -> Int = width * height\nlet a = area(2, height = 3)\nlet b = area(1, 2, 3)\nlet height = 2\nlet d = area(1, height)\nlet c: String = join([\"a\"], \",\")\non all {\n  web.nginx(8080, \"site\")\n}\n",
+    );
+    assert_eq!(
+        hints,
+        [
+            (2, 13, "width:".to_string()),
+            (3, 13, "width:".to_string()),
+            (3, 16, "height:".to_string()),
+            (5, 13, "width:".to_string()),
+            (6, 21, "parts:".to_string()),
+            (6, 28, "sep:".to_string()),
+            (8, 12, "port:".to_string()),
+            (8, 18, "name:".to_string()),
+        ]
+    );
+}
+
 #[test]
 fn completion_at_the_cursor() {
     let labels =
