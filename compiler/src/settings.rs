@@ -119,13 +119,16 @@ impl Settings {
                 .label("invalid value")
             };
             match f.name.name.as_str() {
-                "approval_risk" => match plain_string(&f.value).as_deref().map(parse_risk) {
-                    Some(Some(r)) => self.approval_risk = r,
-                    _ => diags.push(
-                        bad("must be \"low\", \"medium\", \"high\" or \"none\"").note(
+                "approval_risk" => match plain_string(&f.value) {
+                    Some(text) if parse_risk(&text).is_some() => {
+                        self.approval_risk = parse_risk(&text).flatten();
+                    }
+                    text => {
+                        let d = bad("must be \"low\", \"medium\", \"high\" or \"none\"").note(
                             "changes at or above this risk need `mc approve` before `mc apply`",
-                        ),
-                    ),
+                        );
+                        diags.push(suggest_value(d, text.as_deref(), RISKS, loc(f.value.span())));
+                    }
                 },
                 "self_approval" => match &f.value {
                     Expr::Bool { value, .. } => self.self_approval = Some(*value),
@@ -284,6 +287,18 @@ fn plain_string(e: &Expr) -> Option<String> {
     }
 }
 
+/// The values `approval_risk` takes.
+const RISKS: &[&str] = &["low", "medium", "high", "none"];
+
+/// Adds "did you mean" with a fix to a bad string value close to one of
+/// `values`.
+fn suggest_value(d: Diag, text: Option<&str>, values: &[&str], at: Loc) -> Diag {
+    match text.and_then(|t| crate::suggest::closest(t, values.iter().copied())) {
+        Some(best) => d.fix(at, format!("{best:?}"), format!("did you mean \"{best}\"?")),
+        None => d,
+    }
+}
+
 /// `approval_risk`'s value: `None` for "none".
 fn parse_risk(s: &str) -> Option<Option<Risk>> {
     match s {
@@ -292,5 +307,34 @@ fn parse_risk(s: &str) -> Option<Option<Risk>> {
         "medium" => Some(Some(Risk::Medium)),
         "high" => Some(Some(Risk::High)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mc_grammar::ast::Item;
+    use std::sync::Arc;
+
+    fn read(src: &str) -> Vec<Diag> {
+        let parsed = mc_grammar::parse(src);
+        let Some(Item::Project(p)) = parsed.module.items.first() else {
+            panic!("no project item in {src}");
+        };
+        let file: Arc<str> = Arc::from("main.mc");
+        Settings::default().read(&p.fields, |s| Loc::new(&file, s))
+    }
+
+    #[test]
+    fn a_misspelt_risk_value_gets_the_closest_one_as_a_fix() {
+        let diags = read("project {\n  approval_risk = \"hihg\"\n}\n");
+        assert_eq!(diags.len(), 1);
+        let fix = diags[0].fix.as_ref().expect("a fix");
+        assert_eq!(fix.replacement, "\"high\"");
+        assert_eq!(fix.loc.span.text("project {\n  approval_risk = \"hihg\"\n}\n"), "\"hihg\"");
+        // Nothing close: the error alone.
+        let diags = read("project {\n  approval_risk = \"sometimes\"\n}\n");
+        assert!(diags[0].fix.is_none());
+        assert!(read("project {\n  approval_risk = \"none\"\n}\n").is_empty());
     }
 }
