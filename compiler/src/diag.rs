@@ -113,6 +113,24 @@ impl Diag {
             None => self,
         }
     }
+
+    /// "Did you mean" for a string value: the fix writes the closest of
+    /// `values` as a string literal.
+    pub fn did_you_mean_value<'a>(
+        self,
+        loc: Loc,
+        wrong: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Diag {
+        match crate::suggest::closest(wrong, values) {
+            Some(best) => {
+                let literal = format!("{best:?}");
+                let msg = format!("did you mean `{literal}`?");
+                self.fix(loc, literal, msg)
+            }
+            None => self,
+        }
+    }
 }
 
 pub type Diags = Vec<Diag>;

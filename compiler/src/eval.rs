@@ -992,10 +992,8 @@ impl<'p> Evaluator<'p> {
                     MismatchKind::BadLiteral { value, options } => {
                         let d = Diag::error("E0202", loc.clone(), format!("{what}: {}", m.describe()))
                             .label(format!("expected {ty}"));
-                        let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
-                        let wrong = format!("{value:?}");
                         if m.path.is_empty() {
-                            d.did_you_mean(loc, &wrong, quoted.iter().map(String::as_str))
+                            d.did_you_mean_value(loc, value, options.iter().map(String::as_str))
                         } else {
                             d
                         }

@@ -1060,8 +1060,16 @@ impl<'a> Resolver<'a> {
         let loc = self.loc(problem.span);
         let d = match problem.kind {
             LitProblem::Wrong { found } => {
-                Diag::error("E0202", loc, format!("mismatched types in {}", sig.name))
-                    .label(format!("expected {}, found {found}", problem.expected))
+                let d = Diag::error(
+                    "E0202",
+                    loc.clone(),
+                    format!("mismatched types in {}", sig.name),
+                )
+                .label(format!("expected {}, found {found}", problem.expected));
+                match mode_written_as_string(value, ty) {
+                    Some(mode) => d.fix(loc, mode.clone(), format!("write the mode as `{mode}`")),
+                    None => d,
+                }
             }
             LitProblem::BadPath(headline, problem) => {
                 Diag::error("E0211", loc, format!("{} {headline}", sig.name)).label(problem)
@@ -1078,10 +1086,10 @@ impl<'a> Resolver<'a> {
                     ),
                 )
                 .label(format!("expected {}", problem.expected))
-                .did_you_mean(
+                .did_you_mean_value(
                     loc,
-                    &format!("{value:?}"),
-                    quoted.iter().map(String::as_str),
+                    &value,
+                    options.iter().map(String::as_str),
                 )
             }
         };
@@ -1605,7 +1613,9 @@ impl<'a> Resolver<'a> {
                     } else {
                         None
                     };
-                    let cands = self.visible();
+                    let mut cands = self.visible();
+                    // `yes`, `True`, `None` from YAML and Python.
+                    cands.extend(["true", "false", "null"]);
                     let mut d =
                         Diag::error("E0103", loc.clone(), format!("unknown name `{}`", id.name))
                             .label("not found in this scope")
@@ -2033,6 +2043,21 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
         (_, Expr::Record { .. }) => wrong("a record"),
         _ => None,
     }
+}
+
+/// `"0644"` where a Mode goes (as Ansible writes it): the mode literal
+/// `0o644`.
+fn mode_written_as_string(value: &Expr, ty: &SType) -> Option<String> {
+    let wants_mode = match ty {
+        SType::Mode => true,
+        SType::Opt(t) => matches!(t.as_ref(), SType::Mode),
+        _ => false,
+    };
+    let Expr::Str(s) = value else { return None };
+    let text = s.as_plain()?;
+    let digits = text.trim_start_matches('0');
+    let octal = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    (wants_mode && octal && !digits.is_empty()).then(|| format!("0o{digits}"))
 }
 
 fn accepts_secret(ty: &SType) -> bool {

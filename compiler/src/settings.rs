@@ -127,7 +127,10 @@ impl Settings {
                         let d = bad("must be \"low\", \"medium\", \"high\" or \"none\"").note(
                             "changes at or above this risk need `mc approve` before `mc apply`",
                         );
-                        diags.push(suggest_value(d, text.as_deref(), RISKS, loc(f.value.span())));
+                        diags.push(match text {
+                            Some(t) => d.did_you_mean_value(loc(f.value.span()), &t, RISKS.iter().copied()),
+                            None => d,
+                        });
                     }
                 },
                 "self_approval" => match &f.value {
@@ -290,15 +293,6 @@ fn plain_string(e: &Expr) -> Option<String> {
 /// The values `approval_risk` takes.
 const RISKS: &[&str] = &["low", "medium", "high", "none"];
 
-/// Adds "did you mean" with a fix to a bad string value close to one of
-/// `values`.
-fn suggest_value(d: Diag, text: Option<&str>, values: &[&str], at: Loc) -> Diag {
-    match text.and_then(|t| crate::suggest::closest(t, values.iter().copied())) {
-        Some(best) => d.fix(at, format!("{best:?}"), format!("did you mean \"{best}\"?")),
-        None => d,
-    }
-}
-
 /// `approval_risk`'s value: `None` for "none".
 fn parse_risk(s: &str) -> Option<Option<Risk>> {
     match s {
@@ -331,7 +325,12 @@ mod tests {
         assert_eq!(diags.len(), 1);
         let fix = diags[0].fix.as_ref().expect("a fix");
         assert_eq!(fix.replacement, "\"high\"");
-        assert_eq!(fix.loc.span.text("project {\n  approval_risk = \"hihg\"\n}\n"), "\"hihg\"");
+        assert_eq!(
+            fix.loc
+                .span
+                .text("project {\n  approval_risk = \"hihg\"\n}\n"),
+            "\"hihg\""
+        );
         // Nothing close: the error alone.
         let diags = read("project {\n  approval_risk = \"sometimes\"\n}\n");
         assert!(diags[0].fix.is_none());

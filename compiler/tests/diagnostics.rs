@@ -143,6 +143,35 @@ fn e0202_literal_union_value_with_suggestion() {
     assert_eq!(replacement(&d), Some("\"present\""));
 }
 
+/// What an Ansible user writes gets mc's spelling as the fix, not the
+/// nearest word by letters (`"started"` is three edits from `"stopped"`).
+#[test]
+fn e0202_and_e0103_fixes_for_words_from_ansible() {
+    let src = format!(
+        "{HOST}on all {{\n  service \"nginx\" {{ state = \"started\" }}\n  package \"git\" {{ state = \"installed\" }}\n  service \"ssh\" {{ enabled = yes }}\n  file \"/etc/motd\" {{ mode = \"0644\" }}\n}}\n"
+    );
+    let p = project(&src, &[]);
+    let diags = p.check();
+    let fixes: Vec<String> = diags
+        .iter()
+        .map(|d| {
+            let fix = replacement(d).unwrap_or("-");
+            format!("{} {} → {fix}", d.code, primary_text(&src, d))
+        })
+        .collect();
+    assert_eq!(
+        fixes,
+        [
+            "E0202 \"started\" → \"running\"",
+            "E0202 \"installed\" → \"present\"",
+            "E0103 yes → true",
+            "E0202 \"0644\" → 0o644",
+        ],
+        "{}",
+        p.render(&diags, false)
+    );
+}
+
 #[test]
 fn e0203_missing_required_attribute() {
     let src = format!("{HOST}on all {{\n  link \"/usr/local/bin/app\" {{}}\n}}\n");
