@@ -75,7 +75,12 @@ a parameter, an annotated `let`, a condition (Bool), a title, an iteration
 (list or map), a value of a literal union (`\"present\" | \"absent\"`)…
 
 mc has no implicit conversions: write `\"${port}\"` to make a string of an Int,
-`to_int(s)` for the other way round."),
+`to_int(s)` for the other way round.
+
+Words from Ansible get mc's own as the fix: `state = \"started\"` becomes
+`\"running\"`, `\"installed\"` becomes `\"present\"`, `\"removed\"` becomes
+`\"absent\"`, a mode written as a string (`mode = \"0644\"`) becomes `0o644`,
+and `yes`/`no` (E0103) become `true`/`false`."),
     ("E0203", "missing required attribute", "\
 A resource does not set an attribute that its type requires (an attribute
 declared without a default that is not optional). For example a `link` needs a
