@@ -79,8 +79,10 @@ mc has no implicit conversions: write `\"${port}\"` to make a string of an Int,
 
 Words from Ansible get mc's own as the fix: `state = \"started\"` becomes
 `\"running\"`, `\"installed\"` becomes `\"present\"`, `\"removed\"` becomes
-`\"absent\"`, a mode written as a string (`mode = \"0644\"`) becomes `0o644`,
-and `yes`/`no` (E0103) become `true`/`false`."),
+`\"absent\"`, a mode written as a string (`mode = \"0644\"`) becomes `0o644`, a
+comma-separated string where a list goes (`groups = \"wheel,docker\"`) becomes
+`[\"wheel\", \"docker\"]`, a number where a string goes becomes `\"5\"`, and
+`yes`/`no` (also E0103) become `true`/`false`."),
     ("E0203", "missing required attribute", "\
 A resource does not set an attribute that its type requires (an attribute
 declared without a default that is not optional). For example a `link` needs a

@@ -1066,8 +1066,8 @@ impl<'a> Resolver<'a> {
                     format!("mismatched types in {}", sig.name),
                 )
                 .label(format!("expected {}, found {found}", problem.expected));
-                match mode_written_as_string(value, ty) {
-                    Some(mode) => d.fix(loc, mode.clone(), format!("write the mode as `{mode}`")),
+                match literal_fix(value, ty) {
+                    Some(fixed) => d.fix(loc, fixed.clone(), format!("write `{fixed}`")),
                     None => d,
                 }
             }
@@ -2045,19 +2045,42 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
     }
 }
 
-/// `"0644"` where a Mode goes (as Ansible writes it): the mode literal
-/// `0o644`.
-fn mode_written_as_string(value: &Expr, ty: &SType) -> Option<String> {
-    let wants_mode = match ty {
-        SType::Mode => true,
-        SType::Opt(t) => matches!(t.as_ref(), SType::Mode),
-        _ => false,
+/// The literal the user meant where a literal of the wrong type stands, in
+/// the cases a YAML habit explains: `"0644"` for a Mode (`0o644`),
+/// `"wheel,docker"` for a list (`["wheel", "docker"]`), `5` for a String
+/// (`"5"`), `"yes"` for a Bool (`true`).
+fn literal_fix(value: &Expr, ty: &SType) -> Option<String> {
+    let ty = match ty {
+        SType::Opt(t) => t.as_ref(),
+        t => t,
     };
-    let Expr::Str(s) = value else { return None };
-    let text = s.as_plain()?;
-    let digits = text.trim_start_matches('0');
-    let octal = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    (wants_mode && octal && !digits.is_empty()).then(|| format!("0o{digits}"))
+    let text = match value {
+        Expr::Str(s) => s.as_plain(),
+        _ => None,
+    };
+    match (ty, value, text) {
+        (SType::Str, Expr::Int { value, .. }, _) => Some(format!("\"{value}\"")),
+        (SType::Mode, _, Some(t)) => {
+            let octal = (3..=4).contains(&t.len()) && t.bytes().all(|b| (b'0'..=b'7').contains(&b));
+            let digits = t.trim_start_matches('0');
+            (octal && !digits.is_empty()).then(|| format!("0o{digits}"))
+        }
+        (SType::List(item), _, Some(t)) if matches!(item.as_ref(), SType::Str) => {
+            let items: Vec<String> = t
+                .split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(|i| format!("{i:?}"))
+                .collect();
+            Some(format!("[{}]", items.join(", ")))
+        }
+        (SType::Bool, _, Some(t)) => match t.as_str() {
+            "yes" | "true" | "True" | "on" => Some("true".into()),
+            "no" | "false" | "False" | "off" => Some("false".into()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn accepts_secret(ty: &SType) -> bool {

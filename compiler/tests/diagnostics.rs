@@ -148,7 +148,7 @@ fn e0202_literal_union_value_with_suggestion() {
 #[test]
 fn e0202_and_e0103_fixes_for_words_from_ansible() {
     let src = format!(
-        "{HOST}on all {{\n  service \"nginx\" {{ state = \"started\" }}\n  package \"git\" {{ state = \"installed\" }}\n  service \"ssh\" {{ enabled = yes }}\n  file \"/etc/motd\" {{ mode = \"0644\" }}\n}}\n"
+        "{HOST}on all {{\n  service \"nginx\" {{ state = \"started\" }}\n  package \"git\" {{ state = \"installed\" }}\n  service \"ssh\" {{ enabled = yes }}\n  file \"/etc/motd\" {{ mode = \"0644\" }}\n  user \"deploy\" {{ groups = \"wheel, docker\" }}\n  cron \"backup\" {{ command = \"/usr/bin/backup\", minute = 5 }}\n  service \"cron\" {{ enabled = \"yes\" }}\n}}\n"
     );
     let p = project(&src, &[]);
     let diags = p.check();
@@ -166,6 +166,9 @@ fn e0202_and_e0103_fixes_for_words_from_ansible() {
             "E0202 \"installed\" → \"present\"",
             "E0103 yes → true",
             "E0202 \"0644\" → 0o644",
+            "E0202 \"wheel, docker\" → [\"wheel\", \"docker\"]",
+            "E0202 5 → \"5\"",
+            "E0202 \"yes\" → true",
         ],
         "{}",
         p.render(&diags, false)
