@@ -364,13 +364,21 @@ impl<'p> Evaluator<'p> {
             Stmt::For(f) => {
                 let iter = self.eval(cx, scope, &f.iter)?;
                 let items = self.iteration(cx, iter, &f.pattern, f.iter.span())?;
-                for bound in items {
+                let count = items.len();
+                for (n, bound) in items.into_iter().enumerate() {
                     let mark = scope.vars.len();
-                    for (n, v) in bound {
-                        scope.push(&n, v);
+                    for (name, v) in &bound {
+                        scope.push(name, v.clone());
                     }
+                    let before = self.diags.len();
                     self.exec_block(cx, scope, &f.body);
                     scope.vars.truncate(mark);
+                    if self.diags.len() > before && count > 1 {
+                        let note = loop_item_note(&bound, n, count);
+                        for d in self.diags.iter_mut().skip(before) {
+                            d.notes.push(note.clone());
+                        }
+                    }
                 }
             }
             Stmt::Call(c) => {
@@ -413,7 +421,9 @@ impl<'p> Evaluator<'p> {
                         for (n, v) in args {
                             inner.push(&n, v);
                         }
+                        let before = self.diags.len();
                         self.exec_block(rcx, &mut inner, &role.body);
+                        self.blame_call_site(before, cx, c.span, &role.name.name);
                         self.depth -= 1;
                     }
                     Some(Item::Fn(_)) => {
@@ -1089,6 +1099,23 @@ impl<'p> Evaluator<'p> {
         Ok(out)
     }
 
+    /// Errors raised inside a function's or role's body point into it; the
+    /// call that led there becomes a secondary label, so a chain of calls
+    /// reads back to the user's own line.
+    fn blame_call_site(&mut self, from: usize, cx: Ctx, span: Span, callee: &str) {
+        const MAX_SITES: usize = 4;
+        let site = self.loc(cx, span);
+        for d in self.diags.iter_mut().skip(from) {
+            let shown = d.loc.span.start >= site.span.start
+                && d.loc.span.end <= site.span.end
+                && d.loc.file == site.file;
+            if !shown && d.secondary.len() < MAX_SITES {
+                d.secondary
+                    .push((site.clone(), format!("in this call to `{callee}`")));
+            }
+        }
+    }
+
     fn depth_error(&mut self, loc: Loc) -> Stop {
         self.err(
             Diag::error(
@@ -1176,7 +1203,9 @@ impl<'p> Evaluator<'p> {
                 for (n, v) in bound {
                     inner.push(&n, v);
                 }
+                let before = self.diags.len();
                 let result = self.eval(fcx, &mut inner, body);
+                self.blame_call_site(before, cx, span, &f.name.name);
                 self.depth -= 1;
                 let v = result?;
                 match &f.ret {
@@ -2351,6 +2380,26 @@ impl DefaultEval for Evaluator<'_> {
         )
         .ok()
     }
+}
+
+/// Which item of a loop an error happened in: `srv = { nam = "b" }`
+/// (secrets redacted, long values cut).
+fn loop_item_note(bound: &[(String, Value)], n: usize, count: usize) -> String {
+    const MAX: usize = 80;
+    let vars: Vec<String> = bound
+        .iter()
+        .map(|(name, v)| {
+            let text = v.render_nested();
+            let short: String = text.chars().take(MAX).collect();
+            let cut = if short.len() < text.len() { "…" } else { "" };
+            format!("`{name}` = {short}{cut}")
+        })
+        .collect();
+    format!(
+        "in the loop's item {} of {count}: {}",
+        n + 1,
+        vars.join(", ")
+    )
 }
 
 fn push_interp(b: &mut SecretBuilder, v: &Value) {

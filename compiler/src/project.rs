@@ -176,7 +176,7 @@ impl Project {
             return out;
         }
         let prog = self.program(db);
-        let mut seen: HashSet<(String, String, usize, usize, String)> = HashSet::new();
+        let mut seen: HashSet<DedupKey> = HashSet::new();
         let (typed_vars, blamed_uses) = self.check_host_vars(db, &inv.0);
         // A use whose error was moved to the inventory is not reported
         // again by evaluation.
@@ -190,27 +190,28 @@ impl Project {
                 String::new(),
             ));
         }
-        for diags in std::iter::once(typed_vars).chain(self.evaluate_all(&prog, &inv.0.hosts)) {
-            {
-                for d in diags {
-                    // Failed assertions name their host: each host's is kept.
-                    let host_specific = d.code == "E0314";
-                    let key = (
-                        d.code.to_string(),
-                        d.loc.file.to_string(),
-                        d.loc.span.start as usize,
-                        d.loc.span.end as usize,
-                        if host_specific {
-                            d.message.clone()
-                        } else {
-                            String::new()
-                        },
-                    );
-                    if seen.insert(key) {
-                        out.push(to_diagnostic(&d));
-                    }
+        for d in typed_vars {
+            if seen.insert(dedup_key(&d)) {
+                out.push(to_diagnostic(&d));
+            }
+        }
+        // The same error on many hosts is reported once, naming them.
+        let per_host = self.evaluate_all(&prog, &inv.0.hosts);
+        let mut found: Vec<(Diag, Vec<&str>)> = Vec::new();
+        let mut index: HashMap<DedupKey, usize> = HashMap::new();
+        for (diags, h) in per_host.into_iter().zip(&inv.0.hosts) {
+            for d in diags {
+                let key = dedup_key(&d);
+                if let Some(&i) = index.get(&key) {
+                    found[i].1.push(&h.info.name);
+                } else if seen.insert(key.clone()) {
+                    index.insert(key, found.len());
+                    found.push((d, vec![&h.info.name]));
                 }
             }
+        }
+        for (d, hosts) in found {
+            out.push(to_diagnostic(&naming_hosts(d, &hosts)));
         }
         out
     }
@@ -1449,4 +1450,38 @@ fn not_utf8(shown: &str, offset: usize) -> Diag {
     )
     .label("this file")
     .note("mc sources are UTF-8 text; re-encode the file (e.g. with `iconv -t UTF-8`)")
+}
+
+/// What makes two diagnostics the same report: code, place, and for a
+/// failed assertion (which names its host) the message.
+type DedupKey = (String, String, usize, usize, String);
+
+fn dedup_key(d: &Diag) -> DedupKey {
+    let host_specific = d.code == "E0314";
+    (
+        d.code.to_string(),
+        d.loc.file.to_string(),
+        d.loc.span.start as usize,
+        d.loc.span.end as usize,
+        if host_specific {
+            d.message.clone()
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// Adds which hosts an evaluation error happened on (the first few).
+fn naming_hosts(d: Diag, hosts: &[&str]) -> Diag {
+    const SHOWN: usize = 5;
+    if d.code == "E0314" || hosts.is_empty() {
+        return d;
+    }
+    let names: Vec<String> = hosts.iter().take(SHOWN).map(|h| format!("`{h}`")).collect();
+    let more = match hosts.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let noun = if hosts.len() == 1 { "host" } else { "hosts" };
+    d.note(format!("on {noun} {}{more}", names.join(", ")))
 }

@@ -136,7 +136,8 @@ impl Value {
         }
     }
 
-    fn render_nested(&self) -> String {
+    /// As [`Value::render`], with strings quoted.
+    pub fn render_nested(&self) -> String {
         match self {
             Value::Str(s) => format!("{s:?}"),
             other => other.render(),

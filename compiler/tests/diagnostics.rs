@@ -175,6 +175,31 @@ fn e0202_and_e0103_fixes_for_words_from_ansible() {
     );
 }
 
+/// An evaluation error names the hosts it happened on (once for all),
+/// the loop item it happened in, and the call that led into a function.
+#[test]
+fn evaluation_errors_name_the_hosts_the_loop_item_and_the_call() {
+    let src = "host \"web1\" {}\nhost \"web2\" {}\nfn half(x: Int) -> Int = x / 0\non all {\n  for srv in [{ name = \"a\" }, { nam = \"b\" }] {\n    file \"/etc/${srv.name}\" {}\n  }\n  file \"/etc/h${half(4)}\" {}\n}\n";
+    let p = project(src, &[]);
+    let diags = p.check();
+    assert_eq!(diags.len(), 2, "{}", p.render(&diags, false));
+    let by_code = |code: &str| diags.iter().find(|d| d.code == code).expect(code);
+    let field = by_code("E0207");
+    assert_eq!(primary_text(src, field), "name");
+    assert_eq!(
+        field.notes[field.notes.len() - 2..],
+        [
+            "in the loop's item 2 of 2: `srv` = { nam = \"b\" }".to_string(),
+            "on hosts `web1`, `web2`".to_string()
+        ]
+    );
+    let zero = by_code("E0304");
+    let call = &zero.secondary[0];
+    assert_eq!(src.get(call.range.clone()), Some("half(4)"));
+    assert_eq!(call.message.as_deref(), Some("in this call to `half`"));
+    assert_eq!(zero.notes, ["on hosts `web1`, `web2`"]);
+}
+
 #[test]
 fn e0203_missing_required_attribute() {
     let src = format!("{HOST}on all {{\n  link \"/usr/local/bin/app\" {{}}\n}}\n");

@@ -4,6 +4,7 @@
 //! from minijinja's (`string`, `indent`, `tojson`).
 
 use super::python::{json_dumps, percent, py_str};
+use super::strict::add_filter;
 use super::yaml::{dump, Flow};
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
@@ -11,6 +12,7 @@ use minijinja::{Environment, Error, ErrorKind};
 use std::collections::BTreeMap;
 
 pub fn register(env: &mut Environment<'static>) {
+    super::strict::wrap_builtins(env);
     env.add_function(super::rewrite::PERCENT_FN, percent);
     env.add_function(super::rewrite::PERCENT_ONE_FN, |a: Value, b: Value| {
         if a.kind() == ValueKind::String {
@@ -19,44 +21,44 @@ pub fn register(env: &mut Environment<'static>) {
             percent(a, b)
         }
     });
-    env.add_filter("bool", to_bool);
-    env.add_filter("int", to_int);
-    env.add_filter("string", |v: Value| py_str(&v));
-    env.add_filter("indent", indent);
-    env.add_filter("to_json", to_json);
-    env.add_filter("tojson", tojson);
-    env.add_filter("to_nice_json", to_nice_json);
-    env.add_filter("to_yaml", to_yaml);
-    env.add_filter("to_nice_yaml", to_nice_yaml);
-    env.add_filter("from_json", from_json);
-    env.add_filter("from_yaml", from_yaml);
+    add_filter(env, "bool", to_bool);
+    add_filter(env, "int", to_int);
+    add_filter(env, "string", |v: Value| py_str(&v));
+    add_filter(env, "indent", indent);
+    add_filter(env, "to_json", to_json);
+    add_filter(env, "tojson", tojson);
+    add_filter(env, "to_nice_json", to_nice_json);
+    add_filter(env, "to_yaml", to_yaml);
+    add_filter(env, "to_nice_yaml", to_nice_yaml);
+    add_filter(env, "from_json", from_json);
+    add_filter(env, "from_yaml", from_yaml);
     env.add_filter("mandatory", mandatory);
-    env.add_filter("ternary", ternary);
-    env.add_filter("regex_replace", regex_replace);
-    env.add_filter("regex_search", regex_search);
-    env.add_filter("regex_findall", regex_findall);
-    env.add_filter("regex_escape", |s: String| regex::escape(&s));
-    env.add_filter("b64encode", b64encode);
-    env.add_filter("b64decode", b64decode);
-    env.add_filter("basename", |p: String| basename(&p));
-    env.add_filter("dirname", |p: String| dirname(&p));
-    env.add_filter("splitext", splitext);
-    env.add_filter("path_join", path_join);
-    env.add_filter("hash", hash);
-    env.add_filter("checksum", |s: String| digest("sha1", &s));
-    env.add_filter("sha1", |s: String| digest("sha1", &s));
-    env.add_filter("md5", |s: String| digest("md5", &s));
-    env.add_filter("quote", |v: Value| shell_quote(&py_str(&v)));
-    env.add_filter("comment", comment);
-    env.add_filter("combine", combine);
-    env.add_filter("dict2items", dict2items);
-    env.add_filter("items2dict", items2dict);
-    env.add_filter("union", union);
-    env.add_filter("intersect", intersect);
-    env.add_filter("difference", difference);
-    env.add_filter("symmetric_difference", symmetric_difference);
-    env.add_filter("flatten", flatten);
-    env.add_filter("version_compare", version_filter);
+    add_filter(env, "ternary", ternary);
+    add_filter(env, "regex_replace", regex_replace);
+    add_filter(env, "regex_search", regex_search);
+    add_filter(env, "regex_findall", regex_findall);
+    add_filter(env, "regex_escape", |s: String| regex::escape(&s));
+    add_filter(env, "b64encode", b64encode);
+    add_filter(env, "b64decode", b64decode);
+    add_filter(env, "basename", |p: String| basename(&p));
+    add_filter(env, "dirname", |p: String| dirname(&p));
+    add_filter(env, "splitext", splitext);
+    add_filter(env, "path_join", path_join);
+    add_filter(env, "hash", hash);
+    add_filter(env, "checksum", |s: String| digest("sha1", &s));
+    add_filter(env, "sha1", |s: String| digest("sha1", &s));
+    add_filter(env, "md5", |s: String| digest("md5", &s));
+    add_filter(env, "quote", |v: Value| shell_quote(&py_str(&v)));
+    add_filter(env, "comment", comment);
+    add_filter(env, "combine", combine);
+    add_filter(env, "dict2items", dict2items);
+    add_filter(env, "items2dict", items2dict);
+    add_filter(env, "union", union);
+    add_filter(env, "intersect", intersect);
+    add_filter(env, "difference", difference);
+    add_filter(env, "symmetric_difference", symmetric_difference);
+    add_filter(env, "flatten", flatten);
+    add_filter(env, "version_compare", version_filter);
     env.add_filter("type_debug", type_debug);
     env.add_test("version", version_filter);
     env.add_test("version_compare", version_filter);

@@ -9,6 +9,7 @@ mod filters;
 mod header;
 mod python;
 mod rewrite;
+mod strict;
 mod yaml;
 
 use crate::value::{from_placeholder_text, secret_placeholders, Value};
@@ -227,6 +228,36 @@ mod tests {
     fn undefined_variables_are_errors() {
         let err = render_str("{{ nope }}", BTreeMap::new()).unwrap_err();
         assert!(err.contains("undefined"), "{err}");
+    }
+
+    /// As Ansible: a filter given an undefined value fails (minijinja's
+    /// builtins and mc's own alike); `default` and `is defined` do not.
+    #[test]
+    fn filters_refuse_undefined_values() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "srv".to_string(),
+            Value::record(BTreeMap::from([("name".to_string(), Value::str("b"))])),
+        );
+        for (src, filter) in [
+            ("{{ srv.extra | upper }}", "upper"),
+            ("{{ srv.extra | length }}", "length"),
+            ("{{ srv.extra | join(',') }}", "join"),
+            ("{{ srv.extra | to_json }}", "to_json"),
+            ("{{ nope | int }}", "int"),
+        ] {
+            let err = render_str(src, m.clone()).unwrap_err();
+            assert!(
+                err.contains(&format!("the value given to `{filter}` is undefined")),
+                "{src}: {err}"
+            );
+        }
+        let out = render_str(
+            "{{ srv.extra | default('d') | upper }} {{ nope.a.b | default('z') }} {{ srv.extra is defined }} {{ srv.name | upper }}\n",
+            m,
+        )
+        .unwrap();
+        assert_eq!(out, Value::str("D z False B\n"));
     }
 
     #[test]
