@@ -11,8 +11,8 @@ use crate::suggest;
 use crate::types::{self, coerce, DefaultEval, MismatchKind, RecordField, RecordType, Type};
 use crate::value::{Handle, SecretBuilder, Value};
 use mc_grammar::ast::{
-    Arg, AssertStmt, BinaryOp, Block, ElseBranch, Expr, Field, ForPattern, IfStmt, Item, Param,
-    ResourceMember, ResourceStmt, Stmt, StrPart, Target, TypeExpr, UnaryOp,
+    Arg, AssertStmt, BinaryOp, Block, CallStmt, ElseBranch, Expr, Field, ForPattern, IfStmt, Item,
+    Param, ResourceMember, ResourceStmt, Stmt, StrPart, Target, TypeExpr, UnaryOp,
 };
 use mc_grammar::span::Span;
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +57,15 @@ pub struct HostCtx {
     /// Every host of the inventory as `hosts_in` returns it, in
     /// declaration order.
     pub fleet: Arc<Vec<Value>>,
+}
+
+/// A decision a policy made: `deny("…")`, `require_approval("…")` or
+/// `warn("…")`, at the call.
+#[derive(Clone, Debug)]
+pub struct PolicyCall {
+    pub kind: mc_ir::plan::FindingKind,
+    pub message: String,
+    pub loc: Loc,
 }
 
 /// Where the code being evaluated lives: the module and the offset of the
@@ -106,6 +115,8 @@ pub struct Evaluator<'p> {
     data_values: Vec<(Value, String, Arc<str>)>,
     /// What this evaluation has spent (see [`Budget`]).
     spent: Budget,
+    /// While a policy rule runs: the decisions it made so far.
+    policy_calls: Option<Vec<PolicyCall>>,
 }
 
 /// What one evaluation (one host's catalog) may spend: expression steps,
@@ -138,6 +149,7 @@ impl<'p> Evaluator<'p> {
             user_site: None,
             data_values: Vec::new(),
             spent: Budget::default(),
+            policy_calls: None,
         }
     }
 
@@ -235,6 +247,37 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
+    }
+
+    /// Runs rule `rule` (`when COND { … }`) of the policy item `policy`
+    /// with `bindings` in scope: the decisions it made, in order. Errors are
+    /// recorded in `diags` like any evaluation's.
+    pub fn run_policy_rule(
+        &mut self,
+        policy: ItemRef,
+        rule: usize,
+        bindings: &[(&str, Value)],
+    ) -> Vec<PolicyCall> {
+        let prog = self.prog;
+        let Some(Item::Policy(decl)) = prog.item(policy) else {
+            return Vec::new();
+        };
+        let Some(when) = decl.rules.get(rule) else {
+            return Vec::new();
+        };
+        let cx = Ctx {
+            file: policy.file,
+            offset: prog.offset(policy),
+        };
+        let mut scope = Scope::default();
+        for (name, v) in bindings {
+            scope.push(name, v.clone());
+        }
+        self.policy_calls = Some(Vec::new());
+        if let Ok(true) = self.eval_bool(cx, &mut scope, &when.cond) {
+            self.exec_block(cx, &mut scope, &when.body);
+        }
+        self.policy_calls.take().unwrap_or_default()
     }
 
     fn target_matches(&mut self, cx: Ctx, t: &Target, host: &mc_ir::HostInfo) -> R<bool> {
@@ -342,6 +385,16 @@ impl<'p> Evaluator<'p> {
     }
 
     fn exec_stmt_inner(&mut self, cx: Ctx, scope: &mut Scope, s: &Stmt) -> R<()> {
+        if self.policy_calls.is_some() {
+            match s {
+                Stmt::Call(c) => return self.policy_call(cx, scope, c),
+                Stmt::Resource(_) | Stmt::Assert(_) => {
+                    let loc = self.loc(cx, s.span());
+                    return Err(self.err(crate::policy::not_in_a_policy(loc, s)));
+                }
+                _ => {}
+            }
+        }
         match s {
             Stmt::Resource(r) => {
                 let h = self.declare(cx, scope, r)?;
@@ -451,6 +504,25 @@ impl<'p> Evaluator<'p> {
             }
             Stmt::Assert(a) => self.exec_assert(cx, scope, a)?,
             Stmt::Error(_) => {}
+        }
+        Ok(())
+    }
+
+    /// `deny("…")`, `require_approval("…")` or `warn("…")` in a policy.
+    fn policy_call(&mut self, cx: Ctx, scope: &mut Scope, c: &CallStmt) -> R<()> {
+        let name = c.callee.dotted();
+        let Some(kind) = crate::policy::decision(&name) else {
+            let loc = self.loc(cx, c.callee.span);
+            return Err(self.err(crate::policy::not_a_decision(loc, &name)));
+        };
+        let [message] = c.args.as_slice() else {
+            let loc = self.loc(cx, c.span);
+            return Err(self.err(crate::policy::one_message(loc, &name)));
+        };
+        let message = self.eval_string(cx, scope, &message.value)?;
+        let loc = self.loc(cx, c.span);
+        if let Some(calls) = self.policy_calls.as_mut() {
+            calls.push(PolicyCall { kind, message, loc });
         }
         Ok(())
     }

@@ -2,27 +2,33 @@
 //! evaluated against every planned change, and the project's
 //! `approval_risk` setting.
 //!
-//! Self-contained on purpose: it reads the project's parsed files and
-//! evaluates the small policy sub-language itself, over a neutral
-//! description of a change ([`Change`]), so the runtime hands it a plan and
-//! gets findings back without ever parsing source.
+//! Policies run on the evaluator that builds catalogs ([`crate::eval`]), so
+//! they have the same values, operators, built-ins and errors. Each rule
+//! runs with `change` bound, built from a neutral description of the change
+//! ([`Change`]): the runtime hands this module a plan and gets findings back
+//! without ever parsing source.
 //!
 //! In a policy, `change` is a record: `action` (`"create"`, `"update"`,
-//! `"delete"`), `risk` (`"low"`, `"medium"`, `"high"`), `host` (`name`,
-//! `address`, `groups`) and `resource`, which `is` its type (`change.resource
-//! is file`) and has `type`, `title`, its title parameter by name (`path`
-//! for a `file`), `tags`, `risk` and every attribute. Secret values read
+//! `"delete"`, `"refresh"`), `risk` (`"low"`, `"medium"`, `"high"`), `host`
+//! (`name`, `address`, `groups`) and `resource`, a handle to the changed
+//! resource like a `let` binding of a declared one: it `is` its type
+//! (`change.resource is file`) and has `type`, `title`, `id`, its title
+//! parameter by name (`path` for a `file`), `tags`, `risk` and every
+//! attribute its type declares (`null` when unset). Secret values read
 //! `"(secret)"`.
 
-use crate::Project;
+use crate::diag::{Diag, Loc};
+use crate::eval::{Evaluator, PolicyCall};
+use crate::program::{ItemRef, Program};
+use crate::value::Value;
+use crate::{FileSystem, Project};
 use mc_diagnostics::{Diagnostic, Label, Severity};
-use mc_grammar::ast::{
-    Arg, BinaryOp, Block, ElseBranch, Expr, Item, PolicyDecl, Stmt, StrPart, TypeExpr, UnaryOp,
-};
+use mc_grammar::ast::{Item, ResourceDecl, ResourceMember, Stmt, TypeExpr};
 use mc_grammar::span::Span;
 use mc_ir::plan::{Action, FindingKind, Plan, PolicyFinding};
 use mc_ir::{HostInfo, Resource, Risk};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A policy was violated: `deny("…")`.
 pub const DENIED: &str = "E0501";
@@ -51,11 +57,15 @@ Change the resource, or the policy if the rule is wrong.",
         EVAL_ERROR,
         "policy cannot be evaluated",
         "\
-A policy's condition or statement failed for a planned change: a `when`
-condition that is not a Bool, an unknown name (only `change` and `let` names
-exist in a policy), an operator on the wrong types (a String compared with an
-Int), or a call to a function policies do not have. A broken policy denies the
-change rather than let it through; the span shows the failing expression.",
+A policy's condition or statement failed for a planned change, with any
+error evaluation reports elsewhere: a `when` condition that is not a Bool,
+an unknown name or field (`change.resource.nosuch`), an operator on the
+wrong types (a String compared with an Int), an integer overflow, a
+built-in given the wrong value. `mc check` also reports, with this code, a
+statement other than `deny`, `require_approval` or `warn` standing alone in
+a policy, and a resource or `assert` in one. A broken policy denies the
+change rather than let it through; the span shows the failing expression
+and a note names the evaluation error's own code.",
     ),
     (
         NEEDS_APPROVAL,
@@ -88,8 +98,53 @@ plan and changes nothing else.",
     ),
 ];
 
+/// The statements that decide, with what each decides.
+const DECISIONS: &[(&str, FindingKind)] = &[
+    ("deny", FindingKind::Deny),
+    ("require_approval", FindingKind::RequireApproval),
+    ("warn", FindingKind::Warn),
+];
+
+/// What the policy statement `name` decides; `None` when it is not one.
+pub fn decision(name: &str) -> Option<FindingKind> {
+    DECISIONS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+}
+
+/// E0502: a call standing alone in a policy that is not a decision.
+pub(crate) fn not_a_decision(loc: Loc, name: &str) -> Diag {
+    Diag::error(
+        EVAL_ERROR,
+        loc.clone(),
+        format!("`{name}` cannot stand alone in a policy"),
+    )
+    .label("not a policy statement")
+    .did_you_mean(loc, name, DECISIONS.iter().map(|(n, _)| *n))
+    .note("a policy decides with `deny(\"…\")`, `require_approval(\"…\")` or `warn(\"…\")`")
+}
+
+/// E0205: a decision without exactly one message.
+pub(crate) fn one_message(loc: Loc, name: &str) -> Diag {
+    Diag::error("E0205", loc, format!("`{name}` takes one message"))
+        .label("one String argument")
+        .note(format!("write `{name}(\"why\")`"))
+}
+
+/// E0502: a resource or an `assert` in a policy, which only decides.
+pub(crate) fn not_in_a_policy(loc: Loc, stmt: &Stmt) -> Diag {
+    let what = match stmt {
+        Stmt::Assert(_) => "a policy cannot assert",
+        _ => "a policy cannot declare resources",
+    };
+    Diag::error(EVAL_ERROR, loc, what)
+        .label("not allowed in a policy")
+        .note("a policy decides with `deny(\"…\")`, `require_approval(\"…\")` or `warn(\"…\")`")
+}
+
 /// Every policy of a project and its approval settings.
 pub struct Policies {
+    /// The project as the evaluator sees it: policies run on it.
+    program: Arc<Program>,
+    fs: Arc<dyn FileSystem>,
     policies: Vec<Policy>,
     /// Changes at or above this risk need an approval; `None`: risk alone
     /// never needs one.
@@ -102,15 +157,13 @@ pub struct Policies {
     /// `project { approvals_required = N }`.
     approvals_required: u32,
     setting_errors: Vec<Diagnostic>,
-    /// Resource type → name of its title parameter (`file` → `path`).
-    title_params: HashMap<String, String>,
     sources: BTreeMap<String, String>,
 }
 
 struct Policy {
     name: String,
-    file: String,
-    decl: PolicyDecl,
+    item: ItemRef,
+    rules: usize,
 }
 
 /// One planned change, as policies see it.
@@ -141,42 +194,37 @@ impl Project {
     /// the stdlib declares no policy).
     pub fn policies(&self) -> Policies {
         let sources = self.sources();
-        let mut policies = Vec::new();
         let (settings, setting_errors) = self.settings();
-        for (shown, module) in self.modules() {
-            for item in module.items.iter() {
-                if let Item::Policy(decl) = item {
-                    policies.push(Policy {
-                        name: decl.name.value.clone(),
-                        file: shown.clone(),
-                        decl: decl.clone(),
-                    });
-                }
-            }
-        }
-        let mut title_params = HashMap::new();
-        for f in mc_stdlib::FILES {
-            for item in mc_grammar::parse(f.source).module.items {
-                if let Item::Resource(r) = item {
-                    title_params.insert(r.name.name.clone(), r.title.name.name.clone());
-                }
-            }
-        }
+        let (program, fs) = self.evaluation_inputs();
+        let policies = program
+            .user_modules()
+            .flat_map(|(file, module)| {
+                module
+                    .items
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(item, (_, it))| match it.as_ref() {
+                        Item::Policy(decl) => Some(Policy {
+                            name: decl.name.value.clone(),
+                            item: ItemRef { file, item },
+                            rules: decl.rules.len(),
+                        }),
+                        _ => None,
+                    })
+            })
+            .collect();
         Policies {
+            program,
+            fs,
             policies,
             approval_risk: settings.approval_risk,
             self_approval: settings.self_approval(),
             approvers: settings.approvers.clone(),
             approvals_required: settings.approvals_required(),
             setting_errors,
-            title_params,
             sources,
         }
     }
-}
-
-fn range(span: Span) -> std::ops::Range<usize> {
-    span.start as usize..span.end as usize
 }
 
 fn action_name(a: Action) -> &'static str {
@@ -236,71 +284,58 @@ impl Policies {
         self.approvals_required
     }
 
-    /// Every policy against one change, in declaration order, then the
-    /// risk setting.
+    /// Every policy against one change, rule by rule in declaration order
+    /// (a rule's decisions, then its errors), then the risk setting.
     pub fn evaluate(&self, change: &Change<'_>) -> Vec<Verdict> {
-        let mut out = Vec::new();
-        let value = self.change_value(change);
         let what = format!(
             "{} {} on {}",
             change_action_name(change),
             change.resource.id,
             change.host.name
         );
+        let mut ev = Evaluator::new(&self.program, self.fs.as_ref(), None);
+        // The changed resource is the one resource this evaluation knows,
+        // so `change.resource` reads it like any handle.
+        ev.resources.push(self.known_resource(change.resource));
+        let bindings = [("change", change_value(change))];
+        let mut out = Vec::new();
         for p in &self.policies {
-            let mut ev = Eval {
-                scopes: vec![HashMap::from([("change".to_string(), value.clone())])],
-                out: Vec::new(),
-            };
-            for rule in &p.decl.rules {
-                let fired = match ev.expr(&rule.cond) {
-                    Ok(PVal::Bool(b)) => b,
-                    Ok(other) => {
-                        ev.out.push(Outcome::Error(
-                            format!("a `when` condition must be a Bool, not {}", other.kind()),
-                            rule.cond.span(),
-                        ));
-                        false
-                    }
-                    Err((msg, span)) => {
-                        ev.out.push(Outcome::Error(msg, span));
-                        false
-                    }
-                };
-                if fired {
-                    ev.scopes.push(HashMap::new());
-                    if let Err((msg, span)) = ev.block(&rule.body) {
-                        ev.out.push(Outcome::Error(msg, span));
-                    }
-                    ev.scopes.pop();
+            for rule in 0..p.rules {
+                for call in ev.run_policy_rule(p.item, rule, &bindings) {
+                    out.push(self.decision_verdict(p, change, &what, call));
+                }
+                for d in std::mem::take(&mut ev.diags) {
+                    out.push(self.failure_verdict(p, change, &what, &d));
                 }
             }
-            for o in ev.out {
-                out.push(self.verdict(p, change, &what, o));
-            }
         }
-        if let Some(limit) = self.approval_risk {
-            if change.risk >= limit {
-                let message = format!("{}-risk change: {what}", risk_name(change.risk));
-                let mut d = Diagnostic::new(
-                    Severity::Note,
-                    NEEDS_APPROVAL,
-                    message.clone(),
-                    self.resource_label(change, &what),
-                );
-                d = d.with_note(format!(
-                    "the project sets approval_risk = \"{}\"",
-                    risk_name(limit)
-                ));
-                out.push(Verdict {
-                    kind: FindingKind::RequireApproval,
-                    policy: String::new(),
-                    message,
-                    diagnostic: d,
-                });
-            }
-        }
+        out.extend(self.risk_verdict(change, &what));
         out
+    }
+
+    /// E0503 when the change's risk is at or above `approval_risk`.
+    fn risk_verdict(&self, change: &Change<'_>, what: &str) -> Option<Verdict> {
+        let limit = self.approval_risk?;
+        if change.risk < limit {
+            return None;
+        }
+        let message = format!("{}-risk change: {what}", risk_name(change.risk));
+        let diagnostic = Diagnostic::new(
+            Severity::Note,
+            NEEDS_APPROVAL,
+            message.clone(),
+            self.resource_label(change, what),
+        )
+        .with_note(format!(
+            "the project sets approval_risk = \"{}\"",
+            risk_name(limit)
+        ));
+        Some(Verdict {
+            kind: FindingKind::RequireApproval,
+            policy: String::new(),
+            message,
+            diagnostic,
+        })
     }
 
     /// Evaluates every change of a plan: the findings (with their
@@ -362,60 +397,74 @@ impl Policies {
         mc_diagnostics::render_all(diags, &self.sources, color)
     }
 
-    fn verdict(&self, p: &Policy, change: &Change<'_>, what: &str, o: Outcome) -> Verdict {
-        let (kind, code, severity, message, span, label) = match o {
-            Outcome::Deny(m, s) => (
-                FindingKind::Deny,
-                DENIED,
-                Severity::Error,
-                m,
-                s,
-                "denied here",
-            ),
-            Outcome::Approve(m, s) => (
-                FindingKind::RequireApproval,
-                NEEDS_APPROVAL,
-                Severity::Note,
-                m,
-                s,
-                "approval required here",
-            ),
-            Outcome::Warn(m, s) => (
-                FindingKind::Warn,
-                WARNED,
-                Severity::Warning,
-                m,
-                s,
-                "warned here",
-            ),
-            // A policy that cannot be evaluated must not let changes through.
-            Outcome::Error(m, s) => (
-                FindingKind::Deny,
-                EVAL_ERROR,
-                Severity::Error,
-                format!("policy \"{}\" could not be evaluated: {m}", p.name),
-                s,
-                "here",
-            ),
+    /// What a `deny`, `require_approval` or `warn` call decided.
+    fn decision_verdict(
+        &self,
+        p: &Policy,
+        change: &Change<'_>,
+        what: &str,
+        call: PolicyCall,
+    ) -> Verdict {
+        let (code, severity, label) = match call.kind {
+            FindingKind::Deny => (DENIED, Severity::Error, "denied here"),
+            FindingKind::RequireApproval => {
+                (NEEDS_APPROVAL, Severity::Note, "approval required here")
+            }
+            FindingKind::Warn => (WARNED, Severity::Warning, "warned here"),
         };
-        let policy_label = Label::new(p.file.clone(), range(span))
-            .with_message(format!("{label}, by policy \"{}\"", p.name));
-        let diagnostic = match &change.resource.source {
-            Some(_) => Diagnostic::new(
-                severity,
-                code,
-                message.clone(),
-                self.resource_label(change, what),
-            )
-            .with_secondary(policy_label),
-            None => Diagnostic::new(severity, code, message.clone(), policy_label)
-                .with_note(format!("the change: {what}")),
-        };
+        let at = policy_label(p, &call.loc, label);
+        let diagnostic = self.diagnostic(change, what, severity, code, &call.message, at);
         Verdict {
-            kind,
+            kind: call.kind,
+            policy: p.name.clone(),
+            message: call.message,
+            diagnostic,
+        }
+    }
+
+    /// An evaluation error in a policy: E0502, which denies the change (a
+    /// policy that cannot be evaluated must not let changes through).
+    fn failure_verdict(&self, p: &Policy, change: &Change<'_>, what: &str, d: &Diag) -> Verdict {
+        let message = format!(
+            "policy \"{}\" could not be evaluated: {}",
+            p.name, d.message
+        );
+        let label = if d.label.is_empty() { "here" } else { &d.label };
+        let at = policy_label(p, &d.loc, label);
+        let mut diagnostic =
+            self.diagnostic(change, what, Severity::Error, EVAL_ERROR, &message, at);
+        for note in d.notes.iter().chain(d.fix.as_ref().map(|f| &f.message)) {
+            diagnostic = diagnostic.with_note(note);
+        }
+        diagnostic = diagnostic.with_note(format!(
+            "evaluation error {}: `mc explain {}`",
+            d.code, d.code
+        ));
+        Verdict {
+            kind: FindingKind::Deny,
             policy: p.name.clone(),
             message,
             diagnostic,
+        }
+    }
+
+    /// A finding's diagnostic: at the resource's declaration with the
+    /// policy as the secondary label, or at the policy when the resource's
+    /// source is unknown.
+    fn diagnostic(
+        &self,
+        change: &Change<'_>,
+        what: &str,
+        severity: Severity,
+        code: &str,
+        message: &str,
+        at_policy: Label,
+    ) -> Diagnostic {
+        match &change.resource.source {
+            Some(_) => Diagnostic::new(severity, code, message, self.resource_label(change, what))
+                .with_secondary(at_policy),
+            None => Diagnostic::new(severity, code, message, at_policy)
+                .with_note(format!("the change: {what}")),
         }
     }
 
@@ -446,47 +495,107 @@ impl Policies {
         Label::new(loc.file.clone(), 0..0).with_message(what.to_string())
     }
 
-    fn change_value(&self, c: &Change<'_>) -> PVal {
-        let r = c.resource;
-        let mut res: BTreeMap<String, PVal> = r
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), PVal::from_ir(v)))
-            .collect();
-        if let Some(param) = self.title_params.get(&r.type_name) {
-            res.insert(param.clone(), PVal::Str(r.title.clone()));
+    /// The resource `change.resource` is a handle to: its attributes, every
+    /// attribute its type declares (`null` when unset), its title under the
+    /// title parameter's name, and `id`, `tags` and `risk`.
+    fn known_resource(&self, r: &Resource) -> crate::catalog::EvalResource {
+        let decl = self.resource_decl(&r.type_name);
+        let mut attrs = BTreeMap::new();
+        for member in decl.iter().flat_map(|d| d.members.iter()) {
+            if let ResourceMember::Attr(a) = member {
+                let value = r.attrs.get(&a.name.name).map(|v| typed(v, &a.ty));
+                attrs.insert(a.name.name.clone(), value.unwrap_or(Value::Null));
+            }
         }
-        res.insert("type".into(), PVal::Str(r.type_name.clone()));
-        res.insert("title".into(), PVal::Str(r.title.clone()));
-        res.insert("id".into(), PVal::Str(r.id.to_string()));
-        res.insert(
-            "tags".into(),
-            PVal::List(r.meta.tags.iter().cloned().map(PVal::Str).collect()),
-        );
-        res.insert("risk".into(), PVal::Str(risk_name(r.meta.risk).into()));
-        let host = BTreeMap::from([
-            ("name".to_string(), PVal::Str(c.host.name.clone())),
-            ("address".to_string(), PVal::Str(c.host.address.clone())),
-            (
-                "groups".to_string(),
-                PVal::List(c.host.groups.iter().cloned().map(PVal::Str).collect()),
-            ),
-        ]);
-        PVal::Record(
-            BTreeMap::from([
-                (
-                    "action".to_string(),
-                    PVal::Str(change_action_name(c).into()),
-                ),
-                ("risk".to_string(), PVal::Str(risk_name(c.risk).into())),
-                ("host".to_string(), PVal::Record(host, None)),
-                (
-                    "resource".to_string(),
-                    PVal::Record(res, Some(r.type_name.clone())),
-                ),
-            ]),
-            None,
-        )
+        for (k, v) in &r.attrs {
+            attrs.entry(k.clone()).or_insert_with(|| policy_value(v));
+        }
+        if let Some(d) = decl {
+            attrs.insert(d.title.name.name.clone(), Value::str(r.title.as_str()));
+        }
+        attrs.insert("id".into(), Value::str(r.id.to_string()));
+        attrs.insert("tags".into(), strings(&r.meta.tags));
+        attrs.insert("risk".into(), Value::str(risk_name(r.meta.risk)));
+        crate::catalog::EvalResource {
+            type_name: r.type_name.clone(),
+            title: r.title.clone(),
+            attrs,
+            meta: r.meta.clone(),
+            loc: Loc::new(&Arc::from(""), Span::empty(0)),
+            source: r.source.clone(),
+            edges: Vec::new(),
+            refs: Vec::new(),
+        }
+    }
+
+    /// The stdlib's declaration of a resource type.
+    fn resource_decl(&self, type_name: &str) -> Option<&ResourceDecl> {
+        let r = *self.program.prelude.get(type_name)?;
+        match self.program.item(r)? {
+            Item::Resource(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// The label at a place in a policy, naming the policy.
+fn policy_label(p: &Policy, loc: &Loc, what: &str) -> Label {
+    Label::new(loc.file.to_string(), loc.span.range())
+        .with_message(format!("{what}, by policy \"{}\"", p.name))
+}
+
+/// `change` without its resource's attributes, which the handle reads.
+fn change_value(c: &Change<'_>) -> Value {
+    let host = BTreeMap::from([
+        ("name".to_string(), Value::str(c.host.name.as_str())),
+        ("address".to_string(), Value::str(c.host.address.as_str())),
+        ("groups".to_string(), strings(&c.host.groups)),
+    ]);
+    let resource = crate::value::Handle {
+        type_name: c.resource.type_name.clone(),
+        title: c.resource.title.clone(),
+        action: None,
+    };
+    Value::record(BTreeMap::from([
+        ("action".to_string(), Value::str(change_action_name(c))),
+        ("risk".to_string(), Value::str(risk_name(c.risk))),
+        ("host".to_string(), Value::record(host)),
+        ("resource".to_string(), Value::Handle(Arc::new(resource))),
+    ]))
+}
+
+fn strings(items: &[String]) -> Value {
+    Value::list(items.iter().map(|s| Value::str(s.as_str())).collect())
+}
+
+/// A catalog value as a policy reads it: secrets are only references, so
+/// they read `"(secret)"`.
+fn policy_value(v: &mc_ir::Value) -> Value {
+    match v {
+        mc_ir::Value::Null => Value::Null,
+        mc_ir::Value::Bool(b) => Value::Bool(*b),
+        mc_ir::Value::Int(i) => Value::Int(*i),
+        mc_ir::Value::String(s) => Value::str(s.as_str()),
+        mc_ir::Value::Secret(_) => Value::str("(secret)"),
+        mc_ir::Value::List(l) => Value::list(l.iter().map(policy_value).collect()),
+        mc_ir::Value::Map(m) => Value::record(
+            m.iter()
+                .map(|(k, v)| (k.clone(), policy_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// An attribute's catalog value with the unit its declared type gives it:
+/// the catalog keeps modes and durations as plain Ints.
+fn typed(v: &mc_ir::Value, ty: &TypeExpr) -> Value {
+    match (v, ty) {
+        (mc_ir::Value::Int(i), TypeExpr::Named(q)) if q.dotted() == "Mode" => Value::Mode(*i),
+        (mc_ir::Value::Int(i), TypeExpr::Named(q)) if q.dotted() == "Duration" => {
+            Value::Duration(*i)
+        }
+        (_, TypeExpr::Optional(inner, _)) => typed(v, inner),
+        _ => policy_value(v),
     }
 }
 
@@ -513,517 +622,6 @@ pub(crate) fn change_type() -> crate::db::SType {
         ),
         field("resource", SType::Any),
     ])
-}
-
-/// What a policy may call: the statements that decide, and the functions
-/// the policy evaluator implements.
-pub const POLICY_STATEMENTS: &[&str] = &["deny", "require_approval", "warn"];
-pub const POLICY_FUNCTIONS: &[&str] = &[
-    "starts_with",
-    "ends_with",
-    "contains",
-    "len",
-    "lower",
-    "upper",
-    "basename",
-    "dirname",
-    "to_string",
-];
-
-/// A value inside a policy.
-#[derive(Clone, Debug, PartialEq)]
-enum PVal {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    List(Vec<PVal>),
-    /// A record; a resource carries its type name for `is`.
-    Record(BTreeMap<String, PVal>, Option<String>),
-}
-
-impl PVal {
-    fn from_ir(v: &mc_ir::Value) -> PVal {
-        match v {
-            mc_ir::Value::Null => PVal::Null,
-            mc_ir::Value::Bool(b) => PVal::Bool(*b),
-            mc_ir::Value::Int(i) => PVal::Int(*i),
-            mc_ir::Value::String(s) => PVal::Str(s.clone()),
-            mc_ir::Value::Secret(_) => PVal::Str("(secret)".into()),
-            mc_ir::Value::List(l) => PVal::List(l.iter().map(PVal::from_ir).collect()),
-            mc_ir::Value::Map(m) => PVal::Record(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), PVal::from_ir(v)))
-                    .collect(),
-                None,
-            ),
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            PVal::Null => "null",
-            PVal::Bool(_) => "a Bool",
-            PVal::Int(_) => "an Int",
-            PVal::Str(_) => "a String",
-            PVal::List(_) => "a list",
-            PVal::Record(_, Some(_)) => "a resource",
-            PVal::Record(_, None) => "a record",
-        }
-    }
-
-    fn display(&self) -> String {
-        match self {
-            PVal::Null => "null".into(),
-            PVal::Bool(b) => b.to_string(),
-            PVal::Int(i) => i.to_string(),
-            PVal::Str(s) => s.clone(),
-            PVal::List(l) => {
-                let items: Vec<String> = l.iter().map(PVal::display).collect();
-                format!("[{}]", items.join(", "))
-            }
-            PVal::Record(m, _) => {
-                let items: Vec<String> = m
-                    .iter()
-                    .map(|(k, v)| format!("{k} = {}", v.display()))
-                    .collect();
-                format!("{{{}}}", items.join(", "))
-            }
-        }
-    }
-}
-
-enum Outcome {
-    Deny(String, Span),
-    Approve(String, Span),
-    Warn(String, Span),
-    Error(String, Span),
-}
-
-type EvalResult<T> = Result<T, (String, Span)>;
-
-/// Nesting deeper than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 200;
-
-struct Eval {
-    scopes: Vec<HashMap<String, PVal>>,
-    out: Vec<Outcome>,
-}
-
-impl Eval {
-    fn lookup(&self, name: &str) -> Option<&PVal> {
-        self.scopes.iter().rev().find_map(|s| s.get(name))
-    }
-
-    fn block(&mut self, b: &Block) -> EvalResult<()> {
-        for stmt in &b.stmts {
-            self.stmt(stmt)?;
-        }
-        Ok(())
-    }
-
-    fn stmt(&mut self, stmt: &Stmt) -> EvalResult<()> {
-        match stmt {
-            Stmt::Call(c) => {
-                let name = c
-                    .callee
-                    .segments
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(".");
-                let make: fn(String, Span) -> Outcome = match name.as_str() {
-                    "deny" => Outcome::Deny,
-                    "require_approval" => Outcome::Approve,
-                    "warn" => Outcome::Warn,
-                    _ => {
-                        return Err((
-                            format!(
-                                "`{name}` cannot be called in a policy; use deny, require_approval or warn"
-                            ),
-                            c.callee.span,
-                        ))
-                    }
-                };
-                let [arg] = c.args.as_slice() else {
-                    return Err((format!("`{name}` takes one message"), c.span));
-                };
-                match self.expr(&arg.value)? {
-                    PVal::Str(m) => self.out.push(make(m, c.span)),
-                    other => {
-                        return Err((
-                            format!("the message must be a String, not {}", other.kind()),
-                            arg.value.span(),
-                        ))
-                    }
-                }
-                Ok(())
-            }
-            Stmt::Let(l) => {
-                let v = self.expr(&l.value)?;
-                if let Some(scope) = self.scopes.last_mut() {
-                    scope.insert(l.name.name.clone(), v);
-                }
-                Ok(())
-            }
-            Stmt::If(i) => {
-                let mut current = i;
-                loop {
-                    if self.cond(&current.cond)? {
-                        return self.scoped(&current.then_block);
-                    }
-                    match &current.else_branch {
-                        None => return Ok(()),
-                        Some(ElseBranch::Block(b)) => return self.scoped(b),
-                        Some(ElseBranch::If(next)) => current = next,
-                    }
-                }
-            }
-            Stmt::For(f) => {
-                let items = match self.expr(&f.iter)? {
-                    PVal::List(l) => l.into_iter().map(|v| (None, v)).collect::<Vec<_>>(),
-                    PVal::Record(m, _) => m.into_iter().map(|(k, v)| (Some(k), v)).collect(),
-                    other => {
-                        return Err((format!("cannot loop over {}", other.kind()), f.iter.span()))
-                    }
-                };
-                for (key, v) in items {
-                    let mut scope = HashMap::new();
-                    match (&f.pattern, key) {
-                        (mc_grammar::ast::ForPattern::Single(x), _) => {
-                            scope.insert(x.name.clone(), v);
-                        }
-                        (mc_grammar::ast::ForPattern::Pair(k, x), key) => {
-                            scope.insert(k.name.clone(), key.map_or(PVal::Null, PVal::Str));
-                            scope.insert(x.name.clone(), v);
-                        }
-                    }
-                    self.scopes.push(scope);
-                    let r = self.block(&f.body);
-                    self.scopes.pop();
-                    r?;
-                }
-                Ok(())
-            }
-            Stmt::Resource(r) => Err(("a policy cannot declare resources".into(), r.span)),
-            Stmt::Assert(a) => Err((
-                "a policy cannot assert; use deny, require_approval or warn".into(),
-                a.span,
-            )),
-            Stmt::Error(s) => Err(("this statement does not parse".into(), *s)),
-        }
-    }
-
-    fn scoped(&mut self, b: &Block) -> EvalResult<()> {
-        self.scopes.push(HashMap::new());
-        let r = self.block(b);
-        self.scopes.pop();
-        r
-    }
-
-    fn cond(&mut self, e: &Expr) -> EvalResult<bool> {
-        match self.expr(e)? {
-            PVal::Bool(b) => Ok(b),
-            other => Err((
-                format!("a condition must be a Bool, not {}", other.kind()),
-                e.span(),
-            )),
-        }
-    }
-
-    fn expr(&mut self, e: &Expr) -> EvalResult<PVal> {
-        if self.scopes.len() > MAX_DEPTH {
-            return Err(("the policy nests too deeply".into(), e.span()));
-        }
-        self.scopes.push(HashMap::new());
-        let r = self.expr_inner(e);
-        self.scopes.pop();
-        r
-    }
-
-    fn expr_inner(&mut self, e: &Expr) -> EvalResult<PVal> {
-        Ok(match e {
-            Expr::Int { value, .. } => PVal::Int(*value),
-            Expr::Duration { millis, .. } => PVal::Int((*millis / 1000) as i64),
-            Expr::Bool { value, .. } => PVal::Bool(*value),
-            Expr::Null(_) => PVal::Null,
-            Expr::Str(s) => {
-                let mut out = String::new();
-                for part in &s.parts {
-                    match part {
-                        StrPart::Text { value, .. } => out.push_str(value),
-                        StrPart::Interp(x) => out.push_str(&self.expr(x)?.display()),
-                    }
-                }
-                PVal::Str(out)
-            }
-            Expr::Ident(id) => match self.lookup(&id.name) {
-                Some(v) => v.clone(),
-                None => {
-                    return Err((
-                        format!(
-                        "unknown name `{}` in a policy (only `change` and `let` names are known)",
-                        id.name
-                    ),
-                        id.span,
-                    ))
-                }
-            },
-            Expr::List { items, .. } => PVal::List(
-                items
-                    .iter()
-                    .map(|x| self.expr(x))
-                    .collect::<EvalResult<_>>()?,
-            ),
-            Expr::Record { fields, .. } => {
-                let mut m = BTreeMap::new();
-                for f in fields {
-                    let v = self.expr(&f.value)?;
-                    m.insert(f.name.name.clone(), v);
-                }
-                PVal::Record(m, None)
-            }
-            Expr::Field { base, name, .. } => match self.expr(base)? {
-                // A missing attribute reads null, so `x.port ?? 22` works.
-                PVal::Record(m, _) => m.get(&name.name).cloned().unwrap_or(PVal::Null),
-                other => {
-                    return Err((
-                        format!("{} has no field `{}`", other.kind(), name.name),
-                        name.span,
-                    ))
-                }
-            },
-            Expr::Index { base, index, span } => match (self.expr(base)?, self.expr(index)?) {
-                (PVal::List(l), PVal::Int(i)) => usize::try_from(i)
-                    .ok()
-                    .and_then(|i| l.get(i).cloned())
-                    .unwrap_or(PVal::Null),
-                (PVal::Record(m, _), PVal::Str(k)) => m.get(&k).cloned().unwrap_or(PVal::Null),
-                (b, i) => {
-                    return Err((
-                        format!("cannot index {} with {}", b.kind(), i.kind()),
-                        *span,
-                    ))
-                }
-            },
-            Expr::Call { callee, args, span } => self.call(callee, args, *span)?,
-            Expr::Unary {
-                op, operand, span, ..
-            } => match (op, self.expr(operand)?) {
-                (UnaryOp::Not, PVal::Bool(b)) => PVal::Bool(!b),
-                (UnaryOp::Neg, PVal::Int(i)) => PVal::Int(i.wrapping_neg()),
-                (_, v) => {
-                    return Err((
-                        format!("this operator does not apply to {}", v.kind()),
-                        *span,
-                    ))
-                }
-            },
-            Expr::Binary {
-                op, lhs, rhs, span, ..
-            } => self.binary(*op, lhs, rhs, *span)?,
-            Expr::Is { value, ty, .. } => {
-                let v = self.expr(value)?;
-                PVal::Bool(is_type(&v, ty))
-            }
-            Expr::If {
-                cond,
-                then_branch,
-                else_branch,
-                ..
-            } => {
-                if self.cond(cond)? {
-                    self.expr(then_branch)?
-                } else {
-                    self.expr(else_branch)?
-                }
-            }
-            Expr::Comprehension {
-                element,
-                pattern,
-                iter,
-                filter,
-                span,
-            } => {
-                let items = match self.expr(iter)? {
-                    PVal::List(l) => l,
-                    other => return Err((format!("cannot loop over {}", other.kind()), *span)),
-                };
-                let mut out = Vec::new();
-                for v in items {
-                    let mut scope = HashMap::new();
-                    match pattern {
-                        mc_grammar::ast::ForPattern::Single(x) => {
-                            scope.insert(x.name.clone(), v);
-                        }
-                        mc_grammar::ast::ForPattern::Pair(_, x) => {
-                            scope.insert(x.name.clone(), v);
-                        }
-                    }
-                    self.scopes.push(scope);
-                    let keep = match filter {
-                        Some(f) => self.cond(f),
-                        None => Ok(true),
-                    };
-                    let r = keep.and_then(|k| {
-                        if k {
-                            self.expr(element).map(Some)
-                        } else {
-                            Ok(None)
-                        }
-                    });
-                    self.scopes.pop();
-                    if let Some(x) = r? {
-                        out.push(x);
-                    }
-                }
-                PVal::List(out)
-            }
-            Expr::Paren { inner, .. } => self.expr(inner)?,
-            Expr::Error(s) => return Err(("this expression does not parse".into(), *s)),
-        })
-    }
-
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> EvalResult<PVal> {
-        // `&&`, `||` and `??` short-circuit.
-        match op {
-            BinaryOp::And => return Ok(PVal::Bool(self.cond(lhs)? && self.cond(rhs)?)),
-            BinaryOp::Or => return Ok(PVal::Bool(self.cond(lhs)? || self.cond(rhs)?)),
-            BinaryOp::Coalesce => {
-                return match self.expr(lhs)? {
-                    PVal::Null => self.expr(rhs),
-                    v => Ok(v),
-                }
-            }
-            _ => {}
-        }
-        let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
-        let bad = |a: &PVal, b: &PVal| {
-            Err((
-                format!(
-                    "this operator does not apply to {} and {}",
-                    a.kind(),
-                    b.kind()
-                ),
-                span,
-            ))
-        };
-        Ok(match op {
-            BinaryOp::Eq => PVal::Bool(a == b),
-            BinaryOp::Ne => PVal::Bool(a != b),
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                let ord = match (&a, &b) {
-                    (PVal::Int(x), PVal::Int(y)) => x.cmp(y),
-                    (PVal::Str(x), PVal::Str(y)) => x.cmp(y),
-                    _ => return bad(&a, &b),
-                };
-                PVal::Bool(match op {
-                    BinaryOp::Lt => ord.is_lt(),
-                    BinaryOp::Le => ord.is_le(),
-                    BinaryOp::Gt => ord.is_gt(),
-                    _ => ord.is_ge(),
-                })
-            }
-            BinaryOp::Add => match (&a, &b) {
-                (PVal::Int(x), PVal::Int(y)) => PVal::Int(x.wrapping_add(*y)),
-                (PVal::Str(x), PVal::Str(y)) => PVal::Str(format!("{x}{y}")),
-                (PVal::List(x), PVal::List(y)) => {
-                    PVal::List(x.iter().chain(y.iter()).cloned().collect())
-                }
-                _ => return bad(&a, &b),
-            },
-            BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => match (&a, &b) {
-                (PVal::Int(x), PVal::Int(y)) => PVal::Int(match op {
-                    BinaryOp::Sub => x.wrapping_sub(*y),
-                    BinaryOp::Mul => x.wrapping_mul(*y),
-                    BinaryOp::Div => x
-                        .checked_div(*y)
-                        .ok_or(("division by zero".to_string(), span))?,
-                    _ => x
-                        .checked_rem(*y)
-                        .ok_or(("division by zero".to_string(), span))?,
-                }),
-                _ => return bad(&a, &b),
-            },
-            _ => return bad(&a, &b),
-        })
-    }
-
-    fn call(&mut self, callee: &Expr, args: &[Arg], span: Span) -> EvalResult<PVal> {
-        let Expr::Ident(name) = callee else {
-            return Err(("only functions can be called".into(), callee.span()));
-        };
-        let vals: Vec<PVal> = args
-            .iter()
-            .map(|a| self.expr(&a.value))
-            .collect::<EvalResult<_>>()?;
-        let wrong = || {
-            Err((
-                format!("wrong arguments for `{}` in a policy", name.name),
-                span,
-            ))
-        };
-        Ok(match (name.name.as_str(), vals.as_slice()) {
-            ("starts_with", [PVal::Str(s), PVal::Str(p)]) => PVal::Bool(s.starts_with(p.as_str())),
-            ("ends_with", [PVal::Str(s), PVal::Str(p)]) => PVal::Bool(s.ends_with(p.as_str())),
-            ("contains", [PVal::Str(s), PVal::Str(p)]) => PVal::Bool(s.contains(p.as_str())),
-            ("contains", [PVal::List(l), x]) => PVal::Bool(l.contains(x)),
-            ("contains", [PVal::Record(m, _), PVal::Str(k)]) => PVal::Bool(m.contains_key(k)),
-            ("len", [PVal::Str(s)]) => PVal::Int(s.chars().count() as i64),
-            ("len", [PVal::List(l)]) => PVal::Int(l.len() as i64),
-            ("len", [PVal::Record(m, _)]) => PVal::Int(m.len() as i64),
-            ("lower", [PVal::Str(s)]) => PVal::Str(s.to_lowercase()),
-            ("upper", [PVal::Str(s)]) => PVal::Str(s.to_uppercase()),
-            ("basename", [PVal::Str(s)]) => {
-                PVal::Str(s.rsplit('/').next().unwrap_or_default().to_string())
-            }
-            ("dirname", [PVal::Str(s)]) => PVal::Str(match s.rfind('/') {
-                Some(0) => "/".into(),
-                Some(i) => s[..i].to_string(),
-                None => ".".into(),
-            }),
-            ("to_string", [v]) => PVal::Str(v.display()),
-            (
-                "starts_with" | "ends_with" | "contains" | "len" | "lower" | "upper" | "basename"
-                | "dirname" | "to_string",
-                _,
-            ) => return wrong(),
-            _ => {
-                return Err((
-                    format!(
-                        "`{}` is not available in a policy (starts_with, ends_with, contains, len, lower, upper, basename, dirname, to_string are)",
-                        name.name
-                    ),
-                    name.span,
-                ))
-            }
-        })
-    }
-}
-
-fn is_type(v: &PVal, ty: &TypeExpr) -> bool {
-    match ty {
-        TypeExpr::Named(q) => {
-            let Some(name) = q.last().map(|i| i.name.as_str()) else {
-                return false;
-            };
-            match (v, name) {
-                (PVal::Record(_, Some(t)), n) => t == n,
-                (PVal::Str(_), "String" | "Path") => true,
-                (PVal::Int(_), "Int" | "Mode" | "Duration") => true,
-                (PVal::Bool(_), "Bool") => true,
-                (_, "Any") => true,
-                _ => false,
-            }
-        }
-        TypeExpr::Optional(inner, _) => matches!(v, PVal::Null) || is_type(v, inner),
-        TypeExpr::Union(members, _) => members.iter().any(|m| is_type(v, m)),
-        TypeExpr::Paren(inner, _) => is_type(v, inner),
-        TypeExpr::Literal(s) => matches!(v, PVal::Str(x) if *x == s.value),
-        TypeExpr::List(_, _) => matches!(v, PVal::List(_)),
-        TypeExpr::Map(_, _) | TypeExpr::Record(_, _) => matches!(v, PVal::Record(_, None)),
-        TypeExpr::Error(_) => false,
-    }
 }
 
 #[cfg(test)]
@@ -1249,7 +847,9 @@ on all {
         assert_eq!(findings.len(), 2, "{findings:?}");
         assert!(findings.iter().all(|f| f.kind == FindingKind::Deny));
         assert!(
-            findings[0].message.contains("String and an Int"),
+            findings[0]
+                .message
+                .contains("`>` cannot be applied to String and Int"),
             "{}",
             findings[0].message
         );
@@ -1264,15 +864,15 @@ on all {
             r#"host "web1" {}
 project {
   serail = 2
-  approval_risk = "sometimes"
+  approval_risk = "hihg"
 }
 policy "typos" {
   when chnage.action == "delete" || change.resorce is file {
     deny("no")
     denny("no")
   }
-  when template("x.j2", {}) == "" {
-    warn("never")
+  when change.action == "create" {
+    file "/tmp/x" {}
   }
 }
 "#,
@@ -1293,9 +893,153 @@ policy "typos" {
                 .map(|e| e.replacement.clone())
         };
         assert_eq!(fix(0).as_deref(), Some("serial"));
+        assert_eq!(fix(1).as_deref(), Some("\"high\""));
         assert_eq!(fix(2).as_deref(), Some("change"));
         assert_eq!(fix(3).as_deref(), Some("resource"));
         assert_eq!(fix(4).as_deref(), Some("deny"));
+    }
+
+    /// The findings of `policies` for an update of `/srv/app.conf` (mode
+    /// 0o640, tagged `web`) on `web1`, planned before they were written.
+    fn findings_for(policies: &str) -> Vec<PolicyFinding> {
+        let resources = r#"host "web1" {}
+let protected = ["/etc/motd", "/srv/app.conf"]
+on all {
+  file "/srv/app.conf" {
+    content = basename("/a/b/") + " " + dirname("/a/b/")
+    mode = 0o640
+    tags = ["web"]
+  }
+}
+"#;
+        let plan = plan_of(&project(resources), |_| Action::Update);
+        let with_policies = project(&format!("{resources}{policies}"));
+        with_policies.policies().evaluate_plan(&plan).0
+    }
+
+    fn messages(findings: &[PolicyFinding]) -> Vec<(FindingKind, &str)> {
+        findings
+            .iter()
+            .map(|f| (f.kind, f.message.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn policies_compute_what_the_evaluator_computes() {
+        // The resource's content is what the evaluator made of the same
+        // calls while compiling the catalog.
+        let findings = findings_for(
+            r#"policy "paths" {
+  when true {
+    warn(basename("/a/b/") + " " + dirname("/a/b/"))
+    warn(change.resource.content)
+  }
+}
+"#,
+        );
+        assert_eq!(
+            messages(&findings),
+            [(FindingKind::Warn, "b /a"), (FindingKind::Warn, "b /a")]
+        );
+    }
+
+    #[test]
+    fn policies_have_the_evaluators_built_ins_and_the_projects_names() {
+        let findings = findings_for(
+            r#"policy "built-ins" {
+  when contains(protected, change.resource.path) && len(change.resource.tags) == 1 {
+    warn(join([upper(change.host.name), lower("WEB")] + sort(["b", "a"]), "-"))
+    warn("${change.resource.mode} ${change.resource.owner ?? "nobody"} ${change.resource.id}")
+  }
+}
+"#,
+        );
+        assert_eq!(
+            messages(&findings),
+            [
+                (FindingKind::Warn, "WEB1-web-a-b"),
+                (FindingKind::Warn, "0o640 nobody file[/srv/app.conf]"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overflow_in_a_policy_is_an_error_not_a_wrapped_number() {
+        let findings = findings_for(
+            r#"policy "big" {
+  when 9223372036854775807 + 1 < 0 {
+    warn("wrapped around")
+  }
+}
+"#,
+        );
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].kind, FindingKind::Deny);
+        assert_eq!(
+            findings[0].message,
+            "policy \"big\" could not be evaluated: integer overflow"
+        );
+        let text = findings[0].rendered.as_deref().unwrap_or_default();
+        assert!(text.contains("E0502"), "{text}");
+        assert!(text.contains("9223372036854775807 + 1"), "{text}");
+        assert!(text.contains("E0311"), "the evaluator's code: {text}");
+    }
+
+    #[test]
+    fn a_field_the_resource_does_not_have_is_an_error_not_null() {
+        let findings = findings_for(
+            r#"policy "fields" {
+  when change.resource.nosuch == null {
+    warn("read null")
+  }
+  when change.resource.validate == null {
+    warn("unset attributes read null")
+  }
+}
+"#,
+        );
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert_eq!(findings[0].kind, FindingKind::Deny);
+        assert!(
+            findings[0].message.contains("no attribute `nosuch`"),
+            "{}",
+            findings[0].message
+        );
+        let text = findings[0].rendered.as_deref().unwrap_or_default();
+        assert!(text.contains("E0502"), "{text}");
+        assert!(text.contains("change.resource.nosuch"), "{text}");
+        assert_eq!(
+            (findings[1].kind, findings[1].message.as_str()),
+            (FindingKind::Warn, "unset attributes read null")
+        );
+    }
+
+    #[test]
+    fn a_policy_declares_and_asserts_nothing() {
+        let findings = findings_for(
+            r#"policy "busy" {
+  when true {
+    file "/tmp/x" {}
+    assert false : "no"
+    warn("still decides")
+  }
+}
+"#,
+        );
+        assert_eq!(
+            messages(&findings),
+            [
+                (FindingKind::Warn, "still decides"),
+                (
+                    FindingKind::Deny,
+                    "policy \"busy\" could not be evaluated: a policy cannot declare resources"
+                ),
+                (
+                    FindingKind::Deny,
+                    "policy \"busy\" could not be evaluated: a policy cannot assert"
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -1052,6 +1052,13 @@ impl Project {
         inv
     }
 
+    /// What policies evaluate with: the evaluation snapshot of the current
+    /// inputs and the file system compile-time reads go through.
+    pub(crate) fn evaluation_inputs(&self) -> (Arc<Program>, Arc<dyn FileSystem>) {
+        let guard = self.lock();
+        (self.program(&guard), self.fs.clone())
+    }
+
     /// The evaluation snapshot of the current inputs.
     pub(crate) fn program(&self, db: &Database) -> Arc<Program> {
         if let Some(p) = self.cache.lock().ok().and_then(|c| c.program.clone()) {

@@ -128,8 +128,8 @@ struct Resolver<'a> {
     /// The type of `host.vars`: `Any` unless the hosts an `on` block
     /// targets are known.
     host_vars: SType,
-    /// Inside a `policy`: only `change`, the policy statements and the
-    /// functions the policy evaluator implements.
+    /// Inside a `policy`: `change` is bound, and the statements are
+    /// decisions (`deny`, `require_approval`, `warn`), `let`, `if`, `for`.
     in_policy: bool,
     /// The type of every name the item binds (`let`s, parameters), by the
     /// name's span: what the editor shows on hover and as inlay hints.
@@ -858,6 +858,10 @@ impl<'a> Resolver<'a> {
     fn stmt_inner(&mut self, s: &Stmt) {
         self.at_cursor(s.span());
         match s {
+            Stmt::Resource(_) | Stmt::Assert(_) if self.in_policy => {
+                let loc = self.loc(s.span());
+                self.diags.push(crate::policy::not_in_a_policy(loc, s));
+            }
             Stmt::Resource(rs) => {
                 self.resource_stmt(rs);
                 if let Some(b) = &rs.binding {
@@ -1417,29 +1421,18 @@ impl<'a> Resolver<'a> {
             self.expr(&a.value);
         }
         let name = c.callee.dotted();
-        if crate::policy::POLICY_STATEMENTS.contains(&name.as_str()) {
-            if let [only] = c.args.as_slice() {
-                self.check_value("the message", &SType::Str, &only.value);
-                return;
-            }
-            let loc = self.loc(c.span);
-            self.diags.push(
-                Diag::error("E0205", loc, format!("`{name}` takes one message"))
-                    .label("one String argument")
-                    .note(format!("write `{name}(\"why\")`")),
-            );
+        if crate::policy::decision(&name).is_none() {
+            let loc = self.loc(c.callee.span);
+            self.diags.push(crate::policy::not_a_decision(loc, &name));
             return;
         }
-        let loc = self.loc(c.callee.span);
-        let d = Diag::error(
-            "E0502",
-            loc.clone(),
-            format!("`{name}` cannot stand alone in a policy"),
-        )
-        .label("not a policy statement")
-        .did_you_mean(loc, &name, crate::policy::POLICY_STATEMENTS.iter().copied())
-        .note("a policy decides with `deny(\"…\")`, `require_approval(\"…\")` or `warn(\"…\")`");
-        self.diags.push(d);
+        match c.args.as_slice() {
+            [only] => self.check_value("the message", &SType::Str, &only.value),
+            _ => {
+                let loc = self.loc(c.span);
+                self.diags.push(crate::policy::one_message(loc, &name));
+            }
+        }
     }
 
     fn role_call(&mut self, c: &CallStmt) {
@@ -1655,26 +1648,6 @@ impl<'a> Resolver<'a> {
                 };
                 let dotted: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
                 let dotted = dotted.join(".");
-                if self.in_policy && !crate::policy::POLICY_FUNCTIONS.contains(&dotted.as_str()) {
-                    let loc = self.loc(callee.span());
-                    let d = Diag::error(
-                        "E0502",
-                        loc.clone(),
-                        format!("`{dotted}` cannot be called in a policy"),
-                    )
-                    .label("not available to policies")
-                    .did_you_mean(
-                        loc,
-                        &dotted,
-                        crate::policy::POLICY_FUNCTIONS.iter().copied(),
-                    )
-                    .note(format!(
-                        "policies can call {}",
-                        crate::policy::POLICY_FUNCTIONS.join(", ")
-                    ));
-                    self.diags.push(d);
-                    return;
-                }
                 let kind = self.resolve_callee(&segs, false);
                 self.record_named_args(&segs, args);
                 match kind {
