@@ -2172,27 +2172,32 @@ impl<'p> Evaluator<'p> {
                         "title" => Ok(Ok(Value::str(h.title.as_str()))),
                         "type" => Ok(Ok(Value::str(h.type_name.as_str()))),
                         _ => {
-                            let attr = self
+                            let declared = self
                                 .resources
                                 .iter()
                                 .rev()
-                                .find(|r| r.type_name == h.type_name && r.title == h.title)
-                                .and_then(|r| r.attrs.get(&name.name).cloned());
-                            match attr {
-                                Some(v) => Ok(Ok(v)),
-                                None => Ok(Err(Box::new(
-                                    Diag::error(
-                                        "E0207",
-                                        loc,
-                                        format!(
-                                            "resource {} has no attribute `{}` set",
-                                            h.id(),
-                                            name.name
-                                        ),
-                                    )
-                                    .label("unknown attribute"),
-                                ))),
+                                .find(|r| r.type_name == h.type_name && r.title == h.title);
+                            if let Some(v) = declared.and_then(|r| r.attrs.get(&name.name)) {
+                                return Ok(Ok(v.clone()));
                             }
+                            let known = declared.iter().flat_map(|r| r.attrs.keys());
+                            Ok(Err(Box::new(
+                                Diag::error(
+                                    "E0207",
+                                    loc.clone(),
+                                    format!(
+                                        "resource {} has no attribute `{}` set",
+                                        h.id(),
+                                        name.name
+                                    ),
+                                )
+                                .label("unknown attribute")
+                                .did_you_mean(
+                                    loc,
+                                    &name.name,
+                                    known.map(String::as_str).chain(["title", "type"]),
+                                ),
+                            )))
                         }
                     },
                     Value::Null => Ok(Err(Box::new(

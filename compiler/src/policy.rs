@@ -521,6 +521,7 @@ impl Policies {
             title: r.title.clone(),
             attrs,
             meta: r.meta.clone(),
+            // Only catalog building reads `loc`; messages use `source`.
             loc: Loc::new(&Arc::from(""), Span::empty(0)),
             source: r.source.clone(),
             edges: Vec::new(),
@@ -1008,6 +1009,16 @@ on all {
         let text = findings[0].rendered.as_deref().unwrap_or_default();
         assert!(text.contains("E0502"), "{text}");
         assert!(text.contains("change.resource.nosuch"), "{text}");
+        let typo = findings_for(
+            r#"policy "typo" {
+  when change.resource.contnet == null {
+    warn("read null")
+  }
+}
+"#,
+        );
+        let text = typo[0].rendered.as_deref().unwrap_or_default();
+        assert!(text.contains("did you mean `content`?"), "{text}");
         assert_eq!(
             (findings[1].kind, findings[1].message.as_str()),
             (FindingKind::Warn, "unset attributes read null")
