@@ -106,7 +106,7 @@ const DECISIONS: &[(&str, FindingKind)] = &[
 ];
 
 /// What the policy statement `name` decides; `None` when it is not one.
-pub fn decision(name: &str) -> Option<FindingKind> {
+pub(crate) fn decision(name: &str) -> Option<FindingKind> {
     DECISIONS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
 }
 
