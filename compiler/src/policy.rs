@@ -513,9 +513,10 @@ impl Policies {
         if let Some(d) = decl {
             attrs.insert(d.title.name.name.clone(), Value::str(r.title.as_str()));
         }
-        attrs.insert("id".into(), Value::str(r.id.to_string()));
-        attrs.insert("tags".into(), strings(&r.meta.tags));
-        attrs.insert("risk".into(), Value::str(risk_name(r.meta.risk)));
+        let [id, tags, risk] = RESOURCE_EXTRAS;
+        attrs.insert(id.into(), Value::str(r.id.to_string()));
+        attrs.insert(tags.into(), strings(&r.meta.tags));
+        attrs.insert(risk.into(), Value::str(risk_name(r.meta.risk)));
         crate::catalog::EvalResource {
             type_name: r.type_name.clone(),
             title: r.title.clone(),
@@ -600,8 +601,15 @@ fn typed(v: &mc_ir::Value, ty: &TypeExpr) -> Value {
     }
 }
 
-/// The static type of `change` as [`Policies`] builds it, for the checker:
-/// `change.resource` depends on the resource type, so it stays open.
+/// What `change.resource` has besides `type`, `title`, its title parameter
+/// and its type's attributes.
+pub(crate) const RESOURCE_EXTRAS: [&str; 3] = ["id", "tags", "risk"];
+
+/// The static type of `change.resource`: a handle of any resource type.
+/// (`resource` is a keyword, so no type has this name.)
+pub(crate) const ANY_RESOURCE: &str = "resource";
+
+/// The static type of `change` as [`Policies`] builds it, for the checker.
 pub(crate) fn change_type() -> crate::db::SType {
     use crate::db::{SField, SType};
     let field = |name: &str, ty: SType| SField {
@@ -621,7 +629,7 @@ pub(crate) fn change_type() -> crate::db::SType {
                 field("groups", SType::List(Box::new(SType::Str))),
             ]),
         ),
-        field("resource", SType::Any),
+        field("resource", SType::Handle(ANY_RESOURCE.into())),
     ])
 }
 
@@ -872,7 +880,7 @@ policy "typos" {
     deny("no")
     denny("no")
   }
-  when change.action == "create" {
+  when change.action == "create" && change.resource.contnet != null {
     file "/tmp/x" {}
   }
 }
@@ -882,7 +890,7 @@ policy "typos" {
         let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(
             codes,
-            ["E0504", "E0504", "E0103", "E0207", "E0502", "E0502"],
+            ["E0504", "E0504", "E0103", "E0207", "E0502", "E0207", "E0502"],
             "{}",
             p.render(&diags, false)
         );
@@ -898,6 +906,7 @@ policy "typos" {
         assert_eq!(fix(2).as_deref(), Some("change"));
         assert_eq!(fix(3).as_deref(), Some("resource"));
         assert_eq!(fix(4).as_deref(), Some("deny"));
+        assert_eq!(fix(5).as_deref(), Some("content"));
     }
 
     /// The findings of `policies` for an update of `/srv/app.conf` (mode

@@ -1303,6 +1303,10 @@ impl<'a> Resolver<'a> {
                 .find(|f| f.name == name || f.name == OPEN_FIELD)
                 .map(|f| f.ty.clone()),
             SType::Map(t) => Some((**t).clone()),
+            SType::Handle(rt) if rt == crate::policy::ANY_RESOURCE => self
+                .any_resource_fields()
+                .contains(&name)
+                .then_some(SType::Any),
             SType::Handle(rt) => {
                 if name == "title" || name == "type" {
                     return Some(SType::Str);
@@ -1323,6 +1327,20 @@ impl<'a> Resolver<'a> {
             }
             _ => Some(SType::Any),
         }
+    }
+
+    /// The fields `change.resource` may have in a policy: those of some
+    /// resource type of the stdlib, and what policies add.
+    fn any_resource_fields(&self) -> Vec<&'a str> {
+        let mut names = vec!["title", "type"];
+        names.extend(crate::policy::RESOURCE_EXTRAS);
+        for kind in self.prelude.values() {
+            if let NameKind::Resource(title, attrs) = kind {
+                names.push(title);
+                names.extend(attrs.iter().map(|a| a.name.as_str()));
+            }
+        }
+        names
     }
 
     /// `for` and comprehensions iterate over lists and maps only.
@@ -1813,6 +1831,24 @@ impl<'a> Resolver<'a> {
                                 } else {
                                     format!("fields: {}", known.join(", "))
                                 });
+                        self.diags.push(d);
+                    }
+                    SType::Handle(rt)
+                        if rt == crate::policy::ANY_RESOURCE
+                            && self.field_type(&bt, &name.name).is_none() =>
+                    {
+                        let loc = self.loc(name.span);
+                        let d = Diag::error(
+                            "E0207",
+                            loc.clone(),
+                            format!("no resource type has an attribute `{}`", name.name),
+                        )
+                        .label("unknown attribute")
+                        .did_you_mean(
+                            loc,
+                            &name.name,
+                            self.any_resource_fields(),
+                        );
                         self.diags.push(d);
                     }
                     SType::Handle(rt) if self.field_type(&bt, &name.name).is_none() => {
