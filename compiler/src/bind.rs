@@ -3,7 +3,8 @@
 //! which argument fills which parameter (positional ones in order, then by
 //! name) and what is wrong with a call or a resource (E0201, E0203–E0206).
 //! The checker reports the problems; the evaluator takes the slots, and
-//! reports the same problems where no checker ran before it.
+//! reports the same problems where no checker ran before it. So do the
+//! messages for a call of the wrong kind of thing (E0209).
 
 use crate::diag::{Diag, Loc};
 use crate::eval::META_ATTRS;
@@ -279,4 +280,47 @@ fn missing_attrs(
             format!("add {list}"),
         ),
     )
+}
+
+/// A function called as a statement, where a role goes (E0209).
+pub fn function_as_role(callee: &str, loc: Loc) -> Diag {
+    Diag::error(
+        "E0209",
+        loc,
+        format!("`{callee}` is a function, not a role"),
+    )
+    .label("a function call computes a value; only roles can stand alone")
+    .note("use it in an expression, e.g. `let x = f(…)`")
+}
+
+/// A statement call of something that is neither a role nor a function.
+pub fn not_a_role(callee: &str, loc: Loc) -> Diag {
+    Diag::error("E0209", loc, format!("`{callee}` is not a role")).label("not a role")
+}
+
+/// A role called where a value goes (E0209).
+pub fn role_as_function(loc: Loc) -> Diag {
+    Diag::error("E0209", loc, "a role declares resources and has no value")
+        .label("role used as a function")
+        .note("call a role as a statement, on its own line")
+}
+
+/// A call of something that is not a function (E0209).
+pub fn not_a_function(callee: &str, loc: Loc) -> Diag {
+    Diag::error("E0209", loc, format!("`{callee}` is not a function")).label("not callable")
+}
+
+/// A resource statement of a type no module declares (E0104).
+pub fn unknown_resource_type<'a>(
+    name: &str,
+    loc: Loc,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Diag {
+    Diag::error(
+        "E0104",
+        loc.clone(),
+        format!("unknown resource type `{name}`"),
+    )
+    .label("no resource type of this name")
+    .did_you_mean(loc, name, known)
 }

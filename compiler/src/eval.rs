@@ -2,7 +2,7 @@
 //! resources of its catalog. Every error is a diagnostic; evaluation never
 //! panics and is bounded (recursion depth, list sizes).
 
-use crate::bind::{Call, Slot};
+use crate::bind::{self, Call, Slot};
 use crate::catalog::{EvalResource, MetaEdge};
 use crate::diag::{Diag, Loc};
 use crate::fs::FileSystem;
@@ -480,26 +480,9 @@ impl<'p> Evaluator<'p> {
                         self.depth -= 1;
                     }
                     Some(Item::Fn(_)) => {
-                        return Err(self.err(
-                            Diag::error(
-                                "E0209",
-                                loc,
-                                format!("`{}` is a function, not a role", c.callee.dotted()),
-                            )
-                            .label("a function call computes a value; only roles can stand alone")
-                            .note("use it in an expression, e.g. `let x = f(…)`"),
-                        ))
+                        return Err(self.err(bind::function_as_role(&c.callee.dotted(), loc)))
                     }
-                    _ => {
-                        return Err(self.err(
-                            Diag::error(
-                                "E0209",
-                                loc,
-                                format!("`{}` is not a role", c.callee.dotted()),
-                            )
-                            .label("not a role"),
-                        ))
-                    }
+                    _ => return Err(self.err(bind::not_a_role(&c.callee.dotted(), loc))),
                 }
             }
             Stmt::Assert(a) => self.exec_assert(cx, scope, a)?,
@@ -579,15 +562,7 @@ impl<'p> Evaluator<'p> {
         let site = self.loc(cx, r.span);
         let Some((dref, decl)) = prog.resource_decl(cx.file, &r.ty.name) else {
             let names = prog.resource_type_names(cx.file);
-            return Err(self.err(
-                Diag::error(
-                    "E0104",
-                    type_loc.clone(),
-                    format!("unknown resource type `{}`", r.ty.name),
-                )
-                .label("no resource type of this name")
-                .did_you_mean(type_loc, &r.ty.name, names),
-            ));
+            return Err(self.err(bind::unknown_resource_type(&r.ty.name, type_loc, names)));
         };
         let dcx = Ctx {
             file: dref.file,
@@ -1322,14 +1297,10 @@ impl<'p> Evaluator<'p> {
                     action: None,
                 })))
             }
-            Some(Item::Role(_)) => Err(self.err(
-                Diag::error("E0209", loc, "a role declares resources and has no value")
-                    .label("role used as a function")
-                    .note("call a role as a statement, on its own line"),
-            )),
+            Some(Item::Role(_)) => Err(self.err(bind::role_as_function(loc))),
             _ => {
-                Err(self
-                    .err(Diag::error("E0209", loc, "this is not a function").label("not callable")))
+                let callee: Vec<&str> = segments.iter().map(|(n, _)| n.as_str()).collect();
+                Err(self.err(bind::not_a_function(&callee.join("."), loc)))
             }
         }
     }

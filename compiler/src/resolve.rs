@@ -998,15 +998,8 @@ impl<'a> Resolver<'a> {
             None => {
                 let loc = self.loc(rs.ty.span);
                 let names = self.names_where(|k| matches!(k, NameKind::Resource(..)));
-                self.diags.push(
-                    Diag::error(
-                        "E0104",
-                        loc.clone(),
-                        format!("unknown resource type `{}`", rs.ty.name),
-                    )
-                    .label("no resource type of this name")
-                    .did_you_mean(loc, &rs.ty.name, names),
-                );
+                let d = crate::bind::unknown_resource_type(&rs.ty.name, loc, names);
+                self.diags.push(d);
             }
             Some(attrs) => {
                 let slots: Vec<Slot> = attrs
@@ -1467,23 +1460,12 @@ impl<'a> Resolver<'a> {
             NameKind::Role(params) => {
                 self.args(&params, &c.args, c.span, &c.callee.dotted(), "role")
             }
-            NameKind::Fn(..) => self.diags.push(
-                Diag::error(
-                    "E0209",
-                    loc,
-                    format!("`{}` is a function, not a role", c.callee.dotted()),
-                )
-                .label("a function call computes a value; only roles can stand alone")
-                .note("use it in an expression, e.g. `let x = f(…)`"),
-            ),
-            _ => self.diags.push(
-                Diag::error(
-                    "E0209",
-                    loc,
-                    format!("`{}` is not a role", c.callee.dotted()),
-                )
-                .label("not a role"),
-            ),
+            NameKind::Fn(..) => self
+                .diags
+                .push(crate::bind::function_as_role(&c.callee.dotted(), loc)),
+            _ => self
+                .diags
+                .push(crate::bind::not_a_role(&c.callee.dotted(), loc)),
         }
     }
 
@@ -1682,18 +1664,11 @@ impl<'a> Resolver<'a> {
                     }
                     Some(NameKind::Role(_)) => {
                         let loc = self.loc(callee.span());
-                        self.diags.push(
-                            Diag::error("E0209", loc, "a role declares resources and has no value")
-                                .label("role used as a function")
-                                .note("call a role as a statement, on its own line"),
-                        );
+                        self.diags.push(crate::bind::role_as_function(loc));
                     }
                     Some(_) => {
                         let loc = self.loc(callee.span());
-                        self.diags.push(
-                            Diag::error("E0209", loc, format!("`{dotted}` is not a function"))
-                                .label("not callable"),
-                        );
+                        self.diags.push(crate::bind::not_a_function(&dotted, loc));
                     }
                     None => {}
                 }
