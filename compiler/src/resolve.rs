@@ -141,6 +141,9 @@ struct Resolver<'a> {
     /// Where the IDE wants the locals in scope (kept here, not in the log:
     /// it is read at every node, also while checking).
     cursor: Option<u32>,
+    /// Paths a test `PATH is TYPE` guards, with the type they have there
+    /// (`change.resource is file && change.resource.mode == …`).
+    narrowed: Vec<(String, SType)>,
 }
 
 /// What checking one item found: its diagnostics and the types of the
@@ -307,6 +310,7 @@ impl<'a> Resolver<'a> {
             bindings: None,
             names: None,
             cursor: None,
+            narrowed: Vec::new(),
         }
     }
 
@@ -779,7 +783,8 @@ impl<'a> Resolver<'a> {
                     for rule in &decl.rules {
                         r.expr(&rule.cond);
                         r.condition(&rule.cond);
-                        r.block(&rule.body);
+                        let guards = r.guards(&rule.cond);
+                        r.narrowing(guards, |r| r.block(&rule.body));
                     }
                 });
                 self.in_policy = false;
@@ -923,7 +928,8 @@ impl<'a> Resolver<'a> {
     fn if_stmt_inner(&mut self, i: &IfStmt) {
         self.expr(&i.cond);
         self.condition(&i.cond);
-        self.block(&i.then_block);
+        let guards = self.guards(&i.cond);
+        self.narrowing(guards, |me| me.block(&i.then_block));
         match &i.else_branch {
             Some(ElseBranch::If(e)) => self.if_stmt(e),
             Some(ElseBranch::Block(b)) => self.block(b),
@@ -1184,6 +1190,9 @@ impl<'a> Resolver<'a> {
                 }
             }
             Expr::Field { base, name, .. } => {
+                if let Some(t) = self.narrowed_type(e) {
+                    return t;
+                }
                 if let Expr::Ident(m) = base.as_ref() {
                     if let Some(Found::Module(Some(t))) = self.lookup(&m.name) {
                         let names = &module_summary(self.db, self.project, t).names;
@@ -1561,6 +1570,111 @@ impl<'a> Resolver<'a> {
         self.diags.extend(bound.diags);
     }
 
+    /// What `cond` guarantees where it holds: each `PATH is RESOURCE_TYPE`
+    /// among its `&&` operands, with the resource's shape as a policy sees
+    /// it (`type`, `title`, the title parameter, `tags`, `risk` and every
+    /// attribute, null when unset).
+    fn guards(&self, cond: &Expr) -> Vec<(String, SType)> {
+        match cond {
+            Expr::Binary {
+                op: mc_grammar::ast::BinaryOp::And,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let mut g = self.guards(lhs);
+                g.extend(self.guards(rhs));
+                g
+            }
+            Expr::Paren { inner, .. } => self.guards(inner),
+            Expr::Is {
+                value,
+                ty: TypeExpr::Named(q),
+                ..
+            } if q.segments.len() == 1 => {
+                let Some(path) = dotted_path(value) else {
+                    return Vec::new();
+                };
+                match self.lookup(&q.segments[0].name) {
+                    Some(Found::Kind(NameKind::Resource(title, attrs), _)) => {
+                        vec![(path, resource_shape(title, attrs))]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs `f` with `guards` in force.
+    fn narrowing<T>(&mut self, guards: Vec<(String, SType)>, f: impl FnOnce(&mut Self) -> T) -> T {
+        let mark = self.narrowed.len();
+        self.narrowed.extend(guards);
+        let out = f(self);
+        self.narrowed.truncate(mark);
+        out
+    }
+
+    fn narrowed_type(&self, e: &Expr) -> Option<SType> {
+        if self.narrowed.is_empty() {
+            return None;
+        }
+        let path = dotted_path(e)?;
+        self.narrowed
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == path)
+            .map(|(_, t)| t.clone())
+    }
+
+    /// `change.risk == "hihg"`: a string literal compared with a value of
+    /// a literal union it is not one of can never be equal (E0202, with
+    /// the closest member as the fix).
+    fn impossible_comparison(
+        &self,
+        op: mc_grammar::ast::BinaryOp,
+        lhs: &Expr,
+        l: &SType,
+        rhs: &Expr,
+        r: &SType,
+    ) -> Option<Diag> {
+        use mc_grammar::ast::BinaryOp;
+        if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+            return None;
+        }
+        let members = |t: &SType| match self.expand(t) {
+            SType::Lits(l) => Some(l),
+            SType::Opt(t) => match *t {
+                SType::Lits(l) => Some(l),
+                _ => None,
+            },
+            _ => None,
+        };
+        let literal = |e: &Expr| match e {
+            Expr::Str(s) => s.as_plain().map(|t| (t, s.span)),
+            _ => None,
+        };
+        let (options, (text, span)) = match (members(l), literal(rhs), members(r), literal(lhs)) {
+            (Some(o), Some(t), _, _) | (_, _, Some(o), Some(t)) => (o, t),
+            _ => return None,
+        };
+        if options.contains(&text) {
+            return None;
+        }
+        let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+        let always = if op == BinaryOp::Eq { "false" } else { "true" };
+        let loc = self.loc(span);
+        Some(
+            Diag::error(
+                "E0202",
+                loc.clone(),
+                format!("{text:?} is not one of {}", quoted.join(", ")),
+            )
+            .label(format!("this comparison is always {always}"))
+            .did_you_mean_value(loc, &text, options.iter().map(String::as_str)),
+        )
+    }
+
     fn expr(&mut self, e: &Expr) {
         crate::stack::guard(|| self.expr_inner(e))
     }
@@ -1712,8 +1826,16 @@ impl<'a> Resolver<'a> {
                 } else {
                     self.expr(lhs);
                 }
-                self.expr(rhs);
-                let (l, r) = (self.infer(lhs), self.infer(rhs));
+                let guards = if matches!(op, mc_grammar::ast::BinaryOp::And) {
+                    self.guards(lhs)
+                } else {
+                    Vec::new()
+                };
+                let r = self.narrowing(guards, |me| {
+                    me.expr(rhs);
+                    me.infer(rhs)
+                });
+                let l = self.infer(lhs);
                 if matches!(
                     op,
                     mc_grammar::ast::BinaryOp::Eq | mc_grammar::ast::BinaryOp::Ne
@@ -1733,6 +1855,8 @@ impl<'a> Resolver<'a> {
                         )
                         .label("wrong operand types"),
                     );
+                } else if let Some(d) = self.impossible_comparison(*op, lhs, &l, rhs, &r) {
+                    self.diags.push(d);
                 }
             }
             Expr::Is { value, ty, .. } => {
@@ -2064,6 +2188,58 @@ fn literal_fix(value: &Expr, ty: &SType) -> Option<String> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// `a.b.c` as text, for a chain of names.
+fn dotted_path(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Ident(i) => Some(i.name.clone()),
+        Expr::Field { base, name, .. } => Some(format!("{}.{}", dotted_path(base)?, name.name)),
+        Expr::Paren { inner, .. } => dotted_path(inner),
+        _ => None,
+    }
+}
+
+/// A resource as a record: what `change.resource` is once `is` has told
+/// its type.
+fn resource_shape(title: &str, attrs: &[AttrSig]) -> SType {
+    let field = |name: &str, ty: SType| SField {
+        name: name.to_string(),
+        ty,
+        required: false,
+    };
+    let mut fields = vec![
+        field("type", SType::Str),
+        field("title", SType::Str),
+        field("id", SType::Str),
+        field("tags", SType::List(Box::new(SType::Str))),
+        field(
+            "risk",
+            SType::Lits(["low", "medium", "high"].map(String::from).to_vec()),
+        ),
+    ];
+    if !fields.iter().any(|f| f.name == title) {
+        fields.push(field(title, SType::Str));
+    }
+    for a in attrs {
+        if fields.iter().any(|f| f.name == a.name) {
+            continue;
+        }
+        fields.push(field(&a.name, as_policy_sees(&a.ty)));
+    }
+    SType::Record(fields)
+}
+
+/// An attribute's type as a policy reads it (null when unset): modes and
+/// durations are Ints there, secrets read "(secret)", so only the plain
+/// types are kept.
+fn as_policy_sees(ty: &SType) -> SType {
+    match ty {
+        SType::Opt(t) => as_policy_sees(t),
+        SType::Str | SType::Int | SType::Bool | SType::Lits(_) => SType::Opt(Box::new(ty.clone())),
+        SType::Path => SType::Opt(Box::new(SType::Str)),
+        _ => SType::Any,
     }
 }
 

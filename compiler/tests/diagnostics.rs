@@ -200,6 +200,34 @@ fn evaluation_errors_name_the_hosts_the_loop_item_and_the_call() {
     assert_eq!(zero.notes, ["on hosts `web1`, `web2`"]);
 }
 
+/// In a policy, `change.resource is file` makes `change.resource` a
+/// `file` where the test holds (an attribute typo is E0207 with the fix),
+/// and a comparison with a string no value of a literal union can be is
+/// E0202 ("always false"), with the closest member as the fix.
+#[test]
+fn policies_are_checked_through_is_tests_and_literal_unions() {
+    let src = "host \"web1\" {}\npolicy \"p\" {\n  when change.resource is file && change.resource.mdoe == 0o777 {\n    deny(\"x\")\n  }\n  when change.risk == \"hihg\" {\n    warn(\"y\")\n  }\n  when change.resource is package {\n    warn(\"${change.resource.nmae}\")\n  }\n  when change.resource is file && change.resource.mode == 0o777 && change.action != \"delete\" {\n    deny(\"${change.resource.path}\")\n  }\n}\n";
+    let p = project(src, &[]);
+    let diags = p.check();
+    let found: Vec<String> = diags
+        .iter()
+        .map(|d| {
+            let fix = replacement(d).unwrap_or("-");
+            format!("{} {} → {fix}", d.code, primary_text(src, d))
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "E0207 mdoe → mode",
+            "E0202 \"hihg\" → \"high\"",
+            "E0207 nmae → name",
+        ],
+        "{}",
+        p.render(&diags, false)
+    );
+}
+
 #[test]
 fn e0203_missing_required_attribute() {
     let src = format!("{HOST}on all {{\n  link \"/usr/local/bin/app\" {{}}\n}}\n");
