@@ -2548,21 +2548,7 @@ fn scalar_type(name: &str) -> Option<Type> {
 
 /// The `host` value inside `on`.
 pub fn host_value(h: &HostCtx) -> Value {
-    let mut m = BTreeMap::new();
-    m.insert("name".to_string(), Value::str(h.info.name.as_str()));
-    m.insert("address".to_string(), Value::str(h.info.address.as_str()));
-    m.insert(
-        "groups".to_string(),
-        Value::list(
-            h.info
-                .groups
-                .iter()
-                .map(|g| Value::str(g.as_str()))
-                .collect(),
-        ),
-    );
-    m.insert("vars".to_string(), h.vars.clone());
-    Value::record(m)
+    crate::inventory::host_record(&h.info, &h.vars)
 }
 
 /// E0308 for a refused compile-time read. Says why, never what the file holds.

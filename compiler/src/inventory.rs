@@ -110,31 +110,27 @@ pub fn evaluate(prog: &Program, fs: &dyn FileSystem) -> (Inventory, Vec<Diag>) {
     (inv, diags)
 }
 
-/// Every host as `hosts_in` returns it: `name`, `address`, `groups` (with
-/// parent groups) and merged `vars`, in declaration order.
+/// Every host as `hosts_in` returns it, in declaration order.
 pub fn fleet(hosts: &[HostEntry]) -> std::sync::Arc<Vec<Value>> {
     std::sync::Arc::new(
         hosts
             .iter()
-            .map(|h| {
-                let mut m = BTreeMap::new();
-                m.insert("name".to_string(), Value::str(h.info.name.as_str()));
-                m.insert("address".to_string(), Value::str(h.info.address.as_str()));
-                m.insert(
-                    "groups".to_string(),
-                    Value::list(
-                        h.info
-                            .groups
-                            .iter()
-                            .map(|g| Value::str(g.as_str()))
-                            .collect(),
-                    ),
-                );
-                m.insert("vars".to_string(), h.vars.clone());
-                Value::record(m)
-            })
+            .map(|h| host_record(&h.info, &h.vars))
             .collect(),
     )
+}
+
+/// A host as the language sees it (`host` inside `on`, an item of
+/// `hosts_in`): `name`, `address`, `groups` (with parent groups) and
+/// merged `vars`.
+pub fn host_record(info: &mc_ir::HostInfo, vars: &Value) -> Value {
+    let groups = info.groups.iter().map(|g| Value::str(g.as_str())).collect();
+    Value::record(BTreeMap::from([
+        ("name".to_string(), Value::str(info.name.as_str())),
+        ("address".to_string(), Value::str(info.address.as_str())),
+        ("groups".to_string(), Value::list(groups)),
+        ("vars".to_string(), vars.clone()),
+    ]))
 }
 
 /// `children = ["web", "db"]`: a list of group names.
