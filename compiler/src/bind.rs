@@ -7,7 +7,7 @@
 //! messages for a call of the wrong kind of thing (E0209).
 
 use crate::diag::{Diag, Loc};
-use crate::eval::META_ATTRS;
+use crate::eval::{is_meta_attr, meta_attr_names};
 use mc_grammar::ast::{Arg, AttrDecl, Field, ResourceStmt, TypeExpr};
 use mc_grammar::span::Span;
 use std::collections::HashMap;
@@ -208,7 +208,7 @@ pub fn bind_fields<'a>(
         }
         match slots.iter().position(|s| s.name == name && name != "risk") {
             Some(i) => out.attrs[i] = Some(f),
-            None if META_ATTRS.contains(&name) => out.meta.push(f),
+            None if is_meta_attr(name) => out.meta.push(f),
             None => {
                 out.diags.push(unknown_attr(type_name, slots, f, loc));
                 out.unbound.push(f);
@@ -230,7 +230,7 @@ fn unknown_attr(type_name: &str, slots: &[Slot<'_>], f: &Field, loc: &dyn Fn(Spa
         .filter(|n| *n != "risk")
         .collect();
     let attrs_list = names.join(", ");
-    names.extend(META_ATTRS.iter().copied());
+    names.extend(meta_attr_names().map(|n| -> &str { n }));
     Diag::error(
         "E0201",
         at.clone(),

@@ -24,21 +24,48 @@ pub const MAX_DEPTH: usize = 64;
 /// Largest list `range` may build.
 const MAX_RANGE: i64 = 1_000_000;
 
-/// Meta-attributes every resource accepts.
-pub const META_ATTRS: &[&str] = &[
-    "requires",
-    "before",
-    "notify",
-    "subscribe",
-    "tags",
-    "become",
-    "become_user",
-    "timeout",
-    "retries",
-    "retry_delay",
-    "retry_backoff",
-    "risk",
+/// Meta-attributes every resource accepts: name, type, meaning (the
+/// editor's completion shows the last two).
+pub const META_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("requires", "[Resource]", "Apply after these resources."),
+    ("before", "[Resource]", "Apply before these resources."),
+    (
+        "notify",
+        "[Resource]",
+        "Apply before these resources and refresh them when this one changes.",
+    ),
+    (
+        "subscribe",
+        "[Resource]",
+        "Apply after these resources and refresh this one when they change.",
+    ),
+    ("tags", "[String]", "Tags for `--tags` / `--skip-tags`."),
+    ("become", "Bool", "Apply with elevated privileges."),
+    ("become_user", "String", "The user to become."),
+    ("timeout", "Duration", "Give up applying after this long."),
+    ("retries", "Int", "Retry a failed apply this many times."),
+    (
+        "retry_delay",
+        "Duration",
+        "Wait this long after the first failed attempt (default 1s).",
+    ),
+    (
+        "retry_backoff",
+        "Int",
+        "Multiply the wait by this factor after each further failed attempt.",
+    ),
+    ("risk", "Risk", "Override the resource type's risk level."),
 ];
+
+/// Whether every resource accepts the attribute `name`.
+pub fn is_meta_attr(name: &str) -> bool {
+    META_ATTRIBUTES.iter().any(|(n, _, _)| *n == name)
+}
+
+/// The meta-attributes' names.
+pub fn meta_attr_names() -> impl Iterator<Item = &'static str> {
+    META_ATTRIBUTES.iter().map(|(n, _, _)| *n)
+}
 
 /// Evaluation stopped at an error that is already recorded.
 #[derive(Debug)]

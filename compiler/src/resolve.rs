@@ -11,7 +11,7 @@ use crate::db::{
     SField, SType, SourceFile,
 };
 use crate::diag::{Diag, Loc};
-use crate::eval::{META_ATTRS, SCALARS};
+use crate::eval::{is_meta_attr, SCALARS};
 use mc_grammar::ast::*;
 use mc_grammar::span::Span;
 use std::collections::{BTreeMap, HashMap};
@@ -1322,7 +1322,7 @@ impl<'a> Resolver<'a> {
                             .iter()
                             .find(|a| a.name == name)
                             .map(|a| self.expand(&a.ty))
-                            .or_else(|| META_ATTRS.contains(&name).then_some(SType::Any))
+                            .or_else(|| is_meta_attr(name).then_some(SType::Any))
                     }
                     _ => Some(SType::Any),
                 }

@@ -8,42 +8,11 @@
 
 use super::{completion_kind, markdown, Doc};
 use mc_compiler::db::SType;
+use mc_compiler::eval::META_ATTRIBUTES;
 use mc_compiler::ide::{display_type, walk_stmts, Analysis, DefKind, BUILTINS};
 use mc_grammar::ast::Stmt;
 use mc_grammar::lexer::{lex, Tok};
 use tower_lsp::lsp_types::*;
-
-/// Attributes every resource accepts, with their meaning.
-pub const META_ATTRIBUTES: &[(&str, &str, &str)] = &[
-    ("requires", "[Resource]", "Apply after these resources."),
-    ("before", "[Resource]", "Apply before these resources."),
-    (
-        "notify",
-        "[Resource]",
-        "Apply before these resources and refresh them when this one changes.",
-    ),
-    (
-        "subscribe",
-        "[Resource]",
-        "Apply after these resources and refresh this one when they change.",
-    ),
-    ("tags", "[String]", "Tags for `--tags` / `--skip-tags`."),
-    ("become", "Bool", "Apply with elevated privileges."),
-    ("become_user", "String", "The user to become."),
-    ("timeout", "Duration", "Give up applying after this long."),
-    ("retries", "Int", "Retry a failed apply this many times."),
-    (
-        "retry_delay",
-        "Duration",
-        "Wait this long after the first failed attempt (default 1s).",
-    ),
-    (
-        "retry_backoff",
-        "Int",
-        "Multiply the wait by this factor after each further failed attempt.",
-    ),
-    ("risk", "Risk", "Override the resource type's risk level."),
-];
 
 pub const KEYWORDS: &[&str] = &[
     "import", "let", "type", "fn", "role", "host", "group", "on", "policy", "when", "resource",
