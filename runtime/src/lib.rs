@@ -12,16 +12,16 @@ pub mod backups;
 pub mod drift;
 pub mod engine;
 pub mod hash;
-pub mod identity;
 pub mod limit;
 pub mod onboard;
-pub mod policy;
 pub mod render;
 pub mod runners;
 pub mod scrub;
-pub mod state;
 pub mod target;
 pub mod transport;
+
+pub use mc_state as state;
+pub use mc_state::{identity, policy};
 
 pub use engine::{
     rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Interrupt, Planned,

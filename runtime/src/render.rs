@@ -8,6 +8,8 @@ use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+pub use mc_state::display::safe;
+
 /// Styles text when colour is on (the CLI decides: `--color`, `NO_COLOR`).
 #[derive(Clone, Copy)]
 struct Paint(bool);
@@ -41,30 +43,6 @@ impl Paint {
 }
 
 /// `1 host`, `2 hosts`, `0 resources`: a count with its noun.
-/// Text from a host (content, output, messages, titles) made safe for a
-/// terminal: control characters other than newline and tab, and the
-/// bidirectional overrides that reorder what is shown, are printed as
-/// escapes (`\x1b`, `\u{202e}`), so a host cannot move the cursor, retitle
-/// the window or hide text.
-pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(hostile) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            c if !hostile(c) => out.push(c),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")

@@ -5,7 +5,7 @@ mod fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fixture::{app, render};
-use mc_runtime::StateStore;
+use mc_state::StateStore;
 use mc_tui::{Action, App, Mode, Tab};
 
 /// Times come from the clock when the store records them; the actor is
@@ -381,7 +381,7 @@ fn approve_with_a_reason_is_recorded_in_the_store_and_audit_log() {
     assert_eq!(detail["reason"], "reviewed with ops");
     assert!(matches!(
         store.verify_audit().unwrap(),
-        mc_runtime::state::AuditVerdict::Intact { .. }
+        mc_state::AuditVerdict::Intact { .. }
     ));
     // It left the Approvals view.
     assert!(render(&mut app, 80, 24).contains("no plans waiting for approval"));
@@ -439,7 +439,7 @@ fn live_updates_keep_the_selection() {
     store
         .record_resource_result(
             r4,
-            &mc_runtime::state::ResourceResult {
+            &mc_state::ResourceResult {
                 host: "web1".into(),
                 resource: "file[/etc/issue]".into(),
                 action: "create".into(),
@@ -487,7 +487,7 @@ fn renders_in_tiny_terminals_without_panicking() {
 struct WithDrift(mc_tui::StoreSource, Vec<mc_tui::DriftEntry>);
 
 impl mc_tui::DataSource for WithDrift {
-    fn runs(&self, limit: usize) -> Result<Vec<mc_runtime::state::RunRecord>, String> {
+    fn runs(&self, limit: usize) -> Result<Vec<mc_state::RunRecord>, String> {
         self.0.runs(limit)
     }
     fn run_detail(&self, run_id: i64) -> Result<mc_tui::RunDetail, String> {
@@ -550,7 +550,7 @@ fn drift_view_with_reports() {
 fn drift_fixed_by_a_later_apply_shows_as_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
-    let item = |resource: &str| mc_runtime::state::DriftItem {
+    let item = |resource: &str| mc_state::DriftItem {
         host: "web1".into(),
         resource: resource.into(),
         status: "drifted".into(),
@@ -568,7 +568,7 @@ fn drift_fixed_by_a_later_apply_shows_as_resolved() {
     let detected = store.current_drift().unwrap()[0].detected_at;
     // The fix of one of them was applied after the report.
     store
-        .set_resource_state(&mc_runtime::state::ResourceState {
+        .set_resource_state(&mc_state::ResourceState {
             host: "web1".into(),
             resource: "file[/etc/motd]".into(),
             type_name: "file".into(),
@@ -689,7 +689,7 @@ fn long_diffs_scroll_in_their_pane() {
 
 #[test]
 fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
-    use mc_runtime::state::{AgentRunRecord, DriftItem, HostResult, ResourceResult};
+    use mc_state::{AgentRunRecord, DriftItem, HostResult, ResourceResult};
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
     fixture::fill(&store);

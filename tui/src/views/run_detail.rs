@@ -8,8 +8,8 @@ use crate::widgets::{
     cell, change_lines, empty_state, matches, status_rank, status_style, text_pane, Cursor,
     ListTable,
 };
-use mc_runtime::render::safe;
-use mc_runtime::state::format_time;
+use mc_state::display::safe;
+use mc_state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

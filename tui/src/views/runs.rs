@@ -3,7 +3,7 @@
 use super::{navigate, Component};
 use crate::action::Action;
 use crate::widgets::{cell, empty_state, matches, status_style, Cursor, ListTable};
-use mc_runtime::state::{format_time, RunRecord};
+use mc_state::{format_time, RunRecord};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::Row;

@@ -3,7 +3,7 @@
 //! shared PostgreSQL store does: locks held by a session across
 //! processes, a server restart, copies between the two.
 
-use mc_runtime::state::{
+use mc_state::{
     AuditVerdict, DriftItem, HostResult, ResourceResult, ResourceState, StateError, StateLocation,
     StateStore,
 };

@@ -1,14 +1,14 @@
 //! Policies and approvals on the runtime side.
 //!
-//! The runtime never parses source: the [`CatalogSource`](crate::CatalogSource)
-//! evaluates the project's policies against a plan and returns a
-//! [`PolicyOutcome`], which [`Runtime::plan`](crate::Runtime::plan) seals
-//! into the plan. [`Runtime::apply`](crate::Runtime::apply) then refuses a
-//! plan with a `deny` finding, and a plan that needs an approval until that
-//! exact plan (its content hash) is approved in the state store.
+//! The runtime never parses source: its `CatalogSource` evaluates the
+//! project's policies against a plan and returns a [`PolicyOutcome`], which
+//! `Runtime::plan` seals into the plan. `Runtime::apply` then refuses a plan
+//! with a `deny` finding, and a plan that needs an approval until that exact
+//! plan (its content hash) is approved in the state store. Here with the
+//! store, because `mc approve` and the TUI decide on plans through it.
 
 use crate::identity;
-use crate::state::StateStore;
+use crate::StateStore;
 use mc_ir::plan::{Plan, PolicyFinding};
 
 /// What the project's policies said about a plan.
@@ -315,7 +315,7 @@ pub fn check_plan_in(
         hash: plan.hash.clone(),
         why,
     };
-    let unreadable = |e: crate::state::StateError| untrusted(format!("the state store: {e}"));
+    let unreadable = |e: crate::StateError| untrusted(format!("the state store: {e}"));
     let not_recorded = || {
         untrusted(format!(
             "it was not recorded by `mc plan` in the state store {} (a plan file is applied only when that exact plan was made and recorded there); run `mc plan` again",
@@ -355,7 +355,7 @@ pub fn check_plan_in(
 fn check_approval(
     store: &StateStore,
     plan: &Plan,
-    planner: &crate::state::AuditEntry,
+    planner: &crate::AuditEntry,
     rule: &ApprovalRule,
 ) -> Result<(), Refusal> {
     let untrusted = |why: String| Refusal::Untrusted {
@@ -368,12 +368,12 @@ fn check_approval(
         .verify_audit_chain()
         .map_err(|e| untrusted(e.to_string()))?
     {
-        crate::state::AuditVerdict::Broken { seq, reason } => {
+        crate::AuditVerdict::Broken { seq, reason } => {
             return Err(untrusted(format!(
                 "the audit log that records its approval is broken at entry {seq} ({reason}); see `mc audit verify`"
             )))
         }
-        crate::state::AuditVerdict::Intact { .. } => {}
+        crate::AuditVerdict::Intact { .. } => {}
     }
     let approval = store
         .standing_approval(&plan.hash)
@@ -415,7 +415,7 @@ pub fn decide(
     approve: bool,
     reason: &str,
     via: &str,
-) -> Result<crate::state::PlanDecision, String> {
+) -> Result<crate::PlanDecision, String> {
     let short = hash.get(..12).unwrap_or(hash);
     let body = store
         .plan_body(hash)
@@ -446,7 +446,7 @@ pub fn decide(
             })?;
         let mine = match &planner.signer {
             Some(key) => same_key(key) == Some(me.public_key()),
-            None => planner.actor == crate::state::actor(),
+            None => planner.actor == crate::actor(),
         };
         if plan.forbid_self_approval && mine {
             return Err(format!(

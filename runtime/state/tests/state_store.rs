@@ -1,7 +1,7 @@
 //! The state store on real SQLite files, including a process killed with
 //! SIGKILL while it holds the apply lock and is writing.
 
-use mc_runtime::state::{AuditVerdict, ResourceState, StateError, StateStore};
+use mc_state::{AuditVerdict, ResourceState, StateError, StateStore};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -273,7 +273,7 @@ fn lock_holder_entry() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut i = 0u64;
     while Instant::now() < deadline {
-        let r = mc_runtime::state::ResourceResult {
+        let r = mc_state::ResourceResult {
             host: "h1".into(),
             resource: format!("file[/f{i}]"),
             action: "create".into(),

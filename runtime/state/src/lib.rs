@@ -12,16 +12,26 @@
 //! advisory lock). Other processes (the TUI, a second `mc`) read
 //! concurrently and wait for writes. The logic is written once against
 //! [`db::Sql`]; `pg` holds what only PostgreSQL needs.
+//!
+//! A crate of its own, with the operator's signing [`identity`] and the
+//! approval [`policy`] it records, so readers of the store (the TUI) do not
+//! link the transports.
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod db;
+pub mod display;
+pub mod identity;
 mod pg;
 mod pg_schema;
 mod pg_tls;
+pub mod policy;
 
 pub use db::statements_run;
 
-use crate::hash::sha256_hex;
 use db::{params, Row, Sql, Value};
+use mc_ir::hash::sha256_hex;
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;

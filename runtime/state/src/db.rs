@@ -50,7 +50,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 /// `params![a, b, …]` as an array of [`Value`]s.
 macro_rules! params {
-    ($($v:expr),* $(,)?) => { [$($crate::state::db::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => { [$($crate::db::Value::from($v)),*] };
 }
 pub(crate) use params;
 
