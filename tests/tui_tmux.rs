@@ -2,7 +2,7 @@
 //! server at 80×24), driven with keys, read back with capture-pane. Every
 //! wait polls the screen for a condition, with a bound.
 
-use mc_runtime::state::{HostResult, ResourceResult};
+use mc_runtime::state::{HostResult, HostStatus, ResourceResult, ResourceStatus, RunStatus};
 use mc_runtime::StateStore;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -191,23 +191,23 @@ fn fill(store: &StateStore) -> i64 {
         host: "web2".into(),
         resource: "service[nginx]".into(),
         action: "update".into(),
-        status: "failed".into(),
+        status: ResourceStatus::Failed,
         message: Some("nginx: configuration test failed".into()),
         duration_ms: 80,
         output: None,
     };
     store.record_resource_result(run, &failed, None).unwrap();
     failed.host = "web1".into();
-    failed.status = "changed".into();
+    failed.status = ResourceStatus::Changed;
     failed.message = None;
     store.record_resource_result(run, &failed, None).unwrap();
-    for (h, status) in [("web1", "ok"), ("web2", "failed")] {
+    for (h, status) in [("web1", HostStatus::Ok), ("web2", HostStatus::Failed)] {
         store
             .record_host_result(
                 run,
                 &HostResult {
                     host: h.into(),
-                    status: status.into(),
+                    status,
                     ..HostResult::default()
                 },
             )
@@ -216,7 +216,7 @@ fn fill(store: &StateStore) -> i64 {
     store
         .finish_run(
             run,
-            "failed",
+            RunStatus::Failed,
             &serde_json::json!({"changed": 1, "failed_hosts": 1, "hosts": 2}),
         )
         .unwrap();
@@ -343,7 +343,7 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
                 host: "web3".into(),
                 resource: "file[/etc/issue]".into(),
                 action: "create".into(),
-                status: "changed".into(),
+                status: ResourceStatus::Changed,
                 message: None,
                 duration_ms: 3,
                 output: None,

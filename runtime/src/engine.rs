@@ -14,7 +14,10 @@
 //! running as that user ([`run_as`]).
 
 use crate::hash::sha256_hex;
-use crate::state::{self, HostResult, ResourceResult, ResourceState, StateStore};
+use crate::state::{
+    self, HostResult, HostStatus, ResourceResult, ResourceState, ResourceStatus, RunStatus,
+    StateStore,
+};
 use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
 use mc_ir::plan::{Action, AttrChange, HostPlan, Plan, PlannedResource};
 use mc_ir::{Catalog, EdgeKind, HostInfo, RefreshAction, Resource, ResourceId, Value};
@@ -317,7 +320,7 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn ok(&self) -> bool {
-        self.hosts.iter().all(|h| h.status == "ok")
+        self.hosts.iter().all(|h| h.status == HostStatus::Ok)
     }
     pub fn changed(&self) -> u32 {
         self.hosts.iter().map(|h| h.changed).sum()
@@ -517,7 +520,7 @@ impl Runtime {
         if let Err(e) = locked {
             self.store.finish_run(
                 run_id,
-                "refused",
+                RunStatus::Refused,
                 &serde_json::json!({ "error": e.to_string() }),
             )?;
             return refused(e.into());
@@ -597,8 +600,11 @@ impl Runtime {
         }
         let rec = self.store.plan(&plan.hash)?;
         let msg = "plan already applied";
-        self.store
-            .finish_run(run_id, "refused", &serde_json::json!({ "error": msg }))?;
+        self.store.finish_run(
+            run_id,
+            RunStatus::Refused,
+            &serde_json::json!({ "error": msg }),
+        )?;
         Err(match rec {
             Some(r) if r.status == "stale" => RuntimeError::PlanStale,
             Some(r) if r.status == "pending" || r.status == "rejected" => {
@@ -698,7 +704,7 @@ impl Runtime {
         let err = RuntimeError::Stale(stale);
         self.store.finish_run(
             run_id,
-            "refused",
+            RunStatus::Refused,
             &serde_json::json!({ "error": err.to_string() }),
         )?;
         Err(err)
@@ -742,16 +748,16 @@ impl Runtime {
     /// Records the run's outcome and its audit entry.
     fn finish_apply(&self, report: &ApplyReport, opts: &ApplyOptions) -> Result<(), RuntimeError> {
         let status = if opts.interrupt.requested() {
-            "interrupted"
+            RunStatus::Interrupted
         } else if report.ok() {
-            "ok"
+            RunStatus::Ok
         } else {
-            "failed"
+            RunStatus::Failed
         };
         let mut summary = serde_json::json!({
             "changed": report.changed(),
-            "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
-            "skipped_hosts": report.hosts.iter().filter(|h| h.status == "skipped").count(),
+            "failed_hosts": report.hosts.iter().filter(|h| h.status != HostStatus::Ok).count(),
+            "skipped_hosts": report.hosts.iter().filter(|h| h.status == HostStatus::Skipped).count(),
             "hosts": report.hosts.len(),
         });
         if let Some(reason) = &opts.break_glass {
@@ -888,15 +894,15 @@ impl ApplyContext {
                 if let Ok(s) = session {
                     s.close().await;
                 }
-                skip_host(&self.store, self.run_id, &p.hp, "skipped", why)
+                skip_host(&self.store, self.run_id, &p.hp, HostStatus::Skipped, why)
             }
             (None, Ok(s)) => {
                 let stale = p.stale.into_iter().collect();
                 self.apply_over(s, &p.hp, &stale).await
             }
-            (None, Err(e)) => skip_host(&self.store, self.run_id, &p.hp, "failed", &e),
+            (None, Err(e)) => skip_host(&self.store, self.run_id, &p.hp, HostStatus::Failed, &e),
         };
-        if result.status != "ok" {
+        if result.status != HostStatus::Ok {
             *self.failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         }
         let _ = self.store.record_host_result(self.run_id, &result);
@@ -934,7 +940,7 @@ impl ApplyContext {
             .instrument(tracing::info_span!("apply"))
             .await;
         s.close().await;
-        let _ = store.record_event(run_id, host, None, "host-done", Some(&r.status));
+        let _ = store.record_event(run_id, host, None, "host-done", Some(r.status.as_str()));
         r
     }
 }
@@ -1361,12 +1367,12 @@ fn skip_host(
     store: &StateStore,
     run_id: i64,
     hp: &HostPlan,
-    status: &str,
+    status: HostStatus,
     why: &str,
 ) -> HostResult {
     let mut r = HostResult {
         host: hp.host.name.clone(),
-        status: status.into(),
+        status,
         error: Some(why.to_string()),
         ..Default::default()
     };
@@ -1378,7 +1384,7 @@ fn skip_host(
                 host: hp.host.name.clone(),
                 resource: p.id.to_string(),
                 action: action_name(p.action).into(),
-                status: "skipped".into(),
+                status: ResourceStatus::Skipped,
                 message: Some(why.to_string()),
                 duration_ms: 0,
                 output: None,
@@ -1399,12 +1405,12 @@ pub fn action_name(a: Action) -> &'static str {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
+fn resource_status(s: Status) -> ResourceStatus {
     match s {
-        Status::Ok => "ok",
-        Status::Changed => "changed",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
+        Status::Ok => ResourceStatus::Ok,
+        Status::Changed => ResourceStatus::Changed,
+        Status::Failed => ResourceStatus::Failed,
+        Status::Skipped => ResourceStatus::Skipped,
     }
 }
 
@@ -1488,14 +1494,14 @@ impl HostRun<'_> {
         applied: Option<ResourceState>,
     ) {
         let message = outcome.message.as_str();
-        let status = status_name(outcome.status);
+        let status = resource_status(outcome.status);
         let _ = self.store.record_resource_result(
             self.run_id,
             &ResourceResult {
                 host: self.host.to_string(),
                 resource: id.to_string(),
                 action: action_name(action).into(),
-                status: status.into(),
+                status,
                 message: (!message.is_empty()).then(|| message.to_string()),
                 duration_ms: outcome.ms,
                 output: outcome.output.clone(),
@@ -1506,7 +1512,7 @@ impl HostRun<'_> {
             self.run_id,
             self.host,
             Some(id.as_str()),
-            status,
+            status.as_str(),
             Some(message),
         );
         if !outcome.shown {
@@ -1514,7 +1520,7 @@ impl HostRun<'_> {
                 self.host,
                 ProgressEvent::ResourceDone {
                     id,
-                    status,
+                    status: status.as_str(),
                     message,
                 },
             );
@@ -1551,7 +1557,7 @@ async fn apply_host(
 ) -> HostResult {
     let Some(catalog) = &hp.catalog else {
         let why = hp.error.as_deref().unwrap_or("no catalog");
-        return skip_host(&ctx.store, ctx.run_id, hp, "failed", why);
+        return skip_host(&ctx.store, ctx.run_id, hp, HostStatus::Failed, why);
     };
     let planned: HashMap<&ResourceId, &PlannedResource> =
         hp.resources.iter().map(|p| (&p.id, p)).collect();
@@ -1569,7 +1575,7 @@ async fn apply_host(
         changed: BTreeSet::new(),
         result: HostResult {
             host: host.to_string(),
-            status: "ok".into(),
+            status: HostStatus::Ok,
             ..Default::default()
         },
     };
@@ -1678,11 +1684,11 @@ fn host_result(
     stale: &BTreeSet<ResourceId>,
 ) -> HostResult {
     if result.failed > 0 || connection_lost.is_some() {
-        result.status = "failed".into();
+        result.status = HostStatus::Failed;
         result.error = connection_lost;
     }
     if !stale.is_empty() {
-        result.status = "failed".into();
+        result.status = HostStatus::Failed;
         let refused = stale_refusal_note(stale);
         result.error = Some(match result.error.take() {
             Some(e) => format!("{e}; {refused}"),
@@ -2014,7 +2020,8 @@ async fn apply_batch(
                 .unwrap_or(0);
             durations.insert(ev.id.clone(), ms);
             if let Some(span) = spans.remove(&ev.id) {
-                span.record("status", ev.status.map(status_name).unwrap_or("unknown"));
+                let status = ev.status.map(|s| resource_status(s).as_str());
+                span.record("status", status.unwrap_or("unknown"));
             }
             if let Some(status) = ev.status {
                 done.insert(ev.id.clone(), status);
@@ -2024,7 +2031,7 @@ async fn apply_batch(
                     host,
                     ProgressEvent::ResourceDone {
                         id: &ev.id,
-                        status: status_name(status),
+                        status: resource_status(status).as_str(),
                         message: &message,
                     },
                 );

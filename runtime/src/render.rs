@@ -1,7 +1,7 @@
 //! Human rendering of plans and apply results, Terraform style.
 
 use crate::engine::{Progress, ProgressEvent};
-use crate::state::HostResult;
+use crate::state::{HostResult, HostStatus};
 use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
@@ -311,10 +311,10 @@ pub fn render_summary(hosts: &[HostResult], color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
     for h in hosts {
-        let status = match h.status.as_str() {
-            "ok" => p.green("ok"),
-            "skipped" => p.yellow("skipped"),
-            other => p.red(other),
+        let status = match h.status {
+            HostStatus::Ok => p.green("ok"),
+            HostStatus::Skipped => p.yellow("skipped"),
+            other => p.red(other.as_str()),
         };
         out.push_str(&format!(
             "{}: {status}: {} changed, {} unchanged, {} failed, {} skipped",
@@ -545,9 +545,9 @@ impl Progress for LiveProgress {
                 }
             }
             ProgressEvent::HostDone(r) => {
-                let outcome = match r.status.as_str() {
-                    "ok" => "done",
-                    other => other,
+                let outcome = match r.status {
+                    HostStatus::Ok => "done",
+                    other => other.as_str(),
                 };
                 self.finish_host(host, outcome);
             }
@@ -658,13 +658,13 @@ mod tests {
         let hosts = vec![
             HostResult {
                 host: "web1".into(),
-                status: "failed".into(),
+                status: HostStatus::Failed,
                 failed: 1,
                 ..Default::default()
             },
             HostResult {
                 host: "web2".into(),
-                status: "skipped".into(),
+                status: HostStatus::Skipped,
                 skipped: 3,
                 error: Some("not started: max_fail exceeded".into()),
                 ..Default::default()

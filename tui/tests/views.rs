@@ -443,7 +443,7 @@ fn live_updates_keep_the_selection() {
                 host: "web1".into(),
                 resource: "file[/etc/issue]".into(),
                 action: "create".into(),
-                status: "changed".into(),
+                status: mc_state::ResourceStatus::Changed,
                 message: None,
                 duration_ms: 7,
                 output: None,
@@ -689,7 +689,10 @@ fn long_diffs_scroll_in_their_pane() {
 
 #[test]
 fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
-    use mc_state::{AgentRunRecord, DriftItem, HostResult, ResourceResult};
+    use mc_state::{
+        AgentRunRecord, DriftItem, HostResult, HostStatus, ResourceResult, ResourceStatus,
+        RunStatus,
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
     fixture::fill(&store);
@@ -697,13 +700,17 @@ fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
         key: key.into(),
         agent: "edge7".into(),
         noop,
-        status: if noop { "drifted" } else { "ok" }.into(),
+        status: if noop {
+            RunStatus::Drifted
+        } else {
+            RunStatus::Ok
+        },
         started: fixture::CREATED_AT,
         finished: fixture::CREATED_AT + 2,
         summary: serde_json::json!({ "changed": if noop { 0 } else { 1 } }),
         host_result: HostResult {
             host: "edge7".into(),
-            status: "ok".into(),
+            status: HostStatus::Ok,
             changed: u32::from(!noop),
             ..Default::default()
         },
@@ -711,7 +718,7 @@ fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
             host: "edge7".into(),
             resource: "file[/etc/edge.conf]".into(),
             action: "update".into(),
-            status: "changed".into(),
+            status: ResourceStatus::Changed,
             ..Default::default()
         }],
         drift: if noop {

@@ -278,7 +278,7 @@ async fn publish_one(
     let applied = report
         .hosts
         .iter()
-        .any(|h| &h.host == name && h.status == "ok");
+        .any(|h| &h.host == name && h.status == crate::state::HostStatus::Ok);
     let offline = hp.error.is_some() && hp.resources.is_empty();
     if !applied && !offline {
         return Ok(None);

@@ -95,6 +95,14 @@ impl Row {
             .ok_or_else(|| StateError::Other(format!("column {i} is unexpectedly NULL")))
     }
 
+    /// A status column, typed.
+    pub fn status<T>(&self, i: usize) -> Result<T>
+    where
+        T: std::str::FromStr<Err = crate::UnknownStatus>,
+    {
+        Ok(self.text(i)?.parse()?)
+    }
+
     pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.get(i)? {
             Value::Null => Ok(None),

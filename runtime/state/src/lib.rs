@@ -27,8 +27,10 @@ mod pg;
 mod pg_schema;
 mod pg_tls;
 pub mod policy;
+mod status;
 
 pub use db::statements_run;
+pub use status::{HostStatus, ResourceStatus, RunStatus, UnknownStatus};
 
 use db::{params, Row, Sql, Value};
 use mc_ir::hash::sha256_hex;
@@ -240,6 +242,8 @@ pub enum StateError {
     #[error("{}", lock_held_message(.0))]
     LockHeld(Vec<LockRecord>),
     #[error("state store: {0}")]
+    UnknownStatus(#[from] UnknownStatus),
+    #[error("state store: {0}")]
     Other(String),
 }
 
@@ -311,7 +315,7 @@ pub type Result<T> = std::result::Result<T, StateError>;
 pub struct RunRecord {
     pub id: i64,
     pub kind: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: i64,
     pub finished_at: Option<i64>,
     pub plan_hash: Option<String>,
@@ -325,7 +329,7 @@ pub struct RunRecord {
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct HostResult {
     pub host: String,
-    pub status: String,
+    pub status: HostStatus,
     pub changed: u32,
     pub unchanged: u32,
     pub failed: u32,
@@ -340,7 +344,7 @@ pub struct AgentRunRecord {
     pub key: String,
     pub agent: String,
     pub noop: bool,
-    pub status: String,
+    pub status: RunStatus,
     pub started: i64,
     pub finished: i64,
     pub summary: serde_json::Value,
@@ -355,7 +359,7 @@ pub struct ResourceResult {
     pub host: String,
     pub resource: String,
     pub action: String,
-    pub status: String,
+    pub status: ResourceStatus,
     pub message: Option<String>,
     pub duration_ms: u64,
     /// What the resource printed (stdout and stderr), its first and last
@@ -716,8 +720,13 @@ impl StateStore {
         })
     }
 
-    pub fn finish_run(&self, run_id: i64, status: &str, summary: &serde_json::Value) -> Result<()> {
-        let p = params![run_id, status, now(), summary.to_string()];
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        let p = params![run_id, status.as_str(), now(), summary.to_string()];
         self.read(|db| {
             db.exec(
                 "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4 WHERE id = ?1",
@@ -763,7 +772,7 @@ impl StateStore {
         let p = params![
             run_id,
             &r.host,
-            &r.status,
+            r.status.as_str(),
             r.changed,
             r.unchanged,
             r.failed,
@@ -797,7 +806,7 @@ impl StateStore {
             .map(|r| {
                 Ok(HostResult {
                     host: r.text(0)?,
-                    status: r.text(1)?,
+                    status: r.status(1)?,
                     changed: r.u32(2)?,
                     unchanged: r.u32(3)?,
                     failed: r.u32(4)?,
@@ -822,7 +831,7 @@ impl StateStore {
             &r.host,
             &r.resource,
             &r.action,
-            &r.status,
+            r.status.as_str(),
             r.message.as_deref(),
             r.duration_ms.min(i64::MAX as u64) as i64,
             r.output.as_deref()
@@ -862,7 +871,7 @@ impl StateStore {
                     host: r.text(0)?,
                     resource: r.text(1)?,
                     action: r.text(2)?,
-                    status: r.text(3)?,
+                    status: r.status(3)?,
                     message: r.opt_text(4)?,
                     duration_ms: r.int(5)?.max(0) as u64,
                     output: r.opt_text(6)?,
@@ -1258,7 +1267,7 @@ impl StateStore {
         let actor = format!("agent {}", r.agent);
         let p = params![
             kind,
-            &r.status,
+            r.status.as_str(),
             r.started,
             r.finished,
             &r.key,
@@ -1282,7 +1291,7 @@ impl StateStore {
                 "INSERT INTO host_results
                    (run_id, host, status, changed, unchanged, failed, skipped, error, finished_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                &params![id, &h.host, &h.status, h.changed, h.unchanged, h.failed, h.skipped, h.error.as_deref(), r.finished],
+                &params![id, &h.host, h.status.as_str(), h.changed, h.unchanged, h.failed, h.skipped, h.error.as_deref(), r.finished],
             )?;
             for x in &r.results {
                 db.exec(
@@ -1290,7 +1299,7 @@ impl StateStore {
                        (run_id, host, resource, action, status, message, duration_ms, output)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL)
                      ON CONFLICT (run_id, host, resource) DO NOTHING",
-                    &params![id, &x.host, &x.resource, &x.action, &x.status, x.message.as_deref()],
+                    &params![id, &x.host, &x.resource, &x.action, x.status.as_str(), x.message.as_deref()],
                 )?;
             }
             if !r.drift.is_empty() {
@@ -2010,14 +2019,14 @@ impl StateStore {
     /// A run still marked `running` whose process is gone and that holds no
     /// live lock crashed. A run started on another machine cannot be checked.
     fn mark_crashed(&self, runs: &mut [RunRecord]) -> Result<()> {
-        if !runs.iter().any(|r| r.status == "running") {
+        if !runs.iter().any(|r| r.status == RunStatus::Running) {
             return Ok(());
         }
         let locks = self.locks()?;
         let here = format!("@{}", local_hostname());
         let pg = self.is_postgres();
         for run in runs {
-            if run.status != "running" {
+            if run.status != RunStatus::Running {
                 continue;
             }
             let held_live = locks
@@ -2027,7 +2036,7 @@ impl StateStore {
             // Only a run started on this machine can be checked: elsewhere
             // it may be planning, before it takes any lock.
             if run.actor.ends_with(&here) && !held_live && !pid_alive {
-                run.status = "crashed".into();
+                run.status = RunStatus::Crashed;
             }
         }
         Ok(())
@@ -2141,7 +2150,7 @@ fn run_from_row(r: &Row) -> Result<RunRecord> {
     Ok(RunRecord {
         id: r.int(0)?,
         kind: r.text(1)?,
-        status: r.text(2)?,
+        status: r.status(2)?,
         started_at: r.int(3)?,
         finished_at: r.opt_int(4)?,
         plan_hash: r.opt_text(5)?,

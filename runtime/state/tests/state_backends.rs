@@ -36,7 +36,7 @@ fn exercise(store: &StateStore) {
             run,
             &HostResult {
                 host: "web1".into(),
-                status: "ok".into(),
+                status: mc_state::HostStatus::Ok,
                 changed: 2,
                 unchanged: 75,
                 ..Default::default()
@@ -58,7 +58,7 @@ fn exercise(store: &StateStore) {
             host: "web1".into(),
             resource: r.to_string(),
             action: "create".into(),
-            status: "changed".into(),
+            status: mc_state::ResourceStatus::Changed,
             message: None,
             duration_ms: i as u64,
             output: Some("done\n".into()),
@@ -68,7 +68,11 @@ fn exercise(store: &StateStore) {
             .unwrap();
     }
     store
-        .finish_run(run, "ok", &serde_json::json!({"changed": 2}))
+        .finish_run(
+            run,
+            mc_state::RunStatus::Ok,
+            &serde_json::json!({"changed": 2}),
+        )
         .unwrap();
     let r = store.run(run).unwrap().unwrap();
     assert_eq!((r.status.as_str(), r.hosts.len()), ("ok", 2));

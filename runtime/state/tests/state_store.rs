@@ -277,7 +277,7 @@ fn lock_holder_entry() {
             host: "h1".into(),
             resource: format!("file[/f{i}]"),
             action: "create".into(),
-            status: "changed".into(),
+            status: mc_state::ResourceStatus::Changed,
             message: Some("x".repeat(2000)),
             duration_ms: i,
             output: None,
@@ -347,7 +347,7 @@ fn sigkill_mid_write_leaves_a_recoverable_store() {
     assert!(locks.iter().all(|l| l.is_stale()), "{locks:?}");
     let runs = store.list_runs(10).unwrap();
     assert_eq!(runs[0].id, run);
-    assert_eq!(runs[0].status, "crashed");
+    assert_eq!(runs[0].status, mc_state::RunStatus::Crashed);
     // Automatic takeover of the dead holder.
     store.acquire_lock(&hosts(&["h1"]), 100).unwrap();
     let kinds: Vec<String> = store
