@@ -19,7 +19,7 @@ use crate::state::{
     StateStore,
 };
 use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
-use mc_ir::plan::{Action, AttrChange, HostPlan, Plan, PlannedResource};
+use mc_ir::plan::{Action, HostPlan, Plan, PlannedResource};
 use mc_ir::{Catalog, EdgeKind, HostInfo, RefreshAction, Resource, ResourceId, Value};
 use mc_runner::protocol::{self, ApplyItem, Request, Response, Status};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1098,22 +1098,8 @@ pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource 
 pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> PlannedResource {
     PlannedResource {
         id: r.id.clone(),
-        action: match p.action {
-            protocol::Action::None => Action::None,
-            protocol::Action::Create => Action::Create,
-            protocol::Action::Update => Action::Update,
-            protocol::Action::Delete => Action::Delete,
-            protocol::Action::Check => Action::Check,
-        },
-        changes: p
-            .changes
-            .iter()
-            .map(|c| AttrChange {
-                attr: c.attr.clone(),
-                from: c.from.clone(),
-                to: c.to.clone(),
-            })
-            .collect(),
+        action: p.action,
+        changes: p.changes.clone(),
         content_diff: p.content_diff.clone(),
         observed_digest: p.observed_digest.clone(),
         risk: r.meta.risk,
@@ -1121,16 +1107,6 @@ pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> Pla
         notified_by: vec![],
         refresh_action: None,
         error: p.error.clone(),
-    }
-}
-
-fn to_protocol_action(a: Action) -> protocol::Action {
-    match a {
-        Action::None => protocol::Action::None,
-        Action::Create => protocol::Action::Create,
-        Action::Update => protocol::Action::Update,
-        Action::Delete => protocol::Action::Delete,
-        Action::Check => protocol::Action::Check,
     }
 }
 
@@ -1955,7 +1931,7 @@ async fn apply_batch(
         budget = budget.saturating_add(item_budget(it.resource, opts.default_timeout));
         send.push(ApplyItem {
             resource,
-            action: to_protocol_action(it.action),
+            action: it.action,
             refresh: it.refresh.is_some(),
             refresh_action: it.refresh.filter(|a| *a != RefreshAction::OnNotify),
             sensitive,
