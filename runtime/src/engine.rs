@@ -30,8 +30,8 @@ use tracing::Instrument;
 /// Where catalogs come from. The CLI implements it over the compiler; tests
 /// build catalogs in Rust. The runtime never parses source.
 pub trait CatalogSource: Send + Sync {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String>;
-    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String>;
+    fn hosts(&self) -> Result<Vec<HostInfo>, SourceError>;
+    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, SourceError>;
     fn source_digest(&self) -> String;
     /// The command-line values of the project's parameters (`--var`),
     /// recorded in the plan.
@@ -45,9 +45,26 @@ pub trait CatalogSource: Send + Sync {
     }
 }
 
+/// Why a [`CatalogSource`] could not give the hosts or a host's catalog:
+/// the project's diagnostics, rendered for a person.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
 /// Resolves secret names to values at probe and apply time.
 pub trait SecretSource: Send + Sync {
-    fn resolve(&self, name: &str) -> Result<String, String>;
+    fn resolve(&self, name: &str) -> Result<String, SecretError>;
+}
+
+/// Why a secret has no value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Neither a store nor the environment holds it.
+    #[error("secret {name:?} is not set (set {var})")]
+    NotSet { name: String, var: String },
+    /// A store holds it but could not give it (e.g. it cannot decrypt it).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 /// Secrets from the environment: `secret("db_password")` reads
@@ -55,7 +72,7 @@ pub trait SecretSource: Send + Sync {
 pub struct EnvSecrets;
 
 impl SecretSource for EnvSecrets {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, SecretError> {
         let var: String = name
             .chars()
             .map(|c| {
@@ -67,7 +84,10 @@ impl SecretSource for EnvSecrets {
             })
             .collect();
         let var = format!("MC_SECRET_{var}");
-        std::env::var(&var).map_err(|_| format!("secret {name:?} is not set (set {var})"))
+        std::env::var(&var).map_err(|_| SecretError::NotSet {
+            name: name.to_string(),
+            var,
+        })
     }
 }
 
@@ -356,7 +376,9 @@ impl Runtime {
         source: &dyn CatalogSource,
         sel: &Selection,
     ) -> Result<Vec<HostInfo>, RuntimeError> {
-        let hosts = source.hosts().map_err(RuntimeError::Source)?;
+        let hosts = source
+            .hosts()
+            .map_err(|e| RuntimeError::Source(e.to_string()))?;
         let pattern = crate::limit::HostPattern::parse(&sel.limit).map_err(RuntimeError::Source)?;
         if let Some(term) = pattern.unmatched(&hosts) {
             return Err(RuntimeError::Source(format!(
@@ -1111,7 +1133,7 @@ pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> Pla
 }
 
 /// Resolves every secret in a value to plain text.
-fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String> {
+fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, SecretError> {
     Ok(match v {
         Value::Secret(s) => {
             let mut out = String::new();
@@ -1136,7 +1158,7 @@ fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String>
         Value::Map(m) => Value::Map(
             m.iter()
                 .map(|(k, x)| Ok((k.clone(), resolve_value(x, secrets)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, SecretError>>()?,
         ),
         other => other.clone(),
     })
@@ -1265,7 +1287,7 @@ async fn probe_batch(
                         digests.insert(k.clone(), sensitive_digest(&resolved));
                     }
                     Err(e) => {
-                        out.insert(r.id.clone(), Err(e));
+                        out.insert(r.id.clone(), Err(e.to_string()));
                         continue 'res;
                     }
                 }
@@ -1923,7 +1945,7 @@ async fn apply_batch(
         let (resource, sensitive, scrub) = match resolved(it.resource, secrets) {
             Ok(x) => x,
             Err(e) => {
-                outcomes[i] = Some(Outcome::new(Status::Failed, e));
+                outcomes[i] = Some(Outcome::new(Status::Failed, e.to_string()));
                 unsent.insert(&it.resource.id);
                 continue;
             }
@@ -2105,7 +2127,7 @@ fn lost_outcomes(
 
 /// A resource with its secrets resolved, the attributes that held them, and
 /// each secret's value (for the runner to scrub from its answers).
-fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, String> {
+fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, SecretError> {
     let mut resource = r.clone();
     let mut sensitive = Vec::new();
     let mut scrub = Vec::new();
@@ -2128,7 +2150,7 @@ type Resolved = (Resource, Vec<String>, Vec<String>);
 pub fn secret_values(
     catalog: &Catalog,
     secrets: &dyn SecretSource,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, SecretError> {
     let mut out = BTreeMap::new();
     for r in &catalog.resources {
         for v in r.attrs.values() {
@@ -2291,7 +2313,17 @@ mod tests {
     #[test]
     fn env_secrets_name_the_variable() {
         let err = EnvSecrets.resolve("no such-secret").unwrap_err();
-        assert!(err.contains("MC_SECRET_NO_SUCH_SECRET"), "{err}");
+        assert_eq!(
+            err,
+            SecretError::NotSet {
+                name: "no such-secret".into(),
+                var: "MC_SECRET_NO_SUCH_SECRET".into()
+            }
+        );
+        assert!(
+            err.to_string().contains("MC_SECRET_NO_SUCH_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]

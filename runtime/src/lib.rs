@@ -25,8 +25,8 @@ pub use mc_state::{identity, policy};
 
 pub use engine::{
     rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Interrupt, Planned,
-    Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
-    StalePolicy,
+    Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretError, SecretSource, Selection,
+    Serial, SourceError, StalePolicy,
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;

@@ -295,10 +295,12 @@ async fn until_re_runs_a_command_until_its_check_succeeds() {
 
 struct OneSecret;
 impl mc_runtime::SecretSource for OneSecret {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, mc_runtime::SecretError> {
         match name {
             "token" => Ok("s3cr3t-token-value".into()),
-            other => Err(format!("no secret {other}")),
+            other => Err(mc_runtime::SecretError::Unreadable(format!(
+                "no secret {other}"
+            ))),
         }
     }
 }

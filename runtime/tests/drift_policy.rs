@@ -167,14 +167,14 @@ struct PolicySource {
 }
 
 impl CatalogSource for PolicySource {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, mc_runtime::SourceError> {
         self.inner.hosts()
     }
     fn compile(
         &self,
         host: &HostInfo,
         facts: &serde_json::Value,
-    ) -> Result<mc_ir::Catalog, String> {
+    ) -> Result<mc_ir::Catalog, mc_runtime::SourceError> {
         self.inner.compile(host, facts)
     }
     fn source_digest(&self) -> String {

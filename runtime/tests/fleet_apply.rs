@@ -697,10 +697,12 @@ async fn retries_re_run_a_failed_resource() {
 
 struct FixedSecrets;
 impl mc_runtime::SecretSource for FixedSecrets {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, mc_runtime::SecretError> {
         match name {
             "db" => Ok("hunter2-very-secret".into()),
-            other => Err(format!("no secret {other}")),
+            other => Err(mc_runtime::SecretError::Unreadable(format!(
+                "no secret {other}"
+            ))),
         }
     }
 }

@@ -289,7 +289,7 @@ async fn publish_one(
                 .into(),
         ));
     }
-    let values = crate::engine::secret_values(catalog, secrets)?;
+    let values = crate::engine::secret_values(catalog, secrets).map_err(|e| e.to_string())?;
     let sealed = if values.is_empty() {
         None
     } else {
