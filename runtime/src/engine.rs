@@ -304,6 +304,8 @@ pub enum RuntimeError {
     Stale(Vec<(String, ResourceId)>),
     #[error("{0}")]
     Policy(crate::policy::Refusal),
+    #[error("cannot start the async runtime: {0}")]
+    AsyncRuntime(std::io::Error),
 }
 
 fn stale_message(items: &[(String, ResourceId)]) -> String {
@@ -2243,12 +2245,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn per_host_keeps_item_order_and_runs_at_most_parallel() {
+    #[tokio::test(flavor = "multi_thread")]
+    async fn per_host_keeps_item_order_and_runs_at_most_parallel() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let out = crate::block_on(per_host(0..8u64, 3, |i| {
+        let out = per_host(0..8u64, 3, |i| {
             let (running, peak) = (running.clone(), peak.clone());
             async move {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
@@ -2259,17 +2261,19 @@ mod tests {
                 running.fetch_sub(1, Ordering::SeqCst);
                 i
             }
-        }))
+        })
+        .await
         .unwrap();
         assert_eq!(out, (0..8).collect::<Vec<_>>());
         assert_eq!(peak.load(Ordering::SeqCst), 3);
     }
 
-    #[test]
-    fn per_host_reports_a_task_that_panicked() {
-        let out = crate::block_on(per_host([false, true], 2, |fail| async move {
+    #[tokio::test]
+    async fn per_host_reports_a_task_that_panicked() {
+        let out = per_host([false, true], 2, |fail| async move {
             assert!(!fail, "task failure");
-        }));
+        })
+        .await;
         assert!(out.unwrap_err().is_panic());
     }
 

@@ -303,6 +303,7 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
         p.close().await;
         Ok::<_, mc_runtime::RuntimeError>(plan)
     })
+    .and_then(|r| r)
     .map_err(|e| e.to_string())?;
     let plan = planned;
     check_targets(&args.run.targets, &plan)?;

@@ -144,6 +144,7 @@ fn adhoc(args: &Args) -> Result<ExitCode, String> {
         progress.finish();
         Ok::<_, mc_runtime::RuntimeError>(Ok(report?))
     })
+    .and_then(|r| r)
     .map_err(|e| e.to_string())??;
     // An ad-hoc command is not part of what the hosts should look like:
     // drift must not report it as applied but missing from the source.
