@@ -2,7 +2,9 @@
 //! server at 80×24), driven with keys, read back with capture-pane. Every
 //! wait polls the screen for a condition, with a bound.
 
-use mc_runtime::state::{HostResult, HostStatus, ResourceResult, ResourceStatus, RunStatus};
+use mc_runtime::state::{
+    HostResult, HostStatus, PlanStatus, ResourceResult, ResourceStatus, RunStatus,
+};
 use mc_runtime::StateStore;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -365,7 +367,10 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
     tmux.text("t", "checked with the db team");
     tmux.keys("t", &["Enter"]);
     tmux.wait_for("t", "the approval", |s| s.contains("approved"));
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "approved");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Approved
+    );
     let entry = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(entry.kind, "plan.approve");
     assert!(entry.detail.contains("checked with the db team"));
@@ -566,7 +571,10 @@ on host("localhost") {{
         "secret\n"
     );
     let store = StateStore::open(&StateStore::default_path(&project)).unwrap();
-    assert_eq!(store.plan(&plan.hash).unwrap().unwrap().status, "applied");
+    assert_eq!(
+        store.plan(&plan.hash).unwrap().unwrap().status,
+        PlanStatus::Applied
+    );
     let decisions = store.plan_decisions(&plan.hash).unwrap();
     assert_eq!(decisions.len(), 1, "{decisions:?}");
 }

@@ -15,8 +15,8 @@
 
 use crate::hash::sha256_hex;
 use crate::state::{
-    self, HostResult, HostStatus, ResourceResult, ResourceState, ResourceStatus, RunStatus,
-    StateStore,
+    self, HostResult, HostStatus, PlanStatus, ResourceResult, ResourceState, ResourceStatus,
+    RunStatus, StateStore,
 };
 use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
 use mc_ir::plan::{Action, HostPlan, Plan, PlannedResource};
@@ -507,10 +507,12 @@ impl Runtime {
             return refused(RuntimeError::PlanTampered);
         }
         match self.store.plan(&plan.hash)? {
-            Some(rec) if rec.status == "applied" => {
+            Some(rec) if rec.status == PlanStatus::Applied => {
                 return refused(RuntimeError::PlanAlreadyApplied(rec.run_id.unwrap_or(0)))
             }
-            Some(rec) if rec.status == "stale" => return refused(RuntimeError::PlanStale),
+            Some(rec) if rec.status == PlanStatus::Stale => {
+                return refused(RuntimeError::PlanStale)
+            }
             _ => {}
         }
         let rule = opts
@@ -630,8 +632,8 @@ impl Runtime {
             &serde_json::json!({ "error": msg }),
         )?;
         Err(match rec {
-            Some(r) if r.status == "stale" => RuntimeError::PlanStale,
-            Some(r) if r.status == "pending" || r.status == "rejected" => {
+            Some(r) if r.status == PlanStatus::Stale => RuntimeError::PlanStale,
+            Some(r) if r.status == PlanStatus::Pending || r.status == PlanStatus::Rejected => {
                 RuntimeError::Policy(crate::policy::Refusal::Unapproved {
                     hash: plan.hash.clone(),
                     status: r.status,
@@ -720,7 +722,7 @@ impl Runtime {
             }
         }
         self.store
-            .set_plan_status(&plan.hash, "stale", Some(run_id))?;
+            .set_plan_status(&plan.hash, PlanStatus::Stale, Some(run_id))?;
         self.store.audit(
             "apply.refused_stale",
             &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),

@@ -4,7 +4,7 @@
 
 use mc_ir::plan::Plan;
 use mc_state::StateStore;
-use mc_state::{EventRecord, HostResult, ResourceResult, RunRecord, StateLocation};
+use mc_state::{EventRecord, HostResult, PlanStatus, ResourceResult, RunRecord, StateLocation};
 
 /// Everything the run-detail view shows about one run.
 #[derive(Clone, Debug, Default)]
@@ -174,7 +174,7 @@ impl DataSource for StoreSource {
         let mut out = Vec::new();
         for rec in self
             .store
-            .list_plans(&["pending", "approved"], 500)
+            .list_plans(&[PlanStatus::Pending, PlanStatus::Approved], 500)
             .map_err(err)?
         {
             let plan = match self.store.plan_body(&rec.hash).map_err(err)? {
@@ -190,10 +190,10 @@ impl DataSource for StoreSource {
             // unreadable pending body is listed too rather than hidden.
             let listed = match &plan {
                 Ok(p) => {
-                    mc_state::policy::waits_for_approval(&rec.status, p, quorum.as_ref())
-                        || (rec.status == "pending" && p.denials().next().is_some())
+                    mc_state::policy::waits_for_approval(rec.status, p, quorum.as_ref())
+                        || (rec.status == PlanStatus::Pending && p.denials().next().is_some())
                 }
-                Err(_) => rec.status == "pending",
+                Err(_) => rec.status == PlanStatus::Pending,
             };
             if !listed {
                 continue;

@@ -5,7 +5,7 @@ mod fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fixture::{app, render};
-use mc_state::StateStore;
+use mc_state::{PlanStatus, StateStore};
 use mc_tui::{Action, App, Mode, Tab};
 
 /// Times come from the clock when the store records them; the actor is
@@ -201,14 +201,20 @@ fn a_denied_plan_is_shown_as_denied_and_cannot_be_approved() {
             &denied.hash[..12]
         ))
     );
-    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan(&denied.hash).unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
     // The store call refuses it too, whoever calls it.
     let source = app.source().unwrap();
     let err = source
         .decide(&denied.hash, mc_tui::Decision::Approve, "looks fine")
         .unwrap_err();
     assert!(err.contains("denied by policy"), "{err}");
-    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan(&denied.hash).unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
 
     // Rejecting works and leaves the other plan.
     press(&mut app, KeyCode::Char('r'));
@@ -220,7 +226,7 @@ fn a_denied_plan_is_shown_as_denied_and_cannot_be_approved() {
     );
     assert_eq!(
         store.plan(&denied.hash).unwrap().unwrap().status,
-        "rejected"
+        PlanStatus::Rejected
     );
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("Approvals (1)"), "{screen}");
@@ -373,7 +379,10 @@ fn approve_with_a_reason_is_recorded_in_the_store_and_audit_log() {
     );
 
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "approved");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Approved
+    );
     let last = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(last.kind, "plan.approve");
     let detail: serde_json::Value = serde_json::from_str(&last.detail).unwrap();
@@ -411,7 +420,10 @@ fn reject_needs_a_reason_and_hides_the_plan() {
     let last = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(last.kind, "plan.reject");
     assert!(last.detail.contains("deletes a user"));
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "rejected");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Rejected
+    );
     assert!(render(&mut app, 80, 24).contains("no plans waiting for approval"));
 }
 

@@ -30,7 +30,7 @@ pub mod policy;
 mod status;
 
 pub use db::statements_run;
-pub use status::{HostStatus, ResourceStatus, RunStatus, UnknownStatus};
+pub use status::{HostStatus, PlanStatus, ResourceStatus, RunStatus, UnknownStatus};
 
 use db::{params, Row, Sql, Value};
 use mc_ir::hash::sha256_hex;
@@ -383,7 +383,7 @@ pub struct ResourceState {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PlanRecord {
     pub hash: String,
-    pub status: String,
+    pub status: PlanStatus,
     pub created_at: i64,
     pub source_digest: String,
     pub hosts: Vec<String>,
@@ -1109,7 +1109,7 @@ impl StateStore {
     }
 
     /// Plans newest first, all or only those with one of `statuses`.
-    pub fn list_plans(&self, statuses: &[&str], limit: usize) -> Result<Vec<PlanRecord>> {
+    pub fn list_plans(&self, statuses: &[PlanStatus], limit: usize) -> Result<Vec<PlanRecord>> {
         let all = self.read(|db| {
             db.rows(
                 &format!("{PLAN_COLUMNS} FROM plans ORDER BY created_at DESC, rowid DESC"),
@@ -1121,7 +1121,7 @@ impl StateStore {
         })?;
         Ok(all
             .into_iter()
-            .filter(|r| statuses.is_empty() || statuses.contains(&r.status.as_str()))
+            .filter(|r| statuses.is_empty() || statuses.contains(&r.status))
             .take(limit)
             .collect())
     }
@@ -1164,24 +1164,28 @@ impl StateStore {
         extra: &serde_json::Value,
     ) -> Result<PlanDecision> {
         self.write(|db| {
-            let status = db
+            let status: Option<PlanStatus> = db
                 .row("SELECT status FROM plans WHERE hash = ?1", &params![hash])?
-                .map(|r| r.text(0))
+                .map(|r| r.status(0))
                 .transpose()?;
             let short = hash.get(..12).unwrap_or(hash);
             let status = status.ok_or_else(|| {
                 StateError::Other(format!("plan {short} is not in the state store"))
             })?;
-            if status != "pending" && status != "approved" {
+            if status != PlanStatus::Pending && status != PlanStatus::Approved {
                 return Err(StateError::Other(format!(
                     "plan {short} is {status}; only a plan waiting to be applied can be {}",
                     if approve { "approved" } else { "rejected" }
                 )));
             }
-            let decision = if approve { "approved" } else { "rejected" };
+            let decision = if approve {
+                PlanStatus::Approved
+            } else {
+                PlanStatus::Rejected
+            };
             db.exec(
                 "UPDATE plans SET status = ?2 WHERE hash = ?1",
-                &params![hash, decision],
+                &params![hash, decision.as_str()],
             )?;
             let mut detail = serde_json::json!({ "plan": hash, "reason": reason });
             if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
@@ -1199,7 +1203,7 @@ impl StateStore {
             db.exec(
                 "INSERT INTO plan_decisions (plan_hash, decision, actor, at, reason, audit_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                &params![hash, decision, &actor, at, reason, seq],
+                &params![hash, decision.as_str(), &actor, at, reason, seq],
             )?;
             Ok(PlanDecision {
                 plan_hash: hash.to_string(),
@@ -1418,11 +1422,16 @@ impl StateStore {
         })
     }
 
-    pub fn set_plan_status(&self, hash: &str, status: &str, run_id: Option<i64>) -> Result<()> {
+    pub fn set_plan_status(
+        &self,
+        hash: &str,
+        status: PlanStatus,
+        run_id: Option<i64>,
+    ) -> Result<()> {
         self.read(|db| {
             db.exec(
                 "UPDATE plans SET status = ?2, run_id = COALESCE(?3, run_id) WHERE hash = ?1",
-                &params![hash, status, run_id],
+                &params![hash, status.as_str(), run_id],
             )
         })?;
         Ok(())
@@ -2078,7 +2087,7 @@ fn facts_in(db: &mut dyn Sql) -> Result<BTreeMap<String, serde_json::Value>> {
 fn plan_from_row(r: &Row) -> Result<PlanRecord> {
     Ok(PlanRecord {
         hash: r.text(0)?,
-        status: r.text(1)?,
+        status: r.status(1)?,
         created_at: r.int(2)?,
         source_digest: r.text(3)?,
         hosts: from_json_list(&r.text(4)?),
@@ -2497,7 +2506,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d.decision, "rejected");
-        assert_eq!(store.plan("abc123").unwrap().unwrap().status, "rejected");
+        assert_eq!(
+            store.plan("abc123").unwrap().unwrap().status,
+            PlanStatus::Rejected
+        );
         let audit = store.audit_entries(Some(1)).unwrap();
         assert_eq!(audit[0].seq, d.audit_seq);
         assert!(

@@ -8,7 +8,7 @@
 //! store, because `mc approve` and the TUI decide on plans through it.
 
 use crate::identity;
-use crate::StateStore;
+use crate::{PlanStatus, StateStore};
 use mc_ir::plan::{Plan, PolicyFinding};
 
 /// What the project's policies said about a plan.
@@ -54,7 +54,7 @@ pub enum Refusal {
     /// in the store: `pending` or `rejected`).
     Unapproved {
         hash: String,
-        status: String,
+        status: PlanStatus,
         reasons: Vec<String>,
     },
     /// The state store has no trustworthy record of the plan: it was not
@@ -81,7 +81,7 @@ impl std::fmt::Display for Refusal {
                 reasons,
             } => {
                 let short = hash.get(..12).unwrap_or(hash);
-                if status == "rejected" {
+                if *status == PlanStatus::Rejected {
                     write!(f, "plan {short} was rejected; nothing was applied")?;
                 } else {
                     write!(
@@ -92,7 +92,7 @@ impl std::fmt::Display for Refusal {
                 for r in reasons {
                     write!(f, "\n  - {r}")?;
                 }
-                if status != "rejected" {
+                if *status != PlanStatus::Rejected {
                     write!(
                         f,
                         "\napprove it with `mc approve {short} --reason \"…\"` (or in `mc tui`), then apply this plan"
@@ -132,7 +132,7 @@ impl std::fmt::Display for Refusal {
 
 /// Checks a plan against its policy findings and its approval in `store`.
 /// `status` is the plan's current status in the store, if stored.
-pub fn check_plan(plan: &Plan, status: Option<&str>) -> Result<(), Refusal> {
+pub fn check_plan(plan: &Plan, status: Option<PlanStatus>) -> Result<(), Refusal> {
     let denied: Vec<String> = plan
         .denials()
         .map(|d| {
@@ -147,10 +147,11 @@ pub fn check_plan(plan: &Plan, status: Option<&str>) -> Result<(), Refusal> {
     if !denied.is_empty() {
         return Err(Refusal::Denied(denied));
     }
-    if status == Some("rejected") || (plan.needs_approval() && status != Some("approved")) {
+    let rejected = status == Some(PlanStatus::Rejected);
+    if rejected || (plan.needs_approval() && status != Some(PlanStatus::Approved)) {
         return Err(Refusal::Unapproved {
             hash: plan.hash.clone(),
-            status: status.unwrap_or("pending").to_string(),
+            status: status.unwrap_or(PlanStatus::Pending),
             reasons: plan.required_approvals.clone(),
         });
     }
@@ -290,11 +291,11 @@ pub fn quorum(store: &StateStore, plan: &Plan) -> Result<Option<Tally>, String> 
 
 /// Whether a stored plan with `status` still waits for a decision: pending
 /// and needing an approval, or approved by fewer approvers than it needs.
-pub fn waits_for_approval(status: &str, plan: &Plan, quorum: Option<&Tally>) -> bool {
+pub fn waits_for_approval(status: PlanStatus, plan: &Plan, quorum: Option<&Tally>) -> bool {
     plan.needs_approval()
         && match status {
-            "pending" => true,
-            "approved" => quorum.is_some_and(|t| !t.met()),
+            PlanStatus::Pending => true,
+            PlanStatus::Approved => quorum.is_some_and(|t| !t.met()),
             _ => false,
         }
 }
@@ -341,12 +342,12 @@ pub fn check_plan_in(
         .map_err(unreadable)?
         .ok_or_else(not_recorded)?;
     if break_glass {
-        return check_plan(&stored, Some("approved"));
+        return check_plan(&stored, Some(PlanStatus::Approved));
     }
-    if stored.needs_approval() && record.status == "approved" {
+    if stored.needs_approval() && record.status == PlanStatus::Approved {
         check_approval(store, &stored, &planner, rule)?;
     }
-    check_plan(&stored, Some(&record.status))
+    check_plan(&stored, Some(record.status))
 }
 
 /// The standing approval of a plan that needs one: recorded by `mc approve`
@@ -499,12 +500,12 @@ mod tests {
         .seal_into(&mut plan);
         assert!(plan.verify());
         assert_eq!(plan.required_approvals, vec!["sshd change".to_string()]);
-        let err = check_plan(&plan, Some("pending")).unwrap_err();
+        let err = check_plan(&plan, Some(PlanStatus::Pending)).unwrap_err();
         assert!(err.to_string().contains("needs an approval"), "{err}");
         assert!(err.to_string().contains("sshd change"), "{err}");
         assert!(check_plan(&plan, None).is_err());
-        assert!(check_plan(&plan, Some("approved")).is_ok());
-        let rejected = check_plan(&plan, Some("rejected")).unwrap_err();
+        assert!(check_plan(&plan, Some(PlanStatus::Approved)).is_ok());
+        let rejected = check_plan(&plan, Some(PlanStatus::Rejected)).unwrap_err();
         assert!(rejected.to_string().contains("rejected"), "{rejected}");
     }
 
@@ -517,12 +518,12 @@ mod tests {
             ..Default::default()
         }
         .seal_into(&mut plan);
-        let err = check_plan(&plan, Some("approved")).unwrap_err();
+        let err = check_plan(&plan, Some(PlanStatus::Approved)).unwrap_err();
         assert!(
             matches!(err, Refusal::Denied(ref m) if m.len() == 1),
             "{err:?}"
         );
         assert!(Plan::new(0, "d".into(), vec![]).verify());
-        assert!(check_plan(&Plan::new(0, "d".into(), vec![]), Some("pending")).is_ok());
+        assert!(check_plan(&Plan::new(0, "d".into(), vec![]), Some(PlanStatus::Pending)).is_ok());
     }
 }

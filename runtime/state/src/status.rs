@@ -97,6 +97,20 @@ status! {
     }
 }
 
+status! {
+    /// Where a stored plan is on its way to being applied.
+    PlanStatus ("plan") {
+        /// Recorded by `mc plan`, not decided on.
+        #[default]
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Applied = "applied",
+        /// Refused because its hosts changed since it was made.
+        Stale = "stale",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +123,7 @@ mod tests {
         }
         assert_eq!("skipped".parse(), Ok(HostStatus::Skipped));
         assert_eq!("changed".parse(), Ok(ResourceStatus::Changed));
+        assert_eq!("rejected".parse(), Ok(PlanStatus::Rejected));
         let err = "done".parse::<RunStatus>().unwrap_err();
         assert_eq!(err.to_string(), "unknown run status `done`");
     }

@@ -4,8 +4,8 @@
 //! processes, a server restart, copies between the two.
 
 use mc_state::{
-    AuditVerdict, DriftItem, HostResult, ResourceResult, ResourceState, StateError, StateLocation,
-    StateStore,
+    AuditVerdict, DriftItem, HostResult, PlanStatus, ResourceResult, ResourceState, StateError,
+    StateLocation, StateStore,
 };
 use mc_testfleet::postgres::TestPostgres;
 use std::process::{Command, Stdio};
@@ -122,8 +122,13 @@ fn exercise(store: &StateStore) {
     assert_eq!(store.standing_approval("abc123").unwrap(), Some(d));
     assert!(store.claim_plan_for_apply("abc123", run, true).unwrap());
     assert!(!store.claim_plan_for_apply("abc123", run, true).unwrap());
-    assert_eq!(store.list_plans(&["applied"], 5).unwrap().len(), 1);
-    store.set_plan_status("abc123", "stale", None).unwrap();
+    assert_eq!(
+        store.list_plans(&[PlanStatus::Applied], 5).unwrap().len(),
+        1
+    );
+    store
+        .set_plan_status("abc123", PlanStatus::Stale, None)
+        .unwrap();
     assert_eq!(store.plan("abc123").unwrap().unwrap().run_id, Some(run));
 
     let item = DriftItem {

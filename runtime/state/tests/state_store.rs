@@ -1,7 +1,7 @@
 //! The state store on real SQLite files, including a process killed with
 //! SIGKILL while it holds the apply lock and is writing.
 
-use mc_state::{AuditVerdict, ResourceState, StateError, StateStore};
+use mc_state::{AuditVerdict, PlanStatus, ResourceState, StateError, StateStore};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,7 +164,10 @@ fn a_plan_is_claimed_for_apply_once() {
     store
         .save_plan("h", "src", &hosts(&["a"]), "{}", &serde_json::json!({}))
         .unwrap();
-    assert_eq!(store.plan("h").unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan("h").unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
     assert!(store.claim_plan_for_apply("h", 7, false).unwrap());
     assert!(!store.claim_plan_for_apply("h", 8, false).unwrap());
     let rec = store.plan("h").unwrap().unwrap();
