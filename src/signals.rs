@@ -99,7 +99,7 @@ fn abort_runs(store: &StateLocation) {
     for run in dedup(runs) {
         let _ = store.finish_run(
             run,
-            "interrupted",
+            mc_runtime::state::RunStatus::Interrupted,
             &serde_json::json!({ "aborted": true, "error": "aborted by a second signal" }),
         );
         let _ = store.release_lock(run);

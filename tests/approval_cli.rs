@@ -1,6 +1,7 @@
 //! Policies, approvals and drift end to end: the real `mc` binary, the real
 //! runner and real sshd test hosts.
 
+use mc_runtime::state::PlanStatus;
 use mc_runtime::StateStore;
 use mc_testfleet::Fleet;
 use std::path::{Path, PathBuf};
@@ -166,7 +167,10 @@ fn a_plan_needing_approval_is_refused_until_approved_and_a_changed_plan_needs_it
         .args(["--reason", "not during the freeze"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("rejected"), "{out}");
-    assert_eq!(store.plan(&hash2).unwrap().unwrap().status, "rejected");
+    assert_eq!(
+        store.plan(&hash2).unwrap().unwrap().status,
+        PlanStatus::Rejected
+    );
     let (code, _, err) = run(mc().arg("apply").arg(&plan2).args(ssh_args(fleet)));
     assert_eq!(code, 1);
     assert!(err.contains("rejected"), "{err}");

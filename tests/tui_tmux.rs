@@ -2,7 +2,9 @@
 //! server at 80×24), driven with keys, read back with capture-pane. Every
 //! wait polls the screen for a condition, with a bound.
 
-use mc_runtime::state::{HostResult, ResourceResult};
+use mc_runtime::state::{
+    HostResult, HostStatus, PlanStatus, ResourceResult, ResourceStatus, RunStatus,
+};
 use mc_runtime::StateStore;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -191,23 +193,23 @@ fn fill(store: &StateStore) -> i64 {
         host: "web2".into(),
         resource: "service[nginx]".into(),
         action: "update".into(),
-        status: "failed".into(),
+        status: ResourceStatus::Failed,
         message: Some("nginx: configuration test failed".into()),
         duration_ms: 80,
         output: None,
     };
     store.record_resource_result(run, &failed, None).unwrap();
     failed.host = "web1".into();
-    failed.status = "changed".into();
+    failed.status = ResourceStatus::Changed;
     failed.message = None;
     store.record_resource_result(run, &failed, None).unwrap();
-    for (h, status) in [("web1", "ok"), ("web2", "failed")] {
+    for (h, status) in [("web1", HostStatus::Ok), ("web2", HostStatus::Failed)] {
         store
             .record_host_result(
                 run,
                 &HostResult {
                     host: h.into(),
-                    status: status.into(),
+                    status,
                     ..HostResult::default()
                 },
             )
@@ -216,7 +218,7 @@ fn fill(store: &StateStore) -> i64 {
     store
         .finish_run(
             run,
-            "failed",
+            RunStatus::Failed,
             &serde_json::json!({"changed": 1, "failed_hosts": 1, "hosts": 2}),
         )
         .unwrap();
@@ -343,7 +345,7 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
                 host: "web3".into(),
                 resource: "file[/etc/issue]".into(),
                 action: "create".into(),
-                status: "changed".into(),
+                status: ResourceStatus::Changed,
                 message: None,
                 duration_ms: 3,
                 output: None,
@@ -365,7 +367,10 @@ fn browse_runs_watch_a_live_run_approve_and_quit() {
     tmux.text("t", "checked with the db team");
     tmux.keys("t", &["Enter"]);
     tmux.wait_for("t", "the approval", |s| s.contains("approved"));
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "approved");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Approved
+    );
     let entry = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(entry.kind, "plan.approve");
     assert!(entry.detail.contains("checked with the db team"));
@@ -566,7 +571,10 @@ on host("localhost") {{
         "secret\n"
     );
     let store = StateStore::open(&StateStore::default_path(&project)).unwrap();
-    assert_eq!(store.plan(&plan.hash).unwrap().unwrap().status, "applied");
+    assert_eq!(
+        store.plan(&plan.hash).unwrap().unwrap().status,
+        PlanStatus::Applied
+    );
     let decisions = store.plan_decisions(&plan.hash).unwrap();
     assert_eq!(decisions.len(), 1, "{decisions:?}");
 }

@@ -115,10 +115,14 @@ fn catalog_resources(host: &HostInfo) -> (Vec<Resource>, Vec<Edge>) {
 }
 
 impl CatalogSource for BenchSource {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, mc_runtime::SourceError> {
         Ok(self.hosts.clone())
     }
-    fn compile(&self, host: &HostInfo, _facts: &serde_json::Value) -> Result<Catalog, String> {
+    fn compile(
+        &self,
+        host: &HostInfo,
+        _facts: &serde_json::Value,
+    ) -> Result<Catalog, mc_runtime::SourceError> {
         let (resources, edges) = catalog_resources(host);
         Ok(Catalog {
             schema: CATALOG_SCHEMA,

@@ -9,8 +9,8 @@
 //! resources, which goes through the same policies and approvals.
 
 use crate::engine::{
-    gather_facts, planned_from_probe, probe, unprobed_resource, CatalogSource, ProgressEvent,
-    Runtime, RuntimeError, Selection,
+    gather_facts, per_host, planned_from_probe, probe, unprobed_resource, CatalogSource,
+    ProgressEvent, Runtime, RuntimeError, Selection,
 };
 use crate::render;
 use crate::state::{self, DriftItem, ResourceState};
@@ -247,18 +247,15 @@ impl Runtime {
     ) -> Result<DriftReport, RuntimeError> {
         let hosts = Self::select_hosts(source.as_ref(), sel)?;
         let source_digest = source.source_digest();
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, host) in hosts.into_iter().enumerate() {
-            let sem = sem.clone();
-            let source = source.clone();
-            let opts = self.connect.clone();
-            let secrets = self.secrets.clone();
-            let sel = sel.clone();
+        let mut with_applied = Vec::with_capacity(hosts.len());
+        for host in hosts {
             let applied = self.store.resource_states(&host.name)?;
-            let progress = progress.clone();
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await;
+            with_applied.push((host, applied));
+        }
+        let results = per_host(with_applied, self.parallel, |(host, applied)| {
+            let (source, opts) = (source.clone(), self.connect.clone());
+            let (secrets, sel, progress) = (self.secrets.clone(), sel.clone(), progress.clone());
+            async move {
                 let name = host.name.clone();
                 progress.event(&name, ProgressEvent::Phase("checking for drift"));
                 let hd = drift_host(
@@ -276,22 +273,16 @@ impl Runtime {
                         error: hd.error.as_deref(),
                     },
                 );
-                (i, hd)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => results.push(r),
-                Err(e) => return Err(RuntimeError::Source(format!("drift task failed: {e}"))),
+                hd
             }
-        }
-        results.sort_by_key(|r| r.0);
+        })
+        .await
+        .map_err(|e| RuntimeError::Source(format!("drift task failed: {e}")))?;
         let mut report = DriftReport {
             id: 0,
             created_at: state::now(),
             source_digest,
-            hosts: results.into_iter().map(|(_, h)| h).collect(),
+            hosts: results,
         };
         // A host that could not be checked is left out of the stored report,
         // so its last known drift stays current.

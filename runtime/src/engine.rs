@@ -14,9 +14,12 @@
 //! running as that user ([`run_as`]).
 
 use crate::hash::sha256_hex;
-use crate::state::{self, HostResult, ResourceResult, ResourceState, StateStore};
+use crate::state::{
+    self, HostResult, HostStatus, PlanStatus, ResourceResult, ResourceState, ResourceStatus,
+    RunStatus, StateStore,
+};
 use crate::transport::{self, ConnectOptions, RunnerSession, TransportError};
-use mc_ir::plan::{Action, AttrChange, HostPlan, Plan, PlannedResource};
+use mc_ir::plan::{Action, HostPlan, Plan, PlannedResource};
 use mc_ir::{Catalog, EdgeKind, HostInfo, RefreshAction, Resource, ResourceId, Value};
 use mc_runner::protocol::{self, ApplyItem, Request, Response, Status};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,8 +30,8 @@ use tracing::Instrument;
 /// Where catalogs come from. The CLI implements it over the compiler; tests
 /// build catalogs in Rust. The runtime never parses source.
 pub trait CatalogSource: Send + Sync {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String>;
-    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String>;
+    fn hosts(&self) -> Result<Vec<HostInfo>, SourceError>;
+    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, SourceError>;
     fn source_digest(&self) -> String;
     /// The command-line values of the project's parameters (`--var`),
     /// recorded in the plan.
@@ -42,9 +45,26 @@ pub trait CatalogSource: Send + Sync {
     }
 }
 
+/// Why a [`CatalogSource`] could not give the hosts or a host's catalog:
+/// the project's diagnostics, rendered for a person.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SourceError(pub String);
+
 /// Resolves secret names to values at probe and apply time.
 pub trait SecretSource: Send + Sync {
-    fn resolve(&self, name: &str) -> Result<String, String>;
+    fn resolve(&self, name: &str) -> Result<String, SecretError>;
+}
+
+/// Why a secret has no value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Neither a store nor the environment holds it.
+    #[error("secret {name:?} is not set (set {var})")]
+    NotSet { name: String, var: String },
+    /// A store holds it but could not give it (e.g. it cannot decrypt it).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 /// Secrets from the environment: `secret("db_password")` reads
@@ -52,7 +72,7 @@ pub trait SecretSource: Send + Sync {
 pub struct EnvSecrets;
 
 impl SecretSource for EnvSecrets {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, SecretError> {
         let var: String = name
             .chars()
             .map(|c| {
@@ -64,7 +84,10 @@ impl SecretSource for EnvSecrets {
             })
             .collect();
         let var = format!("MC_SECRET_{var}");
-        std::env::var(&var).map_err(|_| format!("secret {name:?} is not set (set {var})"))
+        std::env::var(&var).map_err(|_| SecretError::NotSet {
+            name: name.to_string(),
+            var,
+        })
     }
 }
 
@@ -281,6 +304,8 @@ pub enum RuntimeError {
     Stale(Vec<(String, ResourceId)>),
     #[error("{0}")]
     Policy(crate::policy::Refusal),
+    #[error("cannot start the async runtime: {0}")]
+    AsyncRuntime(std::io::Error),
 }
 
 fn stale_message(items: &[(String, ResourceId)]) -> String {
@@ -317,7 +342,7 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn ok(&self) -> bool {
-        self.hosts.iter().all(|h| h.status == "ok")
+        self.hosts.iter().all(|h| h.status == HostStatus::Ok)
     }
     pub fn changed(&self) -> u32 {
         self.hosts.iter().map(|h| h.changed).sum()
@@ -353,7 +378,9 @@ impl Runtime {
         source: &dyn CatalogSource,
         sel: &Selection,
     ) -> Result<Vec<HostInfo>, RuntimeError> {
-        let hosts = source.hosts().map_err(RuntimeError::Source)?;
+        let hosts = source
+            .hosts()
+            .map_err(|e| RuntimeError::Source(e.to_string()))?;
         let pattern = crate::limit::HostPattern::parse(&sel.limit).map_err(RuntimeError::Source)?;
         if let Some(term) = pattern.unmatched(&hosts) {
             return Err(RuntimeError::Source(format!(
@@ -369,38 +396,26 @@ impl Runtime {
         hosts: Vec<HostInfo>,
         progress: Arc<dyn Progress>,
     ) -> Vec<(String, Result<serde_json::Value, String>)> {
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, host) in hosts.into_iter().enumerate() {
-            let sem = sem.clone();
-            let opts = self.connect.clone();
-            let store = self.store.clone();
+        let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+        let gathered = per_host(hosts, self.parallel, |host| {
+            let (opts, store) = (self.connect.clone(), self.store.clone());
             let progress = progress.clone();
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await;
+            async move {
                 progress.event(&host.name, ProgressEvent::Phase("gathering facts"));
-                let r = async {
-                    let mut s = transport::connect(&host, &opts)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let facts = gather_facts(&mut s).await;
-                    s.close().await;
-                    let facts = facts?;
-                    let _ = store.cache_facts(&host.name, &facts);
-                    Ok(facts)
-                }
-                .await;
+                let r = connect_and_gather_facts(&host, &opts, &store).await;
                 let error = r.as_ref().err().map(String::as_str);
                 progress.event(&host.name, ProgressEvent::Checked { error });
-                (i, host.name, r)
-            });
+                r
+            }
+        })
+        .await;
+        match gathered {
+            Ok(facts) => names.into_iter().zip(facts).collect(),
+            Err(e) => {
+                let why = format!("gathering facts failed: {e}");
+                names.into_iter().map(|n| (n, Err(why.clone()))).collect()
+            }
         }
-        let mut out = Vec::new();
-        while let Some(Ok(r)) = tasks.join_next().await {
-            out.push(r);
-        }
-        out.sort_by_key(|r| r.0);
-        out.into_iter().map(|(_, h, r)| (h, r)).collect()
     }
 
     /// Plans the selected hosts. Connections stay open in the result.
@@ -413,46 +428,29 @@ impl Runtime {
         let hosts = Self::select_hosts(source.as_ref(), sel)?;
         let source_digest = source.source_digest();
         let run_span = tracing::info_span!("mc.plan", hosts = hosts.len());
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, host) in hosts.into_iter().enumerate() {
+        let results = per_host(hosts, self.parallel, |host| {
             let span = tracing::info_span!(parent: &run_span, "host", host = %host.name);
-            let sem = sem.clone();
-            let source = source.clone();
-            let opts = self.connect.clone();
-            let store = self.store.clone();
-            let secrets = self.secrets.clone();
-            let sel = sel.clone();
-            let progress = progress.clone();
-            tasks.spawn(
-                async move {
-                    let _permit = sem.acquire_owned().await;
-                    let (hp, session) = plan_host(
-                        host,
-                        source.as_ref(),
-                        &opts,
-                        &store,
-                        secrets.as_ref(),
-                        &sel,
-                        progress.as_ref(),
-                    )
-                    .await;
-                    (i, hp, session)
-                }
-                .instrument(span),
-            );
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(r) => results.push(r),
-                Err(e) => return Err(RuntimeError::Source(format!("planning task failed: {e}"))),
+            let (source, opts, store) = (source.clone(), self.connect.clone(), self.store.clone());
+            let (secrets, sel, progress) = (self.secrets.clone(), sel.clone(), progress.clone());
+            async move {
+                plan_host(
+                    host,
+                    source.as_ref(),
+                    &opts,
+                    &store,
+                    secrets.as_ref(),
+                    &sel,
+                    progress.as_ref(),
+                )
+                .await
             }
-        }
-        results.sort_by_key(|r| r.0);
+            .instrument(span)
+        })
+        .await
+        .map_err(|e| RuntimeError::Source(format!("planning task failed: {e}")))?;
         let mut sessions = HashMap::new();
         let mut host_plans = Vec::new();
-        for (_, hp, s) in results {
+        for (hp, s) in results {
             if let Some(s) = s {
                 sessions.insert(hp.host.name.clone(), s);
             }
@@ -509,10 +507,12 @@ impl Runtime {
             return refused(RuntimeError::PlanTampered);
         }
         match self.store.plan(&plan.hash)? {
-            Some(rec) if rec.status == "applied" => {
+            Some(rec) if rec.status == PlanStatus::Applied => {
                 return refused(RuntimeError::PlanAlreadyApplied(rec.run_id.unwrap_or(0)))
             }
-            Some(rec) if rec.status == "stale" => return refused(RuntimeError::PlanStale),
+            Some(rec) if rec.status == PlanStatus::Stale => {
+                return refused(RuntimeError::PlanStale)
+            }
             _ => {}
         }
         let rule = opts
@@ -546,7 +546,7 @@ impl Runtime {
         if let Err(e) = locked {
             self.store.finish_run(
                 run_id,
-                "refused",
+                RunStatus::Refused,
                 &serde_json::json!({ "error": e.to_string() }),
             )?;
             return refused(e.into());
@@ -584,284 +584,390 @@ impl Runtime {
         progress: Arc<dyn Progress>,
         run_id: i64,
     ) -> Result<ApplyReport, RuntimeError> {
-        if !self.store.claim_plan_for_apply(
-            &plan.hash,
-            run_id,
-            plan.needs_approval() && opts.break_glass.is_none(),
-        )? {
-            let rec = self.store.plan(&plan.hash)?;
-            let msg = "plan already applied";
-            self.store
-                .finish_run(run_id, "refused", &serde_json::json!({ "error": msg }))?;
-            return Err(match rec {
-                Some(r) if r.status == "stale" => RuntimeError::PlanStale,
-                Some(r) if r.status == "pending" || r.status == "rejected" => {
-                    RuntimeError::Policy(crate::policy::Refusal::Unapproved {
-                        hash: plan.hash.clone(),
-                        status: r.status,
-                        reasons: plan.required_approvals.clone(),
-                    })
-                }
-                Some(r) => RuntimeError::PlanAlreadyApplied(r.run_id.unwrap_or(0)),
-                None => RuntimeError::Source(msg.into()),
-            });
-        }
+        self.claim_plan(plan, opts, run_id)?;
         self.store.audit(
             "apply.start",
             &serde_json::json!({ "run": run_id, "plan": plan.hash, "hosts": plan.host_names() }),
         )?;
+        let spans = HostSpans::of(plan);
+        let prepared = self
+            .prepare_hosts(plan, sessions, opts, &progress, &spans)
+            .await?;
+        let prepared = self
+            .follow_stale_policy(plan, prepared, opts, run_id)
+            .await?;
+        let ctx = ApplyContext {
+            store: self.store.clone(),
+            secrets: self.secrets.clone(),
+            progress,
+            opts: opts.clone(),
+            run_id,
+            failed_hosts: Arc::new(Mutex::new(0)),
+        };
+        let report = self.apply_in_batches(prepared, ctx, &spans).await?;
+        self.finish_apply(&report, opts)?;
+        Ok(report)
+    }
 
-        // One span per host across both phases (for traces and `-v`).
-        let run_span = tracing::Span::current();
-        let host_spans: HashMap<String, tracing::Span> = plan
-            .hosts
+    /// Marks the plan as being applied by `run_id`, or refuses the run: the
+    /// plan was applied already, went stale, or lost its approval.
+    fn claim_plan(
+        &self,
+        plan: &Plan,
+        opts: &ApplyOptions,
+        run_id: i64,
+    ) -> Result<(), RuntimeError> {
+        let needs_approval = plan.needs_approval() && opts.break_glass.is_none();
+        if self
+            .store
+            .claim_plan_for_apply(&plan.hash, run_id, needs_approval)?
+        {
+            return Ok(());
+        }
+        let rec = self.store.plan(&plan.hash)?;
+        let msg = "plan already applied";
+        self.store.finish_run(
+            run_id,
+            RunStatus::Refused,
+            &serde_json::json!({ "error": msg }),
+        )?;
+        Err(match rec {
+            Some(r) if r.status == PlanStatus::Stale => RuntimeError::PlanStale,
+            Some(r) if r.status == PlanStatus::Pending || r.status == PlanStatus::Rejected => {
+                RuntimeError::Policy(crate::policy::Refusal::Unapproved {
+                    hash: plan.hash.clone(),
+                    status: r.status,
+                    reasons: plan.required_approvals.clone(),
+                })
+            }
+            Some(r) => RuntimeError::PlanAlreadyApplied(r.run_id.unwrap_or(0)),
+            None => RuntimeError::Source(msg.into()),
+        })
+    }
+
+    /// Phase 1 of an apply: a session per host (the plan's, or a new one)
+    /// and, for a plan file, what changed on the host since the plan.
+    async fn prepare_hosts(
+        &self,
+        plan: &Plan,
+        sessions: &mut HashMap<String, RunnerSession>,
+        opts: &ApplyOptions,
+        progress: &Arc<dyn Progress>,
+        spans: &HostSpans,
+    ) -> Result<Vec<PreparedHost>, RuntimeError> {
+        per_host(&plan.hosts, self.parallel, |hp| {
+            let existing = sessions.remove(&hp.host.name);
+            let remembered = remembered_sensitive(&self.store, &hp.host.name);
+            let (hp, connect) = (hp.clone(), self.connect.clone());
+            let (secrets, progress) = (self.secrets.clone(), progress.clone());
+            let check_stale = opts.check_stale && hp.catalog.is_some();
+            let span = spans.get(&hp.host.name);
+            async move {
+                let session = match existing {
+                    Some(s) => Ok(s),
+                    None => open_session(&hp, &connect, progress.as_ref()).await,
+                };
+                let (session, stale) = match session {
+                    Ok(mut s) if check_stale => {
+                        match reprobe_stale(&mut s, &hp, secrets.as_ref(), &remembered)
+                            .instrument(tracing::info_span!("probe"))
+                            .await
+                        {
+                            Ok(stale) => (Ok(s), stale),
+                            Err(e) => (Err(e), vec![]),
+                        }
+                    }
+                    other => (other, vec![]),
+                };
+                PreparedHost { hp, session, stale }
+            }
+            .instrument(span)
+        })
+        .await
+        .map_err(|e| RuntimeError::Source(format!("apply task failed: {e}")))
+    }
+
+    /// What `--stale` says about resources that changed since the plan:
+    /// `skip` audits them and goes on (they are refused host by host),
+    /// `abort` closes every session and refuses the run.
+    async fn follow_stale_policy(
+        &self,
+        plan: &Plan,
+        prepared: Vec<PreparedHost>,
+        opts: &ApplyOptions,
+        run_id: i64,
+    ) -> Result<Vec<PreparedHost>, RuntimeError> {
+        let stale: Vec<(String, ResourceId)> = prepared
             .iter()
-            .map(|hp| {
-                let name = hp.host.name.clone();
-                let span = tracing::info_span!(parent: &run_span, "host", host = %name);
-                (name, span)
+            .flat_map(|p| {
+                p.stale
+                    .iter()
+                    .map(|id| (p.hp.host.name.clone(), id.clone()))
             })
             .collect();
-        let host_span = |name: &str| {
-            host_spans
-                .get(name)
-                .cloned()
-                .unwrap_or_else(tracing::Span::none)
-        };
-
-        // Phase 1: connect (where plan did not) and, for a plan file, re-probe.
-        let mut prepared: Vec<(
-            HostPlan,
-            Result<RunnerSession, String>,
-            BTreeSet<ResourceId>,
-        )> = Vec::new();
-        {
-            let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, hp) in plan.hosts.iter().enumerate() {
-                let existing = sessions.remove(&hp.host.name);
-                let hp = hp.clone();
-                let sem = sem.clone();
-                let copts = self.connect.clone();
-                let secrets = self.secrets.clone();
-                let check = opts.check_stale;
-                let remembered = remembered_sensitive(&self.store, &hp.host.name);
-                let progress = progress.clone();
-                let span = host_span(&hp.host.name);
-                tasks.spawn(
-                    async move {
-                        let _permit = sem.acquire_owned().await;
-                        let session = match existing {
-                            Some(s) => Ok(s),
-                            None if hp.catalog.is_none() => {
-                                Err(hp.error.clone().unwrap_or_else(|| "no catalog".into()))
-                            }
-                            None => match transport::connect(&hp.host, &copts)
-                                .instrument(tracing::info_span!("connect"))
-                                .await
-                            {
-                                Ok(s) => {
-                                    progress.event(
-                                        &hp.host.name,
-                                        ProgressEvent::Connected {
-                                            uploaded: s.uploaded,
-                                        },
-                                    );
-                                    Ok(s)
-                                }
-                                Err(e) => Err(e.to_string()),
-                            },
-                        };
-                        let (session, stale) = match session {
-                            Ok(mut s) if check && hp.catalog.is_some() => {
-                                match reprobe_stale(&mut s, &hp, secrets.as_ref(), &remembered)
-                                    .instrument(tracing::info_span!("probe"))
-                                    .await
-                                {
-                                    Ok(stale) => (Ok(s), stale),
-                                    Err(e) => (Err(e), vec![]),
-                                }
-                            }
-                            other => (other, vec![]),
-                        };
-                        (i, hp, session, stale)
-                    }
-                    .instrument(span),
-                );
-            }
-            let mut all = Vec::new();
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok(r) => all.push(r),
-                    Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
-                }
-            }
-            all.sort_by_key(|r| r.0);
-            let mut stale = Vec::new();
-            for (_, hp, s, st) in all {
-                for id in &st {
-                    stale.push((hp.host.name.clone(), id.clone()));
-                }
-                prepared.push((hp, s, st.into_iter().collect()));
-            }
-            if !stale.is_empty() && opts.stale == StalePolicy::Skip {
-                let items: Vec<String> = stale.iter().map(|(h, r)| format!("{h}: {r}")).collect();
-                self.store.audit(
-                    "apply.stale_skipped",
-                    &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
-                )?;
-            }
-            if !stale.is_empty() && opts.stale == StalePolicy::Abort {
-                for (_, s, _) in prepared {
-                    if let Ok(s) = s {
-                        s.close().await;
-                    }
-                }
-                self.store
-                    .set_plan_status(&plan.hash, "stale", Some(run_id))?;
-                let items: Vec<String> = stale.iter().map(|(h, r)| format!("{h}: {r}")).collect();
-                self.store.audit(
-                    "apply.refused_stale",
-                    &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
-                )?;
-                let err = RuntimeError::Stale(stale);
-                self.store.finish_run(
-                    run_id,
-                    "refused",
-                    &serde_json::json!({ "error": err.to_string() }),
-                )?;
-                return Err(err);
+        if stale.is_empty() {
+            return Ok(prepared);
+        }
+        let items: Vec<String> = stale.iter().map(|(h, r)| format!("{h}: {r}")).collect();
+        if opts.stale == StalePolicy::Skip {
+            self.store.audit(
+                "apply.stale_skipped",
+                &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
+            )?;
+            return Ok(prepared);
+        }
+        for p in prepared {
+            if let Ok(s) = p.session {
+                s.close().await;
             }
         }
-
-        // Phase 2: apply, in rollout batches; each batch's hosts in parallel,
-        // and a batch starts only once the previous one has finished.
-        let failed_hosts = Arc::new(Mutex::new(0usize));
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallel.max(1)));
-        let mut uploads = BTreeMap::new();
-        let mut results = Vec::new();
-        let batches = rollout_batches(prepared.len(), opts.serial, opts.canary);
-        let mut queue = prepared.into_iter().enumerate();
-        for size in batches {
-            let batch: Vec<_> = queue.by_ref().take(size).collect();
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, (hp, session, stale)) in batch {
-                if let Ok(s) = &session {
-                    uploads.insert(hp.host.name.clone(), s.uploaded);
-                }
-                let sem = sem.clone();
-                let store = self.store.clone();
-                let secrets = self.secrets.clone();
-                let progress = progress.clone();
-                let failed_hosts = failed_hosts.clone();
-                let opts = opts.clone();
-                // Taken here, not in the task: hosts start in plan order, so
-                // `max_fail` sees the failures of the hosts before them.
-                let permit = sem.acquire_owned().await;
-                let span = host_span(&hp.host.name);
-                tasks.spawn(
-                    async move {
-                        let _permit = permit;
-                        let over_budget = opts.max_fail.is_some_and(|m| {
-                            *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m
-                        });
-                        let result = if opts.interrupt.requested() {
-                            if let Ok(s) = session {
-                                s.close().await;
-                            }
-                            skip_host(&store, run_id, &hp, "skipped", INTERRUPTED)
-                        } else if over_budget {
-                            if let Ok(s) = session {
-                                s.close().await;
-                            }
-                            skip_host(
-                                &store,
-                                run_id,
-                                &hp,
-                                "skipped",
-                                "not started: max_fail exceeded",
-                            )
-                        } else {
-                            match session {
-                                Ok(mut s) => {
-                                    let _ = store.record_event(
-                                        run_id,
-                                        &hp.host.name,
-                                        None,
-                                        "host-started",
-                                        None,
-                                    );
-                                    let r = apply_host(
-                                        &mut s,
-                                        &hp,
-                                        &stale,
-                                        &store,
-                                        run_id,
-                                        secrets.as_ref(),
-                                        progress.as_ref(),
-                                        &opts,
-                                    )
-                                    .instrument(tracing::info_span!("apply"))
-                                    .await;
-                                    s.close().await;
-                                    let _ = store.record_event(
-                                        run_id,
-                                        &hp.host.name,
-                                        None,
-                                        "host-done",
-                                        Some(&r.status),
-                                    );
-                                    r
-                                }
-                                Err(e) => skip_host(&store, run_id, &hp, "failed", &e),
-                            }
-                        };
-                        if result.status != "ok" {
-                            *failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                        }
-                        let _ = store.record_host_result(run_id, &result);
-                        progress.event(&hp.host.name, ProgressEvent::HostDone(&result));
-                        (i, result)
-                    }
-                    .instrument(span),
-                );
-            }
-            while let Some(joined) = tasks.join_next().await {
-                match joined {
-                    Ok(r) => results.push(r),
-                    Err(e) => return Err(RuntimeError::Source(format!("apply task failed: {e}"))),
-                }
-            }
-        }
-        results.sort_by_key(|r| r.0);
-        let hosts: Vec<HostResult> = results.into_iter().map(|r| r.1).collect();
-        let report = ApplyReport {
+        self.store
+            .set_plan_status(&plan.hash, PlanStatus::Stale, Some(run_id))?;
+        self.store.audit(
+            "apply.refused_stale",
+            &serde_json::json!({ "run": run_id, "plan": plan.hash, "stale": items }),
+        )?;
+        let err = RuntimeError::Stale(stale);
+        self.store.finish_run(
             run_id,
+            RunStatus::Refused,
+            &serde_json::json!({ "error": err.to_string() }),
+        )?;
+        Err(err)
+    }
+
+    /// Phase 2 of an apply: the hosts in rollout batches, each batch's
+    /// hosts in parallel; a batch starts once the previous one finished.
+    async fn apply_in_batches(
+        &self,
+        prepared: Vec<PreparedHost>,
+        ctx: ApplyContext,
+        spans: &HostSpans,
+    ) -> Result<ApplyReport, RuntimeError> {
+        let uploads = prepared
+            .iter()
+            .filter_map(|p| {
+                let s = p.session.as_ref().ok()?;
+                Some((p.hp.host.name.clone(), s.uploaded))
+            })
+            .collect();
+        let batches = rollout_batches(prepared.len(), ctx.opts.serial, ctx.opts.canary);
+        let mut queue = prepared.into_iter();
+        let mut hosts = Vec::new();
+        for size in batches {
+            let batch = queue.by_ref().take(size);
+            let done = per_host(batch, self.parallel, |p| {
+                let span = spans.get(&p.hp.host.name);
+                ctx.clone().apply_prepared(p).instrument(span)
+            })
+            .await
+            .map_err(|e| RuntimeError::Source(format!("apply task failed: {e}")))?;
+            hosts.extend(done);
+        }
+        Ok(ApplyReport {
+            run_id: ctx.run_id,
             hosts,
             uploads,
-        };
+        })
+    }
+
+    /// Records the run's outcome and its audit entry.
+    fn finish_apply(&self, report: &ApplyReport, opts: &ApplyOptions) -> Result<(), RuntimeError> {
         let status = if opts.interrupt.requested() {
-            "interrupted"
+            RunStatus::Interrupted
         } else if report.ok() {
-            "ok"
+            RunStatus::Ok
         } else {
-            "failed"
+            RunStatus::Failed
         };
         let mut summary = serde_json::json!({
             "changed": report.changed(),
-            "failed_hosts": report.hosts.iter().filter(|h| h.status != "ok").count(),
-            "skipped_hosts": report.hosts.iter().filter(|h| h.status == "skipped").count(),
+            "failed_hosts": report.hosts.iter().filter(|h| h.status != HostStatus::Ok).count(),
+            "skipped_hosts": report.hosts.iter().filter(|h| h.status == HostStatus::Skipped).count(),
             "hosts": report.hosts.len(),
         });
         if let Some(reason) = &opts.break_glass {
             summary["break_glass"] = reason.as_str().into();
         }
+        let run_id = report.run_id;
         self.store.finish_run(run_id, status, &summary)?;
         self.store.audit(
             "apply.finish",
             &serde_json::json!({ "run": run_id, "status": status, "summary": summary }),
         )?;
-        Ok(report)
+        Ok(())
+    }
+}
+
+/// Runs `task` on each item (one per host), at most `parallel` at a time,
+/// and returns the results in the items' order. Tasks start in order, so a
+/// later host sees what the ones before it recorded (`max_fail`). Fails
+/// when a task panicked.
+pub(crate) async fn per_host<I, T, Fut>(
+    items: impl IntoIterator<Item = I>,
+    parallel: usize,
+    mut task: impl FnMut(I) -> Fut,
+) -> Result<Vec<T>, tokio::task::JoinError>
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let slot = slots.clone().acquire_owned().await;
+        let work = task(item);
+        tasks.spawn(async move {
+            let _slot = slot;
+            (i, work.await)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        done.push(joined?);
+    }
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Connects to `host`, gathers its facts and caches them.
+async fn connect_and_gather_facts(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    store: &StateStore,
+) -> Result<serde_json::Value, String> {
+    let mut s = transport::connect(host, opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let facts = gather_facts(&mut s).await;
+    s.close().await;
+    let facts = facts?;
+    let _ = store.cache_facts(&host.name, &facts);
+    Ok(facts)
+}
+
+/// One span per host across both phases of an apply (for traces and `-v`).
+struct HostSpans(HashMap<String, tracing::Span>);
+
+impl HostSpans {
+    fn of(plan: &Plan) -> HostSpans {
+        let run_span = tracing::Span::current();
+        let spans = plan.hosts.iter().map(|hp| {
+            let name = hp.host.name.clone();
+            let span = tracing::info_span!(parent: &run_span, "host", host = %name);
+            (name, span)
+        });
+        HostSpans(spans.collect())
+    }
+
+    fn get(&self, host: &str) -> tracing::Span {
+        self.0
+            .get(host)
+            .cloned()
+            .unwrap_or_else(tracing::Span::none)
+    }
+}
+
+/// A host ready to apply: its plan, its session (or why it has none) and
+/// the resources that changed on it since the plan was made.
+struct PreparedHost {
+    hp: HostPlan,
+    session: Result<RunnerSession, String>,
+    stale: Vec<ResourceId>,
+}
+
+/// A new session for an apply from a plan file; none for a host the plan
+/// could not compile.
+async fn open_session(
+    hp: &HostPlan,
+    connect: &ConnectOptions,
+    progress: &dyn Progress,
+) -> Result<RunnerSession, String> {
+    if hp.catalog.is_none() {
+        return Err(hp.error.clone().unwrap_or_else(|| "no catalog".into()));
+    }
+    let s = transport::connect(&hp.host, connect)
+        .instrument(tracing::info_span!("connect"))
+        .await
+        .map_err(|e| e.to_string())?;
+    progress.event(
+        &hp.host.name,
+        ProgressEvent::Connected {
+            uploaded: s.uploaded,
+        },
+    );
+    Ok(s)
+}
+
+/// What every host's apply shares.
+#[derive(Clone)]
+struct ApplyContext {
+    store: Arc<StateStore>,
+    secrets: Arc<dyn SecretSource>,
+    progress: Arc<dyn Progress>,
+    opts: ApplyOptions,
+    run_id: i64,
+    /// Hosts that did not end `ok` so far, for `max_fail`.
+    failed_hosts: Arc<Mutex<usize>>,
+}
+
+impl ApplyContext {
+    /// Applies one prepared host, or records why it was not started, and
+    /// records its result.
+    async fn apply_prepared(self, p: PreparedHost) -> HostResult {
+        let result = match (self.reason_not_to_start(), p.session) {
+            (Some(why), session) => {
+                if let Ok(s) = session {
+                    s.close().await;
+                }
+                skip_host(&self.store, self.run_id, &p.hp, HostStatus::Skipped, why)
+            }
+            (None, Ok(s)) => {
+                let stale = p.stale.into_iter().collect();
+                self.apply_over(s, &p.hp, &stale).await
+            }
+            (None, Err(e)) => skip_host(&self.store, self.run_id, &p.hp, HostStatus::Failed, &e),
+        };
+        if result.status != HostStatus::Ok {
+            *self.failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        }
+        let _ = self.store.record_host_result(self.run_id, &result);
+        self.progress
+            .event(&result.host, ProgressEvent::HostDone(&result));
+        result
+    }
+
+    /// Why a host is not started: the run was interrupted, or more hosts
+    /// failed than `max_fail` allows.
+    fn reason_not_to_start(&self) -> Option<&'static str> {
+        let over_budget = self
+            .opts
+            .max_fail
+            .is_some_and(|m| *self.failed_hosts.lock().unwrap_or_else(|e| e.into_inner()) > m);
+        if self.opts.interrupt.requested() {
+            Some(INTERRUPTED)
+        } else if over_budget {
+            Some("not started: max_fail exceeded")
+        } else {
+            None
+        }
+    }
+
+    /// Applies the host over its session, then closes it.
+    async fn apply_over(
+        &self,
+        mut s: RunnerSession,
+        hp: &HostPlan,
+        stale: &BTreeSet<ResourceId>,
+    ) -> HostResult {
+        let (store, run_id, host) = (&self.store, self.run_id, hp.host.name.as_str());
+        let _ = store.record_event(run_id, host, None, "host-started", None);
+        let r = apply_host(&mut s, hp, stale, self)
+            .instrument(tracing::info_span!("apply"))
+            .await;
+        s.close().await;
+        let _ = store.record_event(run_id, host, None, "host-done", Some(r.status.as_str()));
+        r
     }
 }
 
@@ -1018,22 +1124,8 @@ pub(crate) fn unprobed_resource(r: &Resource, error: String) -> PlannedResource 
 pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> PlannedResource {
     PlannedResource {
         id: r.id.clone(),
-        action: match p.action {
-            protocol::Action::None => Action::None,
-            protocol::Action::Create => Action::Create,
-            protocol::Action::Update => Action::Update,
-            protocol::Action::Delete => Action::Delete,
-            protocol::Action::Check => Action::Check,
-        },
-        changes: p
-            .changes
-            .iter()
-            .map(|c| AttrChange {
-                attr: c.attr.clone(),
-                from: c.from.clone(),
-                to: c.to.clone(),
-            })
-            .collect(),
+        action: p.action,
+        changes: p.changes.clone(),
         content_diff: p.content_diff.clone(),
         observed_digest: p.observed_digest.clone(),
         risk: r.meta.risk,
@@ -1044,18 +1136,8 @@ pub(crate) fn planned_from_probe(r: &Resource, p: &protocol::ProbeResult) -> Pla
     }
 }
 
-fn to_protocol_action(a: Action) -> protocol::Action {
-    match a {
-        Action::None => protocol::Action::None,
-        Action::Create => protocol::Action::Create,
-        Action::Update => protocol::Action::Update,
-        Action::Delete => protocol::Action::Delete,
-        Action::Check => protocol::Action::Check,
-    }
-}
-
 /// Resolves every secret in a value to plain text.
-fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String> {
+fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, SecretError> {
     Ok(match v {
         Value::Secret(s) => {
             let mut out = String::new();
@@ -1080,7 +1162,7 @@ fn resolve_value(v: &Value, secrets: &dyn SecretSource) -> Result<Value, String>
         Value::Map(m) => Value::Map(
             m.iter()
                 .map(|(k, x)| Ok((k.clone(), resolve_value(x, secrets)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, SecretError>>()?,
         ),
         other => other.clone(),
     })
@@ -1209,7 +1291,7 @@ async fn probe_batch(
                         digests.insert(k.clone(), sensitive_digest(&resolved));
                     }
                     Err(e) => {
-                        out.insert(r.id.clone(), Err(e));
+                        out.insert(r.id.clone(), Err(e.to_string()));
                         continue 'res;
                     }
                 }
@@ -1287,12 +1369,12 @@ fn skip_host(
     store: &StateStore,
     run_id: i64,
     hp: &HostPlan,
-    status: &str,
+    status: HostStatus,
     why: &str,
 ) -> HostResult {
     let mut r = HostResult {
         host: hp.host.name.clone(),
-        status: status.into(),
+        status,
         error: Some(why.to_string()),
         ..Default::default()
     };
@@ -1304,7 +1386,7 @@ fn skip_host(
                 host: hp.host.name.clone(),
                 resource: p.id.to_string(),
                 action: action_name(p.action).into(),
-                status: "skipped".into(),
+                status: ResourceStatus::Skipped,
                 message: Some(why.to_string()),
                 duration_ms: 0,
                 output: None,
@@ -1325,12 +1407,12 @@ pub fn action_name(a: Action) -> &'static str {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
+fn resource_status(s: Status) -> ResourceStatus {
     match s {
-        Status::Ok => "ok",
-        Status::Changed => "changed",
-        Status::Failed => "failed",
-        Status::Skipped => "skipped",
+        Status::Ok => ResourceStatus::Ok,
+        Status::Changed => ResourceStatus::Changed,
+        Status::Failed => ResourceStatus::Failed,
+        Status::Skipped => ResourceStatus::Skipped,
     }
 }
 
@@ -1414,14 +1496,14 @@ impl HostRun<'_> {
         applied: Option<ResourceState>,
     ) {
         let message = outcome.message.as_str();
-        let status = status_name(outcome.status);
+        let status = resource_status(outcome.status);
         let _ = self.store.record_resource_result(
             self.run_id,
             &ResourceResult {
                 host: self.host.to_string(),
                 resource: id.to_string(),
                 action: action_name(action).into(),
-                status: status.into(),
+                status,
                 message: (!message.is_empty()).then(|| message.to_string()),
                 duration_ms: outcome.ms,
                 output: outcome.output.clone(),
@@ -1432,7 +1514,7 @@ impl HostRun<'_> {
             self.run_id,
             self.host,
             Some(id.as_str()),
-            status,
+            status.as_str(),
             Some(message),
         );
         if !outcome.shown {
@@ -1440,7 +1522,7 @@ impl HostRun<'_> {
                 self.host,
                 ProgressEvent::ResourceDone {
                     id,
-                    status,
+                    status: status.as_str(),
                     message,
                 },
             );
@@ -1469,48 +1551,33 @@ impl HostRun<'_> {
 /// refreshes the targets of a change within a request; the runtime does the
 /// same across requests. `stale` resources (plan file, `--stale skip`) are
 /// refused with everything that depends on them.
-#[allow(clippy::too_many_arguments)]
 async fn apply_host(
     s: &mut RunnerSession,
     hp: &HostPlan,
     stale: &BTreeSet<ResourceId>,
-    store: &StateStore,
-    run_id: i64,
-    secrets: &dyn SecretSource,
-    progress: &dyn Progress,
-    opts: &ApplyOptions,
+    ctx: &ApplyContext,
 ) -> HostResult {
-    let host = hp.host.name.as_str();
     let Some(catalog) = &hp.catalog else {
-        return skip_host(
-            store,
-            run_id,
-            hp,
-            "failed",
-            hp.error.as_deref().unwrap_or("no catalog"),
-        );
+        let why = hp.error.as_deref().unwrap_or("no catalog");
+        return skip_host(&ctx.store, ctx.run_id, hp, HostStatus::Failed, why);
     };
     let planned: HashMap<&ResourceId, &PlannedResource> =
         hp.resources.iter().map(|p| (&p.id, p)).collect();
-    let declared: Vec<ResourceId> = catalog
-        .resources
-        .iter()
-        .filter(|r| planned.contains_key(&r.id))
-        .map(|r| r.id.clone())
-        .collect();
-    let order = mc_ir::apply_order(&declared, &catalog.edges);
-    progress.event(host, ProgressEvent::Applying { total: order.len() });
+    let order = apply_order(catalog, &planned);
+    let host = hp.host.name.as_str();
+    ctx.progress
+        .event(host, ProgressEvent::Applying { total: order.len() });
     let preds = Preds::new(catalog);
     let mut run = HostRun {
         host,
-        store,
-        run_id,
-        progress,
+        store: &ctx.store,
+        run_id: ctx.run_id,
+        progress: ctx.progress.as_ref(),
         not_applied: BTreeSet::new(),
         changed: BTreeSet::new(),
         result: HostResult {
             host: host.to_string(),
-            status: "ok".into(),
+            status: HostStatus::Ok,
             ..Default::default()
         },
     };
@@ -1520,8 +1587,37 @@ async fn apply_host(
         }
     }
     let to_send = items_to_send(&order, &planned, catalog, &preds, &mut run);
+    let connection_lost = send_by_user(s, &to_send, &planned, &preds, &mut run, ctx).await;
+    host_result(run.result, connection_lost, stale)
+}
+
+/// The planned resources in the catalog's apply order.
+fn apply_order(
+    catalog: &Catalog,
+    planned: &HashMap<&ResourceId, &PlannedResource>,
+) -> Vec<ResourceId> {
+    let declared: Vec<ResourceId> = catalog
+        .resources
+        .iter()
+        .filter(|r| planned.contains_key(&r.id))
+        .map(|r| r.id.clone())
+        .collect();
+    mc_ir::apply_order(&declared, &catalog.edges)
+}
+
+/// Sends the items in one apply request per run of items with the same
+/// `become` user, and records their outcomes. Returns why the connection
+/// was lost, if it was: what was not sent then fails with that reason.
+async fn send_by_user(
+    s: &mut RunnerSession,
+    to_send: &[SendItem<'_>],
+    planned: &HashMap<&ResourceId, &PlannedResource>,
+    preds: &Preds<'_>,
+    run: &mut HostRun<'_>,
+    ctx: &ApplyContext,
+) -> Option<String> {
     let mut connection_lost: Option<String> = None;
-    for (user, idx) in runs_by_user(&to_send, |it| it.resource) {
+    for (user, idx) in runs_by_user(to_send, |it| it.resource) {
         let segment: Vec<SendItem> = idx.iter().map(|i| to_send[*i].clone()).collect();
         if let Some(why) = &connection_lost {
             for it in segment {
@@ -1529,7 +1625,7 @@ async fn apply_host(
             }
             continue;
         }
-        if opts.interrupt.requested() {
+        if ctx.opts.interrupt.requested() {
             for it in segment {
                 run.not_sent(
                     &it.resource.id,
@@ -1540,46 +1636,61 @@ async fn apply_host(
             }
             continue;
         }
-        let items = prepare_request(segment, &preds, &mut run);
+        let items = prepare_request(segment, preds, run);
         if items.is_empty() {
             continue;
         }
+        let secrets = ctx.secrets.as_ref();
         let outcomes = match s.runner_for(user).await {
-            Ok(runner) => apply_batch(runner, &items, secrets, &preds, &run, opts).await,
+            Ok(runner) => apply_batch(runner, &items, secrets, preds, run, &ctx.opts).await,
             Err(e) => Ok(vec![
                 Outcome::new(Status::Failed, e.to_string());
                 items.len()
             ]),
         };
         match outcomes {
-            Ok(outcomes) => record_outcomes(&items, outcomes, &planned, &mut run),
+            Ok(outcomes) => record_outcomes(&items, outcomes, planned, run),
             Err((partial, lost)) => {
                 let why = lost.to_string();
-                let unknown = format!("{why}; the outcome on the host is unknown");
-                for (it, o) in items.iter().zip(partial) {
-                    match o {
-                        Some(o) => {
-                            record_outcomes(std::slice::from_ref(it), vec![o], &planned, &mut run)
-                        }
-                        None => run.not_sent(
-                            &it.resource.id,
-                            it.action,
-                            Status::Failed,
-                            unknown.clone(),
-                        ),
-                    }
-                }
+                record_cut_short(&items, partial, &why, planned, run);
                 connection_lost = Some(why);
             }
         }
     }
-    let mut result = run.result;
+    connection_lost
+}
+
+/// Records a request the connection was lost during: the outcomes that
+/// came back, and the rest failed with an unknown outcome on the host.
+fn record_cut_short(
+    items: &[SendItem],
+    partial: Vec<Option<Outcome>>,
+    why: &str,
+    planned: &HashMap<&ResourceId, &PlannedResource>,
+    run: &mut HostRun,
+) {
+    let unknown = format!("{why}; the outcome on the host is unknown");
+    for (it, o) in items.iter().zip(partial) {
+        match o {
+            Some(o) => record_outcomes(std::slice::from_ref(it), vec![o], planned, run),
+            None => run.not_sent(&it.resource.id, it.action, Status::Failed, unknown.clone()),
+        }
+    }
+}
+
+/// The host's result once its resources are recorded: failed when one
+/// failed, the connection was lost or stale resources were refused.
+fn host_result(
+    mut result: HostResult,
+    connection_lost: Option<String>,
+    stale: &BTreeSet<ResourceId>,
+) -> HostResult {
     if result.failed > 0 || connection_lost.is_some() {
-        result.status = "failed".into();
+        result.status = HostStatus::Failed;
         result.error = connection_lost;
     }
     if !stale.is_empty() {
-        result.status = "failed".into();
+        result.status = HostStatus::Failed;
         let refused = stale_refusal_note(stale);
         result.error = Some(match result.error.take() {
             Some(e) => format!("{e}; {refused}"),
@@ -1838,7 +1949,7 @@ async fn apply_batch(
         let (resource, sensitive, scrub) = match resolved(it.resource, secrets) {
             Ok(x) => x,
             Err(e) => {
-                outcomes[i] = Some(Outcome::new(Status::Failed, e));
+                outcomes[i] = Some(Outcome::new(Status::Failed, e.to_string()));
                 unsent.insert(&it.resource.id);
                 continue;
             }
@@ -1846,7 +1957,7 @@ async fn apply_batch(
         budget = budget.saturating_add(item_budget(it.resource, opts.default_timeout));
         send.push(ApplyItem {
             resource,
-            action: to_protocol_action(it.action),
+            action: it.action,
             refresh: it.refresh.is_some(),
             refresh_action: it.refresh.filter(|a| *a != RefreshAction::OnNotify),
             sensitive,
@@ -1911,7 +2022,8 @@ async fn apply_batch(
                 .unwrap_or(0);
             durations.insert(ev.id.clone(), ms);
             if let Some(span) = spans.remove(&ev.id) {
-                span.record("status", ev.status.map(status_name).unwrap_or("unknown"));
+                let status = ev.status.map(|s| resource_status(s).as_str());
+                span.record("status", status.unwrap_or("unknown"));
             }
             if let Some(status) = ev.status {
                 done.insert(ev.id.clone(), status);
@@ -1921,7 +2033,7 @@ async fn apply_batch(
                     host,
                     ProgressEvent::ResourceDone {
                         id: &ev.id,
-                        status: status_name(status),
+                        status: resource_status(status).as_str(),
                         message: &message,
                     },
                 );
@@ -2019,7 +2131,7 @@ fn lost_outcomes(
 
 /// A resource with its secrets resolved, the attributes that held them, and
 /// each secret's value (for the runner to scrub from its answers).
-fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, String> {
+fn resolved(r: &Resource, secrets: &dyn SecretSource) -> Result<Resolved, SecretError> {
     let mut resource = r.clone();
     let mut sensitive = Vec::new();
     let mut scrub = Vec::new();
@@ -2042,7 +2154,7 @@ type Resolved = (Resource, Vec<String>, Vec<String>);
 pub fn secret_values(
     catalog: &Catalog,
     secrets: &dyn SecretSource,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, SecretError> {
     let mut out = BTreeMap::new();
     for r in &catalog.resources {
         for v in r.attrs.values() {
@@ -2135,6 +2247,38 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn per_host_keeps_item_order_and_runs_at_most_parallel() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let out = per_host(0..8u64, 3, |i| {
+            let (running, peak) = (running.clone(), peak.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                // Later items finish first: the order is the items', not
+                // the finishing order.
+                tokio::time::sleep(Duration::from_millis(5 * (8 - i))).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                i
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, (0..8).collect::<Vec<_>>());
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn per_host_reports_a_task_that_panicked() {
+        let out = per_host([false, true], 2, |fail| async move {
+            assert!(!fail, "task failure");
+        })
+        .await;
+        assert!(out.unwrap_err().is_panic());
+    }
+
     #[test]
     fn rollout_batches_follow_serial_and_canary() {
         assert_eq!(rollout_batches(5, None, false), vec![5]);
@@ -2175,7 +2319,17 @@ mod tests {
     #[test]
     fn env_secrets_name_the_variable() {
         let err = EnvSecrets.resolve("no such-secret").unwrap_err();
-        assert!(err.contains("MC_SECRET_NO_SUCH_SECRET"), "{err}");
+        assert_eq!(
+            err,
+            SecretError::NotSet {
+                name: "no such-secret".into(),
+                var: "MC_SECRET_NO_SUCH_SECRET".into()
+            }
+        );
+        assert!(
+            err.to_string().contains("MC_SECRET_NO_SUCH_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]

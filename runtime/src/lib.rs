@@ -12,38 +12,33 @@ pub mod backups;
 pub mod drift;
 pub mod engine;
 pub mod hash;
-pub mod identity;
 pub mod limit;
 pub mod onboard;
-pub mod policy;
 pub mod render;
 pub mod runners;
 pub mod scrub;
-pub mod state;
 pub mod target;
 pub mod transport;
 
+pub use mc_state as state;
+pub use mc_state::{identity, policy};
+
 pub use engine::{
     rollout_batches, ApplyOptions, ApplyReport, CatalogSource, EnvSecrets, Interrupt, Planned,
-    Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretSource, Selection, Serial,
-    StalePolicy,
+    Progress, ProgressEvent, Quiet, Runtime, RuntimeError, SecretError, SecretSource, Selection,
+    Serial, SourceError, StalePolicy,
 };
 pub use policy::{PolicyOutcome, Refusal};
 pub use state::StateStore;
 pub use transport::{ConnectOptions, RunnerBinary, Runners};
 
 /// Runs a future to completion on a fresh multi-threaded runtime, so the
-/// CLI needs no async code of its own.
-pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    match tokio::runtime::Builder::new_multi_thread()
+/// CLI needs no async code of its own. Fails only when the OS refuses
+/// threads or an epoll fd.
+pub fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt.block_on(fut),
-        // Only fails when the OS refuses threads or an epoll fd.
-        Err(e) => {
-            eprintln!("mc: cannot start the async runtime: {e}");
-            std::process::exit(1)
-        }
-    }
+        .map_err(RuntimeError::AsyncRuntime)?;
+    Ok(rt.block_on(fut))
 }

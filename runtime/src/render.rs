@@ -1,12 +1,14 @@
 //! Human rendering of plans and apply results, Terraform style.
 
 use crate::engine::{Progress, ProgressEvent};
-use crate::state::HostResult;
+use crate::state::{HostResult, HostStatus};
 use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mc_ir::plan::{Action, AttrChange, FindingKind, Plan, PlannedResource};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+
+pub use mc_state::display::safe;
 
 /// Styles text when colour is on (the CLI decides: `--color`, `NO_COLOR`).
 #[derive(Clone, Copy)]
@@ -41,30 +43,6 @@ impl Paint {
 }
 
 /// `1 host`, `2 hosts`, `0 resources`: a count with its noun.
-/// Text from a host (content, output, messages, titles) made safe for a
-/// terminal: control characters other than newline and tab, and the
-/// bidirectional overrides that reorder what is shown, are printed as
-/// escapes (`\x1b`, `\u{202e}`), so a host cannot move the cursor, retitle
-/// the window or hide text.
-pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
-    let hostile = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(hostile) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            c if !hostile(c) => out.push(c),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
@@ -333,10 +311,10 @@ pub fn render_summary(hosts: &[HostResult], color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
     for h in hosts {
-        let status = match h.status.as_str() {
-            "ok" => p.green("ok"),
-            "skipped" => p.yellow("skipped"),
-            other => p.red(other),
+        let status = match h.status {
+            HostStatus::Ok => p.green("ok"),
+            HostStatus::Skipped => p.yellow("skipped"),
+            other => p.red(other.as_str()),
         };
         out.push_str(&format!(
             "{}: {status}: {} changed, {} unchanged, {} failed, {} skipped",
@@ -567,9 +545,9 @@ impl Progress for LiveProgress {
                 }
             }
             ProgressEvent::HostDone(r) => {
-                let outcome = match r.status.as_str() {
-                    "ok" => "done",
-                    other => other,
+                let outcome = match r.status {
+                    HostStatus::Ok => "done",
+                    other => other.as_str(),
                 };
                 self.finish_host(host, outcome);
             }
@@ -680,13 +658,13 @@ mod tests {
         let hosts = vec![
             HostResult {
                 host: "web1".into(),
-                status: "failed".into(),
+                status: HostStatus::Failed,
                 failed: 1,
                 ..Default::default()
             },
             HostResult {
                 host: "web2".into(),
-                status: "skipped".into(),
+                status: HostStatus::Skipped,
                 skipped: 3,
                 error: Some("not started: max_fail exceeded".into()),
                 ..Default::default()

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use mc_ir::{EdgeKind, Value};
+use mc_runtime::state::{HostStatus, ResourceStatus};
 use mc_runtime::Quiet;
 use mc_runtime::Selection;
 use std::sync::Arc;
@@ -101,26 +102,26 @@ async fn a_failure_in_the_middle_skips_exactly_its_dependents() {
     host.exec_ok("mkdir -p /srv/mc-mid").unwrap();
     let report = plan_and_apply_now(&rt, source).await;
     let h = &report.hosts[0];
-    assert_eq!(h.status, "failed");
+    assert_eq!(h.status, HostStatus::Failed);
     assert_eq!((h.changed, h.failed, h.skipped), (2, 1, 3), "{h:?}");
     let results = rt.store.resource_results(report.run_id).unwrap();
     let status = |id: &str| {
         results
             .iter()
             .find(|r| r.resource == id)
-            .map(|r| (r.status.clone(), r.message.clone().unwrap_or_default()))
+            .map(|r| (r.status, r.message.clone().unwrap_or_default()))
             .unwrap()
     };
-    assert_eq!(status("file[/srv/mc-mid/first]").0, "changed");
-    assert_eq!(status("command[breaks]").0, "failed");
+    assert_eq!(status("file[/srv/mc-mid/first]").0, ResourceStatus::Changed);
+    assert_eq!(status("command[breaks]").0, ResourceStatus::Failed);
     let (st, why) = status("file[/srv/mc-mid/dep]");
-    assert_eq!(st, "skipped");
+    assert_eq!(st, ResourceStatus::Skipped);
     assert!(why.contains("command[breaks]"), "{why}");
     let (st, why) = status("file[/srv/mc-mid/dep2]");
-    assert_eq!(st, "skipped");
+    assert_eq!(st, ResourceStatus::Skipped);
     assert!(why.contains("file[/srv/mc-mid/dep]"), "{why}");
-    assert_eq!(status("command[handler]").0, "skipped");
-    assert_eq!(status("file[/srv/mc-mid/last]").0, "changed");
+    assert_eq!(status("command[handler]").0, ResourceStatus::Skipped);
+    assert_eq!(status("file[/srv/mc-mid/last]").0, ResourceStatus::Changed);
     assert!(host.path_exists("/srv/mc-mid/first").unwrap());
     assert!(host.path_exists("/srv/mc-mid/last").unwrap());
     assert!(!host.path_exists("/srv/mc-mid/dep").unwrap());
@@ -210,7 +211,7 @@ async fn retries_wait_with_backoff_and_each_attempt_is_an_event() {
     let report = plan_and_apply_now(&rt, source).await;
     assert!(report.ok(), "{report:?}");
     let r = result_of(&rt, report.run_id, "command[flaky]");
-    assert_eq!(r.status, "changed");
+    assert_eq!(r.status, ResourceStatus::Changed);
     assert!(
         r.message
             .as_deref()
@@ -278,7 +279,7 @@ async fn until_re_runs_a_command_until_its_check_succeeds() {
         b"tick\ntick\ntick\n"
     );
     let polled = result_of(&rt, report.run_id, "command[poll]");
-    assert_eq!(polled.status, "changed", "{polled:?}");
+    assert_eq!(polled.status, ResourceStatus::Changed, "{polled:?}");
     assert!(polled
         .message
         .as_deref()
@@ -286,7 +287,7 @@ async fn until_re_runs_a_command_until_its_check_succeeds() {
         .contains("after 3 attempts"));
     // Without `retries`, `until` gets 3 retries, then the command fails.
     let never = result_of(&rt, report.run_id, "command[never]");
-    assert_eq!(never.status, "failed");
+    assert_eq!(never.status, ResourceStatus::Failed);
     let why = never.message.unwrap_or_default();
     assert!(why.contains("`until` check did not succeed"), "{why}");
     assert!(why.contains("after 4 attempts"), "{why}");
@@ -294,10 +295,12 @@ async fn until_re_runs_a_command_until_its_check_succeeds() {
 
 struct OneSecret;
 impl mc_runtime::SecretSource for OneSecret {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, mc_runtime::SecretError> {
         match name {
             "token" => Ok("s3cr3t-token-value".into()),
-            other => Err(format!("no secret {other}")),
+            other => Err(mc_runtime::SecretError::Unreadable(format!(
+                "no secret {other}"
+            ))),
         }
     }
 }
@@ -340,7 +343,7 @@ async fn command_output_is_stored_bounded_and_scrubbed() {
     assert!(out.contains("token is (secret)\n"), "{out}");
     assert!(!out.contains("s3cr3t"), "{out}");
     let loud = result_of(&rt, report.run_id, "command[loud]");
-    assert_eq!(loud.status, "failed");
+    assert_eq!(loud.status, ResourceStatus::Failed);
     let out = loud.output.clone().unwrap_or_default();
     assert!(out.starts_with("1\n2\n3\n"), "{}", &out[..40]);
     // stdout and stderr are read apart, so only each stream's order holds.
@@ -424,7 +427,7 @@ async fn a_hand_edit_refuses_only_that_resource_and_its_dependents() {
         .iter()
         .find(|h| h.host == clean.name())
         .unwrap();
-    assert_eq!(on_clean.status, "ok", "{on_clean:?}");
+    assert_eq!(on_clean.status, HostStatus::Ok, "{on_clean:?}");
     assert_eq!(
         clean.read_file("/srv/mc-partial/app.conf").unwrap(),
         format!("conf of {}\n", clean.name()).as_bytes()
@@ -440,7 +443,7 @@ async fn a_hand_edit_refuses_only_that_resource_and_its_dependents() {
         .iter()
         .find(|h| h.host == edited.name())
         .unwrap();
-    assert_eq!(on_edited.status, "failed");
+    assert_eq!(on_edited.status, HostStatus::Failed);
     let why = on_edited.error.clone().unwrap_or_default();
     assert!(why.contains("file[/srv/mc-partial/app.conf]"), "{why}");
     assert!(why.contains("run `mc plan` again"), "{why}");
@@ -456,15 +459,18 @@ async fn a_hand_edit_refuses_only_that_resource_and_its_dependents() {
         results
             .iter()
             .find(|r| r.host == edited.name() && r.resource == id)
-            .map(|r| (r.status.clone(), r.message.clone().unwrap_or_default()))
+            .map(|r| (r.status, r.message.clone().unwrap_or_default()))
             .unwrap()
     };
     let (st, msg) = on("file[/srv/mc-partial/app.conf]");
-    assert_eq!(st, "skipped");
+    assert_eq!(st, ResourceStatus::Skipped);
     assert!(msg.contains("changed on the host since the plan"), "{msg}");
-    assert_eq!(on("file[/srv/mc-partial/derived]").0, "skipped");
-    assert_eq!(on("command[reload]").0, "skipped");
-    assert_eq!(on("file[/srv/mc-partial/other]").0, "changed");
+    assert_eq!(
+        on("file[/srv/mc-partial/derived]").0,
+        ResourceStatus::Skipped
+    );
+    assert_eq!(on("command[reload]").0, ResourceStatus::Skipped);
+    assert_eq!(on("file[/srv/mc-partial/other]").0, ResourceStatus::Changed);
     let kinds: Vec<String> = rt
         .store
         .audit_entries(None)

@@ -7,6 +7,7 @@ use common::*;
 use mc_ir::plan::{Action, FindingKind, Plan, PolicyFinding};
 use mc_ir::{EdgeKind, HostInfo, Value};
 use mc_runtime::policy::{self, Refusal};
+use mc_runtime::state::PlanStatus;
 use mc_runtime::{
     ApplyOptions, CatalogSource, PolicyOutcome, Quiet, Runtime, RuntimeError, Selection,
 };
@@ -167,14 +168,14 @@ struct PolicySource {
 }
 
 impl CatalogSource for PolicySource {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, mc_runtime::SourceError> {
         self.inner.hosts()
     }
     fn compile(
         &self,
         host: &HostInfo,
         facts: &serde_json::Value,
-    ) -> Result<mc_ir::Catalog, String> {
+    ) -> Result<mc_ir::Catalog, mc_runtime::SourceError> {
         self.inner.compile(host, facts)
     }
     fn source_digest(&self) -> String {
@@ -309,7 +310,7 @@ async fn a_plan_needing_approval_is_refused_until_approved_and_a_changed_plan_ne
     policy::decide(&rt.store, &plan2.hash, false, "not today", "test").unwrap();
     assert_eq!(
         rt.store.plan(&plan2.hash).unwrap().unwrap().status,
-        "rejected"
+        PlanStatus::Rejected
     );
     let err = rt
         .apply(
@@ -322,7 +323,7 @@ async fn a_plan_needing_approval_is_refused_until_approved_and_a_changed_plan_ne
         .unwrap_err();
     assert!(err.to_string().contains("rejected"), "{err}");
     assert!(policy::decide(&rt.store, &plan2.hash, true, "", "test").is_err());
-    let listed = rt.store.list_plans(&["rejected"], 10).unwrap();
+    let listed = rt.store.list_plans(&[PlanStatus::Rejected], 10).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].hash, plan2.hash);
     assert!(rt

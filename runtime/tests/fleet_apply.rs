@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use mc_ir::plan::Action;
 use mc_ir::{EdgeKind, Value};
+use mc_runtime::state::{HostStatus, ResourceStatus, RunStatus};
 use mc_runtime::{ApplyOptions, Quiet, RuntimeError, Selection, StalePolicy};
 use mc_testfleet::Fleet;
 use std::sync::Arc;
@@ -252,7 +253,7 @@ async fn a_down_host_fails_alone_and_a_rerun_converges() {
             .len(),
         2
     );
-    assert_eq!(rt.store.list_runs(1).unwrap()[0].status, "failed");
+    assert_eq!(rt.store.list_runs(1).unwrap()[0].status, RunStatus::Failed);
 
     down.start_sshd().unwrap();
     let planned = rt
@@ -319,7 +320,7 @@ async fn a_connection_cut_mid_apply_fails_that_host_only() {
     }
     victim.cut_connections().unwrap();
     let report = apply.await.unwrap().unwrap();
-    assert_eq!(report.hosts[0].status, "failed");
+    assert_eq!(report.hosts[0].status, HostStatus::Failed);
     assert!(
         report.hosts[0]
             .error
@@ -328,13 +329,13 @@ async fn a_connection_cut_mid_apply_fails_that_host_only() {
             .contains("connection lost"),
         "{report:?}"
     );
-    assert_eq!(report.hosts[1].status, "ok");
+    assert_eq!(report.hosts[1].status, HostStatus::Ok);
     let results = rt.store.resource_results(report.run_id).unwrap();
     let victim_after = results
         .iter()
         .find(|r| r.host == victim.name() && r.resource == "file[/srv/mc-cut-after]")
         .unwrap();
-    assert_ne!(victim_after.status, "changed");
+    assert_ne!(victim_after.status, ResourceStatus::Changed);
     assert!(!victim.path_exists("/srv/mc-cut-after").unwrap());
 
     // A rerun converges.
@@ -500,7 +501,7 @@ async fn failures_skip_only_dependents() {
         .iter()
         .find(|r| r.resource == "file[/srv/mc-skip/dep]")
         .unwrap();
-    assert_eq!(dep.status, "skipped");
+    assert_eq!(dep.status, ResourceStatus::Skipped);
     assert!(dep
         .message
         .as_deref()
@@ -641,13 +642,13 @@ async fn a_resource_timeout_fails_the_host_and_frees_the_session() {
         .await
         .unwrap();
     let h = &report.hosts[0];
-    assert_eq!(h.status, "failed");
+    assert_eq!(h.status, HostStatus::Failed);
     let results = rt.store.resource_results(report.run_id).unwrap();
     let hung = results
         .iter()
         .find(|r| r.resource == "command[hangs]")
         .unwrap();
-    assert_eq!(hung.status, "failed");
+    assert_eq!(hung.status, ResourceStatus::Failed);
     assert!(
         hung.message.as_deref().unwrap_or("").contains("timed out"),
         "{hung:?}"
@@ -696,10 +697,12 @@ async fn retries_re_run_a_failed_resource() {
 
 struct FixedSecrets;
 impl mc_runtime::SecretSource for FixedSecrets {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, mc_runtime::SecretError> {
         match name {
             "db" => Ok("hunter2-very-secret".into()),
-            other => Err(format!("no secret {other}")),
+            other => Err(mc_runtime::SecretError::Unreadable(format!(
+                "no secret {other}"
+            ))),
         }
     }
 }
@@ -882,8 +885,8 @@ async fn a_failed_canary_with_max_fail_0_leaves_the_other_hosts_untouched() {
         .unwrap();
     assert!(!report.ok());
     let (first, second) = (&report.hosts[0], &report.hosts[1]);
-    assert_eq!(first.status, "failed", "{report:?}");
-    assert_eq!(second.status, "skipped", "{report:?}");
+    assert_eq!(first.status, HostStatus::Failed, "{report:?}");
+    assert_eq!(second.status, HostStatus::Skipped, "{report:?}");
     assert_eq!(
         second.error.as_deref(),
         Some("not started: max_fail exceeded")
@@ -897,14 +900,12 @@ async fn a_failed_canary_with_max_fail_0_leaves_the_other_hosts_untouched() {
     // The state store says the same.
     let stored = rt.store.host_results(report.run_id).unwrap();
     let other = stored.iter().find(|h| h.host == second.host).unwrap();
-    assert_eq!(other.status, "skipped");
+    assert_eq!(other.status, HostStatus::Skipped);
     let resources = rt.store.resource_results(report.run_id).unwrap();
     let skipped: Vec<_> = resources.iter().filter(|r| r.host == second.host).collect();
     assert_eq!(skipped.len(), 2);
-    assert!(skipped
-        .iter()
-        .all(|r| r.status == "skipped"
-            && r.message.as_deref() == Some("not started: max_fail exceeded")));
+    assert!(skipped.iter().all(|r| r.status == ResourceStatus::Skipped
+        && r.message.as_deref() == Some("not started: max_fail exceeded")));
     let run = rt.store.run(report.run_id).unwrap().unwrap();
     let summary = run.summary.unwrap();
     assert_eq!(summary["skipped_hosts"], 1, "{summary}");

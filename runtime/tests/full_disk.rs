@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use mc_ir::Value;
+use mc_runtime::state::ResourceStatus;
 use mc_runtime::{ApplyOptions, Quiet, Selection};
 use std::sync::Arc;
 
@@ -82,7 +83,10 @@ async fn a_full_disk_on_one_host_fails_one_resource_and_the_next_run_converges()
     assert_eq!((r.failed, r.changed), (0, 2), "{r:?}");
 
     let results = rt.store.resource_results(report.run_id).unwrap();
-    let failed: Vec<_> = results.iter().filter(|x| x.status == "failed").collect();
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|x| x.status == ResourceStatus::Failed)
+        .collect();
     assert_eq!(failed.len(), 1, "{results:?}");
     assert_eq!(failed[0].host, full.name());
     let message = failed[0].message.clone().unwrap_or_default();

@@ -118,7 +118,9 @@ fn install(args: &InstallArgs) -> Result<ExitCode, String> {
             let r = agent_install::install(&mut s, &inst).await;
             s.close().await;
             r
-        });
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
         match done {
             Ok(installed) => {
                 let changed: Vec<String> = installed
@@ -178,7 +180,9 @@ pub fn ingest_reports(project: &std::path::Path, store: &mc_runtime::state::Stat
         &agents,
         store,
         std::time::Duration::from_secs(5),
-    ));
+    ))
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
     if let Err(e) = read {
         eprintln!("warning: agents' own runs not read: {e}");
     }
@@ -194,7 +198,8 @@ fn status(args: &StatusArgs) -> Result<ExitCode, String> {
     let list = mc_runtime::block_on(mc_runtime::agents::desired::registrations(
         &agents,
         std::time::Duration::from_secs(10),
-    ))?;
+    ))
+    .map_err(|e| e.to_string())??;
     if args.output.json() {
         crate::out::json(STATUS_SCHEMA, serde_json::json!({ "agents": list }));
         return Ok(ExitCode::SUCCESS);

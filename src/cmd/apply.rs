@@ -110,7 +110,8 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
         opts.interrupt = signals.interrupt.clone();
         interrupted = Some(signals);
         let report =
-            mc_runtime::block_on(rt.apply(&plan, Default::default(), &opts, progress.clone()));
+            mc_runtime::block_on(rt.apply(&plan, Default::default(), &opts, progress.clone()))
+                .and_then(|r| r);
         progress.finish();
         report.map_err(|e| e.to_string())?
     } else {
@@ -175,6 +176,7 @@ fn apply(args: &Args) -> Result<ExitCode, String> {
             let report = report?;
             Ok::<_, mc_runtime::RuntimeError>(Some(Ok(report)))
         })
+        .and_then(|r| r)
         .map_err(|e| e.to_string())?;
         match outcome {
             None => {

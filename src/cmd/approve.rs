@@ -7,7 +7,7 @@
 
 use super::plan::open_store;
 use mc_ir::plan::Plan;
-use mc_runtime::state::format_time;
+use mc_runtime::state::{format_time, PlanStatus};
 use mc_runtime::StateStore;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -156,7 +156,7 @@ fn decide(args: &Args, approve: bool) -> Result<(), String> {
 fn list(args: &Args) -> Result<(), String> {
     let store = open_store(args.state.as_deref(), &args.project)?;
     let plans = store
-        .list_plans(&["pending", "approved"], 1000)
+        .list_plans(&[PlanStatus::Pending, PlanStatus::Approved], 1000)
         .map_err(|e| e.to_string())?;
     let mut waiting = Vec::new();
     for rec in plans {
@@ -165,7 +165,7 @@ fn list(args: &Args) -> Result<(), String> {
             continue;
         };
         let quorum = mc_runtime::policy::quorum(&store, &plan)?;
-        let waits = mc_runtime::policy::waits_for_approval(&rec.status, &plan, quorum.as_ref());
+        let waits = mc_runtime::policy::waits_for_approval(rec.status, &plan, quorum.as_ref());
         if waits && plan.denials().next().is_none() {
             waiting.push((rec, plan.required_approvals, quorum));
         }

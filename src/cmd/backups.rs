@@ -58,6 +58,7 @@ fn backups(args: &Args) -> Result<(), String> {
         &args.file,
         args.as_user.as_deref(),
     ))
+    .map_err(|e| e.to_string())?
     .map_err(|e| format!("{}: {e}", host.name))?;
     if args.json {
         let json =

@@ -46,7 +46,8 @@ fn drift(args: &Args) -> Result<ExitCode, String> {
     super::agent::ingest_reports(&project, &rt.store);
     let sel = args.run.selection();
     let progress = super::progress();
-    let report = mc_runtime::block_on(rt.drift(source.clone(), &sel, progress.clone()));
+    let report =
+        mc_runtime::block_on(rt.drift(source.clone(), &sel, progress.clone())).and_then(|r| r);
     progress.finish();
     let report = report.map_err(|e| e.to_string())?;
     let color = crate::style::stdout_color();

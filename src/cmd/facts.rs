@@ -77,7 +77,7 @@ fn facts(args: &Args) -> Result<ExitCode, String> {
         let progress = super::progress();
         let results = mc_runtime::block_on(rt.facts(hosts, progress.clone()));
         progress.finish();
-        results
+        results.map_err(|e| e.to_string())?
     };
     let mut out = serde_json::Map::new();
     let mut failed = false;

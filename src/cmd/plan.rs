@@ -206,15 +206,15 @@ struct ProjectSecrets {
 }
 
 impl mc_runtime::SecretSource for ProjectSecrets {
-    fn resolve(&self, name: &str) -> Result<String, String> {
+    fn resolve(&self, name: &str) -> Result<String, mc_runtime::SecretError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = cache.get(name) {
             return Ok(v.expose().to_string());
         }
         let value = match &self.store {
-            Some(store) if store.contains(name) => {
-                store.resolve(name).map_err(|e| e.to_string())?
-            }
+            Some(store) if store.contains(name) => store
+                .resolve(name)
+                .map_err(|e| mc_runtime::SecretError::Unreadable(e.to_string()))?,
             _ => mc_secrets::SecretString::new(mc_runtime::EnvSecrets.resolve(name)?),
         };
         let out = value.expose().to_string();
@@ -230,19 +230,19 @@ struct CompilerSource {
 }
 
 impl CatalogSource for CompilerSource {
-    fn hosts(&self) -> Result<Vec<mc_ir::HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<mc_ir::HostInfo>, mc_runtime::SourceError> {
         self.project
             .hosts()
-            .map_err(|d| self.project.render(&d, false))
+            .map_err(|d| mc_runtime::SourceError(self.project.render(&d, false)))
     }
     fn compile(
         &self,
         host: &mc_ir::HostInfo,
         facts: &serde_json::Value,
-    ) -> Result<mc_ir::Catalog, String> {
+    ) -> Result<mc_ir::Catalog, mc_runtime::SourceError> {
         self.project
             .compile(&host.name, facts)
-            .map_err(|d| self.project.render(&d, false))
+            .map_err(|d| mc_runtime::SourceError(self.project.render(&d, false)))
     }
     fn source_digest(&self) -> String {
         self.project.source_digest()
@@ -303,6 +303,7 @@ fn plan(args: &Args) -> Result<ExitCode, String> {
         p.close().await;
         Ok::<_, mc_runtime::RuntimeError>(plan)
     })
+    .and_then(|r| r)
     .map_err(|e| e.to_string())?;
     let plan = planned;
     check_targets(&args.run.targets, &plan)?;

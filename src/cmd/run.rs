@@ -9,7 +9,7 @@
 use super::plan::{catalog_source, RunArgs};
 use mc_ir::plan::Plan;
 use mc_ir::{Catalog, HostInfo, Meta, Resource, ResourceId, Risk, Value, CATALOG_SCHEMA};
-use mc_runtime::{ApplyOptions, CatalogSource, PolicyOutcome};
+use mc_runtime::{ApplyOptions, CatalogSource, PolicyOutcome, SourceError};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,10 +54,10 @@ struct AdHocSource {
 }
 
 impl CatalogSource for AdHocSource {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, SourceError> {
         self.project.hosts()
     }
-    fn compile(&self, host: &HostInfo, _facts: &serde_json::Value) -> Result<Catalog, String> {
+    fn compile(&self, host: &HostInfo, _facts: &serde_json::Value) -> Result<Catalog, SourceError> {
         Ok(Catalog {
             schema: CATALOG_SCHEMA,
             host: host.clone(),
@@ -144,6 +144,7 @@ fn adhoc(args: &Args) -> Result<ExitCode, String> {
         progress.finish();
         Ok::<_, mc_runtime::RuntimeError>(Ok(report?))
     })
+    .and_then(|r| r)
     .map_err(|e| e.to_string())??;
     // An ad-hoc command is not part of what the hosts should look like:
     // drift must not report it as applied but missing from the source.

@@ -91,7 +91,7 @@ fn runs(args: &Args) -> Result<(), String> {
         crate::out!("{}", mc_runtime::render::render_summary(&hosts, false));
         for r in resources
             .iter()
-            .filter(|r| r.status != "ok" || r.output.is_some())
+            .filter(|r| r.status != mc_runtime::state::ResourceStatus::Ok || r.output.is_some())
         {
             let line = format!(
                 "  {}: {} {} {}{}",

@@ -7,7 +7,7 @@ mod fixture;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use mc_runtime::StateStore;
+use mc_state::StateStore;
 use mc_tui::App;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -27,8 +27,8 @@ fn benches(c: &mut Criterion) {
         fixture::fill_large(&store, 100, 100)
     };
 
-    let mut app = mc_tui::app_for_store(&mc_runtime::state::StateLocation::Sqlite(path.clone()))
-        .expect("app");
+    let mut app =
+        mc_tui::app_for_store(&mc_state::StateLocation::Sqlite(path.clone())).expect("app");
     fixture::refresh(&mut app);
     app.update(mc_tui::Action::OpenRun(run));
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
@@ -52,8 +52,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("startup: open store to first frame with data", |b| {
         b.iter(|| {
             let mut app =
-                mc_tui::app_for_store(&mc_runtime::state::StateLocation::Sqlite(path.clone()))
-                    .expect("app");
+                mc_tui::app_for_store(&mc_state::StateLocation::Sqlite(path.clone())).expect("app");
             fixture::refresh(&mut app);
             let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
             terminal.draw(|f| app.draw(f)).expect("draw");

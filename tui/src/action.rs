@@ -3,7 +3,7 @@
 //! with an optional follow-up action.
 
 use crate::data::{Decision, DriftEntry, PendingPlan, RunDetail};
-use mc_runtime::state::RunRecord;
+use mc_state::RunRecord;
 
 #[derive(Clone, Debug)]
 pub enum Action {

@@ -3,8 +3,8 @@
 //! over the real [`StateStore`].
 
 use mc_ir::plan::Plan;
-use mc_runtime::state::{EventRecord, HostResult, ResourceResult, RunRecord, StateLocation};
-use mc_runtime::StateStore;
+use mc_state::StateStore;
+use mc_state::{EventRecord, HostResult, PlanStatus, ResourceResult, RunRecord, StateLocation};
 
 /// Everything the run-detail view shows about one run.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +25,7 @@ pub struct PendingPlan {
     /// The parsed plan, or why its stored body could not be read.
     pub plan: Result<Plan, String>,
     /// Its approvals so far, when its project names approvers.
-    pub quorum: Option<mc_runtime::policy::Tally>,
+    pub quorum: Option<mc_state::policy::Tally>,
 }
 
 impl PendingPlan {
@@ -112,7 +112,7 @@ impl StoreSource {
     }
 }
 
-fn err(e: mc_runtime::state::StateError) -> String {
+fn err(e: mc_state::StateError) -> String {
     e.to_string()
 }
 
@@ -174,7 +174,7 @@ impl DataSource for StoreSource {
         let mut out = Vec::new();
         for rec in self
             .store
-            .list_plans(&["pending", "approved"], 500)
+            .list_plans(&[PlanStatus::Pending, PlanStatus::Approved], 500)
             .map_err(err)?
         {
             let plan = match self.store.plan_body(&rec.hash).map_err(err)? {
@@ -182,7 +182,7 @@ impl DataSource for StoreSource {
                 None => Err("the stored plan has no body".to_string()),
             };
             let quorum = match &plan {
-                Ok(p) => mc_runtime::policy::quorum(&self.store, p)?,
+                Ok(p) => mc_state::policy::quorum(&self.store, p)?,
                 Err(_) => None,
             };
             // Plans that need no (more) approval can be applied as they
@@ -190,10 +190,10 @@ impl DataSource for StoreSource {
             // unreadable pending body is listed too rather than hidden.
             let listed = match &plan {
                 Ok(p) => {
-                    mc_runtime::policy::waits_for_approval(&rec.status, p, quorum.as_ref())
-                        || (rec.status == "pending" && p.denials().next().is_some())
+                    mc_state::policy::waits_for_approval(rec.status, p, quorum.as_ref())
+                        || (rec.status == PlanStatus::Pending && p.denials().next().is_some())
                 }
-                Err(_) => rec.status == "pending",
+                Err(_) => rec.status == PlanStatus::Pending,
             };
             if !listed {
                 continue;
@@ -214,7 +214,7 @@ impl DataSource for StoreSource {
         }
         // The store refuses a plan that is no longer waiting (applied,
         // rejected, stale), with the same words as `mc approve`.
-        mc_runtime::policy::decide(
+        mc_state::policy::decide(
             &self.store,
             hash,
             decision == Decision::Approve,

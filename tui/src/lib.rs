@@ -21,14 +21,14 @@ pub use app::{App, Mode, Tab};
 pub use data::{DataSource, Decision, DriftEntry, PendingPlan, RunDetail, StoreSource};
 
 use mc_ir::plan::Plan;
-use mc_runtime::state::StateLocation;
+use mc_state::StateLocation;
 use ratatui::buffer::Buffer;
 use std::path::Path;
 use std::sync::Arc;
 
 /// `mc tui DIR`: the views over `DIR/.mc/state.db`.
 pub fn app_for_project(dir: &Path) -> Result<App, String> {
-    let path = mc_runtime::StateStore::default_path(dir);
+    let path = mc_state::StateStore::default_path(dir);
     app_for_store(&StateLocation::Sqlite(path))
 }
 

@@ -116,7 +116,7 @@ pub fn change_lines(p: &PlannedResource) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     if let Some(err) = &p.error {
         out.push(Line::styled(
-            format!("error: {}", mc_runtime::render::safe(err)),
+            format!("error: {}", mc_state::display::safe(err)),
             Style::new().fg(Color::Red),
         ));
     }
@@ -157,7 +157,7 @@ pub fn diff_lines(diff: &str) -> Vec<Line<'static>> {
             } else {
                 Style::new()
             };
-            Line::styled(mc_runtime::render::safe(l).into_owned(), style)
+            Line::styled(mc_state::display::safe(l).into_owned(), style)
         })
         .collect()
 }

@@ -5,7 +5,7 @@ mod fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fixture::{app, render};
-use mc_runtime::StateStore;
+use mc_state::{PlanStatus, StateStore};
 use mc_tui::{Action, App, Mode, Tab};
 
 /// Times come from the clock when the store records them; the actor is
@@ -201,14 +201,20 @@ fn a_denied_plan_is_shown_as_denied_and_cannot_be_approved() {
             &denied.hash[..12]
         ))
     );
-    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan(&denied.hash).unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
     // The store call refuses it too, whoever calls it.
     let source = app.source().unwrap();
     let err = source
         .decide(&denied.hash, mc_tui::Decision::Approve, "looks fine")
         .unwrap_err();
     assert!(err.contains("denied by policy"), "{err}");
-    assert_eq!(store.plan(&denied.hash).unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan(&denied.hash).unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
 
     // Rejecting works and leaves the other plan.
     press(&mut app, KeyCode::Char('r'));
@@ -220,7 +226,7 @@ fn a_denied_plan_is_shown_as_denied_and_cannot_be_approved() {
     );
     assert_eq!(
         store.plan(&denied.hash).unwrap().unwrap().status,
-        "rejected"
+        PlanStatus::Rejected
     );
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("Approvals (1)"), "{screen}");
@@ -373,7 +379,10 @@ fn approve_with_a_reason_is_recorded_in_the_store_and_audit_log() {
     );
 
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "approved");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Approved
+    );
     let last = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(last.kind, "plan.approve");
     let detail: serde_json::Value = serde_json::from_str(&last.detail).unwrap();
@@ -381,7 +390,7 @@ fn approve_with_a_reason_is_recorded_in_the_store_and_audit_log() {
     assert_eq!(detail["reason"], "reviewed with ops");
     assert!(matches!(
         store.verify_audit().unwrap(),
-        mc_runtime::state::AuditVerdict::Intact { .. }
+        mc_state::AuditVerdict::Intact { .. }
     ));
     // It left the Approvals view.
     assert!(render(&mut app, 80, 24).contains("no plans waiting for approval"));
@@ -411,7 +420,10 @@ fn reject_needs_a_reason_and_hides_the_plan() {
     let last = store.audit_entries(Some(1)).unwrap().pop().unwrap();
     assert_eq!(last.kind, "plan.reject");
     assert!(last.detail.contains("deletes a user"));
-    assert_eq!(store.plan(&hash).unwrap().unwrap().status, "rejected");
+    assert_eq!(
+        store.plan(&hash).unwrap().unwrap().status,
+        PlanStatus::Rejected
+    );
     assert!(render(&mut app, 80, 24).contains("no plans waiting for approval"));
 }
 
@@ -439,11 +451,11 @@ fn live_updates_keep_the_selection() {
     store
         .record_resource_result(
             r4,
-            &mc_runtime::state::ResourceResult {
+            &mc_state::ResourceResult {
                 host: "web1".into(),
                 resource: "file[/etc/issue]".into(),
                 action: "create".into(),
-                status: "changed".into(),
+                status: mc_state::ResourceStatus::Changed,
                 message: None,
                 duration_ms: 7,
                 output: None,
@@ -487,7 +499,7 @@ fn renders_in_tiny_terminals_without_panicking() {
 struct WithDrift(mc_tui::StoreSource, Vec<mc_tui::DriftEntry>);
 
 impl mc_tui::DataSource for WithDrift {
-    fn runs(&self, limit: usize) -> Result<Vec<mc_runtime::state::RunRecord>, String> {
+    fn runs(&self, limit: usize) -> Result<Vec<mc_state::RunRecord>, String> {
         self.0.runs(limit)
     }
     fn run_detail(&self, run_id: i64) -> Result<mc_tui::RunDetail, String> {
@@ -550,7 +562,7 @@ fn drift_view_with_reports() {
 fn drift_fixed_by_a_later_apply_shows_as_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
-    let item = |resource: &str| mc_runtime::state::DriftItem {
+    let item = |resource: &str| mc_state::DriftItem {
         host: "web1".into(),
         resource: resource.into(),
         status: "drifted".into(),
@@ -568,7 +580,7 @@ fn drift_fixed_by_a_later_apply_shows_as_resolved() {
     let detected = store.current_drift().unwrap()[0].detected_at;
     // The fix of one of them was applied after the report.
     store
-        .set_resource_state(&mc_runtime::state::ResourceState {
+        .set_resource_state(&mc_state::ResourceState {
             host: "web1".into(),
             resource: "file[/etc/motd]".into(),
             type_name: "file".into(),
@@ -689,7 +701,10 @@ fn long_diffs_scroll_in_their_pane() {
 
 #[test]
 fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
-    use mc_runtime::state::{AgentRunRecord, DriftItem, HostResult, ResourceResult};
+    use mc_state::{
+        AgentRunRecord, DriftItem, HostResult, HostStatus, ResourceResult, ResourceStatus,
+        RunStatus,
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open(&StateStore::default_path(dir.path())).unwrap();
     fixture::fill(&store);
@@ -697,13 +712,17 @@ fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
         key: key.into(),
         agent: "edge7".into(),
         noop,
-        status: if noop { "drifted" } else { "ok" }.into(),
+        status: if noop {
+            RunStatus::Drifted
+        } else {
+            RunStatus::Ok
+        },
         started: fixture::CREATED_AT,
         finished: fixture::CREATED_AT + 2,
         summary: serde_json::json!({ "changed": if noop { 0 } else { 1 } }),
         host_result: HostResult {
             host: "edge7".into(),
-            status: "ok".into(),
+            status: HostStatus::Ok,
             changed: u32::from(!noop),
             ..Default::default()
         },
@@ -711,7 +730,7 @@ fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
             host: "edge7".into(),
             resource: "file[/etc/edge.conf]".into(),
             action: "update".into(),
-            status: "changed".into(),
+            status: ResourceStatus::Changed,
             ..Default::default()
         }],
         drift: if noop {

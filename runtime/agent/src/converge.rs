@@ -5,7 +5,9 @@
 
 use mc_ir::{Catalog, HostInfo};
 use mc_runtime::agents::desired::{AgentRun, Desired, ResourceReport};
-use mc_runtime::engine::{ApplyOptions, CatalogSource, Quiet, Runtime, SecretSource, Selection};
+use mc_runtime::engine::{
+    ApplyOptions, CatalogSource, Quiet, Runtime, SecretError, SecretSource, Selection, SourceError,
+};
 use mc_runtime::state::StateStore;
 use mc_runtime::transport::{ConnectOptions, Runners};
 use std::collections::BTreeMap;
@@ -20,10 +22,10 @@ struct Stored {
 }
 
 impl CatalogSource for Stored {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, SourceError> {
         Ok(vec![self.host.clone()])
     }
-    fn compile(&self, _: &HostInfo, _: &serde_json::Value) -> Result<Catalog, String> {
+    fn compile(&self, _: &HostInfo, _: &serde_json::Value) -> Result<Catalog, SourceError> {
         Ok(self.catalog.clone())
     }
     fn source_digest(&self) -> String {
@@ -35,11 +37,12 @@ impl CatalogSource for Stored {
 struct Values(BTreeMap<String, String>);
 
 impl SecretSource for Values {
-    fn resolve(&self, name: &str) -> Result<String, String> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("the stored catalog holds no value for secret {name:?}"))
+    fn resolve(&self, name: &str) -> Result<String, SecretError> {
+        self.0.get(name).cloned().ok_or_else(|| {
+            SecretError::Unreadable(format!(
+                "the stored catalog holds no value for secret {name:?}"
+            ))
+        })
     }
 }
 

@@ -129,6 +129,8 @@ pub struct PlannedResource {
     pub error: Option<String>,
 }
 
+/// What a provider must do to reach the desired state: in the plan, and
+/// in the runner protocol (which uses this same type).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -137,7 +139,8 @@ pub enum Action {
     Create,
     Update,
     Delete,
-    /// A check run at apply time that changes nothing (`http_check`).
+    /// A check that changes nothing but must run at apply time, every run
+    /// (`http_check`). Its apply status is `ok` or `failed`, never `changed`.
     Check,
 }
 
@@ -215,6 +218,8 @@ impl Action {
     }
 }
 
+/// One attribute that differs. `from` is `null` for a resource that does not
+/// exist; `to` is `null` for a removal. The plan's and the runner protocol's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttrChange {
     pub attr: String,

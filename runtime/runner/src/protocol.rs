@@ -42,6 +42,7 @@
 //!   `changes` such values read [`SECRET_PLACEHOLDER`], there is no content
 //!   diff for them, and `observed` holds only their sha256.
 
+pub use mc_ir::plan::{Action, AttrChange};
 use mc_ir::{Resource, ResourceId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -202,20 +203,6 @@ pub enum Response {
     },
 }
 
-/// What a provider must do to reach the desired state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    #[default]
-    None,
-    Create,
-    Update,
-    Delete,
-    /// A check that changes nothing but must run at apply time, every run
-    /// (`http_check`). Its apply status is `ok` or `failed`, never `changed`.
-    Check,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub id: ResourceId,
@@ -226,7 +213,7 @@ pub struct ProbeResult {
     pub observed_digest: String,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
+    pub changes: Vec<AttrChange>,
     /// Unified diff of a text content change (`file`, `line`); never present
     /// for sensitive content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,15 +223,6 @@ pub struct ProbeResult {
     /// resource as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// One attribute that differs. `from` is `null` for a resource that does not
-/// exist; `to` is `null` for a removal.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    pub attr: String,
-    pub from: serde_json::Value,
-    pub to: serde_json::Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -458,7 +436,7 @@ mod tests {
                     observed: serde_json::json!({"exists": false}),
                     observed_digest: observed_digest(&serde_json::json!({"exists": false})),
                     action: Action::Create,
-                    changes: vec![Change {
+                    changes: vec![AttrChange {
                         attr: "content".into(),
                         from: serde_json::Value::Null,
                         to: SECRET_PLACEHOLDER.into(),
@@ -486,6 +464,49 @@ mod tests {
         assert_eq!(
             ev.to_line(),
             r#"{"type":"event","id":"file[/a]","kind":"done","status":"changed"}"#
+        );
+    }
+
+    #[test]
+    fn actions_and_changes_keep_their_wire_form() {
+        let probed = Response::Probed {
+            results: vec![ProbeResult {
+                id: ResourceId::new("file", "/a"),
+                observed: serde_json::Value::Null,
+                observed_digest: "d".into(),
+                action: Action::Update,
+                changes: vec![AttrChange {
+                    attr: "mode".into(),
+                    from: "0644".into(),
+                    to: "0600".into(),
+                }],
+                content_diff: None,
+                error: None,
+            }],
+        };
+        assert_eq!(
+            probed.to_line(),
+            r#"{"type":"probed","results":[{"id":"file[/a]","observed":null,"observed_digest":"d","action":"update","changes":[{"attr":"mode","from":"0644","to":"0600"}]}]}"#
+        );
+        let words: Vec<String> = [
+            Action::None,
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Check,
+        ]
+        .iter()
+        .map(|a| serde_json::to_string(a).unwrap())
+        .collect();
+        assert_eq!(
+            words,
+            [
+                r#""none""#,
+                r#""create""#,
+                r#""update""#,
+                r#""delete""#,
+                r#""check""#
+            ]
         );
     }
 

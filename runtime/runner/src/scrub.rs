@@ -6,7 +6,7 @@
 //! `type`, `status` or ids, so a secret that happens to equal a protocol word
 //! cannot break a message.
 
-use crate::protocol::{ApplyResult, Change, Event, ProbeResult, Response, SECRET_PLACEHOLDER};
+use crate::protocol::{ApplyResult, AttrChange, Event, ProbeResult, Response, SECRET_PLACEHOLDER};
 
 /// Values shorter than this (in characters) are not scrubbed: replacing
 /// every `a` or `42` in output would mangle it and still hint at the value.
@@ -97,7 +97,7 @@ impl Scrubber {
         self.opt(&mut r.error);
     }
 
-    fn change(&self, c: &mut Change) {
+    fn change(&self, c: &mut AttrChange) {
         self.json(&mut c.from);
         self.json(&mut c.to);
     }

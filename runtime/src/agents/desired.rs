@@ -278,7 +278,7 @@ async fn publish_one(
     let applied = report
         .hosts
         .iter()
-        .any(|h| &h.host == name && h.status == "ok");
+        .any(|h| &h.host == name && h.status == crate::state::HostStatus::Ok);
     let offline = hp.error.is_some() && hp.resources.is_empty();
     if !applied && !offline {
         return Ok(None);
@@ -289,7 +289,7 @@ async fn publish_one(
                 .into(),
         ));
     }
-    let values = crate::engine::secret_values(catalog, secrets)?;
+    let values = crate::engine::secret_values(catalog, secrets).map_err(|e| e.to_string())?;
     let sealed = if values.is_empty() {
         None
     } else {

@@ -4,7 +4,10 @@
 
 use super::desired::{AgentRun, REPORTS_STREAM};
 use super::Agents;
-use crate::state::{AgentRunRecord, DriftItem, HostResult, ResourceResult, StateStore};
+use crate::state::{
+    AgentRunRecord, DriftItem, HostResult, HostStatus, ResourceResult, ResourceStatus, RunStatus,
+    StateStore,
+};
 use futures_util::StreamExt;
 use std::time::Duration;
 
@@ -77,11 +80,11 @@ pub async fn ingest(
 /// An agent's report as the state store keeps runs.
 fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
     let host = run.agent.clone();
-    let result = |r: &super::desired::ResourceReport, status: &str| ResourceResult {
+    let result = |r: &super::desired::ResourceReport, status: ResourceStatus| ResourceResult {
         host: host.clone(),
         resource: r.id.clone(),
         action: r.action.clone(),
-        status: status.into(),
+        status,
         message: Some(r.message.clone()).filter(|m| !m.is_empty()),
         ..Default::default()
     };
@@ -98,20 +101,20 @@ fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
                 diff: r.diff.clone(),
             });
         } else {
-            results.push(result(r, "changed"));
+            results.push(result(r, ResourceStatus::Changed));
         }
     }
-    results.extend(run.failed.iter().map(|r| result(r, "failed")));
-    let status = match run.status.as_str() {
-        "failed" => "failed",
-        "drifted" => "drifted",
-        _ => "ok",
+    results.extend(run.failed.iter().map(|r| result(r, ResourceStatus::Failed)));
+    let (status, host_status) = match run.status.as_str() {
+        "failed" => (RunStatus::Failed, HostStatus::Failed),
+        "drifted" => (RunStatus::Drifted, HostStatus::Drifted),
+        _ => (RunStatus::Ok, HostStatus::Ok),
     };
     AgentRunRecord {
         key: format!("agent-report:{}:{seq}", run.agent),
         agent: run.agent.clone(),
         noop: run.noop,
-        status: status.into(),
+        status,
         started: run.started as i64,
         finished: run.finished as i64,
         summary: serde_json::json!({
@@ -123,7 +126,7 @@ fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
         }),
         host_result: HostResult {
             host: host.clone(),
-            status: status.into(),
+            status: host_status,
             changed: if run.noop {
                 0
             } else {

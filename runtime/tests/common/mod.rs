@@ -82,12 +82,16 @@ impl TestSource {
 }
 
 impl CatalogSource for TestSource {
-    fn hosts(&self) -> Result<Vec<HostInfo>, String> {
+    fn hosts(&self) -> Result<Vec<HostInfo>, mc_runtime::SourceError> {
         Ok(self.hosts.clone())
     }
-    fn compile(&self, host: &HostInfo, facts: &serde_json::Value) -> Result<Catalog, String> {
+    fn compile(
+        &self,
+        host: &HostInfo,
+        facts: &serde_json::Value,
+    ) -> Result<Catalog, mc_runtime::SourceError> {
         if !facts.is_object() {
-            return Err("facts are not an object".into());
+            return Err(mc_runtime::SourceError("facts are not an object".into()));
         }
         let (resources, edges) = (self.build.lock().unwrap())(host);
         Ok(Catalog {

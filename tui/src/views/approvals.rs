@@ -11,7 +11,7 @@ use crate::widgets::{
     cell, empty_state, matches, risk_name, risk_style, status_style, text_pane, Cursor, ListTable,
 };
 use mc_ir::plan::{FindingKind, Plan};
-use mc_runtime::state::format_time;
+use mc_state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -208,7 +208,7 @@ fn change_counts(plan: &Plan) -> String {
 
 /// With approvers named: who approved so far, how many are needed, and
 /// approvals that do not count.
-fn quorum_lines(quorum: Option<&mc_runtime::policy::Tally>) -> Vec<Line<'static>> {
+fn quorum_lines(quorum: Option<&mc_state::policy::Tally>) -> Vec<Line<'static>> {
     let Some(t) = quorum else {
         return Vec::new();
     };
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn a_quorum_shows_who_approved_and_what_did_not_count() {
-        let tally = mc_runtime::policy::Tally {
+        let tally = mc_state::policy::Tally {
             counted: vec!["alice".into()],
             not_counted: vec!["carol@ops (SHA256:x): not one of the project's approvers".into()],
             required: 2,

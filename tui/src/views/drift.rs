@@ -4,7 +4,7 @@ use super::{navigate, Component};
 use crate::action::Action;
 use crate::data::DriftEntry;
 use crate::widgets::{cell, diff_lines, empty_state, matches, text_pane, Cursor, ListTable};
-use mc_runtime::state::format_time;
+use mc_state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;

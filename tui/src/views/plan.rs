@@ -9,7 +9,7 @@ use crate::widgets::{
     Cursor, ListTable,
 };
 use mc_ir::plan::Plan;
-use mc_runtime::state::format_time;
+use mc_state::format_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};

@@ -8,8 +8,8 @@ use crate::widgets::{
     cell, change_lines, empty_state, matches, status_rank, status_style, text_pane, Cursor,
     ListTable,
 };
-use mc_runtime::render::safe;
-use mc_runtime::state::format_time;
+use mc_state::display::safe;
+use mc_state::{format_time, RunStatus};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -45,7 +45,7 @@ pub struct RunDetailView {
 }
 
 type Fingerprint = (
-    Option<(String, Option<i64>)>,
+    Option<(RunStatus, Option<i64>)>,
     usize,
     usize,
     Option<i64>,
@@ -54,7 +54,7 @@ type Fingerprint = (
 
 fn fingerprint(d: &RunDetail) -> Fingerprint {
     (
-        d.run.as_ref().map(|r| (r.status.clone(), r.finished_at)),
+        d.run.as_ref().map(|r| (r.status, r.finished_at)),
         d.resources.len(),
         d.hosts.len(),
         d.events.last().map(|e| e.id),
@@ -114,7 +114,7 @@ impl RunDetailView {
                 host: r.host.clone(),
                 resource: r.resource.clone(),
                 action: r.action.clone(),
-                status: r.status.clone(),
+                status: r.status.to_string(),
                 duration_ms: Some(r.duration_ms),
                 message: r.message.clone(),
                 output: r.output.clone(),
@@ -129,9 +129,9 @@ impl RunDetailView {
                     continue;
                 }
                 let result = d.hosts.iter().find(|h| &h.host == host);
-                let status = match (result, run.status.as_str()) {
-                    (Some(h), _) => h.status.clone(),
-                    (None, "running") => "pending".to_string(),
+                let status = match (result, run.status) {
+                    (Some(h), _) => h.status.to_string(),
+                    (None, RunStatus::Running) => "pending".to_string(),
                     (None, _) => "skipped".to_string(),
                 };
                 bare_hosts.push(Entry {
@@ -196,7 +196,7 @@ impl RunDetailView {
                 format!("run #{} {} ", run.id, run.kind),
                 super::runs::kind_style(&run.kind).add_modifier(Modifier::BOLD),
             ),
-            Span::styled(run.status.clone(), status_style(&run.status)),
+            Span::styled(run.status.as_str(), status_style(run.status.as_str())),
             Span::raw(format!("  started {}", format_time(run.started_at))),
         ];
         if let Some(plan) = &run.plan_hash {

@@ -3,7 +3,7 @@
 use super::{navigate, Component};
 use crate::action::Action;
 use crate::widgets::{cell, empty_state, matches, status_style, Cursor, ListTable};
-use mc_runtime::state::{format_time, RunRecord};
+use mc_state::{format_time, RunRecord};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::Row;
@@ -38,7 +38,12 @@ impl RunsView {
                 let r = &self.runs[i];
                 matches(
                     &needle,
-                    &[&r.id.to_string(), &r.kind, &r.status, &r.hosts.join(" ")],
+                    &[
+                        &r.id.to_string(),
+                        &r.kind,
+                        r.status.as_str(),
+                        &r.hosts.join(" "),
+                    ],
                 )
             })
             .collect();
@@ -152,7 +157,7 @@ impl Component for RunsView {
             Row::new(vec![
                 cell(format!("#{}", r.id), Style::new()),
                 cell(r.kind.clone(), kind_style(&r.kind)),
-                cell(r.status.clone(), status_style(&r.status)),
+                cell(r.status.to_string(), status_style(r.status.as_str())),
                 cell(format_time(r.started_at), Style::new()),
                 cell(r.hosts.len().to_string(), Style::new()),
                 cell(summary_count(r, "changed"), Style::new()),

@@ -8,7 +8,7 @@
 //! repository) fails the resource.
 
 use super::{Outcome, Plan, Spec};
-use crate::protocol::{sha256_hex, Action, Change, Status};
+use crate::protocol::{sha256_hex, Action, AttrChange, Status};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::fs;
@@ -148,8 +148,8 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

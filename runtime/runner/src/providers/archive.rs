@@ -14,7 +14,7 @@
 //! the destination.
 
 use super::{Plan, Spec};
-use crate::protocol::{sha256_hex, Action, Change};
+use crate::protocol::{sha256_hex, Action, AttrChange};
 use crate::sys;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
@@ -85,8 +85,8 @@ fn file_sha256(path: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

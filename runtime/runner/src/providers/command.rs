@@ -9,7 +9,7 @@
 //! run counts as successful only once that check command succeeds.
 
 use super::{Emit, Outcome, Plan, Spec};
-use crate::protocol::{Action, Change, Event, EventKind, Status, Stream};
+use crate::protocol::{Action, AttrChange, Event, EventKind, Status, Stream};
 use mc_ir::Value;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -149,7 +149,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         Some(reason) => plan.observed["skip"] = json!(reason),
         None => {
             plan.action = Action::Create;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "run".into(),
                 from: serde_json::Value::Null,
                 to: run.shown(),

@@ -3,7 +3,7 @@
 //! characters cron accepts in a file name (`[A-Za-z0-9_-]`).
 
 use super::{Plan, Spec, Text};
-use crate::protocol::{sha256_hex, Action, Change};
+use crate::protocol::{sha256_hex, Action, AttrChange};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::fs;
@@ -117,7 +117,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         (false, false) => {}
         (false, true) => {
             plan.action = Action::Delete;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: json!("present"),
                 to: json!("absent"),
@@ -125,7 +125,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         }
         (true, false) => {
             plan.action = Action::Create;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "command".into(),
                 from: Json::Null,
                 to: d.command.as_ref().map(|t| t.shown()).unwrap_or(Json::Null),

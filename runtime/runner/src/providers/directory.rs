@@ -6,7 +6,7 @@
 
 use super::file::{diff_ownership, ownership};
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::safe_fs::{self, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
@@ -65,7 +65,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         (false, None) => {}
         (false, Some(_)) => {
             plan.action = Action::Delete;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: json!("present"),
                 to: json!("absent"),
@@ -73,7 +73,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         }
         (true, None) => {
             plan.action = Action::Create;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: Json::Null,
                 to: json!("present"),

@@ -6,7 +6,7 @@
 
 use super::file::{diff_ownership, fix_ownership};
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::safe_fs::{self, Ownership, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
@@ -77,8 +77,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

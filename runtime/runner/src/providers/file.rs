@@ -272,8 +272,8 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> crate::protocol::Change {
-    crate::protocol::Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> crate::protocol::AttrChange {
+    crate::protocol::AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

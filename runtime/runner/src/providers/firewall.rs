@@ -17,7 +17,7 @@
 //! does the apply, unless a rule of the batch sets `allow_lockout`.
 
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -345,8 +345,8 @@ fn after_batch(
     Ok((rules, wanted))
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

@@ -10,7 +10,7 @@
 //! unless `force` is set.
 
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::fs;
@@ -132,8 +132,8 @@ fn working_copy(path: &str) -> Result<(String, String, bool), String> {
     Ok((head, origin, dirty))
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

@@ -1,7 +1,7 @@
 //! `group`: a local group, with groupadd/groupmod/groupdel.
 
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::sys;
 use serde_json::{json, Value as Json};
 
@@ -18,7 +18,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         (false, None) => {}
         (false, Some(_)) => {
             plan.action = Action::Delete;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: json!("present"),
                 to: json!("absent"),
@@ -26,13 +26,13 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         }
         (true, None) => {
             plan.action = Action::Create;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: Json::Null,
                 to: json!("present"),
             });
             if let Some(g) = gid {
-                plan.changes.push(Change {
+                plan.changes.push(AttrChange {
                     attr: "gid".into(),
                     from: Json::Null,
                     to: json!(g),

@@ -6,7 +6,7 @@
 //! line matching `match` (or equal to `line` without `match`) is removed.
 
 use super::{unified_diff, Plan, Spec, Text};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::safe_fs::{Ownership, PathAt};
 use crate::sys;
 use regex::Regex;
@@ -52,7 +52,7 @@ fn desired(spec: &Spec) -> Result<Desired, String> {
 
 /// The file's lines after the change, or `None` when nothing changes.
 /// `desired_line` is the text to write (absent in a probe of a secret).
-fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<Change>) {
+fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<AttrChange>) {
     let mut out: Vec<String> = lines.to_vec();
     let mut changes = Vec::new();
     let shown = |s: &str| -> Json {
@@ -71,7 +71,7 @@ fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<
         match last_match {
             Some(i) if is_line(&lines[i]) => {}
             Some(i) => {
-                changes.push(Change {
+                changes.push(AttrChange {
                     attr: "line".into(),
                     from: shown(&lines[i]),
                     to: shown(desired_line),
@@ -80,7 +80,7 @@ fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<
             }
             None if lines.iter().any(|l| is_line(l)) => {}
             None => {
-                changes.push(Change {
+                changes.push(AttrChange {
                     attr: "line".into(),
                     from: Json::Null,
                     to: shown(desired_line),
@@ -99,7 +99,7 @@ fn edit(d: &Desired, lines: &[String], desired_line: &str) -> (Vec<String>, Vec<
                 None => is_line(l),
             };
             if hit {
-                changes.push(Change {
+                changes.push(AttrChange {
                     attr: "line".into(),
                     from: shown(l),
                     to: Json::Null,

@@ -5,7 +5,7 @@
 //! anything that is not a link.
 
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::safe_fs::{self, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
@@ -67,8 +67,8 @@ fn place(path: &str) -> Result<Option<PathAt>, String> {
     PathAt::looking_at(Path::new(path)).map_err(|e| e.to_string())
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

@@ -3,7 +3,7 @@
 //! idempotent.
 
 use crate::protocol::{
-    observed_digest, sha256_hex, Action, Change, Event, Status, SECRET_PLACEHOLDER,
+    observed_digest, sha256_hex, Action, AttrChange, Event, Status, SECRET_PLACEHOLDER,
 };
 use mc_ir::{Resource, Value};
 use serde_json::{json, Value as Json};
@@ -269,7 +269,7 @@ fn kind(v: &Value) -> &'static str {
 pub struct Plan {
     pub observed: Json,
     pub action: Action,
-    pub changes: Vec<Change>,
+    pub changes: Vec<AttrChange>,
     pub content_diff: Option<String>,
 }
 
@@ -287,7 +287,7 @@ impl Plan {
         if self.action == Action::None {
             self.action = Action::Update;
         }
-        self.changes.push(Change {
+        self.changes.push(AttrChange {
             attr: attr.into(),
             from: from.into(),
             to: to.into(),

@@ -279,8 +279,8 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     Ok(plan)
 }
 
-fn change(attr: &str, from: Json, to: Json) -> crate::protocol::Change {
-    crate::protocol::Change {
+fn change(attr: &str, from: Json, to: Json) -> crate::protocol::AttrChange {
+    crate::protocol::AttrChange {
         attr: attr.into(),
         from,
         to,

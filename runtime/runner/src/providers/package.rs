@@ -7,7 +7,7 @@
 //! otherwise means the newest version the host's lists know.
 
 use super::{verified, Outcome, Plan, Spec};
-use crate::protocol::{Action, Change, Status};
+use crate::protocol::{Action, AttrChange, Status};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::path::Path;
@@ -299,7 +299,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
         "version": installed,
         "manager": d.manager.name(),
     }));
-    let change = |from: Json, to: Json| Change {
+    let change = |from: Json, to: Json| AttrChange {
         attr: "version".into(),
         from,
         to,

@@ -3,7 +3,7 @@
 //! persisted file and leaves the live value alone.
 
 use super::{Plan, Spec};
-use crate::protocol::{Action, Change};
+use crate::protocol::{Action, AttrChange};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::fs;
@@ -69,7 +69,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     if !d.present {
         if persisted.is_some() {
             plan.action = Action::Delete;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "persist".into(),
                 from: json!(true),
                 to: Json::Null,

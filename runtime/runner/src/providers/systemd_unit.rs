@@ -8,7 +8,7 @@
 
 use super::service::systemd_running;
 use super::{unified_diff, Outcome, Plan, Spec};
-use crate::protocol::{sha256_hex, Action, Change, Status};
+use crate::protocol::{sha256_hex, Action, AttrChange, Status};
 use crate::sys;
 use serde_json::{json, Value as Json};
 use std::fs;
@@ -64,8 +64,8 @@ fn unit_path(name: &str) -> String {
     format!("{UNIT_DIR}/{name}")
 }
 
-fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> Change {
-    Change {
+fn change(attr: &str, from: impl Into<Json>, to: impl Into<Json>) -> AttrChange {
+    AttrChange {
         attr: attr.into(),
         from: from.into(),
         to: to.into(),

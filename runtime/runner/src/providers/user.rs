@@ -7,7 +7,7 @@
 //! `~/.ssh/authorized_keys`.
 
 use super::{Plan, Spec};
-use crate::protocol::{sha256_hex, Action, Change};
+use crate::protocol::{sha256_hex, Action, AttrChange};
 use crate::safe_fs::{self, Ownership, PathAt};
 use crate::sys;
 use serde_json::{json, Value as Json};
@@ -76,7 +76,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     let Some(o) = found else {
         if present {
             plan.action = Action::Create;
-            plan.changes.push(Change {
+            plan.changes.push(AttrChange {
                 attr: "state".into(),
                 from: Json::Null,
                 to: json!("present"),
@@ -86,7 +86,7 @@ pub fn probe(spec: &Spec) -> Result<Plan, String> {
     };
     if !present {
         plan.action = Action::Delete;
-        plan.changes.push(Change {
+        plan.changes.push(AttrChange {
             attr: "state".into(),
             from: json!("present"),
             to: json!("absent"),

@@ -109,7 +109,7 @@ impl Identity {
             format!("cannot create the signing key {}: {e}", path.display())
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        crate::state::private_dir(dir).map_err(|e| fail(&e))?;
+        crate::private_dir(dir).map_err(|e| fail(&e))?;
         let mut key = PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| fail(&e))?;
         key.set_comment(comment);
         let text = key.to_openssh(LineEnding::LF).map_err(|e| fail(&e))?;
@@ -220,7 +220,7 @@ fn find() -> Result<Identity, String> {
     if let Ok(id) = Identity::load(&ssh) {
         return Ok(id);
     }
-    Identity::create(&own, &crate::state::actor()).or_else(one_time)
+    Identity::create(&own, &crate::actor()).or_else(one_time)
 }
 
 /// A key for this process only, when no lasting one can be had (no home,
@@ -247,7 +247,7 @@ pub fn controller_key() -> Result<PrivateKey, String> {
         let id = if path.exists() {
             Identity::load(&path)?
         } else {
-            Identity::create(&path, &format!("mc controller {}", crate::state::actor()))?
+            Identity::create(&path, &format!("mc controller {}", crate::actor()))?
         };
         match id.signer {
             Signer::Key(k) => Ok(k),

@@ -1,7 +1,7 @@
 //! The state store on real SQLite files, including a process killed with
 //! SIGKILL while it holds the apply lock and is writing.
 
-use mc_runtime::state::{AuditVerdict, ResourceState, StateError, StateStore};
+use mc_state::{AuditVerdict, PlanStatus, ResourceState, StateError, StateStore};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,7 +164,10 @@ fn a_plan_is_claimed_for_apply_once() {
     store
         .save_plan("h", "src", &hosts(&["a"]), "{}", &serde_json::json!({}))
         .unwrap();
-    assert_eq!(store.plan("h").unwrap().unwrap().status, "pending");
+    assert_eq!(
+        store.plan("h").unwrap().unwrap().status,
+        PlanStatus::Pending
+    );
     assert!(store.claim_plan_for_apply("h", 7, false).unwrap());
     assert!(!store.claim_plan_for_apply("h", 8, false).unwrap());
     let rec = store.plan("h").unwrap().unwrap();
@@ -273,11 +276,11 @@ fn lock_holder_entry() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut i = 0u64;
     while Instant::now() < deadline {
-        let r = mc_runtime::state::ResourceResult {
+        let r = mc_state::ResourceResult {
             host: "h1".into(),
             resource: format!("file[/f{i}]"),
             action: "create".into(),
-            status: "changed".into(),
+            status: mc_state::ResourceStatus::Changed,
             message: Some("x".repeat(2000)),
             duration_ms: i,
             output: None,
@@ -347,7 +350,7 @@ fn sigkill_mid_write_leaves_a_recoverable_store() {
     assert!(locks.iter().all(|l| l.is_stale()), "{locks:?}");
     let runs = store.list_runs(10).unwrap();
     assert_eq!(runs[0].id, run);
-    assert_eq!(runs[0].status, "crashed");
+    assert_eq!(runs[0].status, mc_state::RunStatus::Crashed);
     // Automatic takeover of the dead holder.
     store.acquire_lock(&hosts(&["h1"]), 100).unwrap();
     let kinds: Vec<String> = store

@@ -50,7 +50,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 /// `params![a, b, …]` as an array of [`Value`]s.
 macro_rules! params {
-    ($($v:expr),* $(,)?) => { [$($crate::state::db::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => { [$($crate::db::Value::from($v)),*] };
 }
 pub(crate) use params;
 
@@ -93,6 +93,14 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String> {
         self.opt_text(i)?
             .ok_or_else(|| StateError::Other(format!("column {i} is unexpectedly NULL")))
+    }
+
+    /// A status column, typed.
+    pub fn status<T>(&self, i: usize) -> Result<T>
+    where
+        T: std::str::FromStr<Err = crate::UnknownStatus>,
+    {
+        Ok(self.text(i)?.parse()?)
     }
 
     pub fn opt_text(&self, i: usize) -> Result<Option<String>> {

@@ -1,14 +1,14 @@
 //! Policies and approvals on the runtime side.
 //!
-//! The runtime never parses source: the [`CatalogSource`](crate::CatalogSource)
-//! evaluates the project's policies against a plan and returns a
-//! [`PolicyOutcome`], which [`Runtime::plan`](crate::Runtime::plan) seals
-//! into the plan. [`Runtime::apply`](crate::Runtime::apply) then refuses a
-//! plan with a `deny` finding, and a plan that needs an approval until that
-//! exact plan (its content hash) is approved in the state store.
+//! The runtime never parses source: its `CatalogSource` evaluates the
+//! project's policies against a plan and returns a [`PolicyOutcome`], which
+//! `Runtime::plan` seals into the plan. `Runtime::apply` then refuses a plan
+//! with a `deny` finding, and a plan that needs an approval until that exact
+//! plan (its content hash) is approved in the state store. Here with the
+//! store, because `mc approve` and the TUI decide on plans through it.
 
 use crate::identity;
-use crate::state::StateStore;
+use crate::{PlanStatus, StateStore};
 use mc_ir::plan::{Plan, PolicyFinding};
 
 /// What the project's policies said about a plan.
@@ -54,7 +54,7 @@ pub enum Refusal {
     /// in the store: `pending` or `rejected`).
     Unapproved {
         hash: String,
-        status: String,
+        status: PlanStatus,
         reasons: Vec<String>,
     },
     /// The state store has no trustworthy record of the plan: it was not
@@ -81,7 +81,7 @@ impl std::fmt::Display for Refusal {
                 reasons,
             } => {
                 let short = hash.get(..12).unwrap_or(hash);
-                if status == "rejected" {
+                if *status == PlanStatus::Rejected {
                     write!(f, "plan {short} was rejected; nothing was applied")?;
                 } else {
                     write!(
@@ -92,7 +92,7 @@ impl std::fmt::Display for Refusal {
                 for r in reasons {
                     write!(f, "\n  - {r}")?;
                 }
-                if status != "rejected" {
+                if *status != PlanStatus::Rejected {
                     write!(
                         f,
                         "\napprove it with `mc approve {short} --reason \"…\"` (or in `mc tui`), then apply this plan"
@@ -132,7 +132,7 @@ impl std::fmt::Display for Refusal {
 
 /// Checks a plan against its policy findings and its approval in `store`.
 /// `status` is the plan's current status in the store, if stored.
-pub fn check_plan(plan: &Plan, status: Option<&str>) -> Result<(), Refusal> {
+pub fn check_plan(plan: &Plan, status: Option<PlanStatus>) -> Result<(), Refusal> {
     let denied: Vec<String> = plan
         .denials()
         .map(|d| {
@@ -147,10 +147,11 @@ pub fn check_plan(plan: &Plan, status: Option<&str>) -> Result<(), Refusal> {
     if !denied.is_empty() {
         return Err(Refusal::Denied(denied));
     }
-    if status == Some("rejected") || (plan.needs_approval() && status != Some("approved")) {
+    let rejected = status == Some(PlanStatus::Rejected);
+    if rejected || (plan.needs_approval() && status != Some(PlanStatus::Approved)) {
         return Err(Refusal::Unapproved {
             hash: plan.hash.clone(),
-            status: status.unwrap_or("pending").to_string(),
+            status: status.unwrap_or(PlanStatus::Pending),
             reasons: plan.required_approvals.clone(),
         });
     }
@@ -290,11 +291,11 @@ pub fn quorum(store: &StateStore, plan: &Plan) -> Result<Option<Tally>, String> 
 
 /// Whether a stored plan with `status` still waits for a decision: pending
 /// and needing an approval, or approved by fewer approvers than it needs.
-pub fn waits_for_approval(status: &str, plan: &Plan, quorum: Option<&Tally>) -> bool {
+pub fn waits_for_approval(status: PlanStatus, plan: &Plan, quorum: Option<&Tally>) -> bool {
     plan.needs_approval()
         && match status {
-            "pending" => true,
-            "approved" => quorum.is_some_and(|t| !t.met()),
+            PlanStatus::Pending => true,
+            PlanStatus::Approved => quorum.is_some_and(|t| !t.met()),
             _ => false,
         }
 }
@@ -315,7 +316,7 @@ pub fn check_plan_in(
         hash: plan.hash.clone(),
         why,
     };
-    let unreadable = |e: crate::state::StateError| untrusted(format!("the state store: {e}"));
+    let unreadable = |e: crate::StateError| untrusted(format!("the state store: {e}"));
     let not_recorded = || {
         untrusted(format!(
             "it was not recorded by `mc plan` in the state store {} (a plan file is applied only when that exact plan was made and recorded there); run `mc plan` again",
@@ -341,12 +342,12 @@ pub fn check_plan_in(
         .map_err(unreadable)?
         .ok_or_else(not_recorded)?;
     if break_glass {
-        return check_plan(&stored, Some("approved"));
+        return check_plan(&stored, Some(PlanStatus::Approved));
     }
-    if stored.needs_approval() && record.status == "approved" {
+    if stored.needs_approval() && record.status == PlanStatus::Approved {
         check_approval(store, &stored, &planner, rule)?;
     }
-    check_plan(&stored, Some(&record.status))
+    check_plan(&stored, Some(record.status))
 }
 
 /// The standing approval of a plan that needs one: recorded by `mc approve`
@@ -355,7 +356,7 @@ pub fn check_plan_in(
 fn check_approval(
     store: &StateStore,
     plan: &Plan,
-    planner: &crate::state::AuditEntry,
+    planner: &crate::AuditEntry,
     rule: &ApprovalRule,
 ) -> Result<(), Refusal> {
     let untrusted = |why: String| Refusal::Untrusted {
@@ -368,12 +369,12 @@ fn check_approval(
         .verify_audit_chain()
         .map_err(|e| untrusted(e.to_string()))?
     {
-        crate::state::AuditVerdict::Broken { seq, reason } => {
+        crate::AuditVerdict::Broken { seq, reason } => {
             return Err(untrusted(format!(
                 "the audit log that records its approval is broken at entry {seq} ({reason}); see `mc audit verify`"
             )))
         }
-        crate::state::AuditVerdict::Intact { .. } => {}
+        crate::AuditVerdict::Intact { .. } => {}
     }
     let approval = store
         .standing_approval(&plan.hash)
@@ -415,7 +416,7 @@ pub fn decide(
     approve: bool,
     reason: &str,
     via: &str,
-) -> Result<crate::state::PlanDecision, String> {
+) -> Result<crate::PlanDecision, String> {
     let short = hash.get(..12).unwrap_or(hash);
     let body = store
         .plan_body(hash)
@@ -446,7 +447,7 @@ pub fn decide(
             })?;
         let mine = match &planner.signer {
             Some(key) => same_key(key) == Some(me.public_key()),
-            None => planner.actor == crate::state::actor(),
+            None => planner.actor == crate::actor(),
         };
         if plan.forbid_self_approval && mine {
             return Err(format!(
@@ -499,12 +500,12 @@ mod tests {
         .seal_into(&mut plan);
         assert!(plan.verify());
         assert_eq!(plan.required_approvals, vec!["sshd change".to_string()]);
-        let err = check_plan(&plan, Some("pending")).unwrap_err();
+        let err = check_plan(&plan, Some(PlanStatus::Pending)).unwrap_err();
         assert!(err.to_string().contains("needs an approval"), "{err}");
         assert!(err.to_string().contains("sshd change"), "{err}");
         assert!(check_plan(&plan, None).is_err());
-        assert!(check_plan(&plan, Some("approved")).is_ok());
-        let rejected = check_plan(&plan, Some("rejected")).unwrap_err();
+        assert!(check_plan(&plan, Some(PlanStatus::Approved)).is_ok());
+        let rejected = check_plan(&plan, Some(PlanStatus::Rejected)).unwrap_err();
         assert!(rejected.to_string().contains("rejected"), "{rejected}");
     }
 
@@ -517,12 +518,12 @@ mod tests {
             ..Default::default()
         }
         .seal_into(&mut plan);
-        let err = check_plan(&plan, Some("approved")).unwrap_err();
+        let err = check_plan(&plan, Some(PlanStatus::Approved)).unwrap_err();
         assert!(
             matches!(err, Refusal::Denied(ref m) if m.len() == 1),
             "{err:?}"
         );
         assert!(Plan::new(0, "d".into(), vec![]).verify());
-        assert!(check_plan(&Plan::new(0, "d".into(), vec![]), Some("pending")).is_ok());
+        assert!(check_plan(&Plan::new(0, "d".into(), vec![]), Some(PlanStatus::Pending)).is_ok());
     }
 }

@@ -12,16 +12,28 @@
 //! advisory lock). Other processes (the TUI, a second `mc`) read
 //! concurrently and wait for writes. The logic is written once against
 //! [`db::Sql`]; `pg` holds what only PostgreSQL needs.
+//!
+//! A crate of its own, with the operator's signing [`identity`] and the
+//! approval [`policy`] it records, so readers of the store (the TUI) do not
+//! link the transports.
+
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod db;
+pub mod display;
+pub mod identity;
 mod pg;
 mod pg_schema;
 mod pg_tls;
+pub mod policy;
+mod status;
 
 pub use db::statements_run;
+pub use status::{HostStatus, PlanStatus, ResourceStatus, RunStatus, UnknownStatus};
 
-use crate::hash::sha256_hex;
 use db::{params, Row, Sql, Value};
+use mc_ir::hash::sha256_hex;
 use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -230,6 +242,8 @@ pub enum StateError {
     #[error("{}", lock_held_message(.0))]
     LockHeld(Vec<LockRecord>),
     #[error("state store: {0}")]
+    UnknownStatus(#[from] UnknownStatus),
+    #[error("state store: {0}")]
     Other(String),
 }
 
@@ -301,7 +315,7 @@ pub type Result<T> = std::result::Result<T, StateError>;
 pub struct RunRecord {
     pub id: i64,
     pub kind: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: i64,
     pub finished_at: Option<i64>,
     pub plan_hash: Option<String>,
@@ -315,7 +329,7 @@ pub struct RunRecord {
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct HostResult {
     pub host: String,
-    pub status: String,
+    pub status: HostStatus,
     pub changed: u32,
     pub unchanged: u32,
     pub failed: u32,
@@ -330,7 +344,7 @@ pub struct AgentRunRecord {
     pub key: String,
     pub agent: String,
     pub noop: bool,
-    pub status: String,
+    pub status: RunStatus,
     pub started: i64,
     pub finished: i64,
     pub summary: serde_json::Value,
@@ -345,7 +359,7 @@ pub struct ResourceResult {
     pub host: String,
     pub resource: String,
     pub action: String,
-    pub status: String,
+    pub status: ResourceStatus,
     pub message: Option<String>,
     pub duration_ms: u64,
     /// What the resource printed (stdout and stderr), its first and last
@@ -369,7 +383,7 @@ pub struct ResourceState {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PlanRecord {
     pub hash: String,
-    pub status: String,
+    pub status: PlanStatus,
     pub created_at: i64,
     pub source_digest: String,
     pub hosts: Vec<String>,
@@ -706,8 +720,13 @@ impl StateStore {
         })
     }
 
-    pub fn finish_run(&self, run_id: i64, status: &str, summary: &serde_json::Value) -> Result<()> {
-        let p = params![run_id, status, now(), summary.to_string()];
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        let p = params![run_id, status.as_str(), now(), summary.to_string()];
         self.read(|db| {
             db.exec(
                 "UPDATE runs SET status = ?2, finished_at = ?3, summary = ?4 WHERE id = ?1",
@@ -753,7 +772,7 @@ impl StateStore {
         let p = params![
             run_id,
             &r.host,
-            &r.status,
+            r.status.as_str(),
             r.changed,
             r.unchanged,
             r.failed,
@@ -787,7 +806,7 @@ impl StateStore {
             .map(|r| {
                 Ok(HostResult {
                     host: r.text(0)?,
-                    status: r.text(1)?,
+                    status: r.status(1)?,
                     changed: r.u32(2)?,
                     unchanged: r.u32(3)?,
                     failed: r.u32(4)?,
@@ -812,7 +831,7 @@ impl StateStore {
             &r.host,
             &r.resource,
             &r.action,
-            &r.status,
+            r.status.as_str(),
             r.message.as_deref(),
             r.duration_ms.min(i64::MAX as u64) as i64,
             r.output.as_deref()
@@ -852,7 +871,7 @@ impl StateStore {
                     host: r.text(0)?,
                     resource: r.text(1)?,
                     action: r.text(2)?,
-                    status: r.text(3)?,
+                    status: r.status(3)?,
                     message: r.opt_text(4)?,
                     duration_ms: r.int(5)?.max(0) as u64,
                     output: r.opt_text(6)?,
@@ -1090,7 +1109,7 @@ impl StateStore {
     }
 
     /// Plans newest first, all or only those with one of `statuses`.
-    pub fn list_plans(&self, statuses: &[&str], limit: usize) -> Result<Vec<PlanRecord>> {
+    pub fn list_plans(&self, statuses: &[PlanStatus], limit: usize) -> Result<Vec<PlanRecord>> {
         let all = self.read(|db| {
             db.rows(
                 &format!("{PLAN_COLUMNS} FROM plans ORDER BY created_at DESC, rowid DESC"),
@@ -1102,7 +1121,7 @@ impl StateStore {
         })?;
         Ok(all
             .into_iter()
-            .filter(|r| statuses.is_empty() || statuses.contains(&r.status.as_str()))
+            .filter(|r| statuses.is_empty() || statuses.contains(&r.status))
             .take(limit)
             .collect())
     }
@@ -1145,24 +1164,28 @@ impl StateStore {
         extra: &serde_json::Value,
     ) -> Result<PlanDecision> {
         self.write(|db| {
-            let status = db
+            let status: Option<PlanStatus> = db
                 .row("SELECT status FROM plans WHERE hash = ?1", &params![hash])?
-                .map(|r| r.text(0))
+                .map(|r| r.status(0))
                 .transpose()?;
             let short = hash.get(..12).unwrap_or(hash);
             let status = status.ok_or_else(|| {
                 StateError::Other(format!("plan {short} is not in the state store"))
             })?;
-            if status != "pending" && status != "approved" {
+            if status != PlanStatus::Pending && status != PlanStatus::Approved {
                 return Err(StateError::Other(format!(
                     "plan {short} is {status}; only a plan waiting to be applied can be {}",
                     if approve { "approved" } else { "rejected" }
                 )));
             }
-            let decision = if approve { "approved" } else { "rejected" };
+            let decision = if approve {
+                PlanStatus::Approved
+            } else {
+                PlanStatus::Rejected
+            };
             db.exec(
                 "UPDATE plans SET status = ?2 WHERE hash = ?1",
-                &params![hash, decision],
+                &params![hash, decision.as_str()],
             )?;
             let mut detail = serde_json::json!({ "plan": hash, "reason": reason });
             if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
@@ -1180,7 +1203,7 @@ impl StateStore {
             db.exec(
                 "INSERT INTO plan_decisions (plan_hash, decision, actor, at, reason, audit_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                &params![hash, decision, &actor, at, reason, seq],
+                &params![hash, decision.as_str(), &actor, at, reason, seq],
             )?;
             Ok(PlanDecision {
                 plan_hash: hash.to_string(),
@@ -1248,7 +1271,7 @@ impl StateStore {
         let actor = format!("agent {}", r.agent);
         let p = params![
             kind,
-            &r.status,
+            r.status.as_str(),
             r.started,
             r.finished,
             &r.key,
@@ -1272,7 +1295,7 @@ impl StateStore {
                 "INSERT INTO host_results
                    (run_id, host, status, changed, unchanged, failed, skipped, error, finished_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                &params![id, &h.host, &h.status, h.changed, h.unchanged, h.failed, h.skipped, h.error.as_deref(), r.finished],
+                &params![id, &h.host, h.status.as_str(), h.changed, h.unchanged, h.failed, h.skipped, h.error.as_deref(), r.finished],
             )?;
             for x in &r.results {
                 db.exec(
@@ -1280,7 +1303,7 @@ impl StateStore {
                        (run_id, host, resource, action, status, message, duration_ms, output)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL)
                      ON CONFLICT (run_id, host, resource) DO NOTHING",
-                    &params![id, &x.host, &x.resource, &x.action, &x.status, x.message.as_deref()],
+                    &params![id, &x.host, &x.resource, &x.action, x.status.as_str(), x.message.as_deref()],
                 )?;
             }
             if !r.drift.is_empty() {
@@ -1399,11 +1422,16 @@ impl StateStore {
         })
     }
 
-    pub fn set_plan_status(&self, hash: &str, status: &str, run_id: Option<i64>) -> Result<()> {
+    pub fn set_plan_status(
+        &self,
+        hash: &str,
+        status: PlanStatus,
+        run_id: Option<i64>,
+    ) -> Result<()> {
         self.read(|db| {
             db.exec(
                 "UPDATE plans SET status = ?2, run_id = COALESCE(?3, run_id) WHERE hash = ?1",
-                &params![hash, status, run_id],
+                &params![hash, status.as_str(), run_id],
             )
         })?;
         Ok(())
@@ -2000,14 +2028,14 @@ impl StateStore {
     /// A run still marked `running` whose process is gone and that holds no
     /// live lock crashed. A run started on another machine cannot be checked.
     fn mark_crashed(&self, runs: &mut [RunRecord]) -> Result<()> {
-        if !runs.iter().any(|r| r.status == "running") {
+        if !runs.iter().any(|r| r.status == RunStatus::Running) {
             return Ok(());
         }
         let locks = self.locks()?;
         let here = format!("@{}", local_hostname());
         let pg = self.is_postgres();
         for run in runs {
-            if run.status != "running" {
+            if run.status != RunStatus::Running {
                 continue;
             }
             let held_live = locks
@@ -2017,7 +2045,7 @@ impl StateStore {
             // Only a run started on this machine can be checked: elsewhere
             // it may be planning, before it takes any lock.
             if run.actor.ends_with(&here) && !held_live && !pid_alive {
-                run.status = "crashed".into();
+                run.status = RunStatus::Crashed;
             }
         }
         Ok(())
@@ -2059,7 +2087,7 @@ fn facts_in(db: &mut dyn Sql) -> Result<BTreeMap<String, serde_json::Value>> {
 fn plan_from_row(r: &Row) -> Result<PlanRecord> {
     Ok(PlanRecord {
         hash: r.text(0)?,
-        status: r.text(1)?,
+        status: r.status(1)?,
         created_at: r.int(2)?,
         source_digest: r.text(3)?,
         hosts: from_json_list(&r.text(4)?),
@@ -2131,7 +2159,7 @@ fn run_from_row(r: &Row) -> Result<RunRecord> {
     Ok(RunRecord {
         id: r.int(0)?,
         kind: r.text(1)?,
-        status: r.text(2)?,
+        status: r.status(2)?,
         started_at: r.int(3)?,
         finished_at: r.opt_int(4)?,
         plan_hash: r.opt_text(5)?,
@@ -2478,7 +2506,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d.decision, "rejected");
-        assert_eq!(store.plan("abc123").unwrap().unwrap().status, "rejected");
+        assert_eq!(
+            store.plan("abc123").unwrap().unwrap().status,
+            PlanStatus::Rejected
+        );
         let audit = store.audit_entries(Some(1)).unwrap();
         assert_eq!(audit[0].seq, d.audit_seq);
         assert!(

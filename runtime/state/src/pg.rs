@@ -7,7 +7,7 @@
 
 use super::db::{params, PgConn, Sql};
 use super::{pg_schema, pg_tls, LockRecord, Result, StateError};
-use crate::hash::sha256_hex;
+use mc_ir::hash::sha256_hex;
 use std::sync::Mutex;
 use std::time::Duration;
 

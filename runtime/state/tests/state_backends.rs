@@ -3,9 +3,9 @@
 //! shared PostgreSQL store does: locks held by a session across
 //! processes, a server restart, copies between the two.
 
-use mc_runtime::state::{
-    AuditVerdict, DriftItem, HostResult, ResourceResult, ResourceState, StateError, StateLocation,
-    StateStore,
+use mc_state::{
+    AuditVerdict, DriftItem, HostResult, PlanStatus, ResourceResult, ResourceState, StateError,
+    StateLocation, StateStore,
 };
 use mc_testfleet::postgres::TestPostgres;
 use std::process::{Command, Stdio};
@@ -36,7 +36,7 @@ fn exercise(store: &StateStore) {
             run,
             &HostResult {
                 host: "web1".into(),
-                status: "ok".into(),
+                status: mc_state::HostStatus::Ok,
                 changed: 2,
                 unchanged: 75,
                 ..Default::default()
@@ -58,7 +58,7 @@ fn exercise(store: &StateStore) {
             host: "web1".into(),
             resource: r.to_string(),
             action: "create".into(),
-            status: "changed".into(),
+            status: mc_state::ResourceStatus::Changed,
             message: None,
             duration_ms: i as u64,
             output: Some("done\n".into()),
@@ -68,7 +68,11 @@ fn exercise(store: &StateStore) {
             .unwrap();
     }
     store
-        .finish_run(run, "ok", &serde_json::json!({"changed": 2}))
+        .finish_run(
+            run,
+            mc_state::RunStatus::Ok,
+            &serde_json::json!({"changed": 2}),
+        )
         .unwrap();
     let r = store.run(run).unwrap().unwrap();
     assert_eq!((r.status.as_str(), r.hosts.len()), ("ok", 2));
@@ -118,8 +122,13 @@ fn exercise(store: &StateStore) {
     assert_eq!(store.standing_approval("abc123").unwrap(), Some(d));
     assert!(store.claim_plan_for_apply("abc123", run, true).unwrap());
     assert!(!store.claim_plan_for_apply("abc123", run, true).unwrap());
-    assert_eq!(store.list_plans(&["applied"], 5).unwrap().len(), 1);
-    store.set_plan_status("abc123", "stale", None).unwrap();
+    assert_eq!(
+        store.list_plans(&[PlanStatus::Applied], 5).unwrap().len(),
+        1
+    );
+    store
+        .set_plan_status("abc123", PlanStatus::Stale, None)
+        .unwrap();
     assert_eq!(store.plan("abc123").unwrap().unwrap().run_id, Some(run));
 
     let item = DriftItem {
