@@ -37,8 +37,6 @@ pub struct Call<'a> {
 /// and the call's problems.
 pub struct Bound<'a> {
     pub args: Vec<Option<&'a Arg>>,
-    /// Arguments that fill no parameter (reported in `diags`).
-    pub unbound: Vec<&'a Arg>,
     pub diags: Vec<Diag>,
 }
 
@@ -57,7 +55,6 @@ pub fn bind<'a>(
 ) -> Bound<'a> {
     let mut bound = Bound {
         args: vec![None; params.len()],
-        unbound: Vec::new(),
         diags: Vec::new(),
     };
     let mut positional = 0usize;
@@ -67,7 +64,6 @@ pub fn bind<'a>(
                 positional += 1;
                 if positional > params.len() {
                     bound.diags.push(too_many(params.len(), a, call, loc));
-                    bound.unbound.push(a);
                     continue;
                 }
                 positional - 1
@@ -76,7 +72,6 @@ pub fn bind<'a>(
                 Some(i) => i,
                 None => {
                     bound.diags.push(unknown_name(params, a, call, loc));
-                    bound.unbound.push(a);
                     continue;
                 }
             },
@@ -90,7 +85,6 @@ pub fn bind<'a>(
                 )
                 .label("given again here"),
             );
-            bound.unbound.push(a);
             continue;
         }
         bound.args[idx] = Some(a);
@@ -174,8 +168,6 @@ pub struct Fields<'a> {
     pub attrs: Vec<Option<&'a Field>>,
     /// Meta-attributes set (`requires`, `notify`, `risk`, …).
     pub meta: Vec<&'a Field>,
-    /// Unknown or repeated fields (reported in `diags`).
-    pub unbound: Vec<&'a Field>,
     pub diags: Vec<Diag>,
 }
 
@@ -191,7 +183,6 @@ pub fn bind_fields<'a>(
     let mut out = Fields {
         attrs: vec![None; slots.len()],
         meta: Vec::new(),
-        unbound: Vec::new(),
         diags: Vec::new(),
     };
     let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -203,7 +194,6 @@ pub fn bind_fields<'a>(
                     .label("set again here")
                     .secondary(loc(first), "first set here"),
             );
-            out.unbound.push(f);
             continue;
         }
         match slots.iter().position(|s| s.name == name && name != "risk") {
@@ -211,7 +201,6 @@ pub fn bind_fields<'a>(
             None if is_meta_attr(name) => out.meta.push(f),
             None => {
                 out.diags.push(unknown_attr(type_name, slots, f, loc));
-                out.unbound.push(f);
             }
         }
     }

@@ -1564,9 +1564,7 @@ impl<'a> Resolver<'a> {
             }
             self.check_value(&format!("argument `{}`", p.name), &p.ty, &a.value);
         }
-        for a in bound.unbound {
-            self.expr(&a.value);
-        }
+        // The callers have walked every argument already.
         self.diags.extend(bound.diags);
     }
 

@@ -228,6 +228,34 @@ fn policies_are_checked_through_is_tests_and_literal_unions() {
     );
 }
 
+/// Each mistake once: an argument or field that binds to nothing is still
+/// checked (its unknown name reported), but not twice.
+#[test]
+fn unbound_arguments_and_fields_are_reported_once() {
+    let src = "host \"w\" {}\nrole web(port: Int = 80) {}\nfn f(x: Int) -> Int = x\nlet y = f(1, zz)\non all {\n  web(prot = nope)\n  file \"/x\" { contnet = qq, mode = 0o644, mode = ww }\n}\n";
+    let p = project(src, &[]);
+    let diags = p.check();
+    let found: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{} {}", d.code, primary_text(src, d)))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "E0103 zz",
+            "E0204 zz",
+            "E0204 prot",
+            "E0103 nope",
+            "E0201 contnet",
+            "E0103 qq",
+            "E0206 mode",
+            "E0103 ww",
+        ],
+        "{}",
+        p.render(&diags, false)
+    );
+}
+
 #[test]
 fn e0203_missing_required_attribute() {
     let src = format!("{HOST}on all {{\n  link \"/usr/local/bin/app\" {{}}\n}}\n");
