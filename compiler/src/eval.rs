@@ -120,9 +120,6 @@ impl Scope {
     fn push(&mut self, name: &str, v: Value) {
         self.vars.push((Arc::from(name), v));
     }
-    fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.iter().map(|(n, _)| &**n)
-    }
 }
 
 pub struct Evaluator<'p> {
@@ -463,7 +460,7 @@ impl<'p> Evaluator<'p> {
             }
             Stmt::Call(c) => {
                 let loc = self.loc(cx, c.callee.span);
-                let def = self.resolve_qual(cx, &c.callee.segments, scope)?;
+                let def = self.resolve_qual(cx, &c.callee.segments)?;
                 let r = match def {
                     Def::Item(r) => r,
                     Def::Module(_) => {
@@ -587,9 +584,19 @@ impl<'p> Evaluator<'p> {
         let prog = self.prog;
         let type_loc = self.loc(cx, r.ty.span);
         let site = self.loc(cx, r.span);
-        let Some((dref, decl)) = prog.resource_decl(cx.file, &r.ty.name) else {
-            let names = prog.resource_type_names(cx.file);
-            return Err(self.err(bind::unknown_resource_type(&r.ty.name, type_loc, names)));
+        let decl = match prog.resolved(cx.file, cx.offset, r.ty.span) {
+            Some(Def::Item(dref)) => match prog.item(dref) {
+                Some(Item::Resource(decl)) => Some((dref, decl)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((dref, decl)) = decl else {
+            return Err(self.err(bind::unknown_resource_type(
+                &r.ty.name,
+                type_loc,
+                Vec::new(),
+            )));
         };
         let dcx = Ctx {
             file: dref.file,
@@ -956,7 +963,10 @@ impl<'p> Evaluator<'p> {
                     }
                 }
                 let loc = self.loc(cx, q.span);
-                let def = self.resolve_qual(cx, &q.segments, &Scope::default()).ok();
+                let def = q
+                    .segments
+                    .last()
+                    .and_then(|last| self.prog.resolved(cx.file, cx.offset, last.span));
                 match def.and_then(|d| match d {
                     Def::Item(r) => Some(r),
                     Def::Module(_) => None,
@@ -982,13 +992,9 @@ impl<'p> Evaluator<'p> {
                         }
                     },
                     None => {
-                        let mut names: Vec<&str> = SCALARS.to_vec();
-                        names.extend(self.prog.visible_names(cx.file));
-                        let last = q.dotted();
                         return Err(self.err(
-                            Diag::error("E0108", loc.clone(), format!("unknown type `{last}`"))
-                                .label("no type of this name")
-                                .did_you_mean(loc, &last, names),
+                            Diag::error("E0108", loc, format!("unknown type `{}`", q.dotted()))
+                                .label("no type of this name"),
                         ));
                     }
                 }
@@ -1239,7 +1245,7 @@ impl<'p> Evaluator<'p> {
                 span: *s,
             })
             .collect();
-        let def = self.resolve_qual(cx, &idents, scope)?;
+        let def = self.resolve_qual(cx, &idents)?;
         let loc = self.loc(cx, callee.span());
         let Def::Item(r) = def else {
             return Err(self.err(
@@ -1720,58 +1726,27 @@ impl<'p> Evaluator<'p> {
     // Names
     // -----------------------------------------------------------------
 
-    fn resolve_qual(&mut self, cx: Ctx, segs: &[mc_grammar::ast::Ident], scope: &Scope) -> R<Def> {
-        let Some(first) = segs.first() else {
+    /// What a (possibly qualified) name refers to: the checker's
+    /// resolution of its last segment.
+    fn resolve_qual(&mut self, cx: Ctx, segs: &[mc_grammar::ast::Ident]) -> R<Def> {
+        let Some(last) = segs.last() else {
             return Err(Stop);
         };
-        let first_loc = self.loc(cx, first.span);
-        let mut def = match self.prog.lookup(cx.file, &first.name) {
-            Some(d) => d,
-            None => {
-                let mut names = self.prog.visible_names(cx.file);
-                names.extend(scope.names());
-                return Err(self.err(
-                    Diag::error(
-                        "E0103",
-                        first_loc.clone(),
-                        format!("unknown name `{}`", first.name),
-                    )
-                    .label("not found in this scope")
-                    .did_you_mean(first_loc, &first.name, names),
-                ));
-            }
-        };
-        for seg in &segs[1..] {
-            let Def::Module(m) = def else {
-                let loc = self.loc(cx, seg.span);
-                return Err(self.err(
-                    Diag::error("E0107", loc, format!("`{}` is not a module", first.name))
-                        .label("no members"),
-                ));
-            };
-            match self.prog.member(m, &seg.name) {
-                Some(r) => def = Def::Item(r),
-                None => {
-                    let loc = self.loc(cx, seg.span);
-                    let names: Vec<&str> = self
-                        .prog
-                        .modules
-                        .get(m)
-                        .map(|md| md.names.keys().map(String::as_str).collect())
-                        .unwrap_or_default();
-                    return Err(self.err(
-                        Diag::error(
-                            "E0107",
-                            loc.clone(),
-                            format!("module `{}` has no `{}`", first.name, seg.name),
-                        )
-                        .label("not defined in that module")
-                        .did_you_mean(loc, &seg.name, names),
-                    ));
-                }
-            }
+        match self.prog.resolved(cx.file, cx.offset, last.span) {
+            Some(def) => Ok(def),
+            None => Err(self.unresolved(cx, last)),
         }
-        Ok(def)
+    }
+
+    /// A name the checker did not resolve. The checker reported why, and
+    /// evaluation only runs on projects it passed, so this is the fallback
+    /// of an internal disagreement, not a user's usual error.
+    fn unresolved(&mut self, cx: Ctx, id: &mc_grammar::ast::Ident) -> Stop {
+        let loc = self.loc(cx, id.span);
+        self.err(
+            Diag::error("E0103", loc, format!("unknown name `{}`", id.name))
+                .label("not found in this scope"),
+        )
     }
 
     // -----------------------------------------------------------------
@@ -1973,35 +1948,13 @@ impl<'p> Evaluator<'p> {
             return Ok(v.clone());
         }
         let loc = self.loc(cx, id.span);
-        match id.name.as_str() {
-            "host" | "facts" => {
-                if let Some(h) = &self.host {
-                    return Ok(if id.name == "host" {
-                        host_value(h)
-                    } else {
-                        h.facts.clone()
-                    });
-                }
-                if self.prog.lookup(cx.file, &id.name).is_none() {
-                    return Err(self.err(
-                        Diag::error("E0103", loc, format!("`{}` is only in scope inside `on` blocks and the roles and functions they call", id.name))
-                            .label("no host here"),
-                    ));
-                }
-            }
-            _ => {}
-        }
-        match self.prog.lookup(cx.file, &id.name) {
+        match self.prog.resolved(cx.file, cx.offset, id.span) {
             Some(Def::Item(r)) => match self.prog.item(r) {
                 Some(Item::Let(_)) => self.global(r, loc),
-                Some(Item::Resource(_))
-                | Some(Item::Fn(_))
-                | Some(Item::Role(_))
-                | Some(Item::Type(_)) => Err(self.err(
+                _ => Err(self.err(
                     Diag::error("E0209", loc, format!("`{}` is not a value", id.name))
                         .label("a type, function or role cannot be used as a value"),
                 )),
-                _ => Err(Stop),
             },
             Some(Def::Module(_)) => Err(self.err(
                 Diag::error(
@@ -2011,18 +1964,11 @@ impl<'p> Evaluator<'p> {
                 )
                 .label("use one of its members: `module.name`"),
             )),
-            None => {
-                let mut names = self.prog.visible_names(cx.file);
-                names.extend(scope.names());
-                if self.host.is_some() {
-                    names.extend(["host", "facts"]);
-                }
-                Err(self.err(
-                    Diag::error("E0103", loc.clone(), format!("unknown name `{}`", id.name))
-                        .label("not found in this scope")
-                        .did_you_mean(loc, &id.name, names),
-                ))
-            }
+            None => match (&self.host, id.name.as_str()) {
+                (Some(h), "host") => Ok(host_value(h)),
+                (Some(h), "facts") => Ok(h.facts.clone()),
+                _ => Err(self.unresolved(cx, id)),
+            },
         }
     }
 
@@ -2062,10 +2008,13 @@ impl<'p> Evaluator<'p> {
                 // `alias.name` where alias is a module.
                 if let Expr::Ident(id) = base.as_ref() {
                     if scope.get(&id.name).is_none() {
-                        if let Some(Def::Module(m)) = self.prog.lookup(cx.file, &id.name) {
+                        let here = |span| self.prog.resolved(cx.file, cx.offset, span);
+                        if let Some(Def::Module(_)) = here(id.span) {
                             let loc = self.loc(cx, name.span);
-                            return match self.prog.member(m, &name.name) {
-                                Some(r) if matches!(self.prog.item(r), Some(Item::Let(_))) => {
+                            return match here(name.span) {
+                                Some(Def::Item(r))
+                                    if matches!(self.prog.item(r), Some(Item::Let(_))) =>
+                                {
                                     Ok(Ok(self.global(r, loc)?))
                                 }
                                 Some(_) => Err(self.err(
@@ -2076,23 +2025,7 @@ impl<'p> Evaluator<'p> {
                                     )
                                     .label("a type, function or role cannot be used as a value"),
                                 )),
-                                None => {
-                                    let names: Vec<&str> = self
-                                        .prog
-                                        .modules
-                                        .get(m)
-                                        .map(|md| md.names.keys().map(String::as_str).collect())
-                                        .unwrap_or_default();
-                                    Err(self.err(
-                                        Diag::error(
-                                            "E0107",
-                                            loc.clone(),
-                                            format!("module `{}` has no `{}`", id.name, name.name),
-                                        )
-                                        .label("not defined in that module")
-                                        .did_you_mean(loc, &name.name, names),
-                                    ))
-                                }
+                                None => Err(self.unresolved(cx, name)),
                             };
                         }
                     }

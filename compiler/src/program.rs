@@ -1,9 +1,9 @@
 //! A snapshot of the whole project for evaluation: every module's items
-//! (each with its own relative spans and its offset in the file), the names
-//! each module defines, its imports, and the stdlib prelude.
+//! (each with its own relative spans and its offset in the file), what the
+//! checker resolved each name in them to, and the stdlib prelude.
 
 use crate::diag::Loc;
-use mc_grammar::ast::{Item, ResourceDecl};
+use mc_grammar::ast::Item;
 use mc_grammar::span::Span;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,11 +25,14 @@ pub struct Module {
     /// item are relative to that offset.
     pub items: Vec<(u32, Arc<Item>)>,
     pub names: HashMap<String, usize>,
-    /// Import alias → module index; `None` when the file is missing.
-    pub imports: HashMap<String, Option<usize>>,
     pub stdlib: bool,
     /// Byte offset of the start of each line.
     pub line_starts: Vec<u32>,
+    /// Per item: what each name in it that refers to a top-level
+    /// definition or a module resolves to, by its item-relative span. The
+    /// checker resolved them (`resolve::ItemCheck::globals`); evaluation
+    /// reads this instead of looking names up again.
+    pub globals: Vec<HashMap<Span, Def>>,
 }
 
 impl Module {
@@ -100,52 +103,13 @@ impl Program {
         }
     }
 
-    /// Resolves a bare name as seen from `file`: local items, then import
-    /// aliases, then the prelude.
-    pub fn lookup(&self, file: usize, name: &str) -> Option<Def> {
+    /// What the name at `span` of the item at `offset` in `file` refers
+    /// to, as the checker resolved it; `None` for locals, built-ins and
+    /// names the checker could not resolve (it reported those).
+    pub fn resolved(&self, file: usize, offset: u32, span: Span) -> Option<Def> {
         let m = self.modules.get(file)?;
-        if let Some(&i) = m.names.get(name) {
-            return Some(Def::Item(ItemRef { file, item: i }));
-        }
-        if let Some(Some(target)) = m.imports.get(name) {
-            return Some(Def::Module(*target));
-        }
-        self.prelude.get(name).copied().map(Def::Item)
-    }
-
-    /// A top-level name of module `file` (for `alias.name`).
-    pub fn member(&self, file: usize, name: &str) -> Option<ItemRef> {
-        let m = self.modules.get(file)?;
-        m.names.get(name).map(|&i| ItemRef { file, item: i })
-    }
-
-    /// Every name visible from `file`, for "did you mean".
-    pub fn visible_names(&self, file: usize) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        if let Some(m) = self.modules.get(file) {
-            out.extend(m.names.keys().map(String::as_str));
-            out.extend(m.imports.keys().map(String::as_str));
-        }
-        out.extend(self.prelude.keys().map(String::as_str));
-        out
-    }
-
-    pub fn resource_decl(&self, file: usize, name: &str) -> Option<(ItemRef, &ResourceDecl)> {
-        match self.lookup(file, name)? {
-            Def::Item(r) => match self.item(r)? {
-                Item::Resource(d) => Some((r, d)),
-                _ => None,
-            },
-            Def::Module(_) => None,
-        }
-    }
-
-    /// Names of every resource type visible from `file`.
-    pub fn resource_type_names(&self, file: usize) -> Vec<&str> {
-        self.visible_names(file)
-            .into_iter()
-            .filter(|n| self.resource_decl(file, n).is_some())
-            .collect()
+        let i = m.items.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
+        m.globals.get(i)?.get(&span).copied()
     }
 
     /// Modules of the user's project (not the stdlib), in load order.

@@ -6,7 +6,8 @@ use crate::diag::{Diag, Level, Loc};
 use crate::eval::{merge, Evaluator, HostCtx};
 use crate::fs::{normalize, FileSystem, OsFileSystem, ReadError, ReadScope};
 use crate::inventory::{self, Inventory};
-use crate::program::{item_name, ItemRef, Module, Program};
+use crate::program::{item_name, Def, ItemRef, Module, Program};
+use crate::resolve::NameTarget;
 use crate::value::Value;
 use mc_diagnostics::{Diagnostic, Edit, Label, Severity, Suggestion};
 use mc_grammar::ast::{Expr, Item, Target};
@@ -1085,13 +1086,9 @@ impl Project {
                     .iter()
                     .map(|(n, (_, i))| (n.clone(), *i as usize))
                     .collect(),
-                imports: summary
-                    .imports
-                    .iter()
-                    .map(|(a, t)| (a.clone(), t.and_then(|t| index.get(&t).copied())))
-                    .collect(),
                 stdlib: stdlib.contains(f),
                 line_starts: Module::line_starts_of(f.text(db)),
+                globals: Vec::new(),
             });
         }
         for (fi, m) in prog.modules.iter().enumerate() {
@@ -1103,11 +1100,55 @@ impl Project {
                 }
             }
         }
+        for (fi, f) in files.iter().enumerate() {
+            let globals = self.item_globals(db, *f, &index, &prog.prelude);
+            prog.modules[fi].globals = globals;
+        }
         let prog = Arc::new(prog);
         if let Ok(mut c) = self.cache.lock() {
             c.program = Some(prog.clone());
         }
         prog
+    }
+
+    /// For each item of `file`, what the checker resolved each of its
+    /// names that refer to top-level definitions to, as evaluation indexes
+    /// them: evaluation reads this and never looks a name up itself.
+    fn item_globals(
+        &self,
+        db: &Database,
+        file: SourceFile,
+        index: &HashMap<SourceFile, usize>,
+        prelude: &HashMap<String, ItemRef>,
+    ) -> Vec<HashMap<Span, Def>> {
+        let summary = db::module_summary(db, self.input, file);
+        let def_of = |target: &NameTarget| -> Option<Def> {
+            match target {
+                NameTarget::Item(Some(f), name) => {
+                    let (_, item) = db::module_summary(db, self.input, *f).names.get(name)?;
+                    Some(Def::Item(ItemRef {
+                        file: *index.get(f)?,
+                        item: *item as usize,
+                    }))
+                }
+                NameTarget::Item(None, name) => prelude.get(name).copied().map(Def::Item),
+                NameTarget::Module(alias) => {
+                    let target = (*summary.imports.get(alias)?)?;
+                    Some(Def::Module(*index.get(&target)?))
+                }
+                _ => None,
+            }
+        };
+        (0..db::file_items(db, file).len())
+            .map(|i| {
+                let key = db::ItemKey::new(db, file, i as u32);
+                db::check_item(db, self.input, key)
+                    .globals
+                    .iter()
+                    .filter_map(|(span, t)| Some((*span, def_of(t)?)))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The project's `project { … }` settings, and what is wrong with them

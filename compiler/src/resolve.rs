@@ -138,6 +138,10 @@ struct Resolver<'a> {
     /// Every name and what it resolves to, for the IDE layer only (`None`
     /// when checking: it costs nothing there).
     names: Option<Box<NameLog>>,
+    /// Every use of a top-level definition or module, by its span: what
+    /// evaluation reads instead of looking names up again (`None` in the
+    /// per-host re-check of `on` blocks).
+    globals: Option<Vec<(Span, NameTarget)>>,
     /// Where the IDE wants the locals in scope (kept here, not in the log:
     /// it is read at every node, also while checking).
     cursor: Option<u32>,
@@ -152,6 +156,9 @@ struct Resolver<'a> {
 pub struct ItemCheck {
     pub diags: Vec<Diag>,
     pub bindings: Vec<(Span, SType)>,
+    /// What each name that refers to a top-level definition resolved to,
+    /// by its span (a `NameTarget::Item` or `NameTarget::Module`).
+    pub globals: Vec<(Span, NameTarget)>,
 }
 
 /// A field of an open record: the record may have more fields than it
@@ -173,10 +180,12 @@ pub fn check_item(
 ) -> ItemCheck {
     let mut r = Resolver::new(db, project, file, path);
     r.bindings = Some(Vec::new());
+    r.globals = Some(Vec::new());
     r.item(item);
     ItemCheck {
         diags: r.diags,
         bindings: r.bindings.unwrap_or_default(),
+        globals: r.globals.unwrap_or_default(),
     }
 }
 
@@ -309,6 +318,7 @@ impl<'a> Resolver<'a> {
             in_policy: false,
             bindings: None,
             names: None,
+            globals: None,
             cursor: None,
             narrowed: Vec::new(),
         }
@@ -360,6 +370,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn record(&mut self, span: Span, target: NameTarget, def: Option<DefKind>, ty: Option<SType>) {
+        if let Some(globals) = self.globals.as_mut() {
+            if def.is_none() && matches!(target, NameTarget::Item(..) | NameTarget::Module(_)) {
+                globals.push((span, target.clone()));
+            }
+        }
         if let Some(log) = self.names.as_mut() {
             log.names.refs.push(NameRef {
                 span,
@@ -373,12 +388,18 @@ impl<'a> Resolver<'a> {
     /// A use of the name `id`, with the type of what it names.
     #[inline]
     fn record_use(&mut self, id: &Ident, ty: Option<SType>) {
-        if self.names.is_none() {
+        if !self.recording() {
             return;
         }
         if let Some(t) = self.name_target(&id.name) {
             self.record(id.span, t, None, ty);
         }
+    }
+
+    /// Whether names are being recorded, for the IDE or for evaluation.
+    #[inline]
+    fn recording(&self) -> bool {
+        self.names.is_some() || self.globals.is_some()
     }
 
     /// The declaration of a local (or parameter, attribute) at `id`.
@@ -485,9 +506,11 @@ impl<'a> Resolver<'a> {
         let s = module_summary(self.db, self.project, t);
         match s.names.get(&name.name) {
             Some((k, _)) => {
-                if self.names.is_some() {
+                if self.recording() {
                     let ty = match k {
-                        NameKind::Let(ty) => Some(self.expand_at(&s.names, ty, 0)),
+                        NameKind::Let(ty) if self.names.is_some() => {
+                            Some(self.expand_at(&s.names, ty, 0))
+                        }
                         _ => None,
                     };
                     self.record(
@@ -983,7 +1006,7 @@ impl<'a> Resolver<'a> {
             Some(Found::Kind(NameKind::Resource(_, attrs), _)) => Some(attrs.clone()),
             _ => None,
         };
-        if kind.is_some() && self.names.is_some() {
+        if kind.is_some() && self.recording() {
             if let Some(rt) = self.name_target(&rs.ty.name) {
                 self.record(rs.ty.span, rt.clone(), None, None);
                 let known: Vec<&Field> = rs
@@ -1710,6 +1733,8 @@ impl<'a> Resolver<'a> {
                 if self.names.is_some() && self.lookup(&id.name).is_some() {
                     let ty = self.infer(e);
                     self.record_use(id, Some(ty));
+                } else if self.globals.is_some() {
+                    self.record_use(id, None);
                 }
                 if self.lookup(&id.name).is_none() {
                     let loc = self.loc(id.span);

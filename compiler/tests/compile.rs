@@ -892,3 +892,40 @@ on all {
         assert!(text.contains(wanted), "{text}");
     }
 }
+
+/// Evaluation reads the checker's resolution of every name: a module
+/// member, an imported function and type alias (with a field default), and
+/// a top-level name that shadows a built-in (`facts`) mean at evaluation
+/// what `mc check` resolved them to.
+#[test]
+fn evaluation_follows_the_checkers_resolution() {
+    let main = r#"
+import "lib/conf.mc" as conf
+let facts = { motd = "from the project" }
+host "h1" { address = "10.0.0.1" }
+on all {
+  file "/etc/motd" { content = facts.motd }
+  file "/etc/app.conf" { content = conf.render(conf.defaults) }
+  file "/etc/port" { content = "${conf.port}" }
+}
+"#;
+    let lib = r#"
+type Conf = { port: Int = 8080, name: String = "app" }
+let port: Int = 9090
+let defaults: Conf = {}
+fn render(c: Conf) -> String = "${c.name}:${c.port}"
+"#;
+    let p = project(main, &[("lib/conf.mc", lib)]);
+    let d = p.check();
+    assert!(d.is_empty(), "{}", p.render(&d, false));
+    let c = catalog(&p, "h1");
+    assert_eq!(
+        attr(&c, "file[/etc/motd]", "content"),
+        Some(&s("from the project"))
+    );
+    assert_eq!(
+        attr(&c, "file[/etc/app.conf]", "content"),
+        Some(&s("app:8080"))
+    );
+    assert_eq!(attr(&c, "file[/etc/port]", "content"), Some(&s("9090")));
+}
