@@ -227,22 +227,12 @@ impl Project {
     }
 }
 
-fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-        Action::None => "none",
-        Action::Check => "check",
-    }
-}
-
 /// The action policies see: a refresh-only change reads `refresh`.
 fn change_action_name(c: &Change<'_>) -> &'static str {
     if c.refresh {
         "refresh"
     } else {
-        action_name(c.action)
+        c.action.as_str()
     }
 }
 

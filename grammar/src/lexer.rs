@@ -166,33 +166,47 @@ impl fmt::Display for Tok<'_> {
     }
 }
 
-/// Maps a word to its keyword token.
-pub fn keyword(word: &str) -> Option<Tok<'static>> {
-    Some(match word {
-        "import" => Tok::Import,
-        "as" => Tok::As,
-        "let" => Tok::Let,
-        "type" => Tok::Type,
-        "fn" => Tok::Fn,
-        "builtin" => Tok::Builtin,
-        "role" => Tok::Role,
-        "on" => Tok::On,
-        "policy" => Tok::Policy,
-        "when" => Tok::When,
-        "resource" => Tok::Resource,
-        "check" => Tok::Check,
-        "assert" => Tok::Assert,
-        "project" => Tok::Project,
-        "if" => Tok::If,
-        "else" => Tok::Else,
-        "for" => Tok::For,
-        "in" => Tok::In,
-        "is" => Tok::Is,
-        "true" => Tok::True,
-        "false" => Tok::False,
-        "null" => Tok::Null,
-        _ => return None,
-    })
+/// The keywords, written once: the list ([`KEYWORDS`], which the editor
+/// completes) and the lexer's map from a word to its token ([`keyword`], a
+/// `match`, as fast as the lexer needs) both come from it.
+macro_rules! keywords {
+    ($($word:literal => $tok:ident),* $(,)?) => {
+        /// Every keyword of the language.
+        pub const KEYWORDS: &[&str] = &[$($word),*];
+
+        /// Maps a word to its keyword token.
+        pub fn keyword(word: &str) -> Option<Tok<'static>> {
+            Some(match word {
+                $($word => Tok::$tok,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+keywords! {
+    "import" => Import,
+    "as" => As,
+    "let" => Let,
+    "type" => Type,
+    "fn" => Fn,
+    "builtin" => Builtin,
+    "role" => Role,
+    "on" => On,
+    "policy" => Policy,
+    "when" => When,
+    "resource" => Resource,
+    "check" => Check,
+    "assert" => Assert,
+    "project" => Project,
+    "if" => If,
+    "else" => Else,
+    "for" => For,
+    "in" => In,
+    "is" => Is,
+    "true" => True,
+    "false" => False,
+    "null" => Null,
 }
 
 /// What a trivia entry holds.
@@ -841,5 +855,20 @@ mod tests {
                 LexErrorKind::UnexpectedChar('@')
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod keyword_tests {
+    use super::*;
+
+    #[test]
+    fn each_keyword_lexes_as_its_token_and_prints_as_itself() {
+        for k in KEYWORDS {
+            let tok = keyword(k).unwrap_or_else(|| panic!("`{k}` is not a keyword"));
+            assert!(tok.is_keyword());
+            assert_eq!(tok.fixed_text(), Some(*k));
+        }
+        assert_eq!(keyword("host"), None);
     }
 }

@@ -1385,7 +1385,7 @@ fn skip_host(
             &ResourceResult {
                 host: hp.host.name.clone(),
                 resource: p.id.to_string(),
-                action: action_name(p.action).into(),
+                action: p.action.as_str().into(),
                 status: ResourceStatus::Skipped,
                 message: Some(why.to_string()),
                 duration_ms: 0,
@@ -1395,16 +1395,6 @@ fn skip_host(
         );
     }
     r
-}
-
-pub fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::None => "none",
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
-        Action::Check => "check",
-    }
 }
 
 fn resource_status(s: Status) -> ResourceStatus {
@@ -1502,7 +1492,7 @@ impl HostRun<'_> {
             &ResourceResult {
                 host: self.host.to_string(),
                 resource: id.to_string(),
-                action: action_name(action).into(),
+                action: action.as_str().into(),
                 status,
                 message: (!message.is_empty()).then(|| message.to_string()),
                 duration_ms: outcome.ms,

@@ -14,10 +14,18 @@ use mc_grammar::ast::Stmt;
 use mc_grammar::lexer::{lex, Tok};
 use tower_lsp::lsp_types::*;
 
-pub const KEYWORDS: &[&str] = &[
-    "import", "let", "type", "fn", "role", "host", "group", "on", "policy", "when", "resource",
-    "check", "assert", "project", "if", "else", "for", "in", "is", "true", "false", "null", "all",
-];
+/// Words the grammar reads in one place only, offered beside the
+/// language's keywords (`mc_grammar::lexer::KEYWORDS`): `host`/`group` start
+/// inventory items, `all` is a target. `builtin` is the stdlib's alone.
+const CONTEXTUAL_WORDS: &[&str] = &["host", "group", "all"];
+
+fn keywords() -> impl Iterator<Item = &'static str> {
+    mc_grammar::lexer::KEYWORDS
+        .iter()
+        .copied()
+        .filter(|k| *k != "builtin")
+        .chain(CONTEXTUAL_WORDS.iter().copied())
+}
 
 /// What the tokens before the cursor say about where it is.
 enum Context {
@@ -262,7 +270,7 @@ fn names_completion(a: &Analysis, doc: &Doc, at: u32) -> Vec<CompletionItem> {
             ));
         }
     }
-    for k in KEYWORDS {
+    for k in keywords() {
         out.push(item(k, CompletionItemKind::KEYWORD, None, None));
     }
     out

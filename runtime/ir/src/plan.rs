@@ -144,6 +144,19 @@ pub enum Action {
     Check,
 }
 
+impl Action {
+    /// The action's name, as serde writes it (plans, state, policies).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Check => "check",
+        }
+    }
+}
+
 impl PlannedResource {
     /// True when the apply will refresh this resource: a pending
     /// notification, or a planned change that notifies it.
@@ -510,6 +523,22 @@ mod tests {
     use super::*;
     use crate::hash::{canonical_json, sha256_hex};
     use crate::{Transport, CATALOG_SCHEMA};
+
+    #[test]
+    fn action_names_are_their_serde_names() {
+        for a in [
+            Action::None,
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Check,
+        ] {
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                serde_json::json!(a.as_str())
+            );
+        }
+    }
 
     fn plan() -> Plan {
         let host = HostInfo {
