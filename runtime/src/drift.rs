@@ -13,7 +13,7 @@ use crate::engine::{
     ProgressEvent, Runtime, RuntimeError, Selection,
 };
 use crate::render;
-use crate::state::{self, DriftItem, ResourceState};
+use crate::state::{self, DriftItem, DriftStatus, ResourceState};
 use crate::transport;
 use mc_ir::plan::{HostPlan, Plan, PlannedResource};
 use mc_ir::{HostInfo, Resource};
@@ -119,13 +119,13 @@ impl DriftReport {
         for h in &self.hosts {
             for r in &h.drifted {
                 let (status, summary) = match &r.error {
-                    Some(e) => ("error", e.clone()),
-                    None => ("drifted", summary(r)),
+                    Some(e) => (DriftStatus::Error, e.clone()),
+                    None => (DriftStatus::Drifted, summary(r)),
                 };
                 out.push(DriftItem {
                     host: h.host.name.clone(),
                     resource: r.id.to_string(),
-                    status: status.into(),
+                    status,
                     summary,
                     changes: r.changes.clone(),
                     diff: r.content_diff.clone(),

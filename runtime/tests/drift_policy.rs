@@ -90,7 +90,7 @@ async fn a_file_changed_by_hand_is_drift_with_its_diff_and_the_fix_restores_it()
     let items = report.items();
     assert_eq!(items[0].host, web.name());
     assert_eq!(items[0].resource, format!("file[{root}/motd]"));
-    assert_eq!(items[0].status, "drifted");
+    assert_eq!(items[0].status, mc_runtime::state::DriftStatus::Drifted);
     assert!(items[0].summary.contains("content"), "{}", items[0].summary);
     let diff = items[0].diff.as_deref().expect("a content diff");
     assert!(diff.contains("-hacked"), "{diff}");

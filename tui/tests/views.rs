@@ -565,7 +565,7 @@ fn drift_fixed_by_a_later_apply_shows_as_resolved() {
     let item = |resource: &str| mc_state::DriftItem {
         host: "web1".into(),
         resource: resource.into(),
-        status: "drifted".into(),
+        status: mc_state::DriftStatus::Drifted,
         summary: "content changed".into(),
         changes: vec![],
         diff: None,
@@ -737,7 +737,7 @@ fn agent_runs_show_beside_controller_runs_and_their_drift_in_the_drift_view() {
             vec![DriftItem {
                 host: "edge7".into(),
                 resource: "file[/etc/edge.conf]".into(),
-                status: "drifted".into(),
+                status: mc_state::DriftStatus::Drifted,
                 summary: "content".into(),
                 changes: vec![],
                 diff: Some("@@ -1 +1 @@\n-managed\n+edited on edge7\n".into()),

@@ -4,11 +4,11 @@
 //! as in `mc apply`), on the local transport, with a state store of its own.
 
 use mc_ir::{Catalog, HostInfo};
-use mc_runtime::agents::desired::{AgentRun, Desired, ResourceReport};
+use mc_runtime::agents::desired::{AgentRun, AgentRunStatus, Desired, ResourceReport};
 use mc_runtime::engine::{
     ApplyOptions, CatalogSource, Quiet, Runtime, SecretError, SecretSource, Selection, SourceError,
 };
-use mc_runtime::state::StateStore;
+use mc_runtime::state::{ResourceStatus, StateStore};
 use mc_runtime::transport::{ConnectOptions, Runners};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,7 +64,7 @@ pub async fn converge(
         ..Default::default()
     };
     if let Err(e) = converge_into(&mut run, name, desired, secrets, runner, state).await {
-        run.status = "failed".into();
+        run.status = AgentRunStatus::Failed;
         run.error = Some(e);
     }
     run.finished = mc_runtime::agents::envelope::now();
@@ -105,7 +105,7 @@ async fn converge_into(
         .filter(|r| r.action != mc_ir::plan::Action::None || r.error.is_some())
         .map(|r| ResourceReport {
             id: r.id.to_string(),
-            action: format!("{:?}", r.action).to_lowercase(),
+            action: r.action,
             message: r.error.clone().unwrap_or_else(|| {
                 r.changes
                     .iter()
@@ -119,7 +119,11 @@ async fn converge_into(
         .collect();
     if run.noop || changes.is_empty() {
         mc_runtime::transport::close_all(planned.sessions.into_values()).await;
-        run.status = if changes.is_empty() { "ok" } else { "drifted" }.into();
+        run.status = if changes.is_empty() {
+            AgentRunStatus::Ok
+        } else {
+            AgentRunStatus::Drifted
+        };
         run.changed = changes;
         return Ok(());
     }
@@ -139,24 +143,23 @@ async fn converge_into(
     {
         let rr = ResourceReport {
             id: r.resource,
-            action: r.action,
+            action: r.action.parse().unwrap_or_default(),
             message: r.message.unwrap_or_default(),
             ..Default::default()
         };
-        match r.status.as_str() {
-            "changed" => run.changed.push(rr),
-            "failed" | "skipped" => run.failed.push(rr),
-            _ => {}
+        match r.status {
+            ResourceStatus::Changed => run.changed.push(rr),
+            ResourceStatus::Failed | ResourceStatus::Skipped => run.failed.push(rr),
+            ResourceStatus::Ok => {}
         }
     }
     run.status = if !report.ok() {
-        "failed"
+        AgentRunStatus::Failed
     } else if run.changed.is_empty() {
-        "ok"
+        AgentRunStatus::Ok
     } else {
-        "changed"
-    }
-    .into();
+        AgentRunStatus::Changed
+    };
     if let Some(h) = report.hosts.first() {
         run.error = h.error.clone();
     }

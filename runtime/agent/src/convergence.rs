@@ -208,7 +208,7 @@ impl Convergence {
                     finished: envelope::now(),
                     noop,
                     catalog_run: d.run,
-                    status: "failed".into(),
+                    status: desired::AgentRunStatus::Failed,
                     error: Some(e),
                     ..Default::default()
                 },

@@ -145,6 +145,14 @@ pub enum Action {
 }
 
 impl Action {
+    const ALL: [Action; 5] = [
+        Action::None,
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::Check,
+    ];
+
     /// The action's name, as serde writes it (plans, state, policies).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,6 +162,16 @@ impl Action {
             Action::Delete => "delete",
             Action::Check => "check",
         }
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Action, String> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown action `{s}`"))
     }
 }
 
@@ -526,18 +544,14 @@ mod tests {
 
     #[test]
     fn action_names_are_their_serde_names() {
-        for a in [
-            Action::None,
-            Action::Create,
-            Action::Update,
-            Action::Delete,
-            Action::Check,
-        ] {
+        for a in Action::ALL {
             assert_eq!(
                 serde_json::to_value(a).unwrap(),
                 serde_json::json!(a.as_str())
             );
+            assert_eq!(a.as_str().parse::<Action>(), Ok(a));
         }
+        assert!("created".parse::<Action>().is_err());
     }
 
     fn plan() -> Plan {

@@ -70,8 +70,7 @@ pub struct AgentRun {
     /// Only looked (`--noop`): `changed` lists drift it did not correct.
     pub noop: bool,
     pub catalog_run: i64,
-    /// `ok`, `changed`, `drifted` (noop) or `failed`.
-    pub status: String,
+    pub status: AgentRunStatus,
     /// Resources changed (or, in noop, drifted), with what differed.
     #[serde(default)]
     pub changed: Vec<ResourceReport>,
@@ -81,10 +80,34 @@ pub struct AgentRun {
     pub error: Option<String>,
 }
 
+/// How an agent's run ended, as it reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRunStatus {
+    /// Nothing to change.
+    #[default]
+    Ok,
+    Changed,
+    /// A `--noop` run that found drift (and left it).
+    Drifted,
+    Failed,
+}
+
+impl std::fmt::Display for AgentRunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AgentRunStatus::Ok => "ok",
+            AgentRunStatus::Changed => "changed",
+            AgentRunStatus::Drifted => "drifted",
+            AgentRunStatus::Failed => "failed",
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResourceReport {
     pub id: String,
-    pub action: String,
+    pub action: mc_ir::plan::Action,
     pub message: String,
     /// What differed (a drifted resource: what restoring it would change).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -2,7 +2,7 @@
 //! and recorded once each, so `mc runs`, the TUI's drift view and `mc
 //! drift` show them beside the controller's runs.
 
-use super::desired::{AgentRun, REPORTS_STREAM};
+use super::desired::{AgentRun, AgentRunStatus, REPORTS_STREAM};
 use super::Agents;
 use crate::state::{
     AgentRunRecord, DriftItem, HostResult, HostStatus, ResourceResult, ResourceStatus, RunStatus,
@@ -83,7 +83,7 @@ fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
     let result = |r: &super::desired::ResourceReport, status: ResourceStatus| ResourceResult {
         host: host.clone(),
         resource: r.id.clone(),
-        action: r.action.clone(),
+        action: r.action.as_str().into(),
         status,
         message: Some(r.message.clone()).filter(|m| !m.is_empty()),
         ..Default::default()
@@ -95,7 +95,7 @@ fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
             drift.push(DriftItem {
                 host: host.clone(),
                 resource: r.id.clone(),
-                status: "drifted".into(),
+                status: mc_state::DriftStatus::Drifted,
                 summary: r.message.clone(),
                 changes: r.changes.clone(),
                 diff: r.diff.clone(),
@@ -105,10 +105,10 @@ fn record_of(run: &AgentRun, seq: u64) -> AgentRunRecord {
         }
     }
     results.extend(run.failed.iter().map(|r| result(r, ResourceStatus::Failed)));
-    let (status, host_status) = match run.status.as_str() {
-        "failed" => (RunStatus::Failed, HostStatus::Failed),
-        "drifted" => (RunStatus::Drifted, HostStatus::Drifted),
-        _ => (RunStatus::Ok, HostStatus::Ok),
+    let (status, host_status) = match run.status {
+        AgentRunStatus::Failed => (RunStatus::Failed, HostStatus::Failed),
+        AgentRunStatus::Drifted => (RunStatus::Drifted, HostStatus::Drifted),
+        AgentRunStatus::Ok | AgentRunStatus::Changed => (RunStatus::Ok, HostStatus::Ok),
     };
     AgentRunRecord {
         key: format!("agent-report:{}:{seq}", run.agent),

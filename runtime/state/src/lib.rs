@@ -30,7 +30,7 @@ pub mod policy;
 mod status;
 
 pub use db::statements_run;
-pub use status::{HostStatus, PlanStatus, ResourceStatus, RunStatus, UnknownStatus};
+pub use status::{DriftStatus, HostStatus, PlanStatus, ResourceStatus, RunStatus, UnknownStatus};
 
 use db::{params, Row, Sql, Value};
 use mc_ir::hash::sha256_hex;
@@ -420,8 +420,7 @@ pub struct DriftReportRecord {
 pub struct DriftItem {
     pub host: String,
     pub resource: String,
-    /// `drifted` or `error`.
-    pub status: String,
+    pub status: DriftStatus,
     pub summary: String,
     /// Attribute changes that would restore the applied state.
     pub changes: Vec<mc_ir::plan::AttrChange>,
@@ -1336,7 +1335,10 @@ impl StateStore {
         probed: u32,
         items: &[DriftItem],
     ) -> Result<i64> {
-        let drifted = items.iter().filter(|i| i.status == "drifted").count() as u32;
+        let drifted = items
+            .iter()
+            .filter(|i| i.status == DriftStatus::Drifted)
+            .count() as u32;
         let errors = items.len() as u32 - drifted;
         let p = params![now(), actor(), to_json(hosts), probed, drifted, errors];
         self.write(|db| {
@@ -1410,7 +1412,7 @@ impl StateStore {
                         item: DriftItem {
                             host: r.text(0)?,
                             resource: r.text(1)?,
-                            status: r.text(2)?,
+                            status: r.status(2)?,
                             summary: r.text(3)?,
                             changes: serde_json::from_str(&r.text(4)?).unwrap_or_default(),
                             diff: r.opt_text(5)?,
@@ -2109,7 +2111,7 @@ fn insert_drift_items(db: &mut dyn Sql, report: i64, items: &[DriftItem]) -> Res
                 report,
                 &i.host,
                 &i.resource,
-                &i.status,
+                i.status.as_str(),
                 &i.summary,
                 serde_json::to_string(&i.changes).unwrap_or_else(|_| "[]".into()),
                 i.diff.as_deref()
@@ -2533,7 +2535,7 @@ mod tests {
         let item = |host: &str| DriftItem {
             host: host.into(),
             resource: "file[/etc/motd]".into(),
-            status: "drifted".into(),
+            status: DriftStatus::Drifted,
             summary: "content changed outside mc".into(),
             changes: vec![],
             diff: Some("-a\n+b\n".into()),

@@ -98,6 +98,17 @@ status! {
 }
 
 status! {
+    /// What `mc drift` found for one resource.
+    DriftStatus ("drift") {
+        /// The host differs from what mc last applied.
+        #[default]
+        Drifted = "drifted",
+        /// The resource could not be probed.
+        Error = "error",
+    }
+}
+
+status! {
     /// Where a stored plan is on its way to being applied.
     PlanStatus ("plan") {
         /// Recorded by `mc plan`, not decided on.

@@ -134,7 +134,7 @@ fn exercise(store: &StateStore) {
     let item = DriftItem {
         host: "web1".into(),
         resource: "file[/etc/motd]".into(),
-        status: "drifted".into(),
+        status: mc_state::DriftStatus::Drifted,
         summary: "content changed".into(),
         changes: vec![],
         diff: Some("-a\n+b\n".into()),
