@@ -102,6 +102,9 @@ pub struct ItemNames {
     /// Each positional argument (its value's span) and the parameter it
     /// binds: the editor's parameter-name hints.
     pub arguments: Vec<(Span, String)>,
+    /// Each field read (`s.port`: the span of `port`) and the checker's
+    /// type of the field: what the editor shows on hover.
+    pub fields: Vec<(Span, SType)>,
     /// The locals at the cursor, when one was given and lies in the item.
     pub scope: Option<Scope>,
 }
@@ -1937,6 +1940,13 @@ impl<'a> Resolver<'a> {
                 }
                 self.access(base, report);
                 let bt = self.infer(base);
+                if self.names.is_some() {
+                    if let Some(ft) = self.field_type(&bt, &name.name) {
+                        if let Some(log) = self.names.as_mut() {
+                            log.names.fields.push((name.span, ft));
+                        }
+                    }
+                }
                 if !report {
                     return;
                 }

@@ -193,6 +193,8 @@ pub struct FileNames {
     /// Each positional argument (its value's span) and the parameter it
     /// binds, as the checker bound them.
     pub arguments: Vec<(Span, String)>,
+    /// Each field read (the field name's span) and its checked type.
+    pub fields: Vec<(Span, SType)>,
 }
 
 /// Every name of a file with its declaration, and the parameter each
@@ -219,6 +221,7 @@ pub fn file_names(db: &dyn salsa::Database, project: ProjectInput, file: SourceF
             });
         }
         out.arguments.extend(names.arguments);
+        out.fields.extend(names.fields);
     }
     out
 }

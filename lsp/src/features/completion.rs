@@ -40,11 +40,19 @@ enum Context {
     Other,
 }
 
-fn context(doc: &Doc, at: u32) -> Context {
+fn context(a: &Analysis, doc: &Doc, at: u32) -> Context {
     let text = &doc.text;
     let at_usize = (at as usize).min(text.len());
     let prefix = &text[..mc_diagnostics::floor_char_boundary(text, at_usize)];
-    let tokens: Vec<(usize, Tok<'_>, usize)> = lex(prefix).tokens;
+    let mut tokens: Vec<(usize, Tok<'_>, usize)> = lex(prefix).tokens;
+    // The lexer closes a string or `${` still open where the prefix ends
+    // with empty tokens there; the cursor is before them.
+    while tokens
+        .last()
+        .is_some_and(|&(s, _, e)| s == e && e == prefix.len())
+    {
+        tokens.pop();
+    }
     // Drop a partly typed word under the cursor.
     let mut end = tokens.len();
     if let Some((_, Tok::Ident(_), e)) = tokens.last() {
@@ -92,20 +100,23 @@ fn context(doc: &Doc, at: u32) -> Context {
     };
     // The word before the title: `file "/x" {` or `user name {`.
     let mut j = open;
-    if j >= 1 && toks[j - 1].1 == Tok::StrEnd {
+    let kind = if j >= 1 && toks[j - 1].1 == Tok::StrEnd {
         while j >= 1 && !matches!(toks[j - 1].1, Tok::StrStart(_)) {
             j -= 1;
         }
         j = j.saturating_sub(1);
+        word_before(toks, j)
     } else if j >= 1 && matches!(toks[j - 1].1, Tok::Ident(_) | Tok::Int(_)) {
-        j -= 1;
+        word_before(toks, j - 1)
     } else {
-        return Context::Other;
-    }
-    let kind = match j.checked_sub(1).map(|k| toks[k].1) {
-        Some(Tok::Ident(ty)) => ty,
-        _ => return Context::Other,
+        // A title written as an expression (`file conf_path(s) {`): the
+        // parse knows which statement the brace opens.
+        resource_opened_at(a, doc, toks[open].0 as u32)
     };
+    let Some(kind) = kind else {
+        return Context::Other;
+    };
+    let kind = kind.as_str();
     match kind {
         "host" => return Context::InventoryField(mc_compiler::resolve::HOST_FIELDS),
         "group" => return Context::InventoryField(mc_compiler::resolve::GROUP_FIELDS),
@@ -142,6 +153,31 @@ fn context(doc: &Doc, at: u32) -> Context {
     Context::ResourceField(kind.to_string())
 }
 
+/// The identifier just before token `j`.
+fn word_before(toks: &[(usize, Tok<'_>, usize)], j: usize) -> Option<String> {
+    match j.checked_sub(1).map(|k| toks[k].1) {
+        Some(Tok::Ident(ty)) => Some(ty.to_string()),
+        _ => None,
+    }
+}
+
+/// The type of the resource statement whose body opens with the `{` at
+/// `brace`.
+fn resource_opened_at(a: &Analysis, doc: &Doc, brace: u32) -> Option<String> {
+    let mut found = None;
+    for item in &a.parsed(doc.file).module.items {
+        walk_stmts(item, &mut |s| {
+            if let Stmt::Resource(r) = s {
+                let after_title = doc.text.get(r.title.span().end as usize..brace as usize);
+                if after_title.is_some_and(|t| t.trim().is_empty()) {
+                    found = Some(r.ty.name.clone());
+                }
+            }
+        });
+    }
+    found
+}
+
 fn item(
     label: &str,
     kind: CompletionItemKind,
@@ -158,7 +194,7 @@ fn item(
 }
 
 pub fn completion(a: &Analysis, doc: &Doc, at: u32) -> Vec<CompletionItem> {
-    match context(doc, at) {
+    match context(a, doc, at) {
         Context::Member(segs) => member_completion(a, doc, at, &segs),
         Context::ResourceField(ty) => {
             let Some(info) = a.resource(doc.file, &ty) else {

@@ -65,6 +65,25 @@ fn hover_shows_the_checked_type_and_the_docs() {
 }
 
 #[test]
+fn hover_on_a_field_read_shows_the_fields_checked_type() {
+    let site = "type Site = { name: String, port: Int = 80 }\nfn f(s: Site) -> String = ";
+    assert_eq!(
+        hover_text(&format!("{site}\"${{s.po<CURSOR>rt}}\"\n")),
+        "```mc\nport: Int\n```"
+    );
+    assert_eq!(
+        hover_text("on all {\n  file \"/x\" { content = host.na<CURSOR>me }\n}\n"),
+        "```mc\nname: String\n```"
+    );
+    assert_eq!(
+        hover_text(
+            "role r() {\n  let c = file \"/x\" { mode = 0o600 }\n  let m = c.mo<CURSOR>de\n}\n"
+        ),
+        "```mc\nmode: Mode?\n```"
+    );
+}
+
+#[test]
 fn inlay_hints_are_the_checkers_types_of_untyped_lets() {
     let (a, doc, _) = load("let a = [1, 2]\nlet b: Int = 2\nrole r(p: Int) {\n  let c = \"x${p}\"\n  let d = host.vars\n}\n");
     let all = Range::new(Position::new(0, 0), Position::new(99, 0));
@@ -138,6 +157,25 @@ fn completion_at_the_cursor() {
     let labels = completion_labels("role r(port: Int) {\n  let n = po<CURSOR>\n}\n");
     assert_eq!(labels[0], "port");
     assert!(labels.contains(&"role".to_string()) && labels.contains(&"file".to_string()));
+}
+
+#[test]
+fn completion_inside_interpolations_and_bodies_with_computed_titles() {
+    // A field inside `${…}` in a string (also one still being typed, its
+    // brace and quote closed by the editor).
+    let role = "role r() {\n  let s = { port = 80, tls = false }\n";
+    let labels = completion_labels(&format!(
+        "{role}  file \"/x\" {{ content = \"listen ${{s.<CURSOR>}};\" }}\n}}\n"
+    ));
+    assert_eq!(labels, ["port", "tls"]);
+    let labels = completion_labels(&format!("{role}  let t = \"${{s.<CURSOR>}}\"\n"));
+    assert_eq!(labels, ["port", "tls"]);
+    // The body of a resource whose title is a call.
+    let labels = completion_labels(
+        "fn p(n: String) -> Path = \"/etc/${n}\"\non all {\n  file p(\"a\") {\n    mo<CURSOR>\n  }\n}\n",
+    );
+    assert!(labels.contains(&"mode".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"p".to_string()), "{labels:?}");
 }
 
 #[test]
