@@ -394,6 +394,13 @@ impl Context<'_, '_> {
         stack.pop()
     }
 
+    /// Whether only indentation comes before `span` on its line.
+    fn starts_line(&self, span: Span) -> bool {
+        let before = &self.source[..(span.start as usize).min(self.source.len())];
+        let line = before.rsplit('\n').next().unwrap_or("");
+        line.trim().is_empty()
+    }
+
     fn unexpected_eof(&self, location: usize, expected: &[String]) -> Diagnostic {
         let at = Span::from_usize(location, location);
         let wants_close = expected
@@ -605,16 +612,24 @@ impl Context<'_, '_> {
             )
             .with_replacement("remove the `,`", span.range(), "");
         }
-        let item_keyword = tok.fixed_text().is_some_and(|t| ITEM_KEYWORDS.contains(&t));
-        if item_keyword && expects("}") {
+        // An item keyword where a closer was due: the bracket was left
+        // open. The error sits at the bracket, so that the next item's own
+        // mistakes, on the keyword's line, are reported too.
+        let item_keyword = tok.fixed_text().is_some_and(|t| ITEM_KEYWORDS.contains(&t))
+            || (tok == Tok::Let && self.starts_line(span));
+        if item_keyword {
             if let Some((open, open_tok)) = self.unclosed_opener(index) {
-                if open_tok == Tok::LBrace {
+                let close = closer(open_tok);
+                if expects(close) {
+                    let opener = open_tok.fixed_text().unwrap_or("{");
                     return Diagnostic::error(
                         codes::UNCLOSED_DELIMITER,
-                        format!("unclosed `{{` before {found}"),
-                        label(span).with_message("expected `}` before this item"),
+                        format!("unclosed `{opener}` before {found}"),
+                        label(open).with_message(format!("this `{opener}` is never closed")),
                     )
-                    .with_secondary(label(open).with_message("this `{` is never closed"));
+                    .with_secondary(
+                        label(span).with_message(format!("expected `{close}` before this item")),
+                    );
                 }
             }
         }
@@ -804,7 +819,15 @@ pub(crate) fn tidy(source: &str, mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> 
         // its own.
         let text = source.get(diag.primary.range.clone()).unwrap_or("");
         let wants_value = diag.message.starts_with("expected an expression");
-        if is_parse && !out.is_empty() && matches!(text, "}" | ")" | "]") && !wants_value {
+        // A closer with no opener anywhere before it (E0023) is a mistake
+        // of its own too.
+        let unmatched = diag.code == codes::UNMATCHED_CLOSE;
+        if is_parse
+            && !out.is_empty()
+            && matches!(text, "}" | ")" | "]")
+            && !wants_value
+            && !unmatched
+        {
             continue;
         }
         last_line = Some(line);

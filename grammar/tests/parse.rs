@@ -479,3 +479,31 @@ fn broken_expressions_become_error_nodes_in_place() {
         matches!(&items[2], Item::Fn(f) if f.name.name == "f" && matches!(&f.body, Some(Expr::List { .. })))
     );
 }
+
+#[test]
+fn an_item_after_an_unclosed_bracket_still_reports_its_own_mistake() {
+    // Recovery from the unclosed `[` (or `(`, or a role's `{`) skips the
+    // next item whole; its own mistake is still reported, once.
+    for (src, second) in [
+        ("let x = [1, 2\nlet y = 3 +\n", "+"),
+        ("let x = (1\nfn f(a: Int) -> Int = a +\n", "+"),
+        ("role r() {\n  package \"a\" {}\nfn f() -> Int = = 1\n", "="),
+    ] {
+        let parsed = parse(src);
+        let at: Vec<&str> = parsed
+            .errors
+            .iter()
+            .map(|d| &src[d.primary.range.clone()])
+            .collect();
+        assert_eq!(at.len(), 2, "{src:?}: {:#?}", parsed.errors);
+        assert_eq!(at[1], second, "{src:?}: {:#?}", parsed.errors);
+    }
+    // A closer with nothing to close after an earlier mistake is reported.
+    let src = "host \"h\" { address = }\nlet q = )\n";
+    let parsed = parse(src);
+    let codes: Vec<&str> = parsed.errors.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0010", "E0023"]);
+    // A statement at the start of a line inside a block is not an item.
+    let parsed = parse("role r() {\nlet x = 1\nlet y = 2 +\n}\n");
+    assert_eq!(parsed.errors.len(), 1, "{:#?}", parsed.errors);
+}
