@@ -324,6 +324,9 @@ impl std::fmt::Display for SType {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ModuleSummary {
     pub names: BTreeMap<String, (NameKind, u32)>,
+    /// Names that items which failed to parse were declaring (`role web( {`):
+    /// their uses are not reported as unknown, the parse error is.
+    pub broken: std::collections::BTreeSet<String>,
     /// Import alias → target file (`None`: not found).
     pub imports: BTreeMap<String, Option<SourceFile>>,
 }
@@ -335,7 +338,11 @@ pub fn module_summary(
     file: SourceFile,
 ) -> ModuleSummary {
     let mut out = ModuleSummary::default();
+    let slices = file_items(db, file);
     for (i, (_, item)) in items_of(db, file).iter().enumerate() {
+        if let (Item::Error(_), Some(slice)) = (item.as_ref(), slices.get(i)) {
+            out.broken.extend(broken_item_name(&slice.text));
+        }
         let params = |ps: &[ast::Param]| -> Vec<ParamSig> {
             ps.iter()
                 .map(|p| ParamSig {
@@ -402,6 +409,20 @@ pub fn module_summary(
         }
     }
     out
+}
+
+/// The name a declaration that failed to parse was giving (`role web( {`
+/// declares `web`), read from its first two tokens.
+fn broken_item_name(text: &str) -> Option<String> {
+    use mc_grammar::lexer::{lex, Tok};
+    let tokens = lex(text).tokens;
+    match (tokens.first().map(|t| t.1), tokens.get(1).map(|t| t.1)) {
+        (
+            Some(Tok::Let | Tok::Fn | Tok::Role | Tok::Type | Tok::Resource),
+            Some(Tok::Ident(name)),
+        ) => Some(name.to_string()),
+        _ => None,
+    }
 }
 
 pub fn import_alias(imp: &ast::Import) -> String {

@@ -488,6 +488,12 @@ impl<'a> Resolver<'a> {
         v
     }
 
+    /// Whether `name` was being declared by an item that failed to parse:
+    /// its uses are not unknown names, the parse error says what is wrong.
+    fn declared_by_broken_item(&self, name: &str) -> bool {
+        self.summary.broken.contains(name)
+    }
+
     fn names_where(&self, pred: impl Fn(&NameKind) -> bool) -> Vec<&str> {
         self.summary
             .names
@@ -1005,6 +1011,8 @@ impl<'a> Resolver<'a> {
 
     fn resource_stmt(&mut self, rs: &ResourceStmt) {
         self.expr(&rs.title);
+        // Values reported as bare words (see `bare_word`), not walked again.
+        let mut bare: Vec<Span> = Vec::new();
         let kind = match self.lookup(&rs.ty.name) {
             Some(Found::Kind(NameKind::Resource(_, attrs), _)) => Some(attrs.clone()),
             _ => None,
@@ -1027,6 +1035,7 @@ impl<'a> Resolver<'a> {
             }
         }
         match &kind {
+            None if self.declared_by_broken_item(&rs.ty.name) => {}
             None => {
                 let loc = self.loc(rs.ty.span);
                 let names = self.names_where(|k| matches!(k, NameKind::Resource(..)));
@@ -1046,7 +1055,11 @@ impl<'a> Resolver<'a> {
                     crate::bind::bind_fields(&rs.ty.name, &slots, rs, &|s| Loc::new(&path, s));
                 for (sig, f) in attrs.iter().zip(&fields.attrs) {
                     if let Some(f) = f {
-                        self.literal_attr(sig, &f.value);
+                        if self.bare_word(sig, &f.value) {
+                            bare.push(f.value.span());
+                        } else {
+                            self.literal_attr(sig, &f.value);
+                        }
                     }
                 }
                 self.diags.extend(fields.diags);
@@ -1054,8 +1067,49 @@ impl<'a> Resolver<'a> {
         }
         for f in &rs.fields {
             self.at_cursor(f.span);
-            self.expr(&f.value);
+            if !bare.contains(&f.value.span()) {
+                self.expr(&f.value);
+            }
         }
+    }
+
+    /// `state = present`: a word no name in scope has, where the attribute
+    /// takes text, is the string meant (YAML writes strings unquoted).
+    /// Reported as the unknown name it is, with the string as the fix.
+    fn bare_word(&mut self, sig: &AttrSig, value: &Expr) -> bool {
+        let Expr::Ident(id) = value else {
+            return false;
+        };
+        if self.lookup(&id.name).is_some() || self.declared_by_broken_item(&id.name) {
+            return false;
+        }
+        let ty = self.expand(&sig.ty);
+        let text = match &ty {
+            SType::Opt(t) => t.as_ref(),
+            t => t,
+        };
+        let loc = self.loc(id.span);
+        let d = Diag::error("E0103", loc.clone(), format!("unknown name `{}`", id.name))
+            .label("not found in this scope")
+            .note(format!(
+                "attribute `{}` takes {text}: text is written in quotes",
+                sig.name
+            ));
+        let quoted = |d: Diag| {
+            let quoted = format!("{:?}", id.name);
+            let msg = format!("did you mean `{quoted}`?");
+            d.fix(loc.clone(), quoted, msg)
+        };
+        let d = match text {
+            SType::Lits(values) if values.contains(&id.name) => quoted(d),
+            SType::Lits(values) => {
+                d.did_you_mean_value(loc.clone(), &id.name, values.iter().map(String::as_str))
+            }
+            SType::Str | SType::Path => quoted(d),
+            _ => return false,
+        };
+        self.diags.push(d);
+        true
     }
 
     /// Checks an attribute whose value is a literal against its declared
@@ -1534,6 +1588,7 @@ impl<'a> Resolver<'a> {
                 );
                 None
             }
+            (None, _) if self.declared_by_broken_item(&first.name) => None,
             (None, _) => {
                 let loc = self.loc(first.span);
                 let cands = if role {
@@ -1739,7 +1794,7 @@ impl<'a> Resolver<'a> {
                 } else if self.globals.is_some() {
                     self.record_use(id, None);
                 }
-                if self.lookup(&id.name).is_none() {
+                if self.lookup(&id.name).is_none() && !self.declared_by_broken_item(&id.name) {
                     let loc = self.loc(id.span);
                     let hint = if !self.host_ok && (id.name == "host" || id.name == "facts") {
                         Some(format!("`{}` is only in scope inside `on` blocks and the roles and functions they call", id.name))
@@ -2062,6 +2117,7 @@ impl<'a> Resolver<'a> {
                         Some(Found::Kind(NameKind::Type(_) | NameKind::Resource(..), _)) => {
                             self.record_use(first, None);
                         }
+                        None if self.declared_by_broken_item(&first.name) => {}
                         _ => {
                             let loc = self.loc(first.span);
                             let mut cands: Vec<&str> = SCALARS.to_vec();

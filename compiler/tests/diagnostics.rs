@@ -567,3 +567,44 @@ fn w0001_target_selects_no_host() {
     let p = project(src, &[]);
     assert!(p.compile("web1", &serde_json::Value::Null).is_ok());
 }
+
+#[test]
+fn e0103_a_bare_word_where_text_goes_is_the_string_meant() {
+    // YAML writes strings unquoted: `state: present`.
+    let src = format!("{HOST}on all {{\n  package \"nginx\" {{ state = present }}\n}}\n");
+    let d = case("e0103_bare_word", &src, &[], "E0103");
+    assert_eq!(primary_text(&src, &d), "present");
+    assert_eq!(replacement(&d), Some("\"present\""));
+    // A synonym from Ansible maps to mc's word; a free-text attribute
+    // takes the word as it is.
+    let p = common::project(
+        &format!("{HOST}on all {{\n  service \"nginx\" {{ state = started }}\n  user \"deploy\" {{ shell = bash }}\n}}\n"),
+        &[],
+    );
+    let diags = p.check();
+    let fixes: Vec<Option<&str>> = diags.iter().map(replacement).collect();
+    assert_eq!(
+        fixes,
+        [Some("\"running\""), Some("\"bash\"")],
+        "{}",
+        p.render(&diags, false)
+    );
+}
+
+#[test]
+fn a_declaration_that_failed_to_parse_is_not_also_an_unknown_name() {
+    // `role web( {` is a parse error; calling `web` is not "unknown role"
+    // on top of it, nor is using a broken `type` or `fn`.
+    let src = format!(
+        "{HOST}role web( {{\n  package \"nginx\" {{}}\n}}\ntype Port = Int |\nfn twice(n Int) -> Int = n * 2\non all {{\n  web()\n  let p: Port = twice(2)\n}}\n"
+    );
+    let p = common::project(&src, &[]);
+    let diags = p.check();
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+    assert!(
+        codes.iter().all(|c| *c < "E0100"),
+        "only parse errors expected: {}",
+        p.render(&diags, false)
+    );
+    assert_eq!(codes.len(), 3, "{}", p.render(&diags, false));
+}

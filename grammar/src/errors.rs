@@ -674,6 +674,28 @@ impl Context<'_, '_> {
                 "items are `import`, `let`, `type`, `fn`, `role`, `resource`, `host`, `group`, `on`, `policy`, `project`",
             );
         }
+        // The next item's keyword where this item wanted more: the mistake
+        // is at the end of this item's line, and the next item's own
+        // mistakes (on the keyword's line) are reported too.
+        let on_next_line = |prev_span: Span| {
+            self.source
+                .get(prev_span.end as usize..span.start as usize)
+                .is_some_and(|gap| gap.contains('\n'))
+        };
+        if let Some((prev_span, prev_tok)) = prev.filter(|(p, _)| item_keyword && on_next_line(*p))
+        {
+            let text = prev_tok
+                .fixed_text()
+                .map_or_else(|| "this".to_string(), |t| format!("`{t}`"));
+            return Diagnostic::error(
+                codes::UNEXPECTED_TOKEN,
+                format!(
+                    "expected {} after {text}, found {found} on the next line",
+                    describe_expected(expected)
+                ),
+                label(prev_span).with_message("the item is incomplete here"),
+            );
+        }
         let mut diag = Diagnostic::error(
             codes::UNEXPECTED_TOKEN,
             format!("expected {}, found {found}", describe_expected(expected)),
