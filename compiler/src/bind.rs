@@ -71,7 +71,7 @@ pub fn bind<'a>(
             Some(n) => match params.iter().position(|p| p.name == n.name) {
                 Some(i) => i,
                 None => {
-                    bound.diags.push(unknown_name(params, a, call, loc));
+                    bound.diags.push(unknown_name(params, args, a, call, loc));
                     continue;
                 }
             },
@@ -89,7 +89,15 @@ pub fn bind<'a>(
         }
         bound.args[idx] = Some(a);
     }
-    if let Some(d) = missing(params, &bound.args, call, loc) {
+    // A misspelt name (`c = 2` for `b`) is one mistake: the parameter the
+    // fix names is not also reported missing.
+    let guessed: Vec<&str> = bound
+        .diags
+        .iter()
+        .filter(|d| d.code == "E0204")
+        .filter_map(|d| d.fix.as_ref().map(|f| f.replacement.as_str()))
+        .collect();
+    if let Some(d) = missing(params, &bound.args, &guessed, call, loc) {
         bound.diags.push(d);
     }
     bound
@@ -107,12 +115,31 @@ fn too_many(count: usize, a: &Arg, call: &Call<'_>, loc: &dyn Fn(Span) -> Loc) -
     .label("unexpected argument")
 }
 
-fn unknown_name(params: &[Slot<'_>], a: &Arg, call: &Call<'_>, loc: &dyn Fn(Span) -> Loc) -> Diag {
+/// An argument naming no parameter; "did you mean" offers the parameters
+/// no other argument of the call fills.
+fn unknown_name(
+    params: &[Slot<'_>],
+    args: &[Arg],
+    a: &Arg,
+    call: &Call<'_>,
+    loc: &dyn Fn(Span) -> Loc,
+) -> Diag {
     let Some(n) = &a.name else {
         return too_many(params.len(), a, call, loc);
     };
     let at = loc(n.span);
     let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+    let positional = args.iter().filter(|a| a.name.is_none()).count();
+    let named = |p: &str| {
+        args.iter()
+            .any(|a| a.name.as_ref().is_some_and(|n| n.name == p))
+    };
+    let free: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| i >= positional && !named(p))
+        .map(|(_, p)| *p)
+        .collect();
     Diag::error(
         "E0204",
         at.clone(),
@@ -122,20 +149,23 @@ fn unknown_name(params: &[Slot<'_>], a: &Arg, call: &Call<'_>, loc: &dyn Fn(Span
         ),
     )
     .label("unknown argument")
-    .did_you_mean(at, &n.name, names.iter().copied())
+    .did_you_mean(at, &n.name, free)
     .note(format!("parameters: {}", names.join(", ")))
 }
 
+/// E0205 for the parameters without a default that no argument fills,
+/// except those an E0204 fix already names.
 fn missing(
     params: &[Slot<'_>],
     args: &[Option<&Arg>],
+    except: &[&str],
     call: &Call<'_>,
     loc: &dyn Fn(Span) -> Loc,
 ) -> Option<Diag> {
     let missing: Vec<String> = params
         .iter()
         .zip(args)
-        .filter(|(p, a)| a.is_none() && !p.has_default)
+        .filter(|(p, a)| a.is_none() && !p.has_default && !except.contains(&p.name))
         .map(|(p, _)| format!("`{}`", p.name))
         .collect();
     if missing.is_empty() {

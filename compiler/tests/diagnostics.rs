@@ -269,6 +269,16 @@ fn e0204_unknown_argument() {
     let src = format!("{HOST}role web(port: Int = 80) {{}}\non all {{\n  web(prot = 8080)\n}}\n");
     let d = case("e0204_unknown_argument", &src, &[], "E0204");
     assert_eq!(replacement(&d), Some("port"));
+    // The fix names a parameter no other argument fills, and that
+    // parameter is not also reported missing: one mistake, one error.
+    let p = common::project(
+        "fn add(a: Int, b: Int) -> Int = a + b\nlet z = add(a = 1, c = 2)\nlet y = add(1, c = 2)\n",
+        &[],
+    );
+    let diags = p.check();
+    let fixes: Vec<Option<&str>> = diags.iter().map(replacement).collect();
+    assert_eq!(fixes, [Some("b"), Some("b")], "{}", p.render(&diags, false));
+    assert!(diags.iter().all(|d| d.code == "E0204"));
 }
 
 #[test]
