@@ -30,6 +30,8 @@ pub struct Module {
     pub stdlib: bool,
     /// Byte offset of the start of each line.
     pub line_starts: Vec<u32>,
+    /// The source file it was read from.
+    pub source: crate::db::SourceFile,
 }
 
 impl Module {
@@ -62,6 +64,8 @@ pub struct Program {
     pub params: std::collections::BTreeMap<String, String>,
     /// Where compile-time reads may go.
     pub read_scope: crate::fs::ReadScope,
+    /// Module index of each source file.
+    pub module_of: HashMap<crate::db::SourceFile, usize>,
 }
 
 /// What a name in scope refers to.

@@ -2,19 +2,19 @@
 //! `let`, a parameter, a local, a module's `let`), as the static checker
 //! inferred it when it resolved that name.
 
-use super::{Analysis, SType};
+use super::{Analysis, Type};
 use crate::db::SourceFile;
 use mc_grammar::span::Span;
 
 impl Analysis {
     /// The type of the name at `offset`, when it names a value.
-    pub fn type_at(&self, file: SourceFile, offset: u32) -> Option<SType> {
+    pub fn type_at(&self, file: SourceFile, offset: u32) -> Option<Type> {
         self.occurrence_at(file, offset)?.ty.clone()
     }
 
     /// The type the checker gave the name declared at `name` (a `let`, a
     /// parameter, a `for` variable).
-    pub fn binding_type(&self, file: SourceFile, name: Span) -> Option<SType> {
+    pub fn binding_type(&self, file: SourceFile, name: Span) -> Option<Type> {
         self.occurrences(file)
             .iter()
             .find(|o| o.is_def && o.span == name)?
