@@ -11,6 +11,7 @@
 //! reused (see the reuse test in `tests/incremental.rs`).
 
 use crate::diag::{Diag, Loc};
+use crate::types::{Origin, Type};
 use mc_grammar::ast::{self, Item};
 use mc_grammar::span::Span;
 use std::collections::BTreeMap;
@@ -174,11 +175,11 @@ pub fn items_of(db: &dyn salsa::Database, file: SourceFile) -> Vec<(u32, Arc<Ite
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NameKind {
     /// The declared type, or the type of a literal value; `Any` otherwise.
-    Let(SType),
+    Let(Type),
     /// A type alias and what it stands for.
-    Type(SType),
+    Type(Type),
     /// Parameters and result type.
-    Fn(Vec<ParamSig>, SType),
+    Fn(Vec<ParamSig>, Type),
     Role(Vec<ParamSig>),
     /// Title parameter name, attributes.
     Resource(String, Vec<AttrSig>),
@@ -189,7 +190,7 @@ pub enum NameKind {
 pub struct ParamSig {
     pub name: String,
     pub has_default: bool,
-    pub ty: SType,
+    pub ty: Type,
 }
 
 /// A resource attribute as resolution sees it.
@@ -197,128 +198,7 @@ pub struct ParamSig {
 pub struct AttrSig {
     pub name: String,
     pub required: bool,
-    pub ty: SType,
-}
-
-/// A type as the static checker sees it. `Any` is the escape hatch for
-/// what cannot be known before evaluation (values of untyped maps, host
-/// vars, other unions); it is compatible with everything.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SType {
-    Any,
-    Str,
-    Int,
-    Bool,
-    Path,
-    Mode,
-    Duration,
-    Secret,
-    Lits(Vec<String>),
-    List(Box<SType>),
-    Map(Box<SType>),
-    Opt(Box<SType>),
-    /// A record with its fields in declaration order.
-    Record(Vec<SField>),
-    /// A handle of a resource of this type.
-    Handle(String),
-    /// A type alias or resource type by name, resolved by the checker in
-    /// the scope it was written in (summaries keep names, not bodies).
-    Named(String),
-}
-
-/// A field of a record type.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SField {
-    pub name: String,
-    pub ty: SType,
-    /// Whether a record literal must set it (no default, not optional).
-    pub required: bool,
-}
-
-impl SType {
-    pub fn of(t: &ast::TypeExpr) -> SType {
-        use ast::TypeExpr as T;
-        match t {
-            T::Named(q) if q.segments.len() == 1 => match q.segments[0].name.as_str() {
-                "String" => SType::Str,
-                "Int" => SType::Int,
-                "Bool" => SType::Bool,
-                "Path" => SType::Path,
-                "Mode" => SType::Mode,
-                "Duration" => SType::Duration,
-                "Secret" => SType::Secret,
-                "Null" => SType::Any,
-                other => SType::Named(other.to_string()),
-            },
-            T::List(t, _) => SType::List(Box::new(SType::of(t))),
-            T::Map(t, _) => SType::Map(Box::new(SType::of(t))),
-            T::Optional(t, _) => SType::Opt(Box::new(SType::of(t))),
-            T::Paren(t, _) => SType::of(t),
-            T::Literal(l) => SType::Lits(vec![l.value.clone()]),
-            T::Union(ts, _) => {
-                let mut lits = Vec::new();
-                for t in ts {
-                    match SType::of(t) {
-                        SType::Lits(l) => lits.extend(l),
-                        _ => return SType::Any,
-                    }
-                }
-                SType::Lits(lits)
-            }
-            T::Record(fields, _) => SType::Record(
-                fields
-                    .iter()
-                    .map(|f| SField {
-                        name: f.name.name.clone(),
-                        ty: SType::of(&f.ty),
-                        required: f.default.is_none() && !matches!(f.ty, T::Optional(..)),
-                    })
-                    .collect(),
-            ),
-            _ => SType::Any,
-        }
-    }
-}
-
-impl std::fmt::Display for SType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SType::Any => f.write_str("Any"),
-            SType::Str => f.write_str("String"),
-            SType::Int => f.write_str("Int"),
-            SType::Bool => f.write_str("Bool"),
-            SType::Path => f.write_str("Path"),
-            SType::Mode => f.write_str("Mode"),
-            SType::Duration => f.write_str("Duration"),
-            SType::Secret => f.write_str("Secret"),
-            SType::Lits(l) => {
-                let parts: Vec<String> = l.iter().map(|x| format!("{x:?}")).collect();
-                f.write_str(&parts.join(" | "))
-            }
-            SType::List(t) => write!(f, "[{t}]"),
-            SType::Map(t) => write!(f, "{{String: {t}}}"),
-            SType::Opt(t) => match t.as_ref() {
-                SType::Lits(_) => write!(f, "({t})?"),
-                _ => write!(f, "{t}?"),
-            },
-            SType::Record(fields) if fields.is_empty() => f.write_str("{}"),
-            SType::Record(fields) => {
-                f.write_str("{ ")?;
-                for (i, fld) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    if fld.name == crate::resolve::OPEN_FIELD {
-                        f.write_str("..")?;
-                    } else {
-                        write!(f, "{}: {}", fld.name, fld.ty)?;
-                    }
-                }
-                f.write_str(" }")
-            }
-            SType::Handle(n) | SType::Named(n) => f.write_str(n),
-        }
-    }
+    pub ty: Type,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -343,36 +223,41 @@ pub fn module_summary(
         if let (Item::Error(_), Some(slice)) = (item.as_ref(), slices.get(i)) {
             out.broken.extend(broken_item_name(&slice.text));
         }
+        let at = Origin {
+            file,
+            item: i as u32,
+            start: 0,
+        };
         let params = |ps: &[ast::Param]| -> Vec<ParamSig> {
             ps.iter()
                 .map(|p| ParamSig {
                     name: p.name.name.clone(),
                     has_default: p.default.is_some(),
-                    ty: SType::of(&p.ty),
+                    ty: Type::of(&p.ty, at),
                 })
                 .collect()
         };
         let entry = match item.as_ref() {
             Item::Let(l) => {
                 let ty = match &l.ty {
-                    Some(t) => SType::of(t),
+                    Some(t) => Type::of(t, at),
                     None => crate::resolve::literal_type(&l.value),
                 };
                 Some((l.name.name.clone(), NameKind::Let(ty)))
             }
-            Item::Type(t) => Some((t.name.name.clone(), NameKind::Type(SType::of(&t.ty)))),
+            Item::Type(t) => Some((t.name.name.clone(), NameKind::Type(Type::of(&t.ty, at)))),
             Item::Fn(f) => {
                 let ret = match (&f.ret, &f.body) {
-                    (Some(t), _) => SType::of(t),
+                    (Some(t), _) => Type::of(t, at),
                     (None, Some(b)) => {
-                        let ps: Vec<(String, SType)> = f
+                        let ps: Vec<(String, Type)> = f
                             .params
                             .iter()
-                            .map(|p| (p.name.name.clone(), SType::of(&p.ty)))
+                            .map(|p| (p.name.name.clone(), Type::of(&p.ty, at)))
                             .collect();
                         crate::resolve::body_type(b, &ps)
                     }
-                    (None, None) => SType::Any,
+                    (None, None) => Type::Any,
                 };
                 Some((f.name.name.clone(), NameKind::Fn(params(&f.params), ret)))
             }
@@ -385,7 +270,7 @@ pub fn module_summary(
                         ast::ResourceMember::Attr(a) => Some(AttrSig {
                             name: a.name.name.clone(),
                             required: crate::bind::attr_required(a),
-                            ty: SType::of(&a.ty),
+                            ty: Type::of(&a.ty, at),
                         }),
                         _ => None,
                     })
@@ -483,7 +368,12 @@ pub fn check_item<'db>(
         return Default::default();
     };
     let path = file.path(db).clone();
-    let mut checked = crate::resolve::check_item(db, project, file, &path, item);
+    let at = Origin {
+        file,
+        item: key.index(db),
+        start: 0,
+    };
+    let mut checked = crate::resolve::check_item(db, project, at, &path, item);
     checked.diags.extend(decimal_modes(db, key).iter().cloned());
     checked
 }

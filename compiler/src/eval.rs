@@ -8,7 +8,7 @@ use crate::diag::{Diag, Loc};
 use crate::fs::FileSystem;
 use crate::program::{Def, ItemRef, Program};
 use crate::suggest;
-use crate::types::{self, coerce, DefaultEval, MismatchKind, RecordField, RecordType, Type};
+use crate::types::{self, coerce, DefaultEval, DefaultRef, MismatchKind, Origin, Type};
 use crate::value::{Handle, SecretBuilder, Value};
 use mc_grammar::ast::{
     Arg, AssertStmt, BinaryOp, Block, CallStmt, ElseBranch, Expr, Field, ForPattern, IfStmt, Item,
@@ -130,6 +130,9 @@ pub struct Evaluator<'p> {
     pub resources: Vec<EvalResource>,
     globals: HashMap<ItemRef, Option<Value>>,
     type_cache: HashMap<(usize, u32, u32, u32), Arc<Type>>,
+    /// Record-field defaults by id: module, item offset and expression
+    /// (`None`: the id names no default).
+    defaults: HashMap<DefaultRef, Option<(usize, u32, Arc<Expr>)>>,
     depth: usize,
     /// The resource statement being evaluated, so errors inside stdlib
     /// defaults and checks point at the user's code.
@@ -169,6 +172,7 @@ impl<'p> Evaluator<'p> {
             resources: Vec::new(),
             globals: HashMap::new(),
             type_cache: HashMap::new(),
+            defaults: HashMap::new(),
             depth: 0,
             user_site: None,
             data_values: Vec::new(),
@@ -1006,18 +1010,17 @@ impl<'p> Evaluator<'p> {
                 Type::Map(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
             }
             TypeExpr::Record(fields, _) => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(fields.len());
                 for f in fields {
-                    out.push(RecordField {
+                    let default = f.default.as_ref().map(|d| self.default_ref(cx, d));
+                    out.push(types::Field {
                         name: f.name.name.clone(),
                         ty: self.resolve_type_depth(cx, &f.ty, depth + 1)?,
-                        default: f
-                            .default
-                            .as_ref()
-                            .map(|d| (Arc::new(d.clone()), cx.file, cx.offset)),
+                        required: f.default.is_none() && !matches!(f.ty, TypeExpr::Optional(..)),
+                        default,
                     });
                 }
-                Type::Record(Arc::new(RecordType { fields: out }))
+                Type::record(out)
             }
             TypeExpr::Optional(t, _) => {
                 Type::Optional(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
@@ -1054,6 +1057,37 @@ impl<'p> Evaluator<'p> {
             TypeExpr::Paren(t, _) => self.resolve_type_depth(cx, t, depth + 1)?,
             TypeExpr::Error(_) => Type::Any,
         })
+    }
+
+    /// The id of `default`, a record field's default written in the item
+    /// at `cx`; its expression is kept for [`DefaultEval::eval_default`].
+    fn default_ref(&mut self, cx: Ctx, default: &Expr) -> DefaultRef {
+        let m = &self.prog.modules[cx.file];
+        let item = m.items.partition_point(|(o, _)| *o < cx.offset) as u32;
+        let at = Origin {
+            file: m.source,
+            item,
+            start: 0,
+        };
+        let id = at.default_ref(default);
+        self.defaults
+            .entry(id)
+            .or_insert_with(|| Some((cx.file, cx.offset, Arc::new(default.clone()))));
+        id
+    }
+
+    /// The module, item offset and expression of a default by its id.
+    fn default_expr(&mut self, d: &DefaultRef) -> Option<(usize, u32, Arc<Expr>)> {
+        if let Some(found) = self.defaults.get(d) {
+            return found.clone();
+        }
+        let found = self.prog.module_of.get(&d.file).and_then(|&file| {
+            let (offset, item) = self.prog.modules.get(file)?.items.get(d.item as usize)?;
+            let expr = types::find_default(item, d.span)?;
+            Some((file, *offset, Arc::new(expr.clone())))
+        });
+        self.defaults.insert(*d, found.clone());
+        found
     }
 
     fn coerce_at(&mut self, cx: Ctx, v: Value, ty: &Type, span: Span, what: &str) -> R<Value> {
@@ -1881,7 +1915,7 @@ impl<'p> Evaluator<'p> {
                 let t = self.resolve_type(cx, ty)?;
                 struct NoDefaults;
                 impl DefaultEval for NoDefaults {
-                    fn eval_default(&mut self, _: &Expr, _: usize, _: u32) -> Option<Value> {
+                    fn eval_default(&mut self, _: &DefaultRef) -> Option<Value> {
                         Some(Value::Null)
                     }
                 }
@@ -2377,16 +2411,10 @@ impl<'p> Evaluator<'p> {
 }
 
 impl DefaultEval for Evaluator<'_> {
-    fn eval_default(&mut self, expr: &Expr, module: usize, offset: u32) -> Option<Value> {
-        self.eval(
-            Ctx {
-                file: module,
-                offset,
-            },
-            &mut Scope::default(),
-            expr,
-        )
-        .ok()
+    fn eval_default(&mut self, default: &DefaultRef) -> Option<Value> {
+        let (file, offset, expr) = self.default_expr(default)?;
+        self.eval(Ctx { file, offset }, &mut Scope::default(), &expr)
+            .ok()
     }
 }
 
@@ -2492,18 +2520,7 @@ pub const SCALARS: &[&str] = &[
 ];
 
 fn scalar_type(name: &str) -> Option<Type> {
-    Some(match name {
-        "Int" => Type::Int,
-        "Bool" => Type::Bool,
-        "String" => Type::Str,
-        "Path" => Type::Path,
-        "Mode" => Type::Mode,
-        "Duration" => Type::Duration,
-        "Secret" => Type::Secret,
-        "Any" => Type::Any,
-        "Null" => Type::Null,
-        _ => return None,
-    })
+    types::scalar(name)
 }
 
 /// The `host` value inside `on`.

@@ -600,26 +600,22 @@ pub(crate) const RESOURCE_EXTRAS: [&str; 3] = ["id", "tags", "risk"];
 pub(crate) const ANY_RESOURCE: &str = "resource";
 
 /// The static type of `change` as [`Policies`] builds it, for the checker.
-pub(crate) fn change_type() -> crate::db::SType {
-    use crate::db::{SField, SType};
-    let field = |name: &str, ty: SType| SField {
-        name: name.into(),
-        ty,
-        required: true,
-    };
-    let lits = |v: &[&str]| SType::Lits(v.iter().map(|s| s.to_string()).collect());
-    SType::Record(vec![
+pub(crate) fn change_type() -> crate::types::Type {
+    use crate::types::{Field, Type};
+    let field = |name: &str, ty: Type| Field::new(name, ty, true);
+    let lits = |v: &[&str]| Type::Literals(v.iter().map(|s| s.to_string()).collect());
+    Type::record(vec![
         field("action", lits(&["create", "update", "delete", "refresh"])),
         field("risk", lits(&["low", "medium", "high"])),
         field(
             "host",
-            SType::Record(vec![
-                field("name", SType::Str),
-                field("address", SType::Str),
-                field("groups", SType::List(Box::new(SType::Str))),
+            Type::record(vec![
+                field("name", Type::Str),
+                field("address", Type::Str),
+                field("groups", Type::List(Box::new(Type::Str))),
             ]),
         ),
-        field("resource", SType::Handle(ANY_RESOURCE.into())),
+        field("resource", Type::Handle(ANY_RESOURCE.into())),
     ])
 }
 

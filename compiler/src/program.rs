@@ -33,6 +33,8 @@ pub struct Module {
     /// checker resolved them (`resolve::ItemCheck::globals`); evaluation
     /// reads this instead of looking names up again.
     pub globals: Vec<HashMap<Span, Def>>,
+    /// The source file it was read from.
+    pub source: crate::db::SourceFile,
 }
 
 impl Module {
@@ -65,6 +67,8 @@ pub struct Program {
     pub params: std::collections::BTreeMap<String, String>,
     /// Where compile-time reads may go.
     pub read_scope: crate::fs::ReadScope,
+    /// Module index of each source file.
+    pub module_of: HashMap<crate::db::SourceFile, usize>,
 }
 
 /// What a name in scope refers to.

@@ -893,7 +893,7 @@ impl Project {
         let mut out = Vec::new();
         let mut blamed_uses = Vec::new();
         for f in self.input.files(db).iter().copied() {
-            for (start, item) in db::items_of(db, f) {
+            for (index, (start, item)) in db::items_of(db, f).into_iter().enumerate() {
                 let Item::On(on) = item.as_ref() else {
                     continue;
                 };
@@ -911,9 +911,14 @@ impl Project {
                 }
                 let vars = crate::resolve::vars_type(targeted.iter().map(|h| &h.vars));
                 let path = f.path(db).clone();
-                for d in crate::resolve::check_on_block(db, self.input, f, &path, &item, vars) {
+                let at = crate::types::Origin {
+                    file: f,
+                    item: index as u32,
+                    start: 0,
+                };
+                for d in crate::resolve::check_on_block(db, self.input, at, &path, &item, vars) {
                     let d = db::shift(d, start);
-                    match self.blame_inventory(db, (f, start, &item), &targeted, inv, &d) {
+                    match self.blame_inventory(db, (at, start, &item), &targeted, inv, &d) {
                         Some(blamed) => {
                             if blamed.loc != d.loc {
                                 blamed_uses.push(d.loc);
@@ -931,16 +936,17 @@ impl Project {
     /// A type error at `host.vars.NAME` is a mistake in the inventory: the
     /// diagnostic goes to the hosts whose `NAME` has the wrong type (each
     /// host checked alone finds it), and the use becomes a secondary label.
-    /// `on` is the block's file, start and item; `d` is in file positions.
+    /// `on` is the block's origin, start and item; `d` is in file positions.
     fn blame_inventory(
         &self,
         db: &Database,
-        on: (SourceFile, u32, &Item),
+        on: (crate::types::Origin, u32, &Item),
         targeted: &[&inventory::HostEntry],
         inv: &Inventory,
         d: &Diag,
     ) -> Option<Diag> {
-        let (f, start, item) = on;
+        let (at, start, item) = on;
+        let f = at.file;
         if d.code != "E0202" {
             return None;
         }
@@ -956,7 +962,7 @@ impl Project {
             .copied()
             .filter(|h| {
                 let alone = crate::resolve::vars_type([&h.vars]);
-                crate::resolve::check_on_block(db, self.input, f, &path, item, alone)
+                crate::resolve::check_on_block(db, self.input, at, &path, item, alone)
                     .into_iter()
                     .any(|x| x.code == d.code && db::shift(x, start).loc.span == d.loc.span)
             })
@@ -1089,6 +1095,7 @@ impl Project {
                 stdlib: stdlib.contains(f),
                 line_starts: Module::line_starts_of(f.text(db)),
                 globals: Vec::new(),
+                source: *f,
             });
         }
         for (fi, m) in prog.modules.iter().enumerate() {
@@ -1104,6 +1111,7 @@ impl Project {
             let globals = self.item_globals(db, *f, &index, &prog.prelude);
             prog.modules[fi].globals = globals;
         }
+        prog.module_of = index;
         let prog = Arc::new(prog);
         if let Ok(mut c) = self.cache.lock() {
             c.program = Some(prog.clone());

@@ -8,10 +8,11 @@
 use crate::bind::{Call, Slot};
 use crate::db::{
     module_summary, prelude_summary, AttrSig, ModuleSummary, NameKind, ParamSig, ProjectInput,
-    SField, SType, SourceFile,
+    SourceFile,
 };
 use crate::diag::{Diag, Loc};
 use crate::eval::{is_meta_attr, SCALARS};
+use crate::types::{Field as TField, Origin, Type};
 use mc_grammar::ast::*;
 use mc_grammar::span::Span;
 use std::collections::{BTreeMap, HashMap};
@@ -83,14 +84,14 @@ pub struct NameRef {
     pub span: Span,
     pub target: NameTarget,
     pub def: Option<DefKind>,
-    pub ty: Option<SType>,
+    pub ty: Option<Type>,
 }
 
 /// The locals visible at a point, innermost last: name, type, and where
 /// each is declared (`None` for `change`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scope {
-    pub locals: Vec<(String, SType, Option<Span>)>,
+    pub locals: Vec<(String, Type, Option<Span>)>,
     /// `host` and `facts` are in scope.
     pub host: bool,
 }
@@ -104,7 +105,7 @@ pub struct ItemNames {
     pub arguments: Vec<(Span, String)>,
     /// Each field read (`s.port`: the span of `port`) and the checker's
     /// type of the field: what the editor shows on hover.
-    pub fields: Vec<(Span, SType)>,
+    pub fields: Vec<(Span, Type)>,
     /// The locals at the cursor, when one was given and lies in the item.
     pub scope: Option<Scope>,
 }
@@ -117,27 +118,29 @@ struct Resolver<'a> {
     db: &'a dyn salsa::Database,
     project: ProjectInput,
     file: SourceFile,
+    /// The item being checked, for the defaults of the types written in it.
+    at: Origin,
     path: Arc<str>,
     summary: &'a ModuleSummary,
     prelude: &'a BTreeMap<String, NameKind>,
     /// Local names with their types (`Any` when unknown).
-    locals: Vec<(String, SType, Option<Span>)>,
+    locals: Vec<(String, Type, Option<Span>)>,
     host_ok: bool,
     diags: Vec<Diag>,
     /// Inferred types by expression node: an item's tree is immutable while
     /// it is checked and every node sits in one scope, so asking again (at
     /// each operator, argument and access) stays linear.
-    memo: HashMap<usize, SType>,
+    memo: HashMap<usize, Type>,
     /// The type of `host.vars`: `Any` unless the hosts an `on` block
     /// targets are known.
-    host_vars: SType,
+    host_vars: Type,
     /// Inside a `policy`: `change` is bound, and the statements are
     /// decisions (`deny`, `require_approval`, `warn`), `let`, `if`, `for`.
     in_policy: bool,
     /// The type of every name the item binds (`let`s, parameters), by the
     /// name's span: what the editor shows on hover and as inlay hints.
     /// `None` when not wanted (the per-host re-check of `on` blocks).
-    bindings: Option<Vec<(Span, SType)>>,
+    bindings: Option<Vec<(Span, Type)>>,
     /// Every name and what it resolves to, for the IDE layer only (`None`
     /// when checking: it costs nothing there).
     names: Option<Box<NameLog>>,
@@ -150,7 +153,7 @@ struct Resolver<'a> {
     cursor: Option<u32>,
     /// Paths a test `PATH is TYPE` guards, with the type they have there
     /// (`change.resource is file && change.resource.mode == …`).
-    narrowed: Vec<(String, SType)>,
+    narrowed: Vec<(String, Type)>,
 }
 
 /// What checking one item found: its diagnostics and the types of the
@@ -158,7 +161,7 @@ struct Resolver<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ItemCheck {
     pub diags: Vec<Diag>,
-    pub bindings: Vec<(Span, SType)>,
+    pub bindings: Vec<(Span, Type)>,
     /// What each name that refers to a top-level definition resolved to,
     /// by its span (a `NameTarget::Item` or `NameTarget::Module`).
     pub globals: Vec<(Span, NameTarget)>,
@@ -177,11 +180,11 @@ const ALIAS_DEPTH: u32 = 16;
 pub fn check_item(
     db: &dyn salsa::Database,
     project: ProjectInput,
-    file: SourceFile,
+    at: Origin,
     path: &Arc<str>,
     item: &Item,
 ) -> ItemCheck {
-    let mut r = Resolver::new(db, project, file, path);
+    let mut r = Resolver::new(db, project, at, path);
     r.bindings = Some(Vec::new());
     r.globals = Some(Vec::new());
     r.item(item);
@@ -198,12 +201,12 @@ pub fn check_item(
 pub fn check_on_block(
     db: &dyn salsa::Database,
     project: ProjectInput,
-    file: SourceFile,
+    at: Origin,
     path: &Arc<str>,
     item: &Item,
-    vars: SType,
+    vars: Type,
 ) -> Vec<Diag> {
-    let mut r = Resolver::new(db, project, file, path);
+    let mut r = Resolver::new(db, project, at, path);
     r.host_vars = vars;
     r.item(item);
     r.diags
@@ -215,11 +218,11 @@ pub fn check_on_block(
 pub fn item_names(
     db: &dyn salsa::Database,
     project: ProjectInput,
-    file: SourceFile,
+    at: Origin,
     item: &Item,
     cursor: Option<u32>,
 ) -> ItemNames {
-    let mut r = Resolver::new(db, project, file, file.path(db));
+    let mut r = Resolver::new(db, project, at, at.file.path(db));
     r.names = Some(Box::new(NameLog {
         names: ItemNames::default(),
     }));
@@ -231,7 +234,7 @@ pub fn item_names(
 /// The type of the vars of every one of `hosts`, as an open record: a var
 /// set on all of them has the join of its types; a var only some set is
 /// `Any` (reading it is E0401 for the hosts that lack it).
-pub fn vars_type<'v>(hosts: impl IntoIterator<Item = &'v crate::value::Value>) -> SType {
+pub fn vars_type<'v>(hosts: impl IntoIterator<Item = &'v crate::value::Value>) -> Type {
     use crate::value::Value;
     let records: Vec<&BTreeMap<String, Value>> = hosts
         .into_iter()
@@ -243,48 +246,40 @@ pub fn vars_type<'v>(hosts: impl IntoIterator<Item = &'v crate::value::Value>) -
     let mut names: Vec<&String> = records.iter().flat_map(|m| m.keys()).collect();
     names.sort();
     names.dedup();
-    let mut fields: Vec<SField> = names
+    let mut fields: Vec<TField> = names
         .into_iter()
         .map(|name| {
-            let mut ty: Option<SType> = None;
+            let mut ty: Option<Type> = None;
             for m in &records {
                 let t = match m.get(name) {
                     Some(v) if !v.is_null() => value_type(v),
-                    _ => SType::Any,
+                    _ => Type::Any,
                 };
                 ty = Some(match ty {
                     None => t,
                     Some(prev) => join(&prev, &t),
                 });
             }
-            SField {
-                name: name.clone(),
-                ty: ty.unwrap_or(SType::Any),
-                required: false,
-            }
+            TField::new(name.clone(), ty.unwrap_or(Type::Any), false)
         })
         .collect();
-    fields.push(SField {
-        name: OPEN_FIELD.to_string(),
-        ty: SType::Any,
-        required: false,
-    });
-    SType::Record(fields)
+    fields.push(TField::new(OPEN_FIELD.to_string(), Type::Any, false));
+    Type::record(fields)
 }
 
 /// The static type of an inventory value.
-fn value_type(v: &crate::value::Value) -> SType {
+fn value_type(v: &crate::value::Value) -> Type {
     use crate::value::Value;
     crate::stack::guard(|| match v {
-        Value::Null | Value::Handle(_) => SType::Any,
-        Value::Bool(_) => SType::Bool,
-        Value::Int(_) => SType::Int,
-        Value::Str(_) => SType::Str,
-        Value::Mode(_) => SType::Mode,
-        Value::Duration(_) => SType::Duration,
-        Value::Secret(_) => SType::Secret,
+        Value::Null | Value::Handle(_) => Type::Any,
+        Value::Bool(_) => Type::Bool,
+        Value::Int(_) => Type::Int,
+        Value::Str(_) => Type::Str,
+        Value::Mode(_) => Type::Mode,
+        Value::Duration(_) => Type::Duration,
+        Value::Secret(_) => Type::Secret,
         Value::List(items) => {
-            let mut t: Option<SType> = None;
+            let mut t: Option<Type> = None;
             for i in items.iter() {
                 let it = value_type(i);
                 t = Some(match t {
@@ -292,7 +287,7 @@ fn value_type(v: &crate::value::Value) -> SType {
                     Some(prev) => join(&prev, &it),
                 });
             }
-            SType::List(Box::new(t.unwrap_or(SType::Any)))
+            Type::List(Box::new(t.unwrap_or(Type::Any)))
         }
         Value::Record(_) => vars_type([v]),
     })
@@ -303,13 +298,15 @@ impl<'a> Resolver<'a> {
     fn new(
         db: &'a dyn salsa::Database,
         project: ProjectInput,
-        file: SourceFile,
+        at: Origin,
         path: &Arc<str>,
     ) -> Resolver<'a> {
+        let file = at.file;
         Resolver {
             db,
             project,
             file,
+            at,
             path: path.clone(),
             summary: module_summary(db, project, file),
             prelude: prelude_summary(db, project),
@@ -317,7 +314,7 @@ impl<'a> Resolver<'a> {
             host_ok: false,
             diags: Vec::new(),
             memo: HashMap::new(),
-            host_vars: SType::Any,
+            host_vars: Type::Any,
             in_policy: false,
             bindings: None,
             names: None,
@@ -372,7 +369,7 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn record(&mut self, span: Span, target: NameTarget, def: Option<DefKind>, ty: Option<SType>) {
+    fn record(&mut self, span: Span, target: NameTarget, def: Option<DefKind>, ty: Option<Type>) {
         if let Some(globals) = self.globals.as_mut() {
             if def.is_none() && matches!(target, NameTarget::Item(..) | NameTarget::Module(_)) {
                 globals.push((span, target.clone()));
@@ -390,7 +387,7 @@ impl<'a> Resolver<'a> {
 
     /// A use of the name `id`, with the type of what it names.
     #[inline]
-    fn record_use(&mut self, id: &Ident, ty: Option<SType>) {
+    fn record_use(&mut self, id: &Ident, ty: Option<Type>) {
         if !self.recording() {
             return;
         }
@@ -407,7 +404,7 @@ impl<'a> Resolver<'a> {
 
     /// The declaration of a local (or parameter, attribute) at `id`.
     #[inline]
-    fn record_local(&mut self, id: &Ident, kind: DefKind, ty: &SType) {
+    fn record_local(&mut self, id: &Ident, kind: DefKind, ty: &Type) {
         if self.names.is_some() {
             self.record(
                 id.span,
@@ -554,49 +551,54 @@ impl<'a> Resolver<'a> {
     }
 
     /// Replaces alias and resource-type names by what they stand for, as
-    /// seen from this module (its items, then the prelude).
-    fn expand(&self, t: &SType) -> SType {
+    /// seen from this module (its items, then the prelude). The checker
+    /// does not look into unions other than of literals, nor at `Null`:
+    /// like `Any`, they are compatible with everything here, and evaluation
+    /// checks them (see [`unknown`]).
+    fn expand(&self, t: &Type) -> Type {
         self.expand_at(&self.summary.names, t, 0)
     }
 
-    fn expand_at(&self, names: &Names, t: &SType, depth: u32) -> SType {
+    fn expand_at(&self, names: &Names, t: &Type, depth: u32) -> Type {
         if depth > ALIAS_DEPTH {
-            return SType::Any;
+            return Type::Any;
         }
-        let deeper = |t: &SType| Box::new(self.expand_at(names, t, depth + 1));
+        let deeper = |t: &Type| Box::new(self.expand_at(names, t, depth + 1));
         match t {
-            SType::Named(n) => {
+            Type::Named(n) => {
                 let kind = names.get(n).map(|(k, _)| k).or(self.prelude.get(n));
                 match kind {
                     Some(NameKind::Type(t)) => self.expand_at(names, t, depth + 1),
-                    Some(NameKind::Resource(..)) => SType::Handle(n.clone()),
-                    _ => SType::Any,
+                    Some(NameKind::Resource(..)) => Type::Handle(n.clone()),
+                    _ => Type::Any,
                 }
             }
-            SType::List(t) => SType::List(deeper(t)),
-            SType::Map(t) => SType::Map(deeper(t)),
-            SType::Opt(t) => match self.expand_at(names, t, depth + 1) {
-                SType::Any => SType::Any,
-                o @ SType::Opt(_) => o,
-                t => SType::Opt(Box::new(t)),
+            Type::List(t) => Type::List(deeper(t)),
+            Type::Map(t) => Type::Map(deeper(t)),
+            Type::Optional(t) => match self.expand_at(names, t, depth + 1) {
+                Type::Any => Type::Any,
+                o @ Type::Optional(_) => o,
+                t => Type::Optional(Box::new(t)),
             },
-            SType::Record(fields) => SType::Record(
+            Type::Record(fields) => Type::Record(
                 fields
                     .iter()
-                    .map(|f| SField {
+                    .map(|f| TField {
                         name: f.name.clone(),
                         ty: self.expand_at(names, &f.ty, depth + 1),
                         required: f.required,
+                        default: f.default,
                     })
                     .collect(),
             ),
+            t if unknown(t) => Type::Any,
             other => other.clone(),
         }
     }
 
     /// A name of another module with its types resolved there.
     fn foreign(&self, names: &Names, k: &NameKind) -> NameKind {
-        let ex = |t: &SType| self.expand_at(names, t, 0);
+        let ex = |t: &Type| self.expand_at(names, t, 0);
         let params = |ps: &[ParamSig]| -> Vec<ParamSig> {
             ps.iter()
                 .map(|p| ParamSig {
@@ -627,16 +629,12 @@ impl<'a> Resolver<'a> {
 
     /// The type of `host` inside `on` blocks and what they call. Vars
     /// differ per host and are checked when each host is evaluated.
-    fn host_type(&self) -> SType {
-        let field = |name: &str, ty: SType| SField {
-            name: name.to_string(),
-            ty,
-            required: true,
-        };
-        SType::Record(vec![
-            field("name", SType::Str),
-            field("address", SType::Str),
-            field("groups", SType::List(Box::new(SType::Str))),
+    fn host_type(&self) -> Type {
+        let field = |name: &str, ty: Type| TField::new(name, ty, true);
+        Type::record(vec![
+            field("name", Type::Str),
+            field("address", Type::Str),
+            field("groups", Type::List(Box::new(Type::Str))),
             field("vars", self.host_vars.clone()),
         ])
     }
@@ -702,8 +700,8 @@ impl<'a> Resolver<'a> {
                 let ty = match &l.ty {
                     Some(t) => {
                         let what = format!("`{}`", l.name.name);
-                        self.check_value(&what, &SType::of(t), &l.value);
-                        self.expand(&SType::of(t))
+                        self.check_value(&what, &Type::of(t, self.at), &l.value);
+                        self.expand(&Type::of(t, self.at))
                     }
                     None => self.infer(&l.value),
                 };
@@ -726,7 +724,7 @@ impl<'a> Resolver<'a> {
                         r.expr(b);
                         if let Some(t) = &f.ret {
                             let what = format!("the result of `{}`", f.name.name);
-                            r.check_value(&what, &SType::of(t), b);
+                            r.check_value(&what, &Type::of(t, r.at), b);
                         }
                     }
                 });
@@ -777,13 +775,13 @@ impl<'a> Resolver<'a> {
                 self.unimplemented_resource_type(decl);
                 self.ty(&decl.title.ty);
                 self.with_scope(|r| {
-                    let title = r.expand(&SType::of(&decl.title.ty));
+                    let title = r.expand(&Type::of(&decl.title.ty, r.at));
                     r.record_local(&decl.title.name, DefKind::Param, &title);
                     let span = Some(decl.title.name.span);
                     r.locals.push((decl.title.name.name.clone(), title, span));
                     for m in &decl.members {
                         if let ResourceMember::Attr(a) = m {
-                            let ty = r.expand(&SType::of(&a.ty));
+                            let ty = r.expand(&Type::of(&a.ty, r.at));
                             r.record_local(&a.name, DefKind::Attr, &ty);
                             r.locals.push((a.name.name.clone(), ty, Some(a.name.span)));
                         }
@@ -832,7 +830,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Records a bound name's type, when this check keeps them.
-    fn bind(&mut self, name: Span, ty: &SType) {
+    fn bind(&mut self, name: Span, ty: &Type) {
         if let Some(b) = self.bindings.as_mut() {
             b.push((name, ty.clone()));
         }
@@ -844,7 +842,7 @@ impl<'a> Resolver<'a> {
             if let Some(d) = &p.default {
                 self.expr(d);
             }
-            let ty = self.expand(&SType::of(&p.ty));
+            let ty = self.expand(&Type::of(&p.ty, self.at));
             if let Some(d) = &p.default {
                 let what = format!("the default of `{}`", p.name.name);
                 self.check_value(&what, &ty, d);
@@ -904,9 +902,9 @@ impl<'a> Resolver<'a> {
                 if let Some(b) = &rs.binding {
                     let ty = match self.lookup(&rs.ty.name) {
                         Some(Found::Kind(NameKind::Resource(..), _)) => {
-                            SType::Handle(rs.ty.name.clone())
+                            Type::Handle(rs.ty.name.clone())
                         }
-                        _ => SType::Any,
+                        _ => Type::Any,
                     };
                     self.record_local(b, DefKind::Local, &ty);
                     self.locals.push((b.name.clone(), ty, Some(b.span)));
@@ -919,7 +917,7 @@ impl<'a> Resolver<'a> {
                 self.expr(&l.value);
                 let ty = match &l.ty {
                     Some(t) => {
-                        let ty = self.expand(&SType::of(t));
+                        let ty = self.expand(&Type::of(t, self.at));
                         let what = format!("`{}`", l.name.name);
                         self.check_value(&what, &ty, &l.value);
                         ty
@@ -947,7 +945,7 @@ impl<'a> Resolver<'a> {
                 self.expr(&a.cond);
                 self.condition(&a.cond);
                 self.expr(&a.message);
-                self.check_value("the assertion message", &SType::Str, &a.message);
+                self.check_value("the assertion message", &Type::Str, &a.message);
             }
             Stmt::Error(_) => {}
         }
@@ -971,19 +969,19 @@ impl<'a> Resolver<'a> {
 
     /// Binds the variables of `for PATTERN in ITER` given ITER's type: a
     /// list's elements (with their index), a map's keys and values.
-    fn pattern(&mut self, p: &ForPattern, iter: &SType) {
+    fn pattern(&mut self, p: &ForPattern, iter: &Type) {
         let (key, elem) = match iter {
-            SType::List(t) => (SType::Int, (**t).clone()),
-            SType::Map(t) => (SType::Str, (**t).clone()),
-            SType::Record(_) => (SType::Str, SType::Any),
-            _ => (SType::Any, SType::Any),
+            Type::List(t) => (Type::Int, (**t).clone()),
+            Type::Map(t) => (Type::Str, (**t).clone()),
+            Type::Record(_) => (Type::Str, Type::Any),
+            _ => (Type::Any, Type::Any),
         };
         match p {
             ForPattern::Single(x) => {
                 let elem = match iter {
-                    SType::List(_) => elem,
-                    SType::Map(_) | SType::Record(_) => SType::Str,
-                    _ => SType::Any,
+                    Type::List(_) => elem,
+                    Type::Map(_) | Type::Record(_) => Type::Str,
+                    _ => Type::Any,
                 };
                 self.record_local(x, DefKind::Local, &elem);
                 self.locals.push((x.name.clone(), elem, Some(x.span)))
@@ -1085,7 +1083,7 @@ impl<'a> Resolver<'a> {
         }
         let ty = self.expand(&sig.ty);
         let text = match &ty {
-            SType::Opt(t) => t.as_ref(),
+            Type::Optional(t) => t.as_ref(),
             t => t,
         };
         let loc = self.loc(id.span);
@@ -1101,11 +1099,11 @@ impl<'a> Resolver<'a> {
             d.fix(loc.clone(), quoted, msg)
         };
         let d = match text {
-            SType::Lits(values) if values.contains(&id.name) => quoted(d),
-            SType::Lits(values) => {
+            Type::Literals(values) if values.contains(&id.name) => quoted(d),
+            Type::Literals(values) => {
                 d.did_you_mean_value(loc.clone(), &id.name, values.iter().map(String::as_str))
             }
-            SType::Str | SType::Path => quoted(d),
+            Type::Str | Type::Path => quoted(d),
             _ => return false,
         };
         self.diags.push(d);
@@ -1121,7 +1119,7 @@ impl<'a> Resolver<'a> {
 
     /// Checks a value against a declared type before evaluation: literals
     /// exactly, other expressions by their inferred type (secrets included).
-    fn check_value(&mut self, what: &str, ty: &SType, value: &Expr) {
+    fn check_value(&mut self, what: &str, ty: &Type, value: &Expr) {
         let ty = &self.expand(ty);
         let problem = if is_literal(value) {
             literal_problem(value, ty)
@@ -1181,7 +1179,7 @@ impl<'a> Resolver<'a> {
 
     /// The type of an expression as far as it is known without evaluating
     /// it; `Any` whenever unsure, so this never rejects a valid program.
-    fn infer(&mut self, e: &Expr) -> SType {
+    fn infer(&mut self, e: &Expr) -> Type {
         let key = e as *const Expr as usize;
         if let Some(t) = self.memo.get(&key) {
             return t.clone();
@@ -1191,23 +1189,23 @@ impl<'a> Resolver<'a> {
         t
     }
 
-    fn infer_inner(&mut self, e: &Expr) -> SType {
+    fn infer_inner(&mut self, e: &Expr) -> Type {
         use mc_grammar::ast::BinaryOp as B;
         match e {
-            Expr::Int { .. } => SType::Int,
-            Expr::Duration { .. } => SType::Duration,
-            Expr::Bool { .. } => SType::Bool,
+            Expr::Int { .. } => Type::Int,
+            Expr::Duration { .. } => Type::Duration,
+            Expr::Bool { .. } => Type::Bool,
             Expr::Str(s) => {
                 let mut secret = false;
                 for p in &s.parts {
                     if let StrPart::Interp(inner) = p {
-                        secret |= self.infer(inner) == SType::Secret;
+                        secret |= self.infer(inner) == Type::Secret;
                     }
                 }
                 if secret {
-                    SType::Secret
+                    Type::Secret
                 } else {
-                    SType::Str
+                    Type::Str
                 }
             }
             Expr::Ident(id) => {
@@ -1216,19 +1214,19 @@ impl<'a> Resolver<'a> {
                 }
                 match self.global(&id.name) {
                     Some(NameKind::Let(t)) => self.expand(t),
-                    Some(_) => SType::Any,
+                    Some(_) => Type::Any,
                     None if self.host_ok && id.name == "host" => self.host_type(),
                     None if self.host_ok && id.name == "facts" => {
-                        self.expand(&SType::Named("Facts".to_string()))
+                        self.expand(&Type::Named("Facts".to_string()))
                     }
-                    None => SType::Any,
+                    None => Type::Any,
                 }
             }
             Expr::Call { callee, args, .. } => {
                 let kind = match callee.as_ref() {
                     Expr::Ident(id) => {
                         if self.locals.iter().any(|(n, _, _)| *n == id.name) {
-                            return SType::Any;
+                            return Type::Any;
                         }
                         self.global(&id.name).cloned()
                     }
@@ -1254,19 +1252,19 @@ impl<'a> Resolver<'a> {
                         let taints = matches!(name, "template" | "join" | "to_string");
                         if taints
                             && args.iter().any(|a| {
-                                self.infer(&a.value) == SType::Secret || self.holds_secret(&a.value)
+                                self.infer(&a.value) == Type::Secret || self.holds_secret(&a.value)
                             })
                         {
-                            return SType::Secret;
+                            return Type::Secret;
                         }
                         self.expand(&ret)
                     }
                     // `package("nginx")` names a declared resource.
-                    Some(NameKind::Resource(..)) => SType::Handle(match callee.as_ref() {
+                    Some(NameKind::Resource(..)) => Type::Handle(match callee.as_ref() {
                         Expr::Field { name, .. } => name.name.clone(),
                         _ => name.to_string(),
                     }),
-                    _ => SType::Any,
+                    _ => Type::Any,
                 }
             }
             Expr::Field { base, name, .. } => {
@@ -1278,51 +1276,51 @@ impl<'a> Resolver<'a> {
                         let names = &module_summary(self.db, self.project, t).names;
                         return match names.get(&name.name) {
                             Some((NameKind::Let(ty), _)) => self.expand_at(names, ty, 0),
-                            _ => SType::Any,
+                            _ => Type::Any,
                         };
                     }
                 }
                 let b = self.infer(base);
-                self.field_type(&b, &name.name).unwrap_or(SType::Any)
+                self.field_type(&b, &name.name).unwrap_or(Type::Any)
             }
             Expr::Index { base, .. } => match self.infer(base) {
-                SType::List(t) | SType::Map(t) => *t,
-                _ => SType::Any,
+                Type::List(t) | Type::Map(t) => *t,
+                _ => Type::Any,
             },
             Expr::Binary { op, lhs, rhs, .. } => match op {
-                B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => SType::Bool,
+                B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => Type::Bool,
                 B::Add => match (self.infer(lhs), self.infer(rhs)) {
-                    (SType::Secret, _) | (_, SType::Secret) => SType::Secret,
-                    (SType::Int, SType::Int) => SType::Int,
-                    (SType::Duration, SType::Duration) => SType::Duration,
-                    (SType::List(a), SType::List(b)) => SType::List(Box::new(join(&a, &b))),
-                    (a, b) if is_text(&a) && is_text(&b) => SType::Str,
-                    _ => SType::Any,
+                    (Type::Secret, _) | (_, Type::Secret) => Type::Secret,
+                    (Type::Int, Type::Int) => Type::Int,
+                    (Type::Duration, Type::Duration) => Type::Duration,
+                    (Type::List(a), Type::List(b)) => Type::List(Box::new(join(&a, &b))),
+                    (a, b) if is_text(&a) && is_text(&b) => Type::Str,
+                    _ => Type::Any,
                 },
                 B::Sub | B::Mul | B::Div | B::Rem => match (self.infer(lhs), self.infer(rhs)) {
-                    (SType::Int, SType::Int) => SType::Int,
-                    (SType::Duration, SType::Int | SType::Duration) => SType::Duration,
-                    _ => SType::Any,
+                    (Type::Int, Type::Int) => Type::Int,
+                    (Type::Duration, Type::Int | Type::Duration) => Type::Duration,
+                    _ => Type::Any,
                 },
                 B::Coalesce => match self.infer(lhs) {
-                    SType::Opt(t) => *t,
-                    SType::Any => SType::Any,
+                    Type::Optional(t) => *t,
+                    Type::Any => Type::Any,
                     t => t,
                 },
                 B::Merge => match (self.infer(lhs), self.infer(rhs)) {
-                    (SType::Record(a), SType::Record(b)) => SType::Record(merge_fields(&a, &b)),
-                    (SType::Map(a), SType::Map(b)) => SType::Map(Box::new(join(&a, &b))),
-                    _ => SType::Any,
+                    (Type::Record(a), Type::Record(b)) => Type::record(merge_fields(&a, &b)),
+                    (Type::Map(a), Type::Map(b)) => Type::Map(Box::new(join(&a, &b))),
+                    _ => Type::Any,
                 },
             },
             Expr::Unary { op, operand, .. } => match op {
-                mc_grammar::ast::UnaryOp::Not => SType::Bool,
+                mc_grammar::ast::UnaryOp::Not => Type::Bool,
                 mc_grammar::ast::UnaryOp::Neg => match self.infer(operand) {
-                    SType::Int => SType::Int,
-                    _ => SType::Any,
+                    Type::Int => Type::Int,
+                    _ => Type::Any,
                 },
             },
-            Expr::Is { .. } => SType::Bool,
+            Expr::Is { .. } => Type::Bool,
             Expr::If {
                 then_branch,
                 else_branch,
@@ -1333,7 +1331,7 @@ impl<'a> Resolver<'a> {
                 join(&a, &b)
             }
             Expr::List { items, .. } => {
-                let mut t: Option<SType> = None;
+                let mut t: Option<Type> = None;
                 for i in items {
                     let it = self.infer(i);
                     t = Some(match t {
@@ -1341,21 +1339,17 @@ impl<'a> Resolver<'a> {
                         Some(prev) => join(&prev, &it),
                     });
                 }
-                SType::List(Box::new(t.unwrap_or(SType::Any)))
+                Type::List(Box::new(t.unwrap_or(Type::Any)))
             }
             Expr::Record { fields, .. } => {
-                let mut out: Vec<SField> = Vec::with_capacity(fields.len());
+                let mut out: Vec<TField> = Vec::with_capacity(fields.len());
                 for f in fields {
                     let ty = self.infer(&f.value);
                     // A duplicate field is E0206; the last one wins here.
                     out.retain(|o| o.name != f.name.name);
-                    out.push(SField {
-                        name: f.name.name.clone(),
-                        ty,
-                        required: true,
-                    });
+                    out.push(TField::new(f.name.name.clone(), ty, true));
                 }
-                SType::Record(out)
+                Type::record(out)
             }
             Expr::Comprehension {
                 element,
@@ -1364,50 +1358,50 @@ impl<'a> Resolver<'a> {
                 ..
             } => {
                 let it = self.infer(iter);
-                let mut elem = SType::Any;
+                let mut elem = Type::Any;
                 self.with_scope(|r| {
                     r.pattern(pattern, &it);
                     elem = r.infer(element);
                 });
-                SType::List(Box::new(elem))
+                Type::List(Box::new(elem))
             }
             Expr::Paren { inner, .. } => self.infer(inner),
-            Expr::Null(_) | Expr::Error(_) => SType::Any,
+            Expr::Null(_) | Expr::Error(_) => Type::Any,
         }
     }
 
     /// The type of field `name` of a value of type `t`; `None` when `t` is
     /// known to have no such field.
-    fn field_type(&self, t: &SType, name: &str) -> Option<SType> {
+    fn field_type(&self, t: &Type, name: &str) -> Option<Type> {
         match t {
-            SType::Record(fields) => fields
+            Type::Record(fields) => fields
                 .iter()
                 .find(|f| f.name == name || f.name == OPEN_FIELD)
                 .map(|f| f.ty.clone()),
-            SType::Map(t) => Some((**t).clone()),
-            SType::Handle(rt) if rt == crate::policy::ANY_RESOURCE => self
+            Type::Map(t) => Some((**t).clone()),
+            Type::Handle(rt) if rt == crate::policy::ANY_RESOURCE => self
                 .any_resource_fields()
                 .contains(&name)
-                .then_some(SType::Any),
-            SType::Handle(rt) => {
+                .then_some(Type::Any),
+            Type::Handle(rt) => {
                 if name == "title" || name == "type" {
-                    return Some(SType::Str);
+                    return Some(Type::Str);
                 }
                 match self.global(rt) {
                     Some(NameKind::Resource(title, attrs)) => {
                         if *title == name {
-                            return Some(SType::Str);
+                            return Some(Type::Str);
                         }
                         attrs
                             .iter()
                             .find(|a| a.name == name)
                             .map(|a| self.expand(&a.ty))
-                            .or_else(|| is_meta_attr(name).then_some(SType::Any))
+                            .or_else(|| is_meta_attr(name).then_some(Type::Any))
                     }
-                    _ => Some(SType::Any),
+                    _ => Some(Type::Any),
                 }
             }
-            _ => Some(SType::Any),
+            _ => Some(Type::Any),
         }
     }
 
@@ -1426,10 +1420,10 @@ impl<'a> Resolver<'a> {
     }
 
     /// `for` and comprehensions iterate over lists and maps only.
-    fn iterable(&mut self, e: &Expr, t: &SType) {
+    fn iterable(&mut self, e: &Expr, t: &Type) {
         if matches!(
             t,
-            SType::Any | SType::List(_) | SType::Map(_) | SType::Record(_)
+            Type::Any | Type::List(_) | Type::Map(_) | Type::Record(_)
         ) {
             return;
         }
@@ -1443,7 +1437,7 @@ impl<'a> Resolver<'a> {
     /// Conditions must be Bool when their type is known.
     fn condition(&mut self, cond: &Expr) {
         let t = self.infer(cond);
-        if !matches!(t, SType::Any | SType::Bool) && t != SType::Opt(Box::new(SType::Bool)) {
+        if !matches!(t, Type::Any | Type::Bool) && t != Type::Optional(Box::new(Type::Bool)) {
             let loc = self.loc(cond.span());
             self.diags.push(
                 Diag::error("E0202", loc, format!("expected Bool, found {t}"))
@@ -1462,18 +1456,18 @@ impl<'a> Resolver<'a> {
         match e {
             Expr::Record { fields, .. } => fields
                 .iter()
-                .any(|f| self.infer(&f.value) == SType::Secret || self.holds_secret(&f.value)),
+                .any(|f| self.infer(&f.value) == Type::Secret || self.holds_secret(&f.value)),
             Expr::List { items, .. } => items
                 .iter()
-                .any(|i| self.infer(i) == SType::Secret || self.holds_secret(i)),
+                .any(|i| self.infer(i) == Type::Secret || self.holds_secret(i)),
             _ => false,
         }
     }
 
     /// A definite mismatch between an inferred and a declared type.
-    fn inferred_problem(&self, what: &str, ty: &SType, found: &SType, span: Span) -> Option<Diag> {
+    fn inferred_problem(&self, what: &str, ty: &Type, found: &Type, span: Span) -> Option<Diag> {
         let loc = self.loc(span);
-        if *found == SType::Secret && !accepts_secret(ty) {
+        if *found == Type::Secret && !accepts_secret(ty) {
             return Some(
                 Diag::error("E0210", loc, format!("a secret cannot be used in {what}"))
                     .label(format!("this value holds a secret; {what} has type {ty}"))
@@ -1527,7 +1521,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         match c.args.as_slice() {
-            [only] => self.check_value("the message", &SType::Str, &only.value),
+            [only] => self.check_value("the message", &Type::Str, &only.value),
             _ => {
                 let loc = self.loc(c.span);
                 self.diags.push(crate::policy::one_message(loc, &name));
@@ -1653,7 +1647,7 @@ impl<'a> Resolver<'a> {
     /// among its `&&` operands, with the resource's shape as a policy sees
     /// it (`type`, `title`, the title parameter, `tags`, `risk` and every
     /// attribute, null when unset).
-    fn guards(&self, cond: &Expr) -> Vec<(String, SType)> {
+    fn guards(&self, cond: &Expr) -> Vec<(String, Type)> {
         match cond {
             Expr::Binary {
                 op: mc_grammar::ast::BinaryOp::And,
@@ -1686,7 +1680,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Runs `f` with `guards` in force.
-    fn narrowing<T>(&mut self, guards: Vec<(String, SType)>, f: impl FnOnce(&mut Self) -> T) -> T {
+    fn narrowing<T>(&mut self, guards: Vec<(String, Type)>, f: impl FnOnce(&mut Self) -> T) -> T {
         let mark = self.narrowed.len();
         self.narrowed.extend(guards);
         let out = f(self);
@@ -1694,7 +1688,7 @@ impl<'a> Resolver<'a> {
         out
     }
 
-    fn narrowed_type(&self, e: &Expr) -> Option<SType> {
+    fn narrowed_type(&self, e: &Expr) -> Option<Type> {
         if self.narrowed.is_empty() {
             return None;
         }
@@ -1713,18 +1707,18 @@ impl<'a> Resolver<'a> {
         &self,
         op: mc_grammar::ast::BinaryOp,
         lhs: &Expr,
-        l: &SType,
+        l: &Type,
         rhs: &Expr,
-        r: &SType,
+        r: &Type,
     ) -> Option<Diag> {
         use mc_grammar::ast::BinaryOp;
         if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
             return None;
         }
-        let members = |t: &SType| match self.expand(t) {
-            SType::Lits(l) => Some(l),
-            SType::Opt(t) => match *t {
-                SType::Lits(l) => Some(l),
+        let members = |t: &Type| match self.expand(t) {
+            Type::Literals(l) => Some(l),
+            Type::Optional(t) => match *t {
+                Type::Literals(l) => Some(l),
                 _ => None,
             },
             _ => None,
@@ -1771,9 +1765,9 @@ impl<'a> Resolver<'a> {
                     if let StrPart::Interp(inner) = p {
                         self.expr(inner);
                         let t = self.infer(inner);
-                        if matches!(t, SType::List(_) | SType::Map(_) | SType::Record(_)) {
+                        if matches!(t, Type::List(_) | Type::Map(_) | Type::Record(_)) {
                             let loc = self.loc(inner.span());
-                            let kind = if matches!(t, SType::List(_)) {
+                            let kind = if matches!(t, Type::List(_)) {
                                 "list"
                             } else {
                                 "record"
@@ -1853,7 +1847,7 @@ impl<'a> Resolver<'a> {
                         let p = ParamSig {
                             name: title,
                             has_default: false,
-                            ty: SType::Any,
+                            ty: Type::Any,
                         };
                         self.args(&[p], args, *span, &dotted, "resource type")
                     }
@@ -1878,9 +1872,9 @@ impl<'a> Resolver<'a> {
                 let t = self.infer(operand);
                 let ok = match op {
                     // An optional may hold a value: evaluation checks it.
-                    _ if matches!(t, SType::Any | SType::Opt(_)) => true,
-                    mc_grammar::ast::UnaryOp::Not => t == SType::Bool,
-                    mc_grammar::ast::UnaryOp::Neg => t == SType::Int,
+                    _ if matches!(t, Type::Any | Type::Optional(_)) => true,
+                    mc_grammar::ast::UnaryOp::Not => t == Type::Bool,
+                    mc_grammar::ast::UnaryOp::Neg => t == Type::Int,
                 };
                 if !ok {
                     let loc = self.loc(*op_span);
@@ -1920,7 +1914,7 @@ impl<'a> Resolver<'a> {
                 if matches!(
                     op,
                     mc_grammar::ast::BinaryOp::Eq | mc_grammar::ast::BinaryOp::Ne
-                ) && (l == SType::Secret || r == SType::Secret)
+                ) && (l == Type::Secret || r == Type::Secret)
                     && !matches!(**lhs, Expr::Null(_))
                     && !matches!(**rhs, Expr::Null(_))
                 {
@@ -2006,7 +2000,7 @@ impl<'a> Resolver<'a> {
                     return;
                 }
                 match &bt {
-                    SType::Record(fields) if self.field_type(&bt, &name.name).is_none() => {
+                    Type::Record(fields) if self.field_type(&bt, &name.name).is_none() => {
                         let loc = self.loc(name.span);
                         let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                         let d =
@@ -2020,7 +2014,7 @@ impl<'a> Resolver<'a> {
                                 });
                         self.diags.push(d);
                     }
-                    SType::Handle(rt)
+                    Type::Handle(rt)
                         if rt == crate::policy::ANY_RESOURCE
                             && self.field_type(&bt, &name.name).is_none() =>
                     {
@@ -2038,7 +2032,7 @@ impl<'a> Resolver<'a> {
                         );
                         self.diags.push(d);
                     }
-                    SType::Handle(rt) if self.field_type(&bt, &name.name).is_none() => {
+                    Type::Handle(rt) if self.field_type(&bt, &name.name).is_none() => {
                         let loc = self.loc(name.span);
                         let mut known: Vec<&str> = vec!["title", "type"];
                         if let Some(NameKind::Resource(title, attrs)) = self.global(rt) {
@@ -2058,15 +2052,15 @@ impl<'a> Resolver<'a> {
                         );
                         self.diags.push(d);
                     }
-                    SType::Int
-                    | SType::Bool
-                    | SType::Str
-                    | SType::Path
-                    | SType::Mode
-                    | SType::Duration
-                    | SType::Secret
-                    | SType::Lits(_)
-                    | SType::List(_) => {
+                    Type::Int
+                    | Type::Bool
+                    | Type::Str
+                    | Type::Path
+                    | Type::Mode
+                    | Type::Duration
+                    | Type::Secret
+                    | Type::Literals(_)
+                    | Type::List(_) => {
                         let loc = self.loc(name.span);
                         self.diags.push(
                             Diag::error("E0207", loc, format!("a {bt} has no fields"))
@@ -2081,10 +2075,10 @@ impl<'a> Resolver<'a> {
                 self.expr(index);
                 let (bt, it) = (self.infer(base), self.infer(index));
                 let ok = match (&bt, &it) {
-                    (SType::Any, _) | (_, SType::Any) => true,
-                    (SType::Opt(_), _) | (_, SType::Opt(_)) => true,
-                    (SType::List(_), SType::Int) => true,
-                    (SType::Map(_) | SType::Record(_), t) => is_text(t),
+                    (Type::Any, _) | (_, Type::Any) => true,
+                    (Type::Optional(_), _) | (_, Type::Optional(_)) => true,
+                    (Type::List(_), Type::Int) => true,
+                    (Type::Map(_) | Type::Record(_), t) => is_text(t),
                     _ => false,
                 };
                 if !ok {
@@ -2184,7 +2178,7 @@ enum LitProblem {
 
 /// What is wrong with a literal `e` as a value of type `ty`, if anything.
 /// Non-literal expressions are left to evaluation.
-fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
+fn literal_problem(e: &Expr, ty: &Type) -> Option<Problem> {
     let wrong = |found: &str| {
         Some(Problem {
             span: e.span(),
@@ -2195,13 +2189,13 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
         })
     };
     match (ty, e) {
-        (SType::Any, _) => None,
+        (t, _) if unknown(t) => None,
         (_, Expr::Paren { inner, .. }) => literal_problem(inner, ty),
-        (SType::Opt(_), Expr::Null(_)) => None,
-        (SType::Opt(t), e) => literal_problem(e, t),
+        (Type::Optional(_), Expr::Null(_)) => None,
+        (Type::Optional(t), e) => literal_problem(e, t),
         (_, Expr::Null(_)) => wrong("null"),
-        (SType::Str | SType::Secret, Expr::Str(_)) => None,
-        (SType::Path, Expr::Str(s)) => {
+        (Type::Str | Type::Secret, Expr::Str(_)) => None,
+        (Type::Path, Expr::Str(s)) => {
             let (headline, problem) = crate::types::path_problem(&s.as_plain()?)?;
             Some(Problem {
                 span: e.span(),
@@ -2209,7 +2203,7 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
                 kind: LitProblem::BadPath(headline, problem),
             })
         }
-        (SType::Lits(opts), Expr::Str(s)) => match s.as_plain() {
+        (Type::Literals(opts), Expr::Str(s)) => match s.as_plain() {
             Some(v) if !opts.contains(&v) => Some(Problem {
                 span: e.span(),
                 expected: ty.to_string(),
@@ -2220,18 +2214,18 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
             }),
             _ => None,
         },
-        (SType::Int | SType::Mode, Expr::Int { .. }) => None,
-        (SType::Bool, Expr::Bool { .. }) => None,
-        (SType::Duration, Expr::Duration { .. }) => None,
-        (SType::List(t), Expr::List { items, .. }) => {
+        (Type::Int | Type::Mode, Expr::Int { .. }) => None,
+        (Type::Bool, Expr::Bool { .. }) => None,
+        (Type::Duration, Expr::Duration { .. }) => None,
+        (Type::List(t), Expr::List { items, .. }) => {
             items.iter().find_map(|i| literal_problem(i, t))
         }
-        (SType::Map(t), Expr::Record { fields, .. }) => {
+        (Type::Map(t), Expr::Record { fields, .. }) => {
             fields.iter().find_map(|f| literal_problem(&f.value, t))
         }
         // Records are compared by their inferred type (fields by name).
-        (SType::Record(_) | SType::Named(_), Expr::Record { .. }) => None,
-        (SType::Named(_), _) => None,
+        (Type::Record(_) | Type::Named(_), Expr::Record { .. }) => None,
+        (Type::Named(_), _) => None,
         (_, Expr::Str(_)) => wrong("a String"),
         (_, Expr::Int { .. }) => wrong("an Int"),
         (_, Expr::Bool { .. }) => wrong("a Bool"),
@@ -2246,9 +2240,9 @@ fn literal_problem(e: &Expr, ty: &SType) -> Option<Problem> {
 /// the cases a YAML habit explains: `"0644"` for a Mode (`0o644`),
 /// `"wheel,docker"` for a list (`["wheel", "docker"]`), `5` for a String
 /// (`"5"`), `"yes"` for a Bool (`true`).
-fn literal_fix(value: &Expr, ty: &SType) -> Option<String> {
+fn literal_fix(value: &Expr, ty: &Type) -> Option<String> {
     let ty = match ty {
-        SType::Opt(t) => t.as_ref(),
+        Type::Optional(t) => t.as_ref(),
         t => t,
     };
     let text = match value {
@@ -2256,13 +2250,13 @@ fn literal_fix(value: &Expr, ty: &SType) -> Option<String> {
         _ => None,
     };
     match (ty, value, text) {
-        (SType::Str, Expr::Int { value, .. }, _) => Some(format!("\"{value}\"")),
-        (SType::Mode, _, Some(t)) => {
+        (Type::Str, Expr::Int { value, .. }, _) => Some(format!("\"{value}\"")),
+        (Type::Mode, _, Some(t)) => {
             let octal = (3..=4).contains(&t.len()) && t.bytes().all(|b| (b'0'..=b'7').contains(&b));
             let digits = t.trim_start_matches('0');
             (octal && !digits.is_empty()).then(|| format!("0o{digits}"))
         }
-        (SType::List(item), _, Some(t)) if matches!(item.as_ref(), SType::Str) => {
+        (Type::List(item), _, Some(t)) if matches!(item.as_ref(), Type::Str) => {
             let items: Vec<String> = t
                 .split(',')
                 .map(str::trim)
@@ -2271,7 +2265,7 @@ fn literal_fix(value: &Expr, ty: &SType) -> Option<String> {
                 .collect();
             Some(format!("[{}]", items.join(", ")))
         }
-        (SType::Bool, _, Some(t)) => match t.as_str() {
+        (Type::Bool, _, Some(t)) => match t.as_str() {
             "yes" | "true" | "True" | "on" => Some("true".into()),
             "no" | "false" | "False" | "off" => Some("false".into()),
             _ => None,
@@ -2292,24 +2286,20 @@ fn dotted_path(e: &Expr) -> Option<String> {
 
 /// A resource as a record: what `change.resource` is once `is` has told
 /// its type.
-fn resource_shape(title: &str, attrs: &[AttrSig]) -> SType {
-    let field = |name: &str, ty: SType| SField {
-        name: name.to_string(),
-        ty,
-        required: false,
-    };
+fn resource_shape(title: &str, attrs: &[AttrSig]) -> Type {
+    let field = |name: &str, ty: Type| TField::new(name, ty, false);
     let mut fields = vec![
-        field("type", SType::Str),
-        field("title", SType::Str),
-        field("id", SType::Str),
-        field("tags", SType::List(Box::new(SType::Str))),
+        field("type", Type::Str),
+        field("title", Type::Str),
+        field("id", Type::Str),
+        field("tags", Type::List(Box::new(Type::Str))),
         field(
             "risk",
-            SType::Lits(["low", "medium", "high"].map(String::from).to_vec()),
+            Type::Literals(["low", "medium", "high"].map(String::from).to_vec()),
         ),
     ];
     if !fields.iter().any(|f| f.name == title) {
-        fields.push(field(title, SType::Str));
+        fields.push(field(title, Type::Str));
     }
     for a in attrs {
         if fields.iter().any(|f| f.name == a.name) {
@@ -2317,25 +2307,28 @@ fn resource_shape(title: &str, attrs: &[AttrSig]) -> SType {
         }
         fields.push(field(&a.name, as_policy_sees(&a.ty)));
     }
-    SType::Record(fields)
+    Type::record(fields)
 }
 
 /// An attribute's type as a policy reads it (null when unset): modes and
 /// durations are Ints there, secrets read "(secret)", so only the plain
 /// types are kept.
-fn as_policy_sees(ty: &SType) -> SType {
+fn as_policy_sees(ty: &Type) -> Type {
     match ty {
-        SType::Opt(t) => as_policy_sees(t),
-        SType::Str | SType::Int | SType::Bool | SType::Lits(_) => SType::Opt(Box::new(ty.clone())),
-        SType::Path => SType::Opt(Box::new(SType::Str)),
-        _ => SType::Any,
+        Type::Optional(t) => as_policy_sees(t),
+        Type::Str | Type::Int | Type::Bool | Type::Literals(_) => {
+            Type::Optional(Box::new(ty.clone()))
+        }
+        Type::Path => Type::Optional(Box::new(Type::Str)),
+        _ => Type::Any,
     }
 }
 
-fn accepts_secret(ty: &SType) -> bool {
+fn accepts_secret(ty: &Type) -> bool {
     match ty {
-        SType::Secret | SType::Any => true,
-        SType::Opt(t) => accepts_secret(t),
+        t if unknown(t) => true,
+        Type::Secret => true,
+        Type::Optional(t) => accepts_secret(t),
         _ => false,
     }
 }
@@ -2343,49 +2336,48 @@ fn accepts_secret(ty: &SType) -> bool {
 /// Why a value of inferred type `found` cannot be a `ty`, if it cannot.
 /// `Any` on either side passes; so does an optional found where its inner
 /// type fits, since whether it is null is only known when evaluating.
-fn mismatch(found: &SType, ty: &SType) -> Option<String> {
+fn mismatch(found: &Type, ty: &Type) -> Option<String> {
     let wrong = || Some(format!("expected {ty}, found {found}"));
     match (found, ty) {
-        (SType::Any, _) | (_, SType::Any) | (SType::Named(_), _) | (_, SType::Named(_)) => None,
-        (SType::Opt(f), SType::Opt(t)) => mismatch(f, t),
+        (f, t) if unknown(f) || unknown(t) => None,
+        (Type::Named(_), _) | (_, Type::Named(_)) => None,
+        (Type::Optional(f), Type::Optional(t)) => mismatch(f, t),
         // Name the declared optional type, not its inner one.
-        (f, SType::Opt(t)) => mismatch(f, t).map(|m| {
+        (f, Type::Optional(t)) => mismatch(f, t).map(|m| {
             if m == format!("expected {t}, found {f}") {
                 format!("expected {ty}, found {found}")
             } else {
                 m
             }
         }),
-        (SType::Opt(f), t) => mismatch(f, t),
-        (SType::Str, SType::Str | SType::Path | SType::Secret | SType::Lits(_)) => None,
-        (SType::Secret, SType::Secret) => None,
-        (SType::Int, SType::Int | SType::Mode) => None,
-        (SType::Bool, SType::Bool) => None,
-        (SType::Duration, SType::Duration) => None,
-        (SType::Lits(_), SType::Str | SType::Secret | SType::Path) => None,
-        (SType::Lits(a), SType::Lits(b)) => {
+        (Type::Optional(f), t) => mismatch(f, t),
+        (Type::Str, Type::Str | Type::Path | Type::Secret | Type::Literals(_)) => None,
+        (Type::Secret, Type::Secret) => None,
+        (Type::Int, Type::Int | Type::Mode) => None,
+        (Type::Bool, Type::Bool) => None,
+        (Type::Duration, Type::Duration) => None,
+        (Type::Literals(_), Type::Str | Type::Secret | Type::Path) => None,
+        (Type::Literals(a), Type::Literals(b)) => {
             if a.iter().all(|x| b.contains(x)) {
                 None
             } else {
                 wrong()
             }
         }
-        (SType::Path, SType::Path | SType::Str | SType::Secret) => None,
-        (SType::Mode, SType::Mode | SType::Int) => None,
-        (SType::List(a), SType::List(b)) => {
-            mismatch(a, b).map(|m| format!("{m} in a list element"))
-        }
-        (SType::Map(a), SType::Map(b)) => mismatch(a, b),
-        (SType::Record(fs), SType::Map(b)) => fs
+        (Type::Path, Type::Path | Type::Str | Type::Secret) => None,
+        (Type::Mode, Type::Mode | Type::Int) => None,
+        (Type::List(a), Type::List(b)) => mismatch(a, b).map(|m| format!("{m} in a list element")),
+        (Type::Map(a), Type::Map(b)) => mismatch(a, b),
+        (Type::Record(fs), Type::Map(b)) => fs
             .iter()
             .find_map(|f| mismatch(&f.ty, b).map(|m| format!("{m} at `.{}`", f.name))),
         // A map's keys are only known when evaluating.
-        (SType::Map(_), SType::Record(_)) => None,
-        (SType::Record(fs), SType::Record(ts)) => {
+        (Type::Map(_), Type::Record(_)) => None,
+        (Type::Record(fs), Type::Record(ts)) => {
             if is_open(fs) || is_open(ts) {
                 return None;
             }
-            for f in fs {
+            for f in fs.iter() {
                 match ts.iter().find(|t| t.name == f.name) {
                     None => return Some(format!("unknown field `{}`", f.name)),
                     Some(t) => {
@@ -2399,7 +2391,7 @@ fn mismatch(found: &SType, ty: &SType) -> Option<String> {
                 .find(|t| t.required && !fs.iter().any(|f| f.name == t.name))
                 .map(|t| format!("missing field `{}`", t.name))
         }
-        (SType::Handle(a), SType::Handle(b)) => {
+        (Type::Handle(a), Type::Handle(b)) => {
             if a == b || a.is_empty() || b.is_empty() {
                 None
             } else {
@@ -2413,20 +2405,20 @@ fn mismatch(found: &SType, ty: &SType) -> Option<String> {
 /// The first field of a record type `found` that the record type `ty`
 /// lacks, with the fields `ty` has, looking through nested records the way
 /// [`mismatch`] does.
-fn unknown_field(found: &SType, ty: &SType) -> Option<(String, Vec<String>)> {
+fn unknown_field(found: &Type, ty: &Type) -> Option<(String, Vec<String>)> {
     match (found, ty) {
-        (f, SType::Opt(t)) => unknown_field(f, t),
-        (SType::Opt(f), t) => unknown_field(f, t),
-        (SType::List(f), SType::List(t)) | (SType::Map(f), SType::Map(t)) => unknown_field(f, t),
-        (SType::Record(fs), SType::Map(t)) => fs
+        (f, Type::Optional(t)) => unknown_field(f, t),
+        (Type::Optional(f), t) => unknown_field(f, t),
+        (Type::List(f), Type::List(t)) | (Type::Map(f), Type::Map(t)) => unknown_field(f, t),
+        (Type::Record(fs), Type::Map(t)) => fs
             .iter()
             .find(|f| mismatch(&f.ty, t).is_some())
             .and_then(|f| unknown_field(&f.ty, t)),
-        (SType::Record(fs), SType::Record(ts)) => {
+        (Type::Record(fs), Type::Record(ts)) => {
             if is_open(fs) || is_open(ts) {
                 return None;
             }
-            for f in fs {
+            for f in fs.iter() {
                 match ts.iter().find(|t| t.name == f.name) {
                     None => {
                         return Some((f.name.clone(), ts.iter().map(|t| t.name.clone()).collect()))
@@ -2444,46 +2436,52 @@ fn unknown_field(found: &SType, ty: &SType) -> Option<(String, Vec<String>)> {
     }
 }
 
+/// Whether the checker takes `t` as unknown until evaluation: `Any`, and
+/// the unions and `Null` it does not check member-wise.
+fn unknown(t: &Type) -> bool {
+    matches!(t, Type::Any | Type::Null | Type::Union(_))
+}
+
 /// Whether a record type is open (see [`OPEN_FIELD`]).
-fn is_open(fields: &[SField]) -> bool {
+fn is_open(fields: &[TField]) -> bool {
     fields.iter().any(|f| f.name == OPEN_FIELD)
 }
 
 /// The type of a value that is an `a` or a `b` (branches of an `if`,
 /// elements of a list); `Any` when they have nothing in common.
-fn join(a: &SType, b: &SType) -> SType {
+fn join(a: &Type, b: &Type) -> Type {
     match (a, b) {
+        (a, b) if unknown(a) || unknown(b) => Type::Any,
         _ if a == b => a.clone(),
-        (SType::Any, _) | (_, SType::Any) => SType::Any,
-        (SType::Lits(x), SType::Lits(y)) => {
+        (Type::Literals(x), Type::Literals(y)) => {
             let mut all = x.clone();
             all.extend(y.iter().filter(|v| !x.contains(v)).cloned());
-            SType::Lits(all)
+            Type::Literals(all)
         }
-        (SType::Lits(_), SType::Str) | (SType::Str, SType::Lits(_)) => SType::Str,
-        (SType::Secret, t) | (t, SType::Secret) if is_text(t) => SType::Secret,
-        (SType::Opt(x), SType::Opt(y)) => match join(x, y) {
-            SType::Any => SType::Any,
-            t => SType::Opt(Box::new(t)),
+        (Type::Literals(_), Type::Str) | (Type::Str, Type::Literals(_)) => Type::Str,
+        (Type::Secret, t) | (t, Type::Secret) if is_text(t) => Type::Secret,
+        (Type::Optional(x), Type::Optional(y)) => match join(x, y) {
+            Type::Any => Type::Any,
+            t => Type::Optional(Box::new(t)),
         },
-        (SType::Opt(x), y) | (y, SType::Opt(x)) => match join(x, y) {
-            SType::Any => SType::Any,
-            t => SType::Opt(Box::new(t)),
+        (Type::Optional(x), y) | (y, Type::Optional(x)) => match join(x, y) {
+            Type::Any => Type::Any,
+            t => Type::Optional(Box::new(t)),
         },
-        (SType::List(x), SType::List(y)) => SType::List(Box::new(join(x, y))),
-        (SType::Map(x), SType::Map(y)) => SType::Map(Box::new(join(x, y))),
-        _ => SType::Any,
+        (Type::List(x), Type::List(y)) => Type::List(Box::new(join(x, y))),
+        (Type::Map(x), Type::Map(y)) => Type::Map(Box::new(join(x, y))),
+        _ => Type::Any,
     }
 }
 
 /// The fields of `a & b`: right wins, records merge deeply.
-fn merge_fields(a: &[SField], b: &[SField]) -> Vec<SField> {
-    let mut out: Vec<SField> = a.to_vec();
+fn merge_fields(a: &[TField], b: &[TField]) -> Vec<TField> {
+    let mut out: Vec<TField> = a.to_vec();
     for f in b {
         match out.iter_mut().find(|o| o.name == f.name) {
             Some(o) => {
                 o.ty = match (&o.ty, &f.ty) {
-                    (SType::Record(x), SType::Record(y)) => SType::Record(merge_fields(x, y)),
+                    (Type::Record(x), Type::Record(y)) => Type::record(merge_fields(x, y)),
                     _ => f.ty.clone(),
                 };
             }
@@ -2494,8 +2492,8 @@ fn merge_fields(a: &[SField], b: &[SField]) -> Vec<SField> {
 }
 
 /// String-like types: what `+` concatenates and maps are indexed with.
-fn is_text(t: &SType) -> bool {
-    matches!(t, SType::Str | SType::Secret | SType::Path | SType::Lits(_))
+fn is_text(t: &Type) -> bool {
+    matches!(t, Type::Str | Type::Secret | Type::Path | Type::Literals(_))
 }
 
 /// Whether `e` is a literal that `literal_problem` checks exactly.
@@ -2513,32 +2511,36 @@ fn is_literal(e: &Expr) -> bool {
 /// The type of a top-level `let` value, for module summaries: what its
 /// literals show, without looking at other items (so a summary depends on
 /// its own module's text only).
-pub fn literal_type(e: &Expr) -> SType {
+pub fn literal_type(e: &Expr) -> Type {
     body_type(e, &[])
 }
 
 /// The type of an unannotated function body for module summaries: its
 /// literals, its parameters' declared types, and the operators, `if`s and
 /// interpolations over them. Anything naming another item is `Any`.
-pub fn body_type(e: &Expr, params: &[(String, SType)]) -> SType {
+pub fn body_type(e: &Expr, params: &[(String, Type)]) -> Type {
     crate::stack::guard(|| body_type_inner(e, params))
 }
 
-fn body_type_inner(e: &Expr, params: &[(String, SType)]) -> SType {
+fn body_type_inner(e: &Expr, params: &[(String, Type)]) -> Type {
     use mc_grammar::ast::BinaryOp as B;
     let of = |e: &Expr| body_type(e, params);
     match e {
-        Expr::Int { .. } => SType::Int,
-        Expr::Duration { .. } => SType::Duration,
-        Expr::Bool { .. } => SType::Bool,
+        Expr::Int { .. } => Type::Int,
+        Expr::Duration { .. } => Type::Duration,
+        Expr::Bool { .. } => Type::Bool,
         Expr::Str(s) => {
-            let mut out = SType::Str;
+            let mut out = Type::Str;
             for p in &s.parts {
                 if let StrPart::Interp(inner) = p {
                     match of(inner) {
-                        SType::Secret => out = SType::Secret,
+                        Type::Secret => out = Type::Secret,
                         // Unknown parts may be secrets: the result is unknown.
-                        SType::Any | SType::Named(_) | SType::Opt(_) => return SType::Any,
+                        Type::Any
+                        | Type::Null
+                        | Type::Union(_)
+                        | Type::Named(_)
+                        | Type::Optional(_) => return Type::Any,
                         _ => {}
                     }
                 }
@@ -2549,7 +2551,7 @@ fn body_type_inner(e: &Expr, params: &[(String, SType)]) -> SType {
             .iter()
             .find(|(n, _)| *n == id.name)
             .map(|(_, t)| t.clone())
-            .unwrap_or(SType::Any),
+            .unwrap_or(Type::Any),
         Expr::Paren { inner, .. } => of(inner),
         Expr::If {
             then_branch,
@@ -2557,23 +2559,23 @@ fn body_type_inner(e: &Expr, params: &[(String, SType)]) -> SType {
             ..
         } => join(&of(then_branch), &of(else_branch)),
         Expr::Unary { op, operand, .. } => match op {
-            mc_grammar::ast::UnaryOp::Not => SType::Bool,
+            mc_grammar::ast::UnaryOp::Not => Type::Bool,
             mc_grammar::ast::UnaryOp::Neg => match of(operand) {
-                SType::Int => SType::Int,
-                _ => SType::Any,
+                Type::Int => Type::Int,
+                _ => Type::Any,
             },
         },
         Expr::Binary { op, lhs, rhs, .. } => match op {
-            B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => SType::Bool,
+            B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => Type::Bool,
             B::Add | B::Sub | B::Mul | B::Div | B::Rem => match (of(lhs), of(rhs)) {
-                (SType::Int, SType::Int) => SType::Int,
-                (SType::Str, SType::Str) if matches!(op, B::Add) => SType::Str,
-                _ => SType::Any,
+                (Type::Int, Type::Int) => Type::Int,
+                (Type::Str, Type::Str) if matches!(op, B::Add) => Type::Str,
+                _ => Type::Any,
             },
-            _ => SType::Any,
+            _ => Type::Any,
         },
         Expr::List { items, .. } => {
-            let mut t: Option<SType> = None;
+            let mut t: Option<Type> = None;
             for i in items {
                 let it = of(i);
                 t = Some(match t {
@@ -2581,30 +2583,26 @@ fn body_type_inner(e: &Expr, params: &[(String, SType)]) -> SType {
                     Some(prev) => join(&prev, &it),
                 });
             }
-            SType::List(Box::new(t.unwrap_or(SType::Any)))
+            Type::List(Box::new(t.unwrap_or(Type::Any)))
         }
         Expr::Record { fields, .. } => {
-            let mut out: Vec<SField> = Vec::with_capacity(fields.len());
+            let mut out: Vec<TField> = Vec::with_capacity(fields.len());
             for f in fields {
                 out.retain(|o| o.name != f.name.name);
-                out.push(SField {
-                    name: f.name.name.clone(),
-                    ty: of(&f.value),
-                    required: true,
-                });
+                out.push(TField::new(f.name.name.clone(), of(&f.value), true));
             }
-            SType::Record(out)
+            Type::record(out)
         }
-        _ => SType::Any,
+        _ => Type::Any,
     }
 }
 
 /// Whether an operator accepts operands of these inferred types (`Any`
 /// always passes: evaluation checks it).
-fn operands_ok(op: mc_grammar::ast::BinaryOp, l: &SType, r: &SType) -> bool {
+fn operands_ok(op: mc_grammar::ast::BinaryOp, l: &Type, r: &Type) -> bool {
     use mc_grammar::ast::BinaryOp as B;
-    use SType as T;
-    if matches!(l, T::Any | T::Opt(_)) || matches!(r, T::Any | T::Opt(_)) {
+    use Type as T;
+    if unknown(l) || unknown(r) || matches!(l, T::Optional(_)) || matches!(r, T::Optional(_)) {
         return true;
     }
     let text = is_text;
@@ -2624,8 +2622,8 @@ fn operands_ok(op: mc_grammar::ast::BinaryOp, l: &SType, r: &SType) -> bool {
             matches!(
                 (l, r),
                 (T::Int | T::Mode, T::Int | T::Mode) | (T::Duration, T::Duration)
-            ) || (matches!(l, T::Str | T::Lits(_) | T::Path)
-                && matches!(r, T::Str | T::Lits(_) | T::Path))
+            ) || (matches!(l, T::Str | T::Literals(_) | T::Path)
+                && matches!(r, T::Str | T::Literals(_) | T::Path))
         }
         B::Merge => matches!(l, T::Map(_) | T::Record(_)) && matches!(r, T::Map(_) | T::Record(_)),
     }

@@ -1,14 +1,26 @@
-//! Types of mc values and the check of a value against a declared type.
+//! Types of mc values: the one representation the static checker, the
+//! module summaries, the IDE layer and the evaluator share, and the check of
+//! a value against a declared type.
 
+use crate::db::SourceFile;
 use crate::value::Value;
-use mc_grammar::ast::Expr;
+use mc_grammar::ast::{self, Expr};
+use mc_grammar::span::Span;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, PartialEq)]
+/// An mc type.
+///
+/// The checker builds it from type expressions with [`Type::of`] (aliases
+/// and resource types left as [`Type::Named`], expanded where they are
+/// used); the evaluator builds it with every name resolved. Both fill a
+/// record field's default as a [`DefaultRef`], so the type is plain data:
+/// `Eq` and `Hash`, as salsa summaries need.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
-    /// Accepts anything: parameters of generic builtins.
+    /// Accepts anything: parameters of generic builtins, and whatever the
+    /// checker cannot know before evaluation.
     Any,
     Null,
     Bool,
@@ -20,27 +32,78 @@ pub enum Type {
     Secret,
     List(Box<Type>),
     Map(Box<Type>),
-    Record(Arc<RecordType>),
     Optional(Box<Type>),
     /// A union of string literals: `"present" | "absent"`.
     Literals(Vec<String>),
-    /// A handle of a declared resource of this type.
+    /// A record with its fields in declaration order.
+    Record(Arc<[Field]>),
+    /// A handle of a declared resource of this type (`""`: of any type).
     Handle(String),
     /// Any other union.
     Union(Vec<Type>),
+    /// A type alias or resource type by name. Only module summaries hold
+    /// it: the checker expands it in the scope it was written in (summaries
+    /// keep names, not bodies); the evaluator never builds it.
+    Named(String),
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordType {
-    pub fields: Vec<RecordField>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordField {
+/// A field of a record type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Field {
     pub name: String,
     pub ty: Type,
-    /// Default expression, evaluated in `module` (index into the program's files).
-    pub default: Option<(Arc<Expr>, usize, u32)>,
+    /// Whether a record literal must set it (no default, not optional).
+    pub required: bool,
+    pub default: Option<DefaultRef>,
+}
+
+impl Field {
+    /// A field without a default.
+    pub fn new(name: impl Into<String>, ty: Type, required: bool) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            required,
+            default: None,
+        }
+    }
+}
+
+/// Where a record field's default expression is: the expression at
+/// item-relative `span` of item number `item` of `file`.
+///
+/// A stable id: items are parsed from their own text (`db::item_ast`), so
+/// editing other items, even in the same file, leaves it (and the
+/// summaries holding it) equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DefaultRef {
+    pub file: SourceFile,
+    pub item: u32,
+    pub span: Span,
+}
+
+/// Where a type expression is written, for the [`DefaultRef`]s of the
+/// types built from it: item number `item` of `file`, whose spans start
+/// at `start` (0 for item ASTs; the item's offset for a whole-file parse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub file: SourceFile,
+    pub item: u32,
+    pub start: u32,
+}
+
+impl Origin {
+    pub fn default_ref(&self, default: &Expr) -> DefaultRef {
+        let span = default.span();
+        DefaultRef {
+            file: self.file,
+            item: self.item,
+            span: Span::new(
+                span.start.saturating_sub(self.start),
+                span.end.saturating_sub(self.start),
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Type {
@@ -57,13 +120,18 @@ impl fmt::Display for Type {
             Type::Secret => f.write_str("Secret"),
             Type::List(t) => write!(f, "[{t}]"),
             Type::Map(t) => write!(f, "{{String: {t}}}"),
-            Type::Record(r) => {
+            Type::Record(fields) if fields.is_empty() => f.write_str("{}"),
+            Type::Record(fields) => {
                 f.write_str("{ ")?;
-                for (i, fld) in r.fields.iter().enumerate() {
+                for (i, fld) in fields.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{}: {}", fld.name, fld.ty)?;
+                    if fld.name == crate::resolve::OPEN_FIELD {
+                        f.write_str("..")?;
+                    } else {
+                        write!(f, "{}: {}", fld.name, fld.ty)?;
+                    }
                 }
                 f.write_str(" }")
             }
@@ -75,7 +143,7 @@ impl fmt::Display for Type {
                 let parts: Vec<String> = ls.iter().map(|l| format!("{l:?}")).collect();
                 f.write_str(&parts.join(" | "))
             }
-            Type::Handle(n) => f.write_str(n),
+            Type::Handle(n) | Type::Named(n) => f.write_str(n),
             Type::Union(ts) => {
                 let parts: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
                 f.write_str(&parts.join(" | "))
@@ -84,7 +152,73 @@ impl fmt::Display for Type {
     }
 }
 
+/// The built-in type a single name stands for, if any.
+pub fn scalar(name: &str) -> Option<Type> {
+    Some(match name {
+        "Int" => Type::Int,
+        "Bool" => Type::Bool,
+        "String" => Type::Str,
+        "Path" => Type::Path,
+        "Mode" => Type::Mode,
+        "Duration" => Type::Duration,
+        "Secret" => Type::Secret,
+        "Any" => Type::Any,
+        "Null" => Type::Null,
+        _ => return None,
+    })
+}
+
 impl Type {
+    /// A record type of these fields.
+    pub fn record(fields: Vec<Field>) -> Type {
+        Type::Record(fields.into())
+    }
+
+    /// A type expression as written at `at`, without looking names up:
+    /// aliases and resource types stay [`Type::Named`] (qualified names are
+    /// `Any`), and a union of anything but literals stays a [`Type::Union`]
+    /// of its members. For module summaries and the checker.
+    pub fn of(t: &ast::TypeExpr, at: Origin) -> Type {
+        use ast::TypeExpr as T;
+        match t {
+            T::Named(q) if q.segments.len() == 1 => {
+                let name = q.segments[0].name.as_str();
+                scalar(name).unwrap_or_else(|| Type::Named(name.to_string()))
+            }
+            T::List(t, _) => Type::List(Box::new(Type::of(t, at))),
+            T::Map(t, _) => Type::Map(Box::new(Type::of(t, at))),
+            T::Optional(t, _) => Type::Optional(Box::new(Type::of(t, at))),
+            T::Paren(t, _) => Type::of(t, at),
+            T::Literal(l) => Type::Literals(vec![l.value.clone()]),
+            T::Union(ts, _) => {
+                let members: Vec<Type> = ts.iter().map(|t| Type::of(t, at)).collect();
+                if members.iter().all(|m| matches!(m, Type::Literals(_))) {
+                    let mut lits = Vec::new();
+                    for m in members {
+                        if let Type::Literals(l) = m {
+                            lits.extend(l);
+                        }
+                    }
+                    Type::Literals(lits)
+                } else {
+                    Type::Union(members)
+                }
+            }
+            T::Record(fields, _) => Type::record(
+                fields
+                    .iter()
+                    .map(|f| Field {
+                        name: f.name.name.clone(),
+                        ty: Type::of(&f.ty, at),
+                        required: f.default.is_none() && !matches!(f.ty, T::Optional(..)),
+                        default: f.default.as_ref().map(|d| at.default_ref(d)),
+                    })
+                    .collect(),
+            ),
+            _ => Type::Any,
+        }
+    }
+
     /// Whether a `Secret` may flow into a value of this type.
     pub fn accepts_secret(&self) -> bool {
         match self {
@@ -97,6 +231,43 @@ impl Type {
 
     pub fn is_optional(&self) -> bool {
         matches!(self, Type::Optional(_) | Type::Null | Type::Any)
+    }
+}
+
+/// The default expression of a record field at item-relative `span` in a
+/// type written in the declarations of `item` (its `let`, alias, parameter,
+/// result, title and attribute types).
+pub fn find_default(item: &ast::Item, span: Span) -> Option<&Expr> {
+    use ast::Item;
+    fn in_type(t: &ast::TypeExpr, span: Span) -> Option<&Expr> {
+        use ast::TypeExpr as T;
+        match t {
+            T::List(t, _) | T::Map(t, _) | T::Optional(t, _) | T::Paren(t, _) => in_type(t, span),
+            T::Union(ts, _) => ts.iter().find_map(|t| in_type(t, span)),
+            T::Record(fields, _) => fields.iter().find_map(|f| match &f.default {
+                Some(d) if d.span() == span => Some(d),
+                _ => in_type(&f.ty, span),
+            }),
+            T::Named(_) | T::Literal(_) | T::Error(_) => None,
+        }
+    }
+    fn params(ps: &[ast::Param], span: Span) -> Option<&Expr> {
+        ps.iter().find_map(|p| in_type(&p.ty, span))
+    }
+    match item {
+        Item::Let(l) => l.ty.as_ref().and_then(|t| in_type(t, span)),
+        Item::Type(t) => in_type(&t.ty, span),
+        Item::Fn(f) => {
+            params(&f.params, span).or_else(|| f.ret.as_ref().and_then(|t| in_type(t, span)))
+        }
+        Item::Role(r) => params(&r.params, span),
+        Item::Resource(r) => in_type(&r.title.ty, span).or_else(|| {
+            r.members.iter().find_map(|m| match m {
+                ast::ResourceMember::Attr(a) => in_type(&a.ty, span),
+                _ => None,
+            })
+        }),
+        _ => None,
     }
 }
 
@@ -180,7 +351,7 @@ impl Mismatch {
 
 /// Evaluates record-field defaults while checking; the evaluator provides it.
 pub trait DefaultEval {
-    fn eval_default(&mut self, expr: &Expr, module: usize, offset: u32) -> Option<Value>;
+    fn eval_default(&mut self, default: &DefaultRef) -> Option<Value>;
 }
 
 /// Checks `v` against `ty` and returns it in canonical form: paths
@@ -258,8 +429,8 @@ pub fn coerce(v: Value, ty: &Type, defaults: &mut dyn DefaultEval) -> Result<Val
             }
             Ok(Value::record(out))
         }
-        (Type::Record(rt), Value::Record(m)) => {
-            let known: Vec<String> = rt.fields.iter().map(|f| f.name.clone()).collect();
+        (Type::Record(fields), Value::Record(m)) => {
+            let known: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
             for k in m.keys() {
                 if !known.contains(k) {
                     return Err(Mismatch::new(MismatchKind::UnknownField {
@@ -269,13 +440,11 @@ pub fn coerce(v: Value, ty: &Type, defaults: &mut dyn DefaultEval) -> Result<Val
                 }
             }
             let mut out = BTreeMap::new();
-            for f in &rt.fields {
+            for f in fields.iter() {
                 let item = match m.get(&f.name) {
                     Some(v) => v.clone(),
                     None => match &f.default {
-                        Some((expr, module, offset)) => defaults
-                            .eval_default(expr, *module, *offset)
-                            .unwrap_or(Value::Null),
+                        Some(d) => defaults.eval_default(d).unwrap_or(Value::Null),
                         None if f.ty.is_optional() => Value::Null,
                         None => {
                             return Err(Mismatch::new(MismatchKind::MissingField {
@@ -356,7 +525,7 @@ mod tests {
 
     struct NoDefaults;
     impl DefaultEval for NoDefaults {
-        fn eval_default(&mut self, _: &Expr, _: usize, _: u32) -> Option<Value> {
+        fn eval_default(&mut self, _: &DefaultRef) -> Option<Value> {
             Some(Value::Int(80))
         }
     }
@@ -388,20 +557,25 @@ mod tests {
 
     #[test]
     fn records_fill_defaults_and_reject_unknown_fields() {
-        let rt = Type::Record(Arc::new(RecordType {
-            fields: vec![
-                RecordField {
-                    name: "port".into(),
-                    ty: Type::Int,
-                    default: Some((Arc::new(Expr::Null(Default::default())), 0, 0)),
-                },
-                RecordField {
-                    name: "tier".into(),
-                    ty: Type::Literals(vec!["dev".into(), "prod".into()]),
-                    default: None,
-                },
-            ],
-        }));
+        let db = crate::db::Database::default();
+        let file = SourceFile::new(&db, Arc::from("a.mc"), "a.mc".into(), Arc::from(""));
+        let rt = Type::record(vec![
+            Field {
+                name: "port".into(),
+                ty: Type::Int,
+                required: false,
+                default: Some(DefaultRef {
+                    file,
+                    item: 0,
+                    span: Span::new(0, 2),
+                }),
+            },
+            Field::new(
+                "tier",
+                Type::Literals(vec!["dev".into(), "prod".into()]),
+                true,
+            ),
+        ]);
         let mut m = BTreeMap::new();
         m.insert("tier".to_string(), Value::str("prod"));
         let v = coerce(Value::record(m.clone()), &rt, &mut NoDefaults).unwrap();

@@ -122,3 +122,61 @@ fn files_come_and_go_with_their_imports() {
     p.reload_file(Path::new("/p/lib.mc"));
     assert_eq!(common::codes(&p.check())[0], "E0101");
 }
+
+#[test]
+fn record_defaults_keep_the_summary_equal_across_other_edits() {
+    use mc_compiler::db::{module_summary, Database, NameKind, ProjectInput, SourceFile};
+    use mc_compiler::types::Type;
+    use salsa::Setter;
+    use std::sync::Arc;
+
+    const TEXT: &str = r#"
+role motd(text: String) {
+  file "/etc/motd" { content = text }
+}
+
+type Server = { host: String, port: Int = 80 }
+"#;
+    let mut db = Database::default();
+    let file = SourceFile::new(
+        &db,
+        Arc::from("main.mc"),
+        "/p/main.mc".into(),
+        Arc::from(TEXT),
+    );
+    let project = ProjectInput::new(&db, vec![file], Vec::new());
+    let before = module_summary(&db, project, file).clone();
+
+    // The default is named by its item and its span in that item.
+    let Some((NameKind::Type(Type::Record(fields)), item)) = before.names.get("Server") else {
+        panic!("no record type `Server` in {before:?}");
+    };
+    let port = fields.iter().find(|f| f.name == "port").unwrap();
+    let default = port.default.expect("`port` has a default");
+    assert_eq!((default.file, default.item), (file, *item));
+    assert!(!port.required);
+
+    // A longer body in the item before moves `Server` in the file, not in
+    // its item: the summary is equal, so nothing that reads it re-runs.
+    let edited = TEXT.replace("content = text", "content = \"${text} and then some\\n\"");
+    file.set_text(&mut db).to(Arc::from(edited.as_str()));
+    assert_eq!(module_summary(&db, project, file), &before);
+
+    // The same through the project: only the edited role is re-checked,
+    // and the default still evaluates.
+    let main = format!("{TEXT}\nhost \"web1\" {{}}\non all {{\n  let s: Server = {{ host = \"a\" }}\n  motd(text = \"${{s.port}}\")\n}}\n");
+    let mut p = common::project(&main, &[]);
+    assert!(p.check().is_empty());
+    p.enable_event_log();
+    let edited = main.replace("content = text", "content = \"${text} and then some\\n\"");
+    p.set_file_text(Path::new("/p/main.mc"), edited);
+    assert!(p.check().is_empty());
+    let (executed, reused) = check_item_events(&p, &p.take_events());
+    assert_eq!(executed, 1, "only the edited role is re-checked");
+    assert!(reused >= 3, "other items reused, got {reused}");
+    let catalog = common::catalog(&p, "web1");
+    assert_eq!(
+        common::attr(&catalog, "file[/etc/motd]", "content"),
+        Some(&mc_ir::Value::String("80 and then some\n".into()))
+    );
+}

@@ -40,6 +40,7 @@ pub use syntax::parse_tolerant;
 
 use crate::db::{module_summary, Database, ProjectInput, SourceFile};
 use crate::resolve::{item_names, NameTarget};
+use crate::types::Origin;
 use mc_grammar::ast::{Item, ResourceMember};
 use mc_grammar::span::Span;
 use mc_grammar::Parsed;
@@ -47,7 +48,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use crate::db::SType;
+pub use crate::types::Type;
 
 /// Where a name is declared. Two names refer to the same thing exactly
 /// when their `DefLoc`s have the same file, span and name (`host` and
@@ -75,7 +76,7 @@ pub struct Occurrence {
     /// This occurrence is the declaration itself.
     pub is_def: bool,
     /// The checker's type of the value named here, when it names one.
-    pub ty: Option<SType>,
+    pub ty: Option<Type>,
 }
 
 /// A read-only snapshot of one project's database. Cheap to make (a
@@ -177,11 +178,16 @@ impl Analysis {
 
     /// The item of `file` (editor parse) that holds `offset`.
     fn item_at(&self, file: SourceFile, offset: u32) -> Option<&Item> {
-        self.parsed(file)
-            .module
-            .items
+        self.item_index_at(file, offset).map(|(_, i)| i)
+    }
+
+    /// The item at `offset` with where it is, for the resolver.
+    fn item_index_at(&self, file: SourceFile, offset: u32) -> Option<(Origin, &Item)> {
+        let items = &self.parsed(file).module.items;
+        let i = items
             .iter()
-            .find(|i| i.span().start <= offset && offset <= i.span().end)
+            .position(|i| i.span().start <= offset && offset <= i.span().end)?;
+        Some((origin(file, i, &items[i]), &items[i]))
     }
 }
 
@@ -194,7 +200,7 @@ pub struct FileNames {
     /// binds, as the checker bound them.
     pub arguments: Vec<(Span, String)>,
     /// Each field read (the field name's span) and its checked type.
-    pub fields: Vec<(Span, SType)>,
+    pub fields: Vec<(Span, Type)>,
 }
 
 /// Every name of a file with its declaration, and the parameter each
@@ -202,8 +208,13 @@ pub struct FileNames {
 #[salsa::tracked(returns(ref))]
 pub fn file_names(db: &dyn salsa::Database, project: ProjectInput, file: SourceFile) -> FileNames {
     let mut out = FileNames::default();
-    for item in &syntax::editor_parse(db, file).module.items {
-        let names = item_names(db, project, file, item, None);
+    for (i, item) in syntax::editor_parse(db, file)
+        .module
+        .items
+        .iter()
+        .enumerate()
+    {
+        let names = item_names(db, project, origin(file, i, item), item, None);
         let kinds: HashMap<Span, DefKind> = names
             .refs
             .iter()
@@ -368,9 +379,18 @@ fn item_name(item: &Item) -> Option<(Span, DefKind)> {
     })
 }
 
+/// Where item number `index` of a whole-file parse of `file` is.
+fn origin(file: SourceFile, index: usize, item: &Item) -> Origin {
+    Origin {
+        file,
+        item: index as u32,
+        start: item.span().start,
+    }
+}
+
 /// A type as hovers and hints show it: `None` where the checker cannot
 /// know it before evaluation (it holds `Any`); long records end in `…`.
-pub fn display_type(ty: &SType) -> Option<String> {
+pub fn display_type(ty: &Type) -> Option<String> {
     let text = ty.to_string();
     (!text.contains("Any")).then(|| short(&text))
 }

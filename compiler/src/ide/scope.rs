@@ -2,7 +2,7 @@
 //! name refers to: an imported module's items, a resource type's
 //! attributes, `host.vars` keys from the inventory, `facts` fields.
 
-use super::{locate, prelude_file, top_item, Analysis, DefKind, DefLoc, SType};
+use super::{locate, prelude_file, top_item, Analysis, DefKind, DefLoc, Type};
 use crate::db::{module_summary, prelude_summary, SourceFile};
 use crate::resolve::{item_names, NameTarget};
 use mc_grammar::ast::{Expr, Item, ResourceMember, TypeExpr};
@@ -14,7 +14,7 @@ pub struct ScopeEntry {
     pub name: String,
     pub def: DefLoc,
     /// The checker's type of a local.
-    pub ty: Option<SType>,
+    pub ty: Option<Type>,
 }
 
 /// A resource type and its attributes, in declaration order.
@@ -35,8 +35,8 @@ impl Analysis {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut host = false;
-        if let Some(item) = self.item_at(file, offset) {
-            let names = item_names(db, self.input, file, item, Some(offset));
+        if let Some((at, item)) = self.item_index_at(file, offset) {
+            let names = item_names(db, self.input, at, item, Some(offset));
             let kinds: HashMap<_, _> = names
                 .refs
                 .iter()

@@ -7,9 +7,9 @@
 //! there comes from the IDE layer.
 
 use super::{completion_kind, markdown, Doc};
-use mc_compiler::db::SType;
 use mc_compiler::eval::META_ATTRIBUTES;
 use mc_compiler::ide::{display_type, walk_stmts, Analysis, DefKind, BUILTINS};
+use mc_compiler::types::Type;
 use mc_grammar::ast::Stmt;
 use mc_grammar::lexer::{lex, Tok};
 use tower_lsp::lsp_types::*;
@@ -379,12 +379,12 @@ fn member_completion(a: &Analysis, doc: &Doc, at: u32, segs: &[String]) -> Vec<C
         a.binding_type(file, entry.def.span)
     });
     match ty {
-        Some(SType::Record(fields)) => fields
+        Some(Type::Record(fields)) => fields
             .iter()
             .filter(|f| f.name != mc_compiler::resolve::OPEN_FIELD)
             .map(|f| field(&f.name, display_type(&f.ty)))
             .collect(),
-        Some(SType::Handle(rt)) => match a.resource(doc.file, &rt) {
+        Some(Type::Handle(rt)) => match a.resource(doc.file, &rt) {
             Some(info) => info
                 .attrs
                 .iter()
