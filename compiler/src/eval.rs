@@ -958,122 +958,49 @@ impl<'p> Evaluator<'p> {
                     .label("type aliases may not be recursive"),
             ));
         }
-        Ok(match t {
-            TypeExpr::Named(q) => {
-                if q.segments.len() == 1 {
-                    let name = q.segments[0].name.as_str();
-                    if let Some(t) = scalar_type(name) {
-                        return Ok(t);
-                    }
-                }
-                let loc = self.loc(cx, q.span);
-                let def = q
-                    .segments
-                    .last()
-                    .and_then(|last| self.prog.resolved(cx.file, cx.offset, last.span));
-                match def.and_then(|d| match d {
-                    Def::Item(r) => Some(r),
-                    Def::Module(_) => None,
-                }) {
-                    Some(r) => match self.prog.item(r) {
-                        Some(Item::Type(alias)) => {
-                            let acx = Ctx {
-                                file: r.file,
-                                offset: self.prog.offset(r),
-                            };
-                            self.resolve_type_depth(acx, &alias.ty, depth + 1)?
-                        }
-                        Some(Item::Resource(d)) => Type::Handle(d.name.name.clone()),
-                        _ => {
-                            return Err(self.err(
-                                Diag::error(
-                                    "E0108",
-                                    loc,
-                                    format!("`{}` is not a type", q.dotted()),
-                                )
-                                .label("not a type"),
-                            ))
-                        }
-                    },
-                    None => {
-                        return Err(self.err(
-                            Diag::error("E0108", loc, format!("unknown type `{}`", q.dotted()))
-                                .label("no type of this name"),
-                        ));
-                    }
-                }
-            }
-            TypeExpr::List(t, _) => {
-                Type::List(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
-            }
-            TypeExpr::Map(t, _) => {
-                Type::Map(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
-            }
-            TypeExpr::Record(fields, _) => {
-                let mut out = Vec::with_capacity(fields.len());
-                for f in fields {
-                    let default = f.default.as_ref().map(|d| self.default_ref(cx, d));
-                    out.push(types::Field {
-                        name: f.name.name.clone(),
-                        ty: self.resolve_type_depth(cx, &f.ty, depth + 1)?,
-                        required: f.default.is_none() && !matches!(f.ty, TypeExpr::Optional(..)),
-                        default,
-                    });
-                }
-                Type::record(out)
-            }
-            TypeExpr::Optional(t, _) => {
-                Type::Optional(Box::new(self.resolve_type_depth(cx, t, depth + 1)?))
-            }
-            TypeExpr::Literal(s) => Type::Literals(vec![s.value.clone()]),
-            TypeExpr::Union(ts, _) => {
-                let mut members = Vec::new();
-                for t in ts {
-                    members.push(self.resolve_type_depth(cx, t, depth + 1)?);
-                }
-                if members.iter().all(|m| matches!(m, Type::Literals(_))) {
-                    let mut lits = Vec::new();
-                    for m in members {
-                        if let Type::Literals(l) = m {
-                            lits.extend(l);
-                        }
-                    }
-                    Type::Literals(lits)
-                } else if members.iter().any(|m| matches!(m, Type::Null)) {
-                    let rest: Vec<Type> = members
-                        .into_iter()
-                        .filter(|m| !matches!(m, Type::Null))
-                        .collect();
-                    let inner = if rest.len() == 1 {
-                        rest.into_iter().next().unwrap_or(Type::Any)
-                    } else {
-                        Type::Union(rest)
-                    };
-                    Type::Optional(Box::new(inner))
-                } else {
-                    Type::Union(members)
-                }
-            }
-            TypeExpr::Paren(t, _) => self.resolve_type_depth(cx, t, depth + 1)?,
-            TypeExpr::Error(_) => Type::Any,
-        })
+        let at = self.origin(cx);
+        Type::of_with(t, at, &mut |q| self.named_type(cx, q, depth))
     }
 
-    /// The id of `default`, a record field's default written in the item
-    /// at `cx`; its expression is kept for [`DefaultEval::eval_default`].
-    fn default_ref(&mut self, cx: Ctx, default: &Expr) -> DefaultRef {
-        let m = &self.prog.modules[cx.file];
-        let item = m.items.partition_point(|(o, _)| *o < cx.offset) as u32;
-        let at = Origin {
-            file: m.source,
-            item,
-            start: 0,
+    /// What a name in a written type stands for, as the checker resolved
+    /// it: a type alias's type, or a resource type's handle.
+    fn named_type(&mut self, cx: Ctx, q: &mc_grammar::ast::QualName, depth: usize) -> R<Type> {
+        let loc = self.loc(cx, q.span);
+        let def = q
+            .segments
+            .last()
+            .and_then(|last| self.prog.resolved(cx.file, cx.offset, last.span));
+        let Some(Def::Item(r)) = def else {
+            return Err(self.err(
+                Diag::error("E0108", loc, format!("unknown type `{}`", q.dotted()))
+                    .label("no type of this name"),
+            ));
         };
-        let id = at.default_ref(default);
-        self.defaults
-            .entry(id)
-            .or_insert_with(|| Some((cx.file, cx.offset, Arc::new(default.clone()))));
-        id
+        match self.prog.item(r) {
+            Some(Item::Type(alias)) => {
+                let acx = Ctx {
+                    file: r.file,
+                    offset: self.prog.offset(r),
+                };
+                self.resolve_type_depth(acx, &alias.ty, depth + 1)
+            }
+            Some(Item::Resource(d)) => Ok(Type::Handle(d.name.name.clone())),
+            _ => Err(self.err(
+                Diag::error("E0108", loc, format!("`{}` is not a type", q.dotted()))
+                    .label("not a type"),
+            )),
+        }
+    }
+
+    /// Where types written in the item at `cx` come from, for the ids of
+    /// their defaults.
+    fn origin(&self, cx: Ctx) -> Origin {
+        let m = &self.prog.modules[cx.file];
+        Origin {
+            file: m.source,
+            item: m.items.partition_point(|(o, _)| *o < cx.offset) as u32,
+            start: 0,
+        }
     }
 
     /// The module, item offset and expression of a default by its id.
@@ -2518,10 +2445,6 @@ pub fn parse_risk(s: &str) -> Option<mc_ir::Risk> {
 pub const SCALARS: &[&str] = &[
     "Int", "Bool", "String", "Path", "Mode", "Duration", "Secret", "Any",
 ];
-
-fn scalar_type(name: &str) -> Option<Type> {
-    types::scalar(name)
-}
 
 /// The `host` value inside `on`.
 pub fn host_value(h: &HostCtx) -> Value {

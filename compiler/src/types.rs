@@ -179,44 +179,64 @@ impl Type {
     /// `Any`), and a union of anything but literals stays a [`Type::Union`]
     /// of its members. For module summaries and the checker.
     pub fn of(t: &ast::TypeExpr, at: Origin) -> Type {
+        let keep_name = &mut |q: &ast::QualName| -> Result<Type, std::convert::Infallible> {
+            Ok(match q.segments.as_slice() {
+                [one] => Type::Named(one.name.clone()),
+                _ => Type::Any,
+            })
+        };
+        match Type::of_with(t, at, keep_name) {
+            Ok(t) => t,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A written type as a [`Type`]: the one reading of type expressions.
+    /// Scalars are read here; `named` gives what any other name stands
+    /// for. Module summaries keep it as `Named` (the checker expands it in
+    /// the scope it was written in, [`Type::of`]); evaluation resolves it
+    /// through the checker's resolution of the name.
+    pub fn of_with<E>(
+        t: &ast::TypeExpr,
+        at: Origin,
+        named: &mut dyn FnMut(&ast::QualName) -> Result<Type, E>,
+    ) -> Result<Type, E> {
         use ast::TypeExpr as T;
-        match t {
-            T::Named(q) if q.segments.len() == 1 => {
-                let name = q.segments[0].name.as_str();
-                scalar(name).unwrap_or_else(|| Type::Named(name.to_string()))
-            }
-            T::List(t, _) => Type::List(Box::new(Type::of(t, at))),
-            T::Map(t, _) => Type::Map(Box::new(Type::of(t, at))),
-            T::Optional(t, _) => Type::Optional(Box::new(Type::of(t, at))),
-            T::Paren(t, _) => Type::of(t, at),
+        let mut of = |t: &ast::TypeExpr| Type::of_with(t, at, named);
+        Ok(match t {
+            T::Named(q) => match q.segments.as_slice() {
+                [one] => match scalar(&one.name) {
+                    Some(t) => t,
+                    None => named(q)?,
+                },
+                _ => named(q)?,
+            },
+            T::List(t, _) => Type::List(Box::new(of(t)?)),
+            T::Map(t, _) => Type::Map(Box::new(of(t)?)),
+            T::Optional(t, _) => Type::Optional(Box::new(of(t)?)),
+            T::Paren(t, _) => of(t)?,
             T::Literal(l) => Type::Literals(vec![l.value.clone()]),
             T::Union(ts, _) => {
-                let members: Vec<Type> = ts.iter().map(|t| Type::of(t, at)).collect();
-                if members.iter().all(|m| matches!(m, Type::Literals(_))) {
-                    let mut lits = Vec::new();
-                    for m in members {
-                        if let Type::Literals(l) = m {
-                            lits.extend(l);
-                        }
-                    }
-                    Type::Literals(lits)
-                } else {
-                    Type::Union(members)
+                let mut members = Vec::with_capacity(ts.len());
+                for t in ts {
+                    members.push(of(t)?);
                 }
+                union(members)
             }
-            T::Record(fields, _) => Type::record(
-                fields
-                    .iter()
-                    .map(|f| Field {
+            T::Record(fields, _) => {
+                let mut out = Vec::with_capacity(fields.len());
+                for f in fields {
+                    out.push(Field {
                         name: f.name.name.clone(),
-                        ty: Type::of(&f.ty, at),
+                        ty: of(&f.ty)?,
                         required: f.default.is_none() && !matches!(f.ty, T::Optional(..)),
                         default: f.default.as_ref().map(|d| at.default_ref(d)),
-                    })
-                    .collect(),
-            ),
-            _ => Type::Any,
-        }
+                    });
+                }
+                Type::record(out)
+            }
+            T::Error(_) => Type::Any,
+        })
     }
 
     /// Whether a `Secret` may flow into a value of this type.
@@ -232,6 +252,33 @@ impl Type {
     pub fn is_optional(&self) -> bool {
         matches!(self, Type::Optional(_) | Type::Null | Type::Any)
     }
+}
+
+/// A union: of string literals, one literal union; with `Null`, the
+/// optional of the rest; otherwise the union of its members.
+fn union(members: Vec<Type>) -> Type {
+    if members.iter().all(|m| matches!(m, Type::Literals(_))) {
+        let mut lits = Vec::new();
+        for m in members {
+            if let Type::Literals(l) = m {
+                lits.extend(l);
+            }
+        }
+        return Type::Literals(lits);
+    }
+    if members.iter().any(|m| matches!(m, Type::Null)) {
+        let mut rest: Vec<Type> = members
+            .into_iter()
+            .filter(|m| !matches!(m, Type::Null))
+            .collect();
+        let inner = if rest.len() == 1 {
+            rest.pop().unwrap_or(Type::Any)
+        } else {
+            Type::Union(rest)
+        };
+        return Type::Optional(Box::new(inner));
+    }
+    Type::Union(members)
 }
 
 /// The default expression of a record field at item-relative `span` in a

@@ -929,3 +929,27 @@ fn render(c: Conf) -> String = "${c.name}:${c.port}"
     );
     assert_eq!(attr(&c, "file[/etc/port]", "content"), Some(&s("9090")));
 }
+
+/// A union with `Null` is the optional of the rest, for the checker and
+/// the evaluator alike (one reading of written types).
+#[test]
+fn a_union_with_null_is_optional_at_check_and_at_evaluation() {
+    let main = r#"
+type Name = String | Null
+fn greet(n: Name) -> String = "hello ${n ?? "anon"}"
+host "h1" { address = "10.0.0.1" }
+on all {
+  file "/etc/a" { content = greet(null) }
+  file "/etc/b" { content = greet("bob") }
+}
+"#;
+    let p = project(main, &[]);
+    let d = p.check();
+    assert!(d.is_empty(), "{}", p.render(&d, false));
+    let c = catalog(&p, "h1");
+    assert_eq!(attr(&c, "file[/etc/a]", "content"), Some(&s("hello anon")));
+    assert_eq!(attr(&c, "file[/etc/b]", "content"), Some(&s("hello bob")));
+    let p = project(&main.replace("greet(\"bob\")", "greet(5)"), &[]);
+    let codes: Vec<String> = p.check().into_iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0202"]);
+}
