@@ -15,6 +15,7 @@
 //! (`aarch64-linux-gnu-gcc`) are installed. Debug builds (tests, daily
 //! work) build the native runner only, to keep them fast.
 
+use sha2::{Digest, Sha256};
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,18 @@ fn main() {
         std::fs::copy(&built, &embedded).unwrap_or_else(|e| {
             panic!("copying {} to {}: {e}", built.display(), embedded.display())
         });
-        let _ = writeln!(table, "    ({arch:?}, include_bytes!({embedded:?})),");
+        // Hashed here, not at every start of `mc`: the hash names the
+        // runner on hosts and is needed before the first connection.
+        let bytes = std::fs::read(&embedded)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", embedded.display()));
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let _ = writeln!(
+            table,
+            "    ({arch:?}, {hash:?}, include_bytes!({embedded:?})),"
+        );
     }
     table.push(']');
     std::fs::write(out_dir.join("runners.rs"), table).expect("writing runners.rs");

@@ -254,6 +254,78 @@ fn fleet_apply_uses_one_ssh_session_per_host_and_converges() {
     assert_eq!(plan["hosts"].as_array().unwrap().len(), 1);
 }
 
+/// Connections ("Accepted publickey") and sessions a host's sshd logged.
+fn connections_and_sessions(h: &mc_testfleet::Host) -> (usize, usize) {
+    (
+        h.sshd_log().matches("Accepted publickey").count(),
+        h.count_sessions(),
+    )
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &Path) -> Vec<String> {
+    let needle = needle.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(&needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_cold_run_connects_once_per_host_refuses_unknown_keys_and_leaves_nothing() {
+    let fleet = Fleet::start(2).unwrap();
+    let project = fleet_project(&fleet, false);
+    let p = project.path();
+    // mc's private control directories go to TMPDIR: this one, to look at.
+    let tmp = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let before: Vec<_> = fleet.hosts().iter().map(connections_and_sessions).collect();
+        let (code, out, err) = run(mc()
+            .env("TMPDIR", tmp.path())
+            .args(["apply", "--yes", "--ssh-persist", "0"])
+            .arg(p)
+            .args(ssh_args(&fleet)));
+        assert_eq!(code, 0, "{out}{err}");
+        if round == 1 {
+            assert!(out.contains("No changes"), "{out}");
+        }
+        for (h, (c, s)) in fleet.hosts().iter().zip(before) {
+            let (c1, s1) = connections_and_sessions(h);
+            assert_eq!((c1 - c, s1 - s), (1, 1), "{}", h.sshd_log());
+            assert_eq!(
+                h.read_file("/srv/cli/motd").unwrap(),
+                format!("hello {}\n", h.name()).as_bytes()
+            );
+        }
+        // Nothing of the run is left: no control directory, no ssh.
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(processes_mentioning(tmp.path()), Vec::<String>::new());
+    }
+
+    // A host whose key is not known is refused before anything runs there.
+    let h = fleet.host(0);
+    let (c, s) = connections_and_sessions(h);
+    let (code, out, err) = run(mc()
+        .env("TMPDIR", tmp.path())
+        .args(["plan", "--ssh-persist", "0", "-l", h.name(), "--ssh-config"])
+        .arg(h.ssh_config_without_known_host())
+        .arg(p));
+    assert_ne!(code, 0, "{out}{err}");
+    let text = format!("{out}{err}");
+    assert!(text.contains("unreachable"), "{text}");
+    assert!(text.contains("Host key verification failed"), "{text}");
+    assert_eq!(connections_and_sessions(h), (c, s));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn kill_9_mid_apply_leaves_a_recoverable_store() {
     let fleet = Fleet::start(2).unwrap();

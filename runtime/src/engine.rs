@@ -433,6 +433,7 @@ impl Runtime {
             let (source, opts, store) = (source.clone(), self.connect.clone(), self.store.clone());
             let (secrets, sel, progress) = (self.secrets.clone(), sel.clone(), progress.clone());
             async move {
+                let early = compile_from_cached_facts(source.clone(), store.clone(), host.clone());
                 plan_host(
                     host,
                     source.as_ref(),
@@ -441,6 +442,7 @@ impl Runtime {
                     secrets.as_ref(),
                     &sel,
                     progress.as_ref(),
+                    early,
                 )
                 .await
             }
@@ -987,6 +989,27 @@ pub(crate) async fn gather_facts(s: &mut RunnerSession) -> Result<serde_json::Va
     }
 }
 
+/// A host's catalog compiled from the facts it gave last time, on a
+/// blocking thread while its ssh connection is made (mostly the key
+/// exchange): when the facts have not changed, the catalog is ready when
+/// they arrive instead of being compiled after them. `None` without
+/// cached facts.
+type EarlyCatalog =
+    tokio::task::JoinHandle<Option<(serde_json::Value, Result<Catalog, SourceError>)>>;
+
+fn compile_from_cached_facts(
+    source: Arc<dyn CatalogSource>,
+    store: Arc<StateStore>,
+    host: HostInfo,
+) -> EarlyCatalog {
+    tokio::task::spawn_blocking(move || {
+        let (facts, _) = store.cached_facts(&host.name).ok().flatten()?;
+        let compiled = tracing::info_span!("compile").in_scope(|| source.compile(&host, &facts));
+        Some((facts, compiled))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn plan_host(
     host: HostInfo,
     source: &dyn CatalogSource,
@@ -995,6 +1018,7 @@ async fn plan_host(
     secrets: &dyn SecretSource,
     sel: &Selection,
     progress: &dyn Progress,
+    early: EarlyCatalog,
 ) -> (HostPlan, Option<RunnerSession>) {
     let failed = |host: HostInfo, e: String| HostPlan {
         host,
@@ -1026,7 +1050,10 @@ async fn plan_host(
         }
     };
     let _ = store.cache_facts(&host.name, &facts);
-    let compiled = tracing::info_span!("compile").in_scope(|| source.compile(&host, &facts));
+    let compiled = match early.await.ok().flatten() {
+        Some((cached, compiled)) if cached == facts => compiled,
+        _ => tracing::info_span!("compile").in_scope(|| source.compile(&host, &facts)),
+    };
     let catalog = match compiled {
         Ok(c) => c,
         Err(e) => {

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The runners embedded at build time: (`uname -m` name, executable).
-const EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/runners.rs"));
+/// (`uname -m`, sha256 computed by the build script, executable).
+const EMBEDDED: &[(&str, &str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/runners.rs"));
 
 /// One runner executable, identified by content hash.
 #[derive(Clone, Debug)]
@@ -57,10 +58,12 @@ impl RunnerBinary {
         }
     }
 
-    fn embedded(arch: &str, bytes: &'static [u8]) -> RunnerBinary {
+    /// `hash` is the build script's: hashing megabytes at every start
+    /// would delay every command's first connection.
+    fn embedded(arch: &str, hash: &str, bytes: &'static [u8]) -> RunnerBinary {
         RunnerBinary {
             path: None,
-            hash: sha256_hex(bytes),
+            hash: hash.to_string(),
             bytes: Arc::new(Cow::Borrowed(bytes)),
             arch: arch.to_string(),
         }
@@ -155,7 +158,7 @@ impl Runners {
         Runners {
             all: EMBEDDED
                 .iter()
-                .map(|(arch, bytes)| RunnerBinary::embedded(arch, bytes))
+                .map(|(arch, hash, bytes)| RunnerBinary::embedded(arch, hash, bytes))
                 .collect(),
         }
     }
@@ -277,7 +280,7 @@ mod tests {
         // Test binaries are linked against the system's C library.
         assert!(elf_is_dynamic(&this));
         assert!(!elf_is_dynamic(b"#!/bin/sh\n"));
-        let static_runner = EMBEDDED.first().map(|(_, b)| *b).unwrap();
+        let static_runner = EMBEDDED.first().map(|(_, _, b)| *b).unwrap();
         assert!(
             !elf_is_dynamic(static_runner),
             "the embedded runner is static"
@@ -293,6 +296,13 @@ mod tests {
             !has_interpreter(&runner.bytes[..]),
             "the embedded runner needs a dynamic loader"
         );
+    }
+
+    #[test]
+    fn embedded_runners_are_named_by_the_hash_of_their_bytes() {
+        for r in Runners::embedded().all() {
+            assert_eq!(r.hash, sha256_hex(&r.bytes[..]), "{}", r.arch);
+        }
     }
 
     #[test]

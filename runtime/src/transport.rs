@@ -10,6 +10,13 @@
 //! another session of the same connection, started on first use
 //! ([`RunnerSession::runner_for`]).
 //!
+//! Without persistence (`ssh_persist` zero) the connection is one `ssh`
+//! process whose own session carries the runner's stdio: it authenticates
+//! and runs the bootstrap in one go, without a daemonized master, a
+//! multiplexing handshake or a liveness check. It still listens on a
+//! private control socket (`ControlMaster=yes`), so the runners of other
+//! users and [`RunnerSession::shell`] share its connection.
+//!
 //! With [`ConnectOptions::ssh_persist`] the master outlives the run, idle,
 //! behind a socket in a private directory named by [`master_key`], and the
 //! next command resumes it after an alive check instead of connecting again
@@ -52,8 +59,9 @@ pub struct ConnectOptions {
     /// Changed keys are always refused.
     pub trust_new_host_keys: bool,
     pub connect_timeout: Duration,
-    /// Where ssh control sockets go; defaults to the openssh crate's choice,
-    /// or to [`default_persist_dir`] when `ssh_persist` is on.
+    /// Where ssh control sockets go; defaults to the system's temporary
+    /// directory (a private directory per connection inside it), or to
+    /// [`default_persist_dir`] when `ssh_persist` is on.
     pub control_dir: Option<PathBuf>,
     /// How long each host's ssh master stays up after a run for the next
     /// command to reuse (ssh's `ControlPersist`); zero closes it at once.
@@ -88,8 +96,59 @@ enum Process {
         /// leaves it up.
         persistent: bool,
     },
+    /// One `ssh` process (nothing persisted): its session is the runner's
+    /// stdio, and `session` reaches its control socket for more sessions.
+    Direct {
+        child: tokio::process::Child,
+        session: Arc<openssh::Session>,
+        /// The private directory of its control socket and log; removed
+        /// when the session closes.
+        dir: PrivateDir,
+    },
     /// A pull-mode agent: the task bridging the session to NATS.
     Agent(tokio::task::JoinHandle<()>),
+}
+
+/// A directory of ours (mode 0700, a new name), removed with its contents
+/// when dropped.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn new_in(parent: &Path) -> std::io::Result<PrivateDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let mut last = None;
+        for _ in 0..16 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default();
+            let name = format!(
+                ".mc-ssh-{}-{}-{nanos:x}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = parent.join(name);
+            // `create` never follows or reuses an existing entry.
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(PrivateDir(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free name")))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A live runner on one host: the request/response channel and the process
@@ -385,18 +444,13 @@ async fn connect_ssh(
 ) -> Result<RunnerSession, TransportError> {
     let command_line = main_command_line(host, opts);
     let persist = opts.ssh_persist.as_secs();
-    let (session, persistent) = if persist == 0 {
-        // A chosen directory must exist (and be private); else the crate's
-        // default temporary one.
-        let dir = match &opts.control_dir {
-            Some(_) => Some(persist_dir(opts).map_err(TransportError::Connect)?),
-            None => None,
-        };
-        (
-            connect_master(host, opts, dir.as_deref(), false).await?,
-            false,
-        )
-    } else {
+    if persist == 0 {
+        return Ok(with_runs_as(
+            connect_direct(host, opts, command_line).await?,
+            host,
+        ));
+    }
+    let (session, persistent) = {
         let dir = persist_dir(opts).map_err(TransportError::Connect)?;
         let socket = dir.join(master_key(host, opts));
         if let Some(session) = resume_master(&socket).await {
@@ -421,7 +475,7 @@ async fn connect_ssh(
             }
         }
         sweep_dead_sockets(&dir);
-        let session = connect_master(host, opts, Some(&dir), true).await?;
+        let session = connect_master(host, opts, &dir).await?;
         (adopt_master(session, &socket).await?, true)
     };
     let s = start_ssh_runner(
@@ -532,13 +586,12 @@ fn with_runs_as(mut s: RunnerSession, host: &HostInfo) -> RunnerSession {
     s
 }
 
-/// Opens a new master connection with its socket in `dir`; a `persistent`
-/// one stays up for `ssh_persist` after its last session ends.
+/// Opens a new master connection with its socket in `dir`; it stays up for
+/// `ssh_persist` after its last session ends.
 async fn connect_master(
     host: &HostInfo,
     opts: &ConnectOptions,
-    dir: Option<&Path>,
-    persistent: bool,
+    dir: &Path,
 ) -> Result<openssh::Session, TransportError> {
     let mut builder = openssh::SessionBuilder::default();
     builder
@@ -549,22 +602,14 @@ async fn connect_master(
         })
         .connect_timeout(opts.connect_timeout)
         .server_alive_interval(Duration::from_secs(5));
-    // Even without persistence, a killed mc must not leave a master
-    // connection behind forever.
-    let idle = if persistent {
-        opts.ssh_persist.as_secs().max(1)
-    } else {
-        30
-    };
+    let idle = opts.ssh_persist.as_secs().max(1);
     if let Some(idle) = NonZeroUsize::new(idle as usize) {
         builder.control_persist(openssh::ControlPersist::IdleFor(idle));
     }
     if let Some(cfg) = &opts.ssh_config {
         builder.config_file(cfg);
     }
-    if let Some(dir) = dir {
-        builder.control_directory(dir);
-    }
+    builder.control_directory(dir);
     if let Some(user) = &host.user {
         builder.user(user.clone());
     }
@@ -801,9 +846,144 @@ async fn start_ssh_runner(
     ) else {
         return Err(TransportError::Connect("ssh pipes missing".into()));
     };
-    let stderr = collect_stderr(stderr);
-    let mut reader: Reader = BufReader::new(Box::new(stdout));
-    let mut writer: Writer = Box::new(stdin);
+    let process = Process::Ssh {
+        child: Some(child),
+        session,
+        persistent,
+    };
+    bootstrap(
+        host,
+        opts,
+        process,
+        Box::new(stdin),
+        Box::new(stdout),
+        collect_stderr(stderr),
+        sudo_password,
+    )
+    .await
+}
+
+/// Connects to `host` with one `ssh` process that runs `command_line` (the
+/// bootstrap) in its own session: authentication and the runner's start
+/// take one process and no multiplexing round trip. The process is also a
+/// master (`ControlMaster=yes`, never persisted) on a socket in a private
+/// directory, for the sessions of other users' runners and `shell`. It
+/// ends when its session and theirs have ended, or with mc.
+async fn connect_direct(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    command_line: String,
+) -> Result<RunnerSession, TransportError> {
+    // A chosen directory must exist (and be private); else the system's
+    // temporary one.
+    let parent = match &opts.control_dir {
+        Some(_) => persist_dir(opts).map_err(TransportError::Connect)?,
+        None => std::env::temp_dir(),
+    };
+    let dir = PrivateDir::new_in(&parent).map_err(|e| {
+        TransportError::Connect(format!(
+            "cannot create a directory for the ssh control socket in {}: {e}",
+            parent.display()
+        ))
+    })?;
+    let socket = dir.path().join("master");
+    let mut cmd = direct_ssh_command(host, opts, dir.path(), &socket);
+    cmd.arg(&command_line)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Not in the terminal's process group: Ctrl-C is for mc, which
+        // lets running resources finish over this connection.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| TransportError::Connect(format!("cannot start ssh: {e}")))?;
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(TransportError::Connect("ssh pipes missing".into()));
+    };
+    if let Some(pid) = child.id() {
+        remember_master(pid, &socket);
+    }
+    let session = Arc::new(openssh::Session::resume_mux(socket.into_boxed_path(), None));
+    let process = Process::Direct {
+        child,
+        session,
+        dir,
+    };
+    bootstrap(
+        host,
+        opts,
+        process,
+        Box::new(stdin),
+        Box::new(stdout),
+        collect_stderr(stderr),
+        None,
+    )
+    .await
+}
+
+/// The `ssh` command line of [`connect_direct`], before the remote command:
+/// the options a master of [`connect_master`] gets (batch mode, the host
+/// key check, timeouts, port, user, identity, config file), no terminal,
+/// and its log in `dir`.
+fn direct_ssh_command(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    dir: &Path,
+    socket: &Path,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.arg("-E")
+        .arg(dir.join("log"))
+        .arg("-S")
+        .arg(socket)
+        .args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-T"])
+        .args(["-o", "BatchMode=yes", "-o"])
+        .arg(if opts.trust_new_host_keys {
+            "StrictHostKeyChecking=accept-new"
+        } else {
+            "StrictHostKeyChecking=yes"
+        })
+        .arg("-o")
+        .arg(format!(
+            "ConnectTimeout={}",
+            opts.connect_timeout.as_secs().max(1)
+        ))
+        .args(["-o", "ServerAliveInterval=5"]);
+    if let Some(port) = host.port {
+        cmd.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &host.user {
+        cmd.arg("-l").arg(user);
+    }
+    if let Some(key) = &host.ssh_key {
+        // Only that key, as for a master.
+        cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(key);
+    }
+    if let Some(cfg) = &opts.ssh_config {
+        cmd.arg("-F").arg(cfg);
+    }
+    // `--`: an address is never read as an option.
+    cmd.arg("--").arg(&host.address);
+    cmd
+}
+
+/// Reads the bootstrap's first line from a runner started with `process`
+/// and uploads the runner when it asks for it.
+async fn bootstrap(
+    host: &HostInfo,
+    opts: &ConnectOptions,
+    mut process: Process,
+    stdin: Writer,
+    stdout: Box<dyn AsyncRead + Unpin + Send>,
+    stderr: Arc<std::sync::Mutex<String>>,
+    sudo_password: Option<&str>,
+) -> Result<RunnerSession, TransportError> {
+    let mut reader: Reader = BufReader::new(stdout);
+    let mut writer: Writer = stdin;
     if let Some(password) = sudo_password {
         let line = zeroize::Zeroizing::new(format!("{password}\n"));
         let sent = writer.write_all(line.as_bytes()).await;
@@ -812,10 +992,14 @@ async fn start_ssh_runner(
         }
     }
     let mut line = String::new();
-    let n = reader
-        .read_line(&mut line)
-        .await
-        .map_err(|e| TransportError::Lost(e.to_string()))?;
+    let read = reader.read_line(&mut line).await;
+    if matches!(read, Ok(0) | Err(_)) {
+        // A direct connection that failed (ssh exits 255): its log says why.
+        if let Some(why) = process.ssh_failure().await {
+            return Err(TransportError::Connect(why));
+        }
+    }
+    let n = read.map_err(|e| TransportError::Lost(e.to_string()))?;
     // sshd and sudo both set $USER: who the runner runs as, for free.
     let mut words = line.split_whitespace();
     let (tag, user, arch) = (
@@ -859,11 +1043,7 @@ async fn start_ssh_runner(
         broken: false,
         reader,
         writer,
-        process: Process::Ssh {
-            child: Some(child),
-            session,
-            persistent,
-        },
+        process,
         stderr,
         runs_as,
         elevated: Vec::new(),
@@ -871,6 +1051,45 @@ async fn start_ssh_runner(
         host_info: host.clone(),
         opts: opts.clone(),
     })
+}
+
+impl Process {
+    /// Why a direct ssh connection failed, when its `ssh` exited with 255
+    /// (ssh's own errors: refused host key, authentication, unreachable).
+    async fn ssh_failure(&mut self) -> Option<String> {
+        let Process::Direct { child, dir, .. } = self else {
+            return None;
+        };
+        let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        if status.code() != Some(255) {
+            return None;
+        }
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+        let log = crate::scrub::text(log.trim());
+        Some(if log.is_empty() {
+            "ssh exited with status 255".to_string()
+        } else {
+            log.lines()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// The ssh session that more sessions of this connection go over.
+    fn ssh_session(&self) -> Option<Arc<openssh::Session>> {
+        match self {
+            Process::Ssh { session, .. } | Process::Direct { session, .. } => Some(session.clone()),
+            Process::Local(_) | Process::Agent(_) => None,
+        }
+    }
 }
 
 fn collect_stderr<R: AsyncRead + Unpin + Send + 'static>(
@@ -1016,10 +1235,7 @@ impl RunnerSession {
         }
         // Owned copies: a `&RunnerSession` held across the await would make
         // the future `!Send`.
-        let ssh = match &self.process {
-            Process::Local(_) | Process::Agent(_) => None,
-            Process::Ssh { session, .. } => Some(session.clone()),
-        };
+        let ssh = self.process.ssh_session();
         let (host, opts) = (self.host_info.clone(), self.opts.clone());
         match connect_as(&host, &opts, ssh, user).await {
             Ok(s) => {
@@ -1049,7 +1265,7 @@ impl RunnerSession {
         } else {
             format!("sh -c {}", shell_quote(command))
         };
-        let Process::Ssh { session, .. } = &self.process else {
+        let Some(session) = self.process.ssh_session() else {
             return Err("only over SSH".into());
         };
         let mut child = session
@@ -1111,6 +1327,14 @@ impl RunnerSession {
                 if tokio::time::timeout(grace, child.wait()).await.is_err() {
                     let _ = child.kill().await;
                 }
+            }
+            Process::Direct { mut child, dir, .. } => {
+                // The runner ends on `bye` (or end of input), its session
+                // with it, and then ssh, which has no other session left.
+                if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+                drop(dir);
             }
             Process::Ssh {
                 mut child,

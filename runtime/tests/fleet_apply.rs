@@ -1354,3 +1354,81 @@ async fn different_users_never_share_a_master() {
     );
     mc_runtime::transport::stop_persisted_masters(Some(&ctl)).await;
 }
+
+/// One file whose content is the host's `hostname` fact; counts compiles.
+struct HostnameSource {
+    host: mc_ir::HostInfo,
+    compiles: std::sync::atomic::AtomicUsize,
+}
+
+impl mc_runtime::CatalogSource for HostnameSource {
+    fn hosts(&self) -> Result<Vec<mc_ir::HostInfo>, mc_runtime::SourceError> {
+        Ok(vec![self.host.clone()])
+    }
+    fn compile(
+        &self,
+        host: &mc_ir::HostInfo,
+        facts: &serde_json::Value,
+    ) -> Result<mc_ir::Catalog, mc_runtime::SourceError> {
+        self.compiles
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = facts["hostname"].as_str().unwrap_or("(none)");
+        Ok(mc_ir::Catalog {
+            schema: mc_ir::CATALOG_SCHEMA,
+            host: host.clone(),
+            resources: vec![resource(
+                "file",
+                "/srv/mc-facts/who",
+                &[("content", s(name))],
+            )],
+            edges: vec![],
+        })
+    }
+    fn source_digest(&self) -> String {
+        "hostname-source".into()
+    }
+}
+
+/// The content the plan's catalog gives the one file.
+fn planned_content(planned: &mc_runtime::Planned) -> Value {
+    let catalog = planned.plan.hosts[0].catalog.as_ref().expect("a catalog");
+    catalog.resources[0].attrs["content"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_is_compiled_from_the_facts_gathered_not_stale_cached_ones() {
+    let fleet = mc_testfleet::shared(2).unwrap();
+    let host = fleet.host(1);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), Some(fleet.ssh_config()));
+    let source = Arc::new(HostnameSource {
+        host: ssh_host(host.name()),
+        compiles: Default::default(),
+    });
+    let compiles = || source.compiles.load(std::sync::atomic::Ordering::SeqCst);
+    let all = Selection::default();
+    let plan = || rt.plan(source.clone(), &all, Arc::new(Quiet));
+
+    // No cached facts yet: compiled once, from the facts gathered.
+    let planned = plan().await.unwrap();
+    let real = planned_content(&planned);
+    assert_ne!(real, s("(none)"));
+    assert_eq!(compiles(), 1);
+    planned.close().await;
+
+    // Same facts as cached: the catalog compiled beside the connection is
+    // the one used, not compiled a second time.
+    let planned = plan().await.unwrap();
+    assert_eq!(planned_content(&planned), real);
+    assert_eq!(compiles(), 2);
+    planned.close().await;
+
+    // Cached facts that no longer hold are never what the plan is made of.
+    rt.store
+        .cache_facts(host.name(), &serde_json::json!({ "hostname": "stale" }))
+        .unwrap();
+    let planned = plan().await.unwrap();
+    assert_eq!(planned_content(&planned), real);
+    assert_eq!(compiles(), 4, "compiled from the stale facts, then anew");
+    planned.close().await;
+}
