@@ -378,6 +378,57 @@ pub fn check_item<'db>(
     checked
 }
 
+/// A top-level definition or module a name resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Global {
+    /// Item number `item` of `file`.
+    Item {
+        file: SourceFile,
+        item: u32,
+    },
+    Module(SourceFile),
+}
+
+/// What each name of one item that refers to a top-level definition or a
+/// module resolves to, by its item-relative span, sorted: the checker's
+/// resolution ([`check_item`]) as evaluation reads it. A query of its own,
+/// so that an edit elsewhere reuses it.
+#[salsa::tracked(returns(ref))]
+pub fn item_globals<'db>(
+    db: &'db dyn salsa::Database,
+    project: ProjectInput,
+    key: ItemKey<'db>,
+) -> Arc<[(Span, Global)]> {
+    let file = key.file(db);
+    let summary = module_summary(db, project, file);
+    let item_in = |f: SourceFile, name: &str| {
+        let (_, item) = module_summary(db, project, f).names.get(name)?;
+        Some(Global::Item {
+            file: f,
+            item: *item,
+        })
+    };
+    let global = |target: &crate::resolve::NameTarget| {
+        use crate::resolve::NameTarget;
+        match target {
+            NameTarget::Item(Some(f), name) => item_in(*f, name),
+            // The prelude: the first stdlib module that defines it.
+            NameTarget::Item(None, name) => {
+                project.stdlib(db).iter().find_map(|f| item_in(*f, name))
+            }
+            NameTarget::Module(alias) => Some(Global::Module((*summary.imports.get(alias)?)?)),
+            _ => None,
+        }
+    };
+    let mut out: Vec<(Span, Global)> = check_item(db, project, key)
+        .globals
+        .iter()
+        .filter_map(|(span, t)| Some((*span, global(t)?)))
+        .collect();
+    out.sort_by_key(|(span, _)| (span.start, span.end));
+    out.into()
+}
+
 /// `mode = 644` in one item (see `decimal_mode`), from the item's own text:
 /// like [`item_ast`], an edit elsewhere in the file leaves it equal.
 #[salsa::tracked(returns(ref))]

@@ -32,7 +32,7 @@ pub struct Module {
     /// definition or a module resolves to, by its item-relative span. The
     /// checker resolved them (`resolve::ItemCheck::globals`); evaluation
     /// reads this instead of looking names up again.
-    pub globals: Vec<HashMap<Span, Def>>,
+    pub globals: Vec<Arc<[(Span, crate::db::Global)]>>,
     /// The source file it was read from.
     pub source: crate::db::SourceFile,
 }
@@ -113,7 +113,17 @@ impl Program {
     pub fn resolved(&self, file: usize, offset: u32, span: Span) -> Option<Def> {
         let m = self.modules.get(file)?;
         let i = m.items.binary_search_by_key(&offset, |(o, _)| *o).ok()?;
-        m.globals.get(i)?.get(&span).copied()
+        let globals = m.globals.get(i)?;
+        let at = globals
+            .binary_search_by_key(&(span.start, span.end), |(s, _)| (s.start, s.end))
+            .ok()?;
+        Some(match globals[at].1 {
+            crate::db::Global::Item { file, item } => Def::Item(ItemRef {
+                file: *self.module_of.get(&file)?,
+                item: item as usize,
+            }),
+            crate::db::Global::Module(file) => Def::Module(*self.module_of.get(&file)?),
+        })
     }
 
     /// Modules of the user's project (not the stdlib), in load order.

@@ -6,8 +6,7 @@ use crate::diag::{Diag, Level, Loc};
 use crate::eval::{merge, Evaluator, HostCtx};
 use crate::fs::{normalize, FileSystem, OsFileSystem, ReadError, ReadScope};
 use crate::inventory::{self, Inventory};
-use crate::program::{item_name, Def, ItemRef, Module, Program};
-use crate::resolve::NameTarget;
+use crate::program::{item_name, ItemRef, Module, Program};
 use crate::value::Value;
 use mc_diagnostics::{Diagnostic, Edit, Label, Severity, Suggestion};
 use mc_grammar::ast::{Expr, Item, Target};
@@ -1094,7 +1093,11 @@ impl Project {
                     .collect(),
                 stdlib: stdlib.contains(f),
                 line_starts: Module::line_starts_of(f.text(db)),
-                globals: Vec::new(),
+                globals: (0..db::file_items(db, *f).len())
+                    .map(|i| {
+                        db::item_globals(db, self.input, db::ItemKey::new(db, *f, i as u32)).clone()
+                    })
+                    .collect(),
                 source: *f,
             });
         }
@@ -1107,56 +1110,12 @@ impl Project {
                 }
             }
         }
-        for (fi, f) in files.iter().enumerate() {
-            let globals = self.item_globals(db, *f, &index, &prog.prelude);
-            prog.modules[fi].globals = globals;
-        }
         prog.module_of = index;
         let prog = Arc::new(prog);
         if let Ok(mut c) = self.cache.lock() {
             c.program = Some(prog.clone());
         }
         prog
-    }
-
-    /// For each item of `file`, what the checker resolved each of its
-    /// names that refer to top-level definitions to, as evaluation indexes
-    /// them: evaluation reads this and never looks a name up itself.
-    fn item_globals(
-        &self,
-        db: &Database,
-        file: SourceFile,
-        index: &HashMap<SourceFile, usize>,
-        prelude: &HashMap<String, ItemRef>,
-    ) -> Vec<HashMap<Span, Def>> {
-        let summary = db::module_summary(db, self.input, file);
-        let def_of = |target: &NameTarget| -> Option<Def> {
-            match target {
-                NameTarget::Item(Some(f), name) => {
-                    let (_, item) = db::module_summary(db, self.input, *f).names.get(name)?;
-                    Some(Def::Item(ItemRef {
-                        file: *index.get(f)?,
-                        item: *item as usize,
-                    }))
-                }
-                NameTarget::Item(None, name) => prelude.get(name).copied().map(Def::Item),
-                NameTarget::Module(alias) => {
-                    let target = (*summary.imports.get(alias)?)?;
-                    Some(Def::Module(*index.get(&target)?))
-                }
-                _ => None,
-            }
-        };
-        (0..db::file_items(db, file).len())
-            .map(|i| {
-                let key = db::ItemKey::new(db, file, i as u32);
-                db::check_item(db, self.input, key)
-                    .globals
-                    .iter()
-                    .filter_map(|(span, t)| Some((*span, def_of(t)?)))
-                    .collect()
-            })
-            .collect()
     }
 
     /// The project's `project { … }` settings, and what is wrong with them

@@ -391,6 +391,10 @@ impl<'a> Resolver<'a> {
         if !self.recording() {
             return;
         }
+        // Evaluation reads only names of top-level definitions.
+        if self.names.is_none() && self.locals.iter().any(|(l, _, _)| *l == id.name) {
+            return;
+        }
         if let Some(t) = self.name_target(&id.name) {
             self.record(id.span, t, None, ty);
         }
@@ -1018,17 +1022,21 @@ impl<'a> Resolver<'a> {
         if kind.is_some() && self.recording() {
             if let Some(rt) = self.name_target(&rs.ty.name) {
                 self.record(rs.ty.span, rt.clone(), None, None);
-                let known: Vec<&Field> = rs
-                    .fields
-                    .iter()
-                    .filter(|f| {
-                        kind.as_ref()
-                            .is_some_and(|a| a.iter().any(|a| a.name == f.name.name))
-                    })
-                    .collect();
-                for f in known {
-                    let t = NameTarget::Attr(Box::new(rt.clone()), f.name.name.clone());
-                    self.record(f.name.span, t, None, None);
+                // The attributes are the editor's alone: evaluation reads
+                // only the type's resolution.
+                if self.names.is_some() {
+                    let known: Vec<&Field> = rs
+                        .fields
+                        .iter()
+                        .filter(|f| {
+                            kind.as_ref()
+                                .is_some_and(|a| a.iter().any(|a| a.name == f.name.name))
+                        })
+                        .collect();
+                    for f in known {
+                        let t = NameTarget::Attr(Box::new(rt.clone()), f.name.name.clone());
+                        self.record(f.name.span, t, None, None);
+                    }
                 }
             }
         }
