@@ -378,6 +378,12 @@ pub fn check_item<'db>(
     checked
 }
 
+/// The byte offset of the start of each line of a file, once per text.
+#[salsa::tracked(returns(ref))]
+pub fn line_starts(db: &dyn salsa::Database, file: SourceFile) -> Arc<[u32]> {
+    crate::program::Module::line_starts_of(file.text(db)).into()
+}
+
 /// A top-level definition or module a name resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Global {

@@ -24,10 +24,9 @@ pub struct Module {
     /// Items with the byte offset of their text in the file. Spans inside an
     /// item are relative to that offset.
     pub items: Vec<(u32, Arc<Item>)>,
-    pub names: HashMap<String, usize>,
     pub stdlib: bool,
     /// Byte offset of the start of each line.
-    pub line_starts: Vec<u32>,
+    pub line_starts: Arc<[u32]>,
     /// Per item: what each name in it that refers to a top-level
     /// definition or a module resolves to, by its item-relative span. The
     /// checker resolved them (`resolve::ItemCheck::globals`); evaluation

@@ -1080,19 +1080,13 @@ impl Project {
             ..Program::default()
         };
         for f in &files {
-            let summary = db::module_summary(db, self.input, *f);
             prog.modules.push(Module {
                 path: f.path(db).clone(),
                 fs_path: f.fs_path(db).clone(),
                 text: f.text(db).clone(),
                 items: db::items_of(db, *f),
-                names: summary
-                    .names
-                    .iter()
-                    .map(|(n, (_, i))| (n.clone(), *i as usize))
-                    .collect(),
                 stdlib: stdlib.contains(f),
-                line_starts: Module::line_starts_of(f.text(db)),
+                line_starts: db::line_starts(db, *f).clone(),
                 globals: (0..db::file_items(db, *f).len())
                     .map(|i| {
                         db::item_globals(db, self.input, db::ItemKey::new(db, *f, i as u32)).clone()
@@ -1101,12 +1095,13 @@ impl Project {
                 source: *f,
             });
         }
-        for (fi, m) in prog.modules.iter().enumerate() {
-            if m.stdlib {
-                for (n, i) in &m.names {
-                    prog.prelude
-                        .entry(n.clone())
-                        .or_insert(ItemRef { file: fi, item: *i });
+        for (fi, f) in files.iter().enumerate() {
+            if stdlib.contains(f) {
+                for (n, (_, i)) in &db::module_summary(db, self.input, *f).names {
+                    prog.prelude.entry(n.clone()).or_insert(ItemRef {
+                        file: fi,
+                        item: *i as usize,
+                    });
                 }
             }
         }
