@@ -459,6 +459,7 @@ impl Runtime {
             host_plans.push(hp);
         }
         let mut plan = Plan::new(state::now(), source_digest, host_plans);
+        plan.nonce = mc_ir::plan::fresh_nonce();
         plan.project = self.project.clone();
         plan.vars = source.vars();
         source.evaluate_policies(&plan).seal_into(&mut plan);

@@ -21,6 +21,12 @@ pub struct Plan {
     pub schema: u32,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
+    /// Makes each planning its own plan: two plans of the same content
+    /// made within one second (a converging `mc apply` run twice) have
+    /// different hashes, so the second is not refused as already applied.
+    /// Plans written before it existed have none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
     /// Digest of the project sources the catalogs were compiled from.
     pub source_digest: String,
     /// Absolute path of the project directory at plan time; `mc apply
@@ -298,11 +304,29 @@ impl HostPlan {
     }
 }
 
+/// A value no other planning on this machine shares (see [`Plan::nonce`]):
+/// the time in nanoseconds, the process and a counter, hashed.
+pub fn fresh_nonce() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{nanos}:{}:{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    crate::hash::sha256_hex(seed.as_bytes())[..16].to_string()
+}
+
 impl Plan {
     pub fn new(created_at: i64, source_digest: String, hosts: Vec<HostPlan>) -> Plan {
         let mut plan = Plan {
             schema: PLAN_SCHEMA,
             created_at,
+            nonce: String::new(),
             source_digest,
             project: None,
             vars: Default::default(),
@@ -329,6 +353,7 @@ impl Plan {
         Plan {
             schema: self.schema,
             created_at: self.created_at,
+            nonce: self.nonce.clone(),
             source_digest: self.source_digest.clone(),
             project: self.project.clone(),
             vars: self.vars.clone(),
@@ -397,6 +422,7 @@ impl Plan {
         let head = Plan {
             schema: raw.schema,
             created_at: raw.created_at,
+            nonce: raw.nonce,
             source_digest: raw.source_digest,
             project: raw.project,
             vars: raw.vars,
@@ -501,6 +527,8 @@ fn check_schema(text: &str) -> Result<(), String> {
 struct RawPlan<'a> {
     schema: u32,
     created_at: i64,
+    #[serde(default)]
+    nonce: String,
     source_digest: String,
     #[serde(default)]
     project: Option<String>,
@@ -541,6 +569,19 @@ mod tests {
     use super::*;
     use crate::hash::{canonical_json, sha256_hex};
     use crate::{Transport, CATALOG_SCHEMA};
+
+    #[test]
+    fn the_nonce_makes_each_planning_its_own_plan() {
+        let a = plan();
+        let mut b = plan();
+        assert_eq!(a.hash, b.hash, "same content, no nonce: same plan");
+        b.nonce = fresh_nonce();
+        b.seal();
+        assert_ne!(a.hash, b.hash);
+        let head = Plan::verified_head(&b.to_json()).expect("a sealed plan verifies");
+        assert_eq!(head.nonce, b.nonce);
+        assert_ne!(fresh_nonce(), fresh_nonce());
+    }
 
     #[test]
     fn action_names_are_their_serde_names() {
