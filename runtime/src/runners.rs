@@ -253,6 +253,9 @@ fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
+    // Closed before it gets its name: another mc that finds the file runs
+    // it at once, and an executable still open for writing is "busy".
+    drop(f);
     std::fs::rename(&tmp, path)
 }
 

@@ -343,8 +343,7 @@ async fn connect_local(
         // and the runner ends its commands).
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
+    let mut child = spawn_runner(&mut cmd)
         .map_err(|e| TransportError::Connect(format!("cannot start {}: {e}", runner.display())))?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -1399,6 +1398,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Single-quotes a string for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Starts the local runner. A child another thread forks while this
+/// process writes the runner file holds it open for writing until that
+/// child execs; starting the runner then fails with "text file busy" for a
+/// moment, so that error is retried briefly.
+fn spawn_runner(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+    let mut wait = std::time::Duration::from_millis(2);
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy && wait.as_millis() < 500 =>
+            {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]
