@@ -344,6 +344,7 @@ async fn connect_local(
         .process_group(0)
         .kill_on_drop(true);
     let mut child = spawn_runner(&mut cmd)
+        .await
         .map_err(|e| TransportError::Connect(format!("cannot start {}: {e}", runner.display())))?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -1404,14 +1405,14 @@ pub fn shell_quote(s: &str) -> String {
 /// process writes the runner file holds it open for writing until that
 /// child execs; starting the runner then fails with "text file busy" for a
 /// moment, so that error is retried briefly.
-fn spawn_runner(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
+async fn spawn_runner(cmd: &mut tokio::process::Command) -> std::io::Result<tokio::process::Child> {
     let mut wait = std::time::Duration::from_millis(2);
     loop {
         match cmd.spawn() {
             Err(e)
                 if e.kind() == std::io::ErrorKind::ExecutableFileBusy && wait.as_millis() < 500 =>
             {
-                std::thread::sleep(wait);
+                tokio::time::sleep(wait).await;
                 wait *= 2;
             }
             other => return other,
